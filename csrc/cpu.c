@@ -1,0 +1,66 @@
+/* Which micro-kernel to run: chosen once from cpuid/xgetbv, overridable.
+ * Never compiled with -march=native: the wheel must run on any x86-64 (and
+ * elsewhere the portable reference kernel is all there is). */
+#include "gemm_ukr.h"
+
+static int cpu_supports(int arch)
+{
+    if (arch == NNF_ARCH_REF)
+        return 1;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    /* __builtin_cpu_supports consults cpuid and the OS's xgetbv state, so a kernel
+     * that disabled AVX state saving reports no support. */
+    if (arch == NNF_ARCH_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (arch == NNF_ARCH_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+#endif
+    return 0;
+}
+
+int nnf_arch_best(void)
+{
+    for (int arch = NNF_ARCH_COUNT - 1; arch > NNF_ARCH_REF; arch--)
+        if (cpu_supports(arch))
+            return arch;
+    return NNF_ARCH_REF;
+}
+
+static int current_arch = -1;
+
+int nnf_arch_get(void)
+{
+    if (current_arch < 0)
+        current_arch = nnf_arch_best();
+    return current_arch;
+}
+
+int nnf_arch_set(int arch)
+{
+    if (arch < 0 || arch >= NNF_ARCH_COUNT || !cpu_supports(arch))
+        return -1;
+    current_arch = arch;
+    return 0;
+}
+
+const char *nnf_arch_name(int arch)
+{
+    static const char *names[NNF_ARCH_COUNT] = {"ref", "avx2", "avx512"};
+    return (arch >= 0 && arch < NNF_ARCH_COUNT) ? names[arch] : "unknown";
+}
+
+const nnf_gemm_arch *nnf_gemm_current(void)
+{
+#if defined(__x86_64__)
+    switch (nnf_arch_get()) {
+    case NNF_ARCH_AVX512: return &nnf_gemm_avx512;
+    case NNF_ARCH_AVX2: return &nnf_gemm_avx2;
+    }
+#endif
+    return &nnf_gemm_ref;
+}
+
+nnf_blocking nnf_blocking_s(void) { return nnf_gemm_current()->sblock; }
+nnf_blocking nnf_blocking_d(void) { return nnf_gemm_current()->dblock; }

@@ -1,0 +1,34 @@
+/* The micro-kernel contract shared by gemm.c and the per-ISA gemm_ukr_*.c files.
+ *
+ * A micro-kernel computes one MR x NR tile: C := alpha * A_panel * B_panel + beta * C,
+ * where A_panel is MR x k packed column by column (MR contiguous values per step)
+ * and B_panel is k x NR packed row by row (NR contiguous values per step), both
+ * zero-padded to full MR / NR and 64-byte aligned. Only the top-left m x n corner
+ * of the tile is written (edge tiles). With beta == 0, C is never read. */
+#ifndef NNFAST_GEMM_UKR_H
+#define NNFAST_GEMM_UKR_H
+
+#include "nnfast.h"
+
+typedef void (*nnf_sukr_fn)(nnf_int k, const float *a, const float *b, float *c,
+                            nnf_int rsc, nnf_int csc, float alpha, float beta, int m, int n);
+typedef void (*nnf_dukr_fn)(nnf_int k, const double *a, const double *b, double *c,
+                            nnf_int rsc, nnf_int csc, double alpha, double beta, int m, int n);
+
+/* One ISA's kernels and their block sizes: data, not code. */
+typedef struct {
+    nnf_blocking sblock, dblock;
+    nnf_sukr_fn sukr;
+    nnf_dukr_fn dukr;
+} nnf_gemm_arch;
+
+extern const nnf_gemm_arch nnf_gemm_ref, nnf_gemm_avx2, nnf_gemm_avx512;
+
+/* The table of the architecture chosen at import (cpu.c). */
+const nnf_gemm_arch *nnf_gemm_current(void);
+
+/* Largest MR / NR over every ISA: sizes the stack tiles of edge cases. */
+#define NNF_MAX_MR 16
+#define NNF_MAX_NR 32
+
+#endif

@@ -1,0 +1,35 @@
+/* The portable reference micro-kernel: plain C, always compiled, any CPU.
+ * Same contract as the SIMD kernels (gemm_ukr.h); the compiler may vectorise it
+ * for the baseline ISA. */
+#include "gemm_ukr.h"
+
+#define REF_MR 4
+#define REF_NR 8
+
+#define DEFINE_REF_UKR(NAME, REAL)                                                          \
+    static void NAME(nnf_int k, const REAL *restrict a, const REAL *restrict b,             \
+                     REAL *restrict c, nnf_int rsc, nnf_int csc, REAL alpha, REAL beta,     \
+                     int m, int n)                                                           \
+    {                                                                                        \
+        REAL acc[REF_MR][REF_NR] = {{0}};                                                    \
+        for (nnf_int p = 0; p < k; p++, a += REF_MR, b += REF_NR)                            \
+            for (int i = 0; i < REF_MR; i++)                                                 \
+                for (int j = 0; j < REF_NR; j++)                                             \
+                    acc[i][j] += a[i] * b[j];                                                \
+        for (int i = 0; i < m; i++)                                                          \
+            for (int j = 0; j < n; j++) {                                                    \
+                REAL *cij = c + i * rsc + j * csc;                                           \
+                REAL t = alpha * acc[i][j];                                                  \
+                *cij = beta == 0 ? t : t + beta * *cij;                                      \
+            }                                                                                \
+    }
+
+DEFINE_REF_UKR(sukr_ref, float)
+DEFINE_REF_UKR(dukr_ref, double)
+
+const nnf_gemm_arch nnf_gemm_ref = {
+    .sblock = {.mr = REF_MR, .nr = REF_NR, .mc = 128, .kc = 256, .nc = 4096},
+    .dblock = {.mr = REF_MR, .nr = REF_NR, .mc = 64, .kc = 256, .nc = 4096},
+    .sukr = sukr_ref,
+    .dukr = dukr_ref,
+};

@@ -1,0 +1,77 @@
+/* The C API of nnfast: kernels and the training engine.
+ *
+ * Plain pointers, sizes and strides; strides count elements, not bytes, and may
+ * be negative. Every function trusts its caller: shapes, strides and dtypes are
+ * validated once, at the Python boundary. Each kernel exists for float (prefix
+ * nnf_s) and double (prefix nnf_d), built from one source. */
+#ifndef NNFAST_H
+#define NNFAST_H
+
+#include <stddef.h>
+
+typedef ptrdiff_t nnf_int;
+
+/* ---- CPU dispatch (cpu.c) ---- */
+enum { NNF_ARCH_REF = 0, NNF_ARCH_AVX2 = 1, NNF_ARCH_AVX512 = 2, NNF_ARCH_COUNT = 3 };
+
+int nnf_arch_best(void);           /* the best micro-kernel this CPU can run */
+int nnf_arch_get(void);            /* the micro-kernel in use */
+int nnf_arch_set(int arch);        /* 0 on success, -1 if this CPU cannot run it */
+const char *nnf_arch_name(int arch);
+
+/* Cache blocking of one GEMM: MR x NR register tile, MC x KC block of A,
+ * KC x NC block of B. */
+typedef struct { int mr, nr, mc, kc, nc; } nnf_blocking;
+nnf_blocking nnf_blocking_s(void);
+nnf_blocking nnf_blocking_d(void);
+
+/* ---- Threads (parallel.c) ---- */
+int nnf_openmp_enabled(void);
+int nnf_default_threads(void); /* OpenMP's default: OMP_NUM_THREADS or the cores */
+void nnf_set_default_threads(int n);
+
+/* ---- GEMM (gemm.c): C = alpha*A*B + beta*C ----
+ * A is m x k with strides (rsa, csa), B is k x n with (rsb, csb), C is m x n with
+ * (rsc, csc); op(A) = A^T is A with its strides swapped. beta == 0 never reads C.
+ * Each element of C is summed in the same order for any n_threads. */
+void nnf_sgemm(nnf_int m, nnf_int n, nnf_int k, float alpha,
+               const float *a, nnf_int rsa, nnf_int csa,
+               const float *b, nnf_int rsb, nnf_int csb, float beta,
+               float *c, nnf_int rsc, nnf_int csc, int n_threads);
+void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
+               const double *a, nnf_int rsa, nnf_int csa,
+               const double *b, nnf_int rsb, nnf_int csb, double beta,
+               double *c, nnf_int rsc, nnf_int csc, int n_threads);
+
+/* ---- Elementwise kernels on m x n matrices (activations.c) ----
+ * Each takes an input x with strides (rsx, csx) and writes out with (rso, cso);
+ * out may alias x when the strides agree. */
+#define NNF_DECLARE_ELEMENTWISE(P, REAL)                                                   \
+    void P##sigmoid(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,          \
+                    REAL *out, nnf_int rso, nnf_int cso);                                    \
+    void P##sigmoid_prime(nnf_int m, nnf_int n, const REAL *z, nnf_int rsz, nnf_int csz,    \
+                          REAL *out, nnf_int rso, nnf_int cso);                              \
+    void P##sigmoid_prime_from_output(nnf_int m, nnf_int n, const REAL *a, nnf_int rsa,     \
+                                      nnf_int csa, REAL *out, nnf_int rso, nnf_int cso);     \
+    void P##tanh(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,             \
+                 REAL *out, nnf_int rso, nnf_int cso);                                       \
+    void P##tanh_prime_from_output(nnf_int m, nnf_int n, const REAL *a, nnf_int rsa,        \
+                                   nnf_int csa, REAL *out, nnf_int rso, nnf_int cso);        \
+    void P##relu(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,             \
+                 REAL *out, nnf_int rso, nnf_int cso);                                       \
+    void P##relu_prime(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,       \
+                       REAL *out, nnf_int rso, nnf_int cso);                                 \
+    void P##softmax(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,          \
+                    REAL *out, nnf_int rso, nnf_int cso);                                    \
+    void P##hadamard(nnf_int m, nnf_int n, const REAL *a, nnf_int rsa, nnf_int csa,         \
+                     const REAL *b, nnf_int rsb, nnf_int csb, REAL *out, nnf_int rso,        \
+                     nnf_int cso);                                                           \
+    void P##add_bias(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,         \
+                     const REAL *bias, nnf_int sb, REAL *out, nnf_int rso, nnf_int cso);     \
+    void P##column_sums(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,      \
+                     REAL *out, nnf_int so);
+
+NNF_DECLARE_ELEMENTWISE(nnf_s, float)
+NNF_DECLARE_ELEMENTWISE(nnf_d, double)
+
+#endif

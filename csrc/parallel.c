@@ -1,0 +1,31 @@
+/* Thread counts. Kernels take n_threads explicitly; the elementwise kernels use
+ * OpenMP's default team size, which nnfast.set_num_threads moves. */
+#include "nnfast.h"
+#include "parallel.h"
+
+int nnf_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int nnf_default_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void nnf_set_default_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}

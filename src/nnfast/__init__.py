@@ -1,0 +1,27 @@
+"""nnfast: the networks of Nielsen's *Neural Networks and Deep Learning*, trained on
+compiled C kernels."""
+import os as _os
+
+from nnfast import _kernels
+from nnfast._kernels import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+if _os.environ.get("NNFAST_ARCH"):
+    # Like BLIS_ARCH_TYPE / OPENBLAS_CORETYPE: force one micro-kernel, or fail loudly.
+    _kernels.set_arch(_os.environ["NNFAST_ARCH"].strip().lower())
+
+
+def info():
+    """What this build of nnfast runs on: version, micro-kernel, OpenMP, threads, blocking."""
+    return {
+        "version": __version__,
+        "isa": _kernels.get_arch(),
+        "supported_isas": list(_kernels.supported_archs()),
+        "openmp": _kernels.openmp_enabled(),
+        "threads": get_num_threads(),
+        "blocking": {"float32": _kernels.blocking("float32"), "float64": _kernels.blocking("float64")},
+    }
+
+
+__all__ = ["get_num_threads", "info", "set_num_threads"]

@@ -1,0 +1,56 @@
+# Cython declarations of the C API in csrc/nnfast.h.
+cdef extern from "nnfast.h" nogil:
+    ctypedef Py_ssize_t nnf_int
+
+    enum:
+        NNF_ARCH_REF
+        NNF_ARCH_AVX2
+        NNF_ARCH_AVX512
+        NNF_ARCH_COUNT
+
+    int nnf_arch_best() noexcept
+    int nnf_arch_get() noexcept
+    int nnf_arch_set(int arch) noexcept
+    const char *nnf_arch_name(int arch) noexcept
+
+    ctypedef struct nnf_blocking:
+        int mr, nr, mc, kc, nc
+    nnf_blocking nnf_blocking_s() noexcept
+    nnf_blocking nnf_blocking_d() noexcept
+
+    int nnf_openmp_enabled() noexcept
+    int nnf_default_threads() noexcept
+    void nnf_set_default_threads(int n) noexcept
+
+    void nnf_sgemm(nnf_int m, nnf_int n, nnf_int k, float alpha,
+                   const float *a, nnf_int rsa, nnf_int csa,
+                   const float *b, nnf_int rsb, nnf_int csb, float beta,
+                   float *c, nnf_int rsc, nnf_int csc, int n_threads) noexcept
+    void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
+                   const double *a, nnf_int rsa, nnf_int csa,
+                   const double *b, nnf_int rsb, nnf_int csb, double beta,
+                   double *c, nnf_int rsc, nnf_int csc, int n_threads) noexcept
+
+    void nnf_ssigmoid(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dsigmoid(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_ssigmoid_prime(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dsigmoid_prime(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_ssigmoid_prime_from_output(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dsigmoid_prime_from_output(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_stanh(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dtanh(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_stanh_prime_from_output(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dtanh_prime_from_output(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_srelu(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_drelu(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_srelu_prime(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_drelu_prime(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_ssoftmax(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dsoftmax(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+
+    void nnf_shadamard(nnf_int, nnf_int, const float *, nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dhadamard(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_sadd_bias(nnf_int, nnf_int, const float *, nnf_int, nnf_int, const float *, nnf_int, float *, nnf_int, nnf_int) noexcept
+    void nnf_dadd_bias(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_scolumn_sums(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int) noexcept
+    void nnf_dcolumn_sums(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int) noexcept

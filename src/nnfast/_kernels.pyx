@@ -1,0 +1,343 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings of the C kernels (csrc/). Arguments are validated here, once; the C
+code trusts them. Every kernel runs with the GIL released."""
+
+import numbers
+
+import numpy as np
+
+cimport numpy as cnp
+
+from nnfast._core cimport *
+
+cnp.import_array()
+
+ctypedef void (*s_unary)(nnf_int, nnf_int, const float *, nnf_int, nnf_int,
+                         float *, nnf_int, nnf_int) noexcept nogil
+ctypedef void (*d_unary)(nnf_int, nnf_int, const double *, nnf_int, nnf_int,
+                         double *, nnf_int, nnf_int) noexcept nogil
+
+cdef int _threads = nnf_default_threads()
+
+
+# ---- threads and CPU dispatch ----
+
+def set_num_threads(n):
+    """Set the number of threads every kernel uses by default (n >= 1)."""
+    global _threads
+    _threads = _thread_count(n, "set_num_threads", "n")
+    nnf_set_default_threads(_threads)
+
+
+def get_num_threads():
+    """The default thread count: OMP_NUM_THREADS, else the cores, unless set."""
+    return _threads
+
+
+cdef int _thread_count(object n, str func, str name="n_threads") except -1:
+    if n is None:
+        return _threads
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{func}: {name} must be a positive int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"{func}: {name} must be a positive int, got {n}")
+    return min(int(n), 1 << 16)
+
+
+ARCHS = tuple(nnf_arch_name(i).decode() for i in range(NNF_ARCH_COUNT))
+
+
+def set_arch(name):
+    """Choose the GEMM micro-kernel: 'ref', 'avx2' or 'avx512' (what NNFAST_ARCH sets)."""
+    if name not in ARCHS:
+        raise ValueError(f"set_arch: name must be one of {ARCHS}, got {name!r}")
+    if nnf_arch_set(ARCHS.index(name)) != 0:
+        raise RuntimeError(f"set_arch: this CPU cannot run the {name!r} kernels "
+                           f"(best available: {ARCHS[nnf_arch_best()]!r})")
+
+
+def get_arch():
+    return ARCHS[nnf_arch_get()]
+
+
+def supported_archs():
+    """The micro-kernels this CPU can run, from the portable one to the best."""
+    return ARCHS[:nnf_arch_best() + 1] if nnf_arch_best() >= NNF_ARCH_AVX2 else ("ref",)
+
+
+def blocking(dtype):
+    """The cache blocking {mr, nr, mc, kc, nc} of the current micro-kernel."""
+    cdef nnf_blocking bs = nnf_blocking_d() if np.dtype(dtype) == np.float64 else nnf_blocking_s()
+    return {"mr": bs.mr, "nr": bs.nr, "mc": bs.mc, "kc": bs.kc, "nc": bs.nc}
+
+
+def openmp_enabled():
+    return bool(nnf_openmp_enabled())
+
+
+# ---- argument checks ----
+
+cdef cnp.ndarray _matrix(object x, str name, str func, int ndim=2):
+    """x as an aligned, native-endian float32/float64 array of ndim dimensions
+    (copied only when it is misaligned or byte-swapped)."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
+                        f"got {type(x).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {arr.dtype}")
+    if arr.ndim != ndim:
+        raise ValueError(f"{func}: {name} must be a {ndim}-D array, got shape {(<object>arr).shape}")
+    if not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
+        arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
+    return arr
+
+
+cdef cnp.ndarray _out(object out, str func, tuple shape, cnp.ndarray like):
+    """out, checked to be a writeable array of the given shape and like's dtype."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>out
+    if cnp.PyArray_TYPE(arr) != cnp.PyArray_TYPE(like):
+        raise TypeError(f"{func}: out must have dtype {like.dtype}, got {arr.dtype}")
+    if (<object>arr).shape != shape:
+        raise ValueError(f"{func}: out must have shape {shape}, got {(<object>arr).shape}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{func}: out is read-only")
+    if not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise ValueError(f"{func}: out must be aligned and in native byte order")
+    return arr
+
+
+cdef cnp.ndarray _detach(cnp.ndarray x, cnp.ndarray out):
+    """x, or a copy of it when writing out would change x under the kernel's feet.
+    Exactly the same view (in place) is safe for the elementwise kernels."""
+    if x is out or not np.may_share_memory(x, out):
+        return x
+    if (cnp.PyArray_DATA(x) == cnp.PyArray_DATA(out) and x.ndim == out.ndim
+            and (<object>x).shape == (<object>out).shape and (<object>x).strides == (<object>out).strides):
+        return x
+    return x.copy()
+
+
+cdef void _same_dtype(str func, cnp.ndarray a, str a_name, cnp.ndarray b, str b_name) except *:
+    if cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(b):
+        raise TypeError(f"{func}: {a_name} and {b_name} must have the same dtype, "
+                        f"got {a.dtype} and {b.dtype}")
+
+
+cdef inline nnf_int _stride(cnp.ndarray x, int axis) noexcept:
+    return cnp.PyArray_STRIDE(x, axis) // cnp.PyArray_ITEMSIZE(x)
+
+
+cdef double _real(object v, str func, str name) except? -1:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{func}: {name} must be a real number, got {type(v).__name__}")
+    return float(v)
+
+
+# ---- GEMM ----
+
+def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+           n_threads=None):
+    """C = alpha * op(a) @ op(b) + beta * out, op(x) = x.T when trans_x.
+
+    a and b are 2-D float32 or float64 arrays of one dtype, with any strides.
+    Without out, a new C-ordered array is returned (beta must then be 0); with out,
+    the result accumulates beta * out into it and out is returned. The sum for each
+    element runs in the same order for any n_threads, so results are bit-identical
+    across thread counts."""
+    cdef cnp.ndarray A = _matrix(a, "a", "matmul")
+    cdef cnp.ndarray B = _matrix(b, "b", "matmul")
+    _same_dtype("matmul", A, "a", B, "b")
+    cdef double al = _real(alpha, "matmul", "alpha")
+    cdef double be = _real(beta, "matmul", "beta")
+    cdef int nt = _thread_count(n_threads, "matmul")
+    cdef nnf_int rsa = _stride(A, 0), csa = _stride(A, 1)
+    cdef nnf_int rsb = _stride(B, 0), csb = _stride(B, 1)
+    cdef nnf_int m = A.shape[0], k = A.shape[1], kb = B.shape[0], n = B.shape[1]
+    if trans_a:
+        m, k, rsa, csa = k, m, csa, rsa
+    if trans_b:
+        kb, n, rsb, csb = n, kb, csb, rsb
+    if k != kb:
+        raise ValueError(f"matmul: inner dimensions differ: op(a) is {m}x{k} but op(b) is {kb}x{n}")
+    cdef int typenum = cnp.PyArray_TYPE(A)
+    cdef cnp.ndarray C
+    if out is None:
+        if be != 0:
+            raise ValueError("matmul: beta != 0 needs out, the array to accumulate into")
+        C = cnp.PyArray_EMPTY(2, [m, n], typenum, 0)
+    else:
+        C = _out(out, "matmul", (m, n), A)
+        if np.may_share_memory(A, C):
+            A, rsa, csa = _copy_strided(A, trans_a)
+        if np.may_share_memory(B, C):
+            B, rsb, csb = _copy_strided(B, trans_b)
+    cdef nnf_int rsc = _stride(C, 0), csc = _stride(C, 1)
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            nnf_sgemm(m, n, k, <float>al, <float *>cnp.PyArray_DATA(A), rsa, csa,
+                      <float *>cnp.PyArray_DATA(B), rsb, csb, <float>be,
+                      <float *>cnp.PyArray_DATA(C), rsc, csc, nt)
+    else:
+        with nogil:
+            nnf_dgemm(m, n, k, al, <double *>cnp.PyArray_DATA(A), rsa, csa,
+                      <double *>cnp.PyArray_DATA(B), rsb, csb, be,
+                      <double *>cnp.PyArray_DATA(C), rsc, csc, nt)
+    return C
+
+
+cdef tuple _copy_strided(cnp.ndarray x, bint trans):
+    cdef cnp.ndarray c = x.copy()
+    if trans:
+        return c, _stride(c, 1), _stride(c, 0)
+    return c, _stride(c, 0), _stride(c, 1)
+
+
+# ---- elementwise ----
+
+cdef cnp.ndarray _unary(str func, str name, object x, object out, s_unary sfn, d_unary dfn):
+    cdef cnp.ndarray X = _matrix(x, name, func)
+    cdef int typenum = cnp.PyArray_TYPE(X)
+    cdef cnp.ndarray O
+    if out is None:
+        O = cnp.PyArray_EMPTY(2, [X.shape[0], X.shape[1]], typenum, 0)
+    else:
+        O = _out(out, func, (<object>X).shape, X)
+        X = _detach(X, O)
+    cdef nnf_int m = X.shape[0], n = X.shape[1]
+    cdef nnf_int rsx = _stride(X, 0), csx = _stride(X, 1), rso = _stride(O, 0), cso = _stride(O, 1)
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            sfn(m, n, <float *>cnp.PyArray_DATA(X), rsx, csx, <float *>cnp.PyArray_DATA(O), rso, cso)
+    else:
+        with nogil:
+            dfn(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(O), rso, cso)
+    return O
+
+
+def sigmoid(z, out=None):
+    """sigma(z) = 1 / (1 + exp(-z)), elementwise; finite for any finite z."""
+    return _unary("sigmoid", "z", z, out, nnf_ssigmoid, nnf_dsigmoid)
+
+
+def sigmoid_prime(z, out=None):
+    """sigma'(z) = sigma(z) * (1 - sigma(z)), from the weighted input z."""
+    return _unary("sigmoid_prime", "z", z, out, nnf_ssigmoid_prime, nnf_dsigmoid_prime)
+
+
+def sigmoid_prime_from_output(a, out=None):
+    """sigma'(z) from the activation a = sigma(z): a * (1 - a)."""
+    return _unary("sigmoid_prime_from_output", "a", a, out,
+                  nnf_ssigmoid_prime_from_output, nnf_dsigmoid_prime_from_output)
+
+
+def tanh(z, out=None):
+    return _unary("tanh", "z", z, out, nnf_stanh, nnf_dtanh)
+
+
+def tanh_prime_from_output(a, out=None):
+    """tanh'(z) from a = tanh(z): 1 - a**2."""
+    return _unary("tanh_prime_from_output", "a", a, out,
+                  nnf_stanh_prime_from_output, nnf_dtanh_prime_from_output)
+
+
+def relu(z, out=None):
+    """max(z, 0), elementwise."""
+    return _unary("relu", "z", z, out, nnf_srelu, nnf_drelu)
+
+
+def relu_prime(z, out=None):
+    """1 where z > 0, else 0 (the same from z or from relu(z))."""
+    return _unary("relu_prime", "z", z, out, nnf_srelu_prime, nnf_drelu_prime)
+
+
+def softmax(z, out=None):
+    """Row-wise softmax, exp(z - max) / sum(exp(z - max)); z needs at least one column."""
+    if isinstance(z, np.ndarray) and z.ndim == 2 and z.shape[1] == 0 and z.shape[0] > 0:
+        raise ValueError("softmax: z must have at least one column, got shape "
+                         f"{z.shape}")
+    return _unary("softmax", "z", z, out, nnf_ssoftmax, nnf_dsoftmax)
+
+
+def hadamard(a, b, out=None):
+    """The elementwise product a * b of two matrices of one shape and dtype."""
+    cdef cnp.ndarray A = _matrix(a, "a", "hadamard")
+    cdef cnp.ndarray B = _matrix(b, "b", "hadamard")
+    _same_dtype("hadamard", A, "a", B, "b")
+    if (<object>A).shape != (<object>B).shape:
+        raise ValueError(f"hadamard: a and b must have the same shape, got {(<object>A).shape} and {(<object>B).shape}")
+    cdef int typenum = cnp.PyArray_TYPE(A)
+    cdef cnp.ndarray O
+    if out is None:
+        O = cnp.PyArray_EMPTY(2, [A.shape[0], A.shape[1]], typenum, 0)
+    else:
+        O = _out(out, "hadamard", (<object>A).shape, A)
+        A = _detach(A, O)
+        B = _detach(B, O)
+    cdef nnf_int m = A.shape[0], n = A.shape[1]
+    cdef nnf_int rsa = _stride(A, 0), csa = _stride(A, 1), rsb = _stride(B, 0), csb = _stride(B, 1)
+    cdef nnf_int rso = _stride(O, 0), cso = _stride(O, 1)
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            nnf_shadamard(m, n, <float *>cnp.PyArray_DATA(A), rsa, csa,
+                          <float *>cnp.PyArray_DATA(B), rsb, csb, <float *>cnp.PyArray_DATA(O), rso, cso)
+    else:
+        with nogil:
+            nnf_dhadamard(m, n, <double *>cnp.PyArray_DATA(A), rsa, csa,
+                          <double *>cnp.PyArray_DATA(B), rsb, csb, <double *>cnp.PyArray_DATA(O), rso, cso)
+    return O
+
+
+def add_bias(x, bias, out=None):
+    """x + bias with the 1-D bias added to every row (z = w.a + b, over a batch)."""
+    cdef cnp.ndarray X = _matrix(x, "x", "add_bias")
+    cdef cnp.ndarray V = _matrix(bias, "bias", "add_bias", 1)
+    _same_dtype("add_bias", X, "x", V, "bias")
+    if V.shape[0] != X.shape[1]:
+        raise ValueError(f"add_bias: bias must have one entry per column of x ({X.shape[1]}), "
+                         f"got shape {(<object>V).shape}")
+    cdef int typenum = cnp.PyArray_TYPE(X)
+    cdef cnp.ndarray O
+    if out is None:
+        O = cnp.PyArray_EMPTY(2, [X.shape[0], X.shape[1]], typenum, 0)
+    else:
+        O = _out(out, "add_bias", (<object>X).shape, X)
+        X = _detach(X, O)
+        if np.may_share_memory(V, O):
+            V = V.copy()
+    cdef nnf_int m = X.shape[0], n = X.shape[1], sb = _stride(V, 0)
+    cdef nnf_int rsx = _stride(X, 0), csx = _stride(X, 1), rso = _stride(O, 0), cso = _stride(O, 1)
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            nnf_sadd_bias(m, n, <float *>cnp.PyArray_DATA(X), rsx, csx, <float *>cnp.PyArray_DATA(V), sb,
+                          <float *>cnp.PyArray_DATA(O), rso, cso)
+    else:
+        with nogil:
+            nnf_dadd_bias(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(V), sb,
+                          <double *>cnp.PyArray_DATA(O), rso, cso)
+    return O
+
+
+def column_sums(x, out=None):
+    """The sum of the rows of x, a 1-D array with one entry per column (BP3 over a batch)."""
+    cdef cnp.ndarray X = _matrix(x, "x", "column_sums")
+    cdef int typenum = cnp.PyArray_TYPE(X)
+    cdef cnp.ndarray O
+    if out is None:
+        O = cnp.PyArray_EMPTY(1, [X.shape[1]], typenum, 0)
+    else:
+        O = _out(out, "column_sums", (X.shape[1],), X)
+        if np.may_share_memory(X, O):
+            X = X.copy()
+    cdef nnf_int m = X.shape[0], n = X.shape[1], so = _stride(O, 0)
+    cdef nnf_int rsx = _stride(X, 0), csx = _stride(X, 1)
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            nnf_scolumn_sums(m, n, <float *>cnp.PyArray_DATA(X), rsx, csx, <float *>cnp.PyArray_DATA(O), so)
+    else:
+        with nogil:
+            nnf_dcolumn_sums(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(O), so)
+    return O

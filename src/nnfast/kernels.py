@@ -1,0 +1,36 @@
+"""nnfast's compiled kernels, for tests, benchmarks and power users.
+
+Each takes float32 or float64 NumPy arrays with any strides, validates them once
+(raising TypeError/ValueError that name the argument), and runs in C with the GIL
+released. `out=` writes into a caller's array; an out that overlaps an input is
+handled as if the input had been copied first.
+"""
+from nnfast._kernels import (
+    add_bias,
+    column_sums,
+    hadamard,
+    matmul,
+    relu,
+    relu_prime,
+    sigmoid,
+    sigmoid_prime,
+    sigmoid_prime_from_output,
+    softmax,
+    tanh,
+    tanh_prime_from_output,
+)
+
+__all__ = [
+    "add_bias",
+    "column_sums",
+    "hadamard",
+    "matmul",
+    "relu",
+    "relu_prime",
+    "sigmoid",
+    "sigmoid_prime",
+    "sigmoid_prime_from_output",
+    "softmax",
+    "tanh",
+    "tanh_prime_from_output",
+]
