@@ -4,22 +4,28 @@
 #include "gemm_ukr.h"
 #include "parallel.h"
 
-/* Below this many flops a product runs on one thread (measured: a fork/join of two
- * threads costs about as much as a 10x784x30 product). */
+/* Below this many flops a product runs on one thread: the fork/join would cost
+ * more than it saves. */
 #define NNF_GEMM_PARALLEL_FLOPS (4.0 * 1024 * 1024)
+/* Below this many flops, when B (or A^T) has unit column stride, packing costs
+ * more than it saves: such products run the direct kernel, on one thread. */
+#define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
 
 #define REAL float
 #define P(name) nnf_s##name
 #define BLOCK sblock
 #define UKR sukr
+#define DIRECT sdirect
 #include "gemm.inc"
 #undef REAL
 #undef P
 #undef BLOCK
 #undef UKR
+#undef DIRECT
 
 #define REAL double
 #define P(name) nnf_d##name
 #define BLOCK dblock
 #define UKR dukr
+#define DIRECT ddirect
 #include "gemm.inc"

@@ -4,7 +4,11 @@
  * where A_panel is MR x k packed column by column (MR contiguous values per step)
  * and B_panel is k x NR packed row by row (NR contiguous values per step), both
  * zero-padded to full MR / NR and 64-byte aligned. Only the top-left m x n corner
- * of the tile is written (edge tiles). With beta == 0, C is never read. */
+ * of the tile is written (edge tiles). With beta == 0, C is never read.
+ *
+ * A direct kernel computes the same m x n tile without packing, reading A with any
+ * strides (never past its m x k block) and B with unit column stride and NR
+ * readable columns in each of its k rows. */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -14,12 +18,20 @@ typedef void (*nnf_sukr_fn)(nnf_int k, const float *a, const float *b, float *c,
                             nnf_int rsc, nnf_int csc, float alpha, float beta, int m, int n);
 typedef void (*nnf_dukr_fn)(nnf_int k, const double *a, const double *b, double *c,
                             nnf_int rsc, nnf_int csc, double alpha, double beta, int m, int n);
+typedef void (*nnf_sdirect_fn)(nnf_int k, const float *a, nnf_int rsa, nnf_int csa,
+                               const float *b, nnf_int rsb, float *c, nnf_int rsc, nnf_int csc,
+                               float alpha, float beta, int m, int n);
+typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int csa,
+                               const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
+                               double alpha, double beta, int m, int n);
 
 /* One ISA's kernels and their block sizes: data, not code. */
 typedef struct {
     nnf_blocking sblock, dblock;
     nnf_sukr_fn sukr;
     nnf_dukr_fn dukr;
+    nnf_sdirect_fn sdirect;
+    nnf_ddirect_fn ddirect;
 } nnf_gemm_arch;
 
 extern const nnf_gemm_arch nnf_gemm_ref, nnf_gemm_avx2, nnf_gemm_avx512;

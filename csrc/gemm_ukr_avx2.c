@@ -6,10 +6,15 @@
 #include <immintrin.h>
 #include <math.h>
 
-#define VZERO _mm256_setzero_ps
+#define UKR_NAME nnf_sukr_avx2
+#define DUKR_NAME nnf_sdukr_avx2
+#define STORE_NAME store_tile_s
+#define REAL float
 #define VEC __m256
 #define VLEN 8
-#define REAL float
+#define UKR_MR 6
+#define UKR_NV 2
+#define VZERO _mm256_setzero_ps
 #define VBCAST _mm256_set1_ps
 #define VLOAD _mm256_load_ps
 #define VLOADU _mm256_loadu_ps
@@ -17,29 +22,17 @@
 #define VMUL _mm256_mul_ps
 #define VFMA _mm256_fmadd_ps
 #define SFMA fmaf
-#define UKR_MR 6
-#define UKR_NV 2
-#define UKR_NAME nnf_sukr_avx2
 #include "gemm_ukr_vec.inc"
-#undef VZERO
-#undef VEC
-#undef VLEN
-#undef REAL
-#undef VBCAST
-#undef VLOAD
-#undef VLOADU
-#undef VSTOREU
-#undef VMUL
-#undef VFMA
-#undef SFMA
-#undef UKR_MR
-#undef UKR_NV
-#undef UKR_NAME
 
-#define VZERO _mm256_setzero_pd
+#define UKR_NAME nnf_dukr_avx2
+#define DUKR_NAME nnf_ddukr_avx2
+#define STORE_NAME store_tile_d
+#define REAL double
 #define VEC __m256d
 #define VLEN 4
-#define REAL double
+#define UKR_MR 6
+#define UKR_NV 2
+#define VZERO _mm256_setzero_pd
 #define VBCAST _mm256_set1_pd
 #define VLOAD _mm256_load_pd
 #define VLOADU _mm256_loadu_pd
@@ -47,9 +40,6 @@
 #define VMUL _mm256_mul_pd
 #define VFMA _mm256_fmadd_pd
 #define SFMA fma
-#define UKR_MR 6
-#define UKR_NV 2
-#define UKR_NAME nnf_dukr_avx2
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx2 = {
@@ -57,5 +47,7 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .dblock = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080},
     .sukr = nnf_sukr_avx2,
     .dukr = nnf_dukr_avx2,
+    .sdirect = nnf_sdukr_avx2,
+    .ddirect = nnf_ddukr_avx2,
 };
 #endif

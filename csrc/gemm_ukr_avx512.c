@@ -7,10 +7,15 @@
 #include <immintrin.h>
 #include <math.h>
 
-#define VZERO _mm512_setzero_ps
+#define UKR_NAME nnf_sukr_avx512
+#define DUKR_NAME nnf_sdukr_avx512
+#define STORE_NAME store_tile_s
+#define REAL float
 #define VEC __m512
 #define VLEN 16
-#define REAL float
+#define UKR_MR 12
+#define UKR_NV 2
+#define VZERO _mm512_setzero_ps
 #define VBCAST _mm512_set1_ps
 #define VLOAD _mm512_load_ps
 #define VLOADU _mm512_loadu_ps
@@ -18,29 +23,17 @@
 #define VMUL _mm512_mul_ps
 #define VFMA _mm512_fmadd_ps
 #define SFMA fmaf
-#define UKR_MR 12
-#define UKR_NV 2
-#define UKR_NAME nnf_sukr_avx512
 #include "gemm_ukr_vec.inc"
-#undef VZERO
-#undef VEC
-#undef VLEN
-#undef REAL
-#undef VBCAST
-#undef VLOAD
-#undef VLOADU
-#undef VSTOREU
-#undef VMUL
-#undef VFMA
-#undef SFMA
-#undef UKR_MR
-#undef UKR_NV
-#undef UKR_NAME
 
-#define VZERO _mm512_setzero_pd
+#define UKR_NAME nnf_dukr_avx512
+#define DUKR_NAME nnf_ddukr_avx512
+#define STORE_NAME store_tile_d
+#define REAL double
 #define VEC __m512d
 #define VLEN 8
-#define REAL double
+#define UKR_MR 12
+#define UKR_NV 2
+#define VZERO _mm512_setzero_pd
 #define VBCAST _mm512_set1_pd
 #define VLOAD _mm512_load_pd
 #define VLOADU _mm512_loadu_pd
@@ -48,9 +41,6 @@
 #define VMUL _mm512_mul_pd
 #define VFMA _mm512_fmadd_pd
 #define SFMA fma
-#define UKR_MR 12
-#define UKR_NV 2
-#define UKR_NAME nnf_dukr_avx512
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx512 = {
@@ -58,5 +48,7 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .dblock = {.mr = 12, .nr = 16, .mc = 96, .kc = 256, .nc = 4096},
     .sukr = nnf_sukr_avx512,
     .dukr = nnf_dukr_avx512,
+    .sdirect = nnf_sdukr_avx512,
+    .ddirect = nnf_ddukr_avx512,
 };
 #endif

@@ -24,12 +24,34 @@
             }                                                                                \
     }
 
+#define DEFINE_REF_DIRECT(NAME, REAL)                                                       \
+    static void NAME(nnf_int k, const REAL *a, nnf_int rsa, nnf_int csa, const REAL *b,     \
+                     nnf_int rsb, REAL *restrict c, nnf_int rsc, nnf_int csc, REAL alpha,   \
+                     REAL beta, int m, int n)                                                \
+    {                                                                                        \
+        REAL acc[REF_MR][REF_NR] = {{0}};                                                    \
+        for (nnf_int p = 0; p < k; p++, b += rsb)                                            \
+            for (int i = 0; i < m; i++)                                                      \
+                for (int j = 0; j < n; j++)                                                  \
+                    acc[i][j] += a[i * rsa + p * csa] * b[j];                                \
+        for (int i = 0; i < m; i++)                                                          \
+            for (int j = 0; j < n; j++) {                                                    \
+                REAL *cij = c + i * rsc + j * csc;                                           \
+                REAL t = alpha * acc[i][j];                                                  \
+                *cij = beta == 0 ? t : t + beta * *cij;                                      \
+            }                                                                                \
+    }
+
 DEFINE_REF_UKR(sukr_ref, float)
 DEFINE_REF_UKR(dukr_ref, double)
+DEFINE_REF_DIRECT(sdirect_ref, float)
+DEFINE_REF_DIRECT(ddirect_ref, double)
 
 const nnf_gemm_arch nnf_gemm_ref = {
     .sblock = {.mr = REF_MR, .nr = REF_NR, .mc = 128, .kc = 256, .nc = 4096},
     .dblock = {.mr = REF_MR, .nr = REF_NR, .mc = 64, .kc = 256, .nc = 4096},
     .sukr = sukr_ref,
     .dukr = dukr_ref,
+    .sdirect = sdirect_ref,
+    .ddirect = ddirect_ref,
 };

@@ -37,6 +37,8 @@ def get_num_threads():
 cdef int _thread_count(object n, str func, str name="n_threads") except -1:
     if n is None:
         return _threads
+    if type(n) is int and n >= 1:
+        return min(<long long>n, 1 << 16)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{func}: {name} must be a positive int, got {type(n).__name__}")
     if n < 1:
@@ -101,19 +103,51 @@ cdef cnp.ndarray _out(object out, str func, tuple shape, cnp.ndarray like):
     cdef cnp.ndarray arr = <cnp.ndarray>out
     if cnp.PyArray_TYPE(arr) != cnp.PyArray_TYPE(like):
         raise TypeError(f"{func}: out must have dtype {like.dtype}, got {arr.dtype}")
-    if (<object>arr).shape != shape:
+    cdef int d
+    cdef bint same = cnp.PyArray_NDIM(arr) == len(shape)
+    for d in range(len(shape) if same else 0):
+        same = same and cnp.PyArray_DIM(arr, d) == shape[d]
+    if not same:
         raise ValueError(f"{func}: out must have shape {shape}, got {(<object>arr).shape}")
-    if not arr.flags.writeable:
+    if not cnp.PyArray_ISWRITEABLE(arr):
         raise ValueError(f"{func}: out is read-only")
     if not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
         raise ValueError(f"{func}: out must be aligned and in native byte order")
     return arr
 
 
+cdef bint _overlaps(cnp.ndarray a, cnp.ndarray b):
+    """Whether the memory spans of a and b intersect (np.may_share_memory's
+    bounds test, without its call overhead)."""
+    cdef char *lo_a, *hi_a, *lo_b, *hi_b
+    _span(a, &lo_a, &hi_a)
+    _span(b, &lo_b, &hi_b)
+    return lo_a < hi_b and lo_b < hi_a
+
+
+cdef void _span(cnp.ndarray x, char **lo, char **hi) noexcept:
+    cdef char *start = <char *>cnp.PyArray_DATA(x)
+    cdef char *end = start
+    cdef int d
+    cdef cnp.npy_intp extent
+    lo[0] = start
+    if cnp.PyArray_SIZE(x) == 0:
+        hi[0] = start
+        return
+    for d in range(cnp.PyArray_NDIM(x)):
+        extent = (cnp.PyArray_DIM(x, d) - 1) * cnp.PyArray_STRIDE(x, d)
+        if extent < 0:
+            start += extent
+        else:
+            end += extent
+    lo[0] = start
+    hi[0] = end + cnp.PyArray_ITEMSIZE(x)
+
+
 cdef cnp.ndarray _detach(cnp.ndarray x, cnp.ndarray out):
     """x, or a copy of it when writing out would change x under the kernel's feet.
     Exactly the same view (in place) is safe for the elementwise kernels."""
-    if x is out or not np.may_share_memory(x, out):
+    if x is out or not _overlaps(x, out):
         return x
     if (cnp.PyArray_DATA(x) == cnp.PyArray_DATA(out) and x.ndim == out.ndim
             and (<object>x).shape == (<object>out).shape and (<object>x).strides == (<object>out).strides):
@@ -132,6 +166,8 @@ cdef inline nnf_int _stride(cnp.ndarray x, int axis) noexcept:
 
 
 cdef double _real(object v, str func, str name) except? -1:
+    if type(v) is float or type(v) is int:  # the common case, without an ABC check
+        return v
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{func}: {name} must be a real number, got {type(v).__name__}")
     return float(v)
@@ -171,9 +207,9 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
         C = cnp.PyArray_EMPTY(2, [m, n], typenum, 0)
     else:
         C = _out(out, "matmul", (m, n), A)
-        if np.may_share_memory(A, C):
+        if _overlaps(A, C):
             A, rsa, csa = _copy_strided(A, trans_a)
-        if np.may_share_memory(B, C):
+        if _overlaps(B, C):
             B, rsb, csb = _copy_strided(B, trans_b)
     cdef nnf_int rsc = _stride(C, 0), csc = _stride(C, 1)
     if typenum == cnp.NPY_FLOAT32:
@@ -306,7 +342,7 @@ def add_bias(x, bias, out=None):
     else:
         O = _out(out, "add_bias", (<object>X).shape, X)
         X = _detach(X, O)
-        if np.may_share_memory(V, O):
+        if _overlaps(V, O):
             V = V.copy()
     cdef nnf_int m = X.shape[0], n = X.shape[1], sb = _stride(V, 0)
     cdef nnf_int rsx = _stride(X, 0), csx = _stride(X, 1), rso = _stride(O, 0), cso = _stride(O, 1)
@@ -330,7 +366,7 @@ def column_sums(x, out=None):
         O = cnp.PyArray_EMPTY(1, [X.shape[1]], typenum, 0)
     else:
         O = _out(out, "column_sums", (X.shape[1],), X)
-        if np.may_share_memory(X, O):
+        if _overlaps(X, O):
             X = X.copy()
     cdef nnf_int m = X.shape[0], n = X.shape[1], so = _stride(O, 0)
     cdef nnf_int rsx = _stride(X, 0), csx = _stride(X, 1)
