@@ -1,0 +1,105 @@
+"""Fetch a file from a list of mirrors, check its SHA-256, and move it into place
+atomically, so that a reader never sees a partial or unverified file."""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+from urllib.request import urlopen
+
+TIMEOUT_S = 60
+CHUNK_BYTES = 1 << 16
+
+
+class Digest(NamedTuple):
+    """The SHA-256 a download must have: of the file as served, or (``decompressed``) of
+    the bytes inside the gzip, which stay the same when someone recompresses the file."""
+
+    sha256: str
+    decompressed: bool = False
+
+
+class DownloadError(OSError):
+    """No mirror gave a file with the expected checksum."""
+
+
+def fetch(urls, dest, digest):
+    """Download ``dest.name`` from the first of ``urls`` that serves the right bytes."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in urls:
+        try:
+            _fetch_one(url, dest, digest)
+            return dest
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            failures.append(f"{url}: {exc}")
+    raise DownloadError(f"could not download {dest.name}: " + "; ".join(failures))
+
+
+def _fetch_one(url, dest, digest):
+    # The temporary file sits beside dest so that os.replace is a rename on one file system.
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urlopen(url, timeout=TIMEOUT_S) as response:
+            _copy(response, out, dest.name)
+        _verify(tmp, digest)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _copy(response, out, label):
+    total = int(response.headers.get("Content-Length") or 0)
+    progress = _Progress(label, total) if sys.stderr.isatty() else None
+    done = 0
+    while chunk := response.read(CHUNK_BYTES):
+        out.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress.show(done)
+    if progress:
+        progress.finish()
+
+
+def _verify(path, digest):
+    opener = gzip.open if digest.decompressed else open
+    sha = hashlib.sha256()
+    try:
+        with opener(path, "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                sha.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"not a valid gzip file ({exc})") from None
+    if sha.hexdigest() != digest.sha256:
+        what = "decompressed content" if digest.decompressed else "file"
+        raise ValueError(
+            f"SHA-256 of the {what} is {sha.hexdigest()}, expected {digest.sha256}"
+        )
+
+
+class _Progress:
+    """One self-overwriting line on stderr: the name, megabytes so far, percent."""
+
+    def __init__(self, label, total):
+        self.label, self.total = label, total
+
+    def show(self, done):
+        line = f"\rdownloading {self.label}: {done / 1e6:.1f} MB"
+        if self.total:
+            line += f" of {self.total / 1e6:.1f} MB ({100 * done // self.total}%)"
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    def finish(self):
+        sys.stderr.write("\n")
+        sys.stderr.flush()
