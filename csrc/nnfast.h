@@ -74,4 +74,44 @@ void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
 NNF_DECLARE_ELEMENTWISE(nnf_s, float)
 NNF_DECLARE_ELEMENTWISE(nnf_d, double)
 
+/* ---- The training engine (engine.c) ----
+ * train_chunk trains on the rows perm[0..n_rows) of x (row stride ldx), in
+ * consecutive mini-batches (the last may be short), with integer class labels; the
+ * workspace holds workspace_size(net, mini_batch_size) values. forward writes the
+ * output activations of `rows` rows of x to out (rows x sizes[n_layers]), `block`
+ * rows at a time, with a workspace of workspace_size(net, block).
+ * A network of dense layers. Layer l (1..n_layers) maps sizes[l-1] inputs to
+ * sizes[l] outputs; its weights are stored transposed, wt[l-1] is sizes[l-1] x
+ * sizes[l] row-major (so z = a . wt + b reads wt with unit stride), and its bias
+ * is b[l-1]. vwt / vb are momentum buffers of the same shapes (or NULL). */
+#define NNF_MAX_LAYERS 16
+enum { NNF_ACT_SIGMOID = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_LINEAR = 3,
+       NNF_ACT_SOFTMAX = 4 };
+enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2 };
+enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
+
+#define NNF_DECLARE_ENGINE(P, REAL)                                                        \
+    typedef struct {                                                                       \
+        int n_layers, cost;                                                                \
+        nnf_int sizes[NNF_MAX_LAYERS + 1];                                                 \
+        int activation[NNF_MAX_LAYERS];                                                    \
+        REAL *wt[NNF_MAX_LAYERS], *b[NNF_MAX_LAYERS];                                      \
+        REAL *vwt[NNF_MAX_LAYERS], *vb[NNF_MAX_LAYERS];                                    \
+    } P##net;                                                                              \
+    typedef struct {                                                                       \
+        REAL eta, lmbda, momentum;                                                         \
+        nnf_int n;           /* the training set's size, for the decay eta*lmbda/n */      \
+        int regularization;  /* NNF_REG_L2 or NNF_REG_L1 */                                \
+        int n_threads;                                                                     \
+    } P##hyper;                                                                            \
+    nnf_int P##workspace_size(const P##net *net, nnf_int batch);                           \
+    void P##forward(const P##net *net, const REAL *x, nnf_int ldx, nnf_int rows,           \
+                    nnf_int block, REAL *work, int n_threads, REAL *out);                  \
+    void P##train_chunk(const P##net *net, const P##hyper *hp, const REAL *x, nnf_int ldx,  \
+                        const long long *labels, const long long *perm, nnf_int n_rows,     \
+                        nnf_int mini_batch_size, REAL *work);
+
+NNF_DECLARE_ENGINE(nnf_s, float)
+NNF_DECLARE_ENGINE(nnf_d, double)
+
 #endif

@@ -4,6 +4,8 @@ import os as _os
 
 from nnfast import _kernels
 from nnfast._kernels import get_num_threads, set_num_threads
+from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from nnfast.network import History, Network, load
 
 __version__ = "0.1.0"
 
@@ -24,4 +26,14 @@ def info():
     }
 
 
-__all__ = ["get_num_threads", "info", "set_num_threads"]
+__all__ = [
+    "CrossEntropyCost",
+    "History",
+    "LogLikelihoodCost",
+    "Network",
+    "QuadraticCost",
+    "get_num_threads",
+    "info",
+    "load",
+    "set_num_threads",
+]

@@ -54,3 +54,54 @@ cdef extern from "nnfast.h" nogil:
     void nnf_dadd_bias(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, double *, nnf_int, nnf_int) noexcept
     void nnf_scolumn_sums(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int) noexcept
     void nnf_dcolumn_sums(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int) noexcept
+
+    enum:
+        NNF_MAX_LAYERS
+        NNF_ACT_SIGMOID
+        NNF_ACT_TANH
+        NNF_ACT_RELU
+        NNF_ACT_LINEAR
+        NNF_ACT_SOFTMAX
+        NNF_COST_QUADRATIC
+        NNF_COST_CROSS_ENTROPY
+        NNF_COST_LOG_LIKELIHOOD
+        NNF_REG_L2
+        NNF_REG_L1
+
+    ctypedef struct nnf_snet:
+        int n_layers, cost
+        nnf_int sizes[17]
+        int activation[16]
+        float *wt[16]
+        float *b[16]
+        float *vwt[16]
+        float *vb[16]
+    ctypedef struct nnf_shyper:
+        float eta, lmbda, momentum
+        nnf_int n
+        int regularization, n_threads
+    ctypedef struct nnf_dnet:
+        int n_layers, cost
+        nnf_int sizes[17]
+        int activation[16]
+        double *wt[16]
+        double *b[16]
+        double *vwt[16]
+        double *vb[16]
+    ctypedef struct nnf_dhyper:
+        double eta, lmbda, momentum
+        nnf_int n
+        int regularization, n_threads
+
+    nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch) noexcept
+    nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch) noexcept
+    void nnf_sforward(const nnf_snet *net, const float *x, nnf_int ldx, nnf_int rows,
+                      nnf_int block, float *work, int n_threads, float *out) noexcept
+    void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int rows,
+                      nnf_int block, double *work, int n_threads, double *out) noexcept
+    void nnf_strain_chunk(const nnf_snet *net, const nnf_shyper *hp, const float *x, nnf_int ldx,
+                          const long long *labels, const long long *perm, nnf_int n_rows,
+                          nnf_int mini_batch_size, float *work) noexcept
+    void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
+                          const long long *labels, const long long *perm, nnf_int n_rows,
+                          nnf_int mini_batch_size, double *work) noexcept

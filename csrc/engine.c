@@ -1,0 +1,15 @@
+/* The training engine in float and double from one source (engine.inc): whole
+ * runs of mini-batches (gather, forward, backprop, update) with no allocation. */
+#include <string.h>
+
+#include "nnfast.h"
+
+#define REAL float
+#define P(name) nnf_s##name
+#include "engine.inc"
+#undef REAL
+#undef P
+
+#define REAL double
+#define P(name) nnf_d##name
+#include "engine.inc"

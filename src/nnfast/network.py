@@ -1,0 +1,389 @@
+"""`Network`: the book's MLPs (network.py, network2.py) trained by the C engine.
+
+Arguments are validated here, once; then each epoch runs as a few chunks, each one
+call into C that trains a contiguous run of mini-batches with the GIL released.
+Between chunks Python only reports progress and lets signals through, so Ctrl-C
+stops after a whole chunk, with consistent weights.
+"""
+import json
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from nnfast import _kernels
+from nnfast._engine import MAX_LAYERS, Engine
+from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, resolve_cost
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+# About this many flops per engine call: ~50 ms on one core of a small machine.
+CHUNK_FLOPS = 2e9
+# Rows per block when evaluating (feedforward, accuracy, cost).
+FORWARD_BLOCK = 1024
+
+
+class History(NamedTuple):
+    """network2.SGD's four monitoring lists, one entry per epoch."""
+
+    evaluation_cost: list
+    evaluation_accuracy: list
+    training_cost: list
+    training_accuracy: list
+
+
+class Network:
+    """A fully connected network of `sizes` neurons per layer.
+
+    Network([784, 30, 10]) is the book's chapter 1 net; `cost` is QuadraticCost,
+    CrossEntropyCost (sigmoid outputs) or LogLikelihoodCost (a softmax output layer);
+    hidden layers use `activation`. Weights start N(0, 1/n_in), biases N(0, 1)
+    (network2's default_weight_initializer), drawn from `seed`: one seed gives the
+    same network, and the same training run, bit for bit, on any number of threads.
+    """
+
+    def __init__(self, sizes, cost=CrossEntropyCost, dtype=np.float32, seed=None,
+                 activation="sigmoid"):
+        self.sizes = _check_sizes(sizes)
+        self.cost = resolve_cost(cost)
+        self.dtype = _check_dtype(dtype)
+        if activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, got {activation!r}")
+        if self.cost is CrossEntropyCost and activation != "sigmoid":
+            raise ValueError("CrossEntropyCost needs sigmoid outputs: use activation='sigmoid' "
+                             "or LogLikelihoodCost")
+        self.activation = activation
+        output = "softmax" if self.cost is LogLikelihoodCost else activation
+        self.activations = (activation,) * (len(self.sizes) - 2) + (output,)
+        self._rng = np.random.default_rng(seed)
+        self.default_weight_initializer()
+
+    # ---- parameters: stored transposed for the engine, shown in the book's shapes ----
+
+    def default_weight_initializer(self):
+        """Weights N(0, 1/n_in), biases N(0, 1) (chapter 3)."""
+        self._init(lambda n_in: 1 / np.sqrt(n_in))
+
+    def large_weight_initializer(self):
+        """Weights and biases N(0, 1) (chapter 1)."""
+        self._init(lambda n_in: 1.0)
+
+    def _init(self, weight_scale):
+        biases = [self._rng.standard_normal(n) for n in self.sizes[1:]]
+        weights = [self._rng.standard_normal((n_out, n_in)) * weight_scale(n_in)
+                   for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        self._set_parameters(weights, biases)
+
+    def _set_parameters(self, weights, biases):
+        # The engine reads each layer as wt = w.T in C order: z = a . wt + b then
+        # streams wt with unit stride. `weights` are views of these in book shape.
+        self._wt = [np.ascontiguousarray(np.asarray(w, dtype=self.dtype).T) for w in weights]
+        self._b = [np.ascontiguousarray(np.asarray(b, dtype=self.dtype).reshape(-1)) for b in biases]
+        self._vwt = [np.zeros_like(w) for w in self._wt]
+        self._vb = [np.zeros_like(b) for b in self._b]
+        self._engine = Engine(self.sizes, self.activations, self.cost.name,
+                              self._wt, self._b, self._vwt, self._vb)
+
+    @property
+    def weights(self):
+        """Per layer, the (n_out, n_in) weight matrix (a view: writes go to the net)."""
+        return [wt.T for wt in self._wt]
+
+    @property
+    def biases(self):
+        """Per layer, the (n_out, 1) bias column (a view)."""
+        return [b.reshape(-1, 1) for b in self._b]
+
+    # ---- evaluation ----
+
+    def feedforward(self, x):
+        """The output for each row of x (N, n_in); a column (n_in, 1) gives a column."""
+        x = np.asarray(x)
+        if x.ndim == 2 and x.shape == (self.sizes[0], 1) and self.sizes[0] != 1:
+            return self._forward(_check_inputs(x.T, self.sizes[0], self.dtype, "x")).T
+        return self._forward(_check_inputs(x, self.sizes[0], self.dtype, "x"))
+
+    def _forward(self, X, n_threads=None):
+        block = min(len(X), FORWARD_BLOCK) or 1
+        return self._engine.forward(X, block, self._engine.workspace(block),
+                                    _threads(n_threads))
+
+    def predict(self, X):
+        """The predicted class (the most active output neuron) for each row of X."""
+        return np.argmax(self.feedforward(X), axis=1)
+
+    def accuracy(self, data):
+        """How many of data's samples the network classifies correctly."""
+        X, labels = self._data(data, "data")
+        return int(np.sum(np.argmax(self._forward(X), axis=1) == labels))
+
+    def evaluate(self, test_data):
+        """network.py's evaluate: the number of correctly classified test inputs."""
+        return self.accuracy(test_data)
+
+    def total_cost(self, data, lmbda=0.0, regularization="l2"):
+        """The mean cost over data plus the regularisation term (network2.total_cost)."""
+        X, labels = self._data(data, "data")
+        lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
+        a = self._forward(X).astype(np.float64)
+        y = np.zeros_like(a)
+        y[np.arange(len(labels)), labels] = 1
+        cost = self.cost.fn(a, y) / len(X)
+        if regularization == "l1":
+            return cost + lmbda / len(X) * sum(np.abs(w).sum() for w in self._wt)
+        return cost + 0.5 * (lmbda / len(X)) * sum(np.square(w, dtype=np.float64).sum()
+                                                   for w in self._wt)
+
+    # ---- training ----
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
+            monitor_training_cost=False, monitor_training_accuracy=False, momentum=0.0,
+            regularization="l2", early_stopping_n=0, eta_schedule=None, n_threads=None,
+            progress=None):
+        """Mini-batch stochastic gradient descent, as network2.SGD.
+
+        training_data and evaluation_data are (X, y) with X (N, n_in) and y integer
+        labels (N,) or one-hot rows (N, n_out), or the book's lists of (x, y) column
+        vectors. L2 regularisation decays w by (1 - eta*lmbda/n) per mini-batch; L1
+        moves it by eta*lmbda/n toward 0; momentum keeps a velocity per parameter.
+        eta_schedule(epoch) -> eta overrides eta per epoch; early_stopping_n stops
+        after that many epochs without a better evaluation accuracy. progress(epoch,
+        rows_done, n) is called between chunks. Returns a History of the monitored
+        lists (unpacks as network2's four).
+        """
+        X, labels = self._data(training_data, "training_data")
+        epochs = _check_int(epochs, "epochs", minimum=1)
+        mini_batch_size = _check_int(mini_batch_size, "mini_batch_size", minimum=1)
+        eta = _check_real(eta, "eta", minimum=0.0, strict=True)
+        lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
+        momentum = _check_real(momentum, "momentum", minimum=0.0)
+        if momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if regularization not in ("l2", "l1"):
+            raise ValueError(f"regularization must be 'l2' or 'l1', got {regularization!r}")
+        early_stopping_n = _check_int(early_stopping_n, "early_stopping_n", minimum=0)
+        if eta_schedule is not None and not callable(eta_schedule):
+            raise TypeError("eta_schedule must be a callable epoch -> eta, or None")
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be a callable (epoch, rows_done, n), or None")
+        threads = _threads(n_threads)
+        evaluation = None
+        if evaluation_data is not None:
+            evaluation = self._data(evaluation_data, "evaluation_data")
+
+        n = len(X)
+        history = History([], [], [], [])
+        work = self._engine.workspace(mini_batch_size)
+        params = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        batches_per_chunk = max(1, int(CHUNK_FLOPS / (6 * params * mini_batch_size)))
+        chunk = batches_per_chunk * mini_batch_size
+        best, since_best = -1, 0
+        for epoch in range(epochs):
+            epoch_eta = eta if eta_schedule is None else _check_real(
+                eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0, strict=True)
+            perm = self._rng.permutation(n).astype(np.int64)
+            for start in range(0, n, chunk):
+                self._engine.train_chunk(X, labels, perm[start:start + chunk], mini_batch_size,
+                                         epoch_eta, lmbda, momentum, n, regularization, work,
+                                         threads)
+                self._check_finite(epoch)
+                if progress is not None:
+                    progress(epoch, min(start + chunk, n), n)
+            if monitor_training_cost:
+                history.training_cost.append(self.total_cost((X, labels), lmbda, regularization))
+            if monitor_training_accuracy:
+                history.training_accuracy.append(self.accuracy((X, labels)))
+            if evaluation is not None and monitor_evaluation_cost:
+                history.evaluation_cost.append(self.total_cost(evaluation, lmbda, regularization))
+            if evaluation is not None and (monitor_evaluation_accuracy or early_stopping_n):
+                correct = self.accuracy(evaluation)
+                if monitor_evaluation_accuracy:
+                    history.evaluation_accuracy.append(correct)
+                if early_stopping_n:
+                    best, since_best = (correct, 0) if correct > best else (best, since_best + 1)
+                    if since_best >= early_stopping_n:
+                        break
+        return history
+
+    def _check_finite(self, epoch):
+        if not all(np.isfinite(w).all() for w in self._wt) or \
+                not all(np.isfinite(b).all() for b in self._b):
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch}: weights are no longer finite "
+                "(try a smaller eta)")
+
+    def _data(self, data, name):
+        return as_training_data(data, self.sizes[0], self.sizes[-1], self.dtype, name)
+
+    # ---- persistence ----
+
+    def save(self, filename):
+        """Write the network as JSON (network2's format plus dtype and activation)."""
+        record = {"sizes": list(self.sizes),
+                  "weights": [w.astype(np.float64).tolist() for w in self.weights],
+                  "biases": [b.astype(np.float64).tolist() for b in self.biases],
+                  "cost": self.cost.__name__,
+                  "activation": self.activation,
+                  "dtype": self.dtype.name}
+        with open(filename, "w") as f:
+            json.dump(record, f)
+
+
+def load(filename, dtype=None):
+    """Read a network written by Network.save or by the book's network2.save.
+
+    Only the known cost names are accepted and every shape and value is checked;
+    nothing is executed or unpickled."""
+    try:
+        with open(filename) as f:
+            record = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{filename}: not a network file (invalid JSON: {e})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{filename}: not a network file (not text)") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{filename}: not a network file (expected a JSON object)")
+    required = {"sizes", "weights", "biases", "cost"}
+    allowed = required | {"activation", "dtype"}
+    if not required <= record.keys() or not record.keys() <= allowed:
+        raise ValueError(f"{filename}: a network file has the keys {sorted(required)} "
+                         f"(and optionally activation, dtype), got {sorted(record)}")
+    sizes = _check_sizes(record["sizes"])
+    dtype = record.get("dtype", "float64") if dtype is None else dtype
+    if dtype not in ("float32", "float64") and not isinstance(dtype, (type, np.dtype)):
+        raise ValueError(f"{filename}: dtype must be float32 or float64, got {dtype!r}")
+    net = Network(sizes, cost=resolve_cost(record["cost"]), dtype=dtype,
+                  activation=record.get("activation", "sigmoid"))
+    weights = _check_parameters(record["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])],
+                                "weights", filename)
+    biases = _check_parameters(record["biases"], [(o, 1) for o in sizes[1:]], "biases", filename)
+    net._set_parameters(weights, biases)
+    return net
+
+
+def _check_parameters(values, shapes, name, filename):
+    if not isinstance(values, list) or len(values) != len(shapes):
+        raise ValueError(f"{filename}: {name} must be a list of {len(shapes)} matrices")
+    arrays = []
+    for l, (value, shape) in enumerate(zip(values, shapes)):
+        try:
+            arr = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise ValueError(f"{filename}: {name}[{l}] is not a matrix of numbers") from None
+        if arr.shape != shape:
+            raise ValueError(f"{filename}: {name}[{l}] must have shape {shape}, got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{filename}: {name}[{l}] holds NaN or infinite values")
+        arrays.append(arr)
+    return arrays
+
+
+# ---- argument checks, shared with the book's modules ----
+
+def _check_sizes(sizes):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a list of layer sizes, got {type(sizes).__name__}")
+    if not 2 <= len(sizes) <= MAX_LAYERS + 1:
+        raise ValueError(f"sizes must list 2 to {MAX_LAYERS + 1} layers, got {len(sizes)}")
+    return tuple(_check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_real(value, name, minimum, strict=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    return value
+
+
+def _threads(n_threads):
+    if n_threads is None:
+        return _kernels.get_num_threads()
+    return _check_int(n_threads, "n_threads", minimum=1)
+
+
+def _check_inputs(X, n_in, dtype, name):
+    """X as a C-contiguous (N, n_in) array of dtype, with finite values."""
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(X).__name__}")
+    if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"{name} must have shape (N, {n_in}), got {X.shape}")
+    if len(X) == 0:
+        raise ValueError(f"{name} is empty")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return X
+
+
+def _check_labels(y, n, n_out, name):
+    """Integer class labels (n,) from labels or one-hot rows."""
+    y = np.asarray(y)
+    if y.dtype == np.bool_ or y.dtype.kind not in "fiu":
+        raise TypeError(f"{name} labels must be integers or one-hot rows, got dtype {y.dtype}")
+    if y.ndim == 2 and y.shape[1] == 1 and n_out != 1:
+        y = y[:, 0]
+    if y.ndim == 2:
+        if y.shape != (n, n_out):
+            raise ValueError(f"{name} one-hot labels must have shape ({n}, {n_out}), got {y.shape}")
+        if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
+            raise ValueError(f"{name} one-hot rows must hold a single 1 and zeros")
+        return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64)
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"{name} labels must have shape ({n},) or ({n}, {n_out}), got {y.shape}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        raise ValueError(f"{name} labels must be whole numbers")
+    if len(y) and (y.min() < 0 or y.max() >= n_out):
+        raise ValueError(f"{name} labels must be in [0, {n_out}), got values in "
+                         f"[{y.min()}, {y.max()}]")
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def as_training_data(data, n_in, n_out, dtype, name):
+    """(X, labels) from (X, y) arrays or the book's list of (x, y) column pairs."""
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
+            and data[0].ndim == 2 and data[0].shape[1:] == (n_in,) and not (
+            n_in == 1 and data[0].shape == (1, 1)):
+        X = _check_inputs(data[0], n_in, dtype, name)
+        return X, _check_labels(data[1], len(X), n_out, name)
+    if isinstance(data, (list, tuple)) or hasattr(data, "__iter__") and not isinstance(data, np.ndarray):
+        pairs = list(data)
+        if not pairs:
+            raise ValueError(f"{name} is empty")
+        try:
+            xs, ys = zip(*pairs)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be (X, y) arrays or a list of (x, y) pairs") from None
+        X = np.stack([np.asarray(x).reshape(-1) for x in xs])
+        X = _check_inputs(X, n_in, dtype, name)
+        first = np.asarray(ys[0])
+        if first.ndim == 0:
+            y = np.asarray(ys)
+        else:
+            y = np.stack([np.asarray(v).reshape(-1) for v in ys])
+        return X, _check_labels(y, len(X), n_out, name)
+    raise TypeError(f"{name} must be (X, y) arrays or a list of (x, y) pairs, "
+                    f"got {type(data).__name__}")
