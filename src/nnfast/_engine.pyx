@@ -91,7 +91,7 @@ cdef class Engine:
         """The output activations for every row of x."""
         self._check_rows(x, work, block)
         cdef nnf_int rows = x.shape[0], ldx = x.strides[0] // x.itemsize
-        cdef cnp.ndarray out = np.empty((rows, self.sizes[-1]), self.dtype)
+        cdef cnp.ndarray out = np.empty((rows, self.sizes[len(self.sizes) - 1]), self.dtype)
         if self.dtype == np.float32:
             with nogil:
                 nnf_sforward(&self.snet, <float *>cnp.PyArray_DATA(x), ldx, rows, block,
