@@ -2,7 +2,7 @@
 compiled C kernels."""
 import os as _os
 
-from nnfast import _kernels
+from nnfast import _kernels, datasets, kernels, oracle
 from nnfast._kernels import get_num_threads, set_num_threads
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from nnfast.network import History, Network, load
@@ -11,7 +11,10 @@ __version__ = "0.1.0"
 
 if _os.environ.get("NNFAST_ARCH"):
     # Like BLIS_ARCH_TYPE / OPENBLAS_CORETYPE: force one micro-kernel, or fail loudly.
-    _kernels.set_arch(_os.environ["NNFAST_ARCH"].strip().lower())
+    try:
+        _kernels.set_arch(_os.environ["NNFAST_ARCH"].strip().lower())
+    except (ValueError, RuntimeError) as _error:
+        raise ImportError(f"NNFAST_ARCH={_os.environ['NNFAST_ARCH']!r}: {_error}") from None
 
 
 def info():

@@ -25,6 +25,8 @@ cdef int _threads = nnf_default_threads()
 def set_num_threads(n):
     """Set the number of threads every kernel uses by default (n >= 1)."""
     global _threads
+    if n is None:
+        raise TypeError("set_num_threads: n must be a positive int, got NoneType")
     _threads = _thread_count(n, "set_num_threads", "n")
     nnf_set_default_threads(_threads)
 
@@ -37,8 +39,8 @@ def get_num_threads():
 cdef int _thread_count(object n, str func, str name="n_threads") except -1:
     if n is None:
         return _threads
-    if type(n) is int and n >= 1:
-        return min(<long long>n, 1 << 16)
+    if type(n) is int and 1 <= n <= (1 << 16):
+        return n
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{func}: {name} must be a positive int, got {type(n).__name__}")
     if n < 1:
@@ -166,11 +168,14 @@ cdef inline nnf_int _stride(cnp.ndarray x, int axis) noexcept:
 
 
 cdef double _real(object v, str func, str name) except? -1:
-    if type(v) is float or type(v) is int:  # the common case, without an ABC check
+    if type(v) is float:  # the common case, without an ABC check
         return v
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{func}: {name} must be a real number, got {type(v).__name__}")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"{func}: {name} is too large for a float, got {v}") from None
 
 
 # ---- GEMM ----

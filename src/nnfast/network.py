@@ -125,6 +125,7 @@ class Network:
         """The mean cost over data plus the regularisation term (network2.total_cost)."""
         X, labels = self._data(data, "data")
         lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
+        _check_regularization(regularization)
         a = self._forward(X).astype(np.float64)
         y = np.zeros_like(a)
         y[np.arange(len(labels)), labels] = 1
@@ -160,8 +161,7 @@ class Network:
         momentum = _check_real(momentum, "momentum", minimum=0.0)
         if momentum >= 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if regularization not in ("l2", "l1"):
-            raise ValueError(f"regularization must be 'l2' or 'l1', got {regularization!r}")
+        _check_regularization(regularization)
         early_stopping_n = _check_int(early_stopping_n, "early_stopping_n", minimum=0)
         if eta_schedule is not None and not callable(eta_schedule):
             raise TypeError("eta_schedule must be a callable epoch -> eta, or None")
@@ -173,6 +173,7 @@ class Network:
             evaluation = self._data(evaluation_data, "evaluation_data")
 
         n = len(X)
+        mini_batch_size = min(mini_batch_size, n)  # one short batch, as the book does
         history = History([], [], [], [])
         work = self._engine.workspace(mini_batch_size)
         params = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
@@ -317,6 +318,11 @@ def _check_real(value, name, minimum, strict=False):
     return value
 
 
+def _check_regularization(regularization):
+    if regularization not in ("l2", "l1"):
+        raise ValueError(f"regularization must be 'l2' or 'l1', got {regularization!r}")
+
+
 def _threads(n_threads):
     if n_threads is None:
         return _kernels.get_num_threads()
@@ -334,7 +340,8 @@ def _check_inputs(X, n_in, dtype, name):
     if len(X) == 0:
         raise ValueError(f"{name} is empty")
     X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
+    # min and max propagate NaN and show any infinity, without a mask as big as X.
+    if not (np.isfinite(X.min()) and np.isfinite(X.max())):
         raise ValueError(f"{name} holds NaN or infinite values")
     return X
 
@@ -364,9 +371,9 @@ def _check_labels(y, n, n_out, name):
 
 def as_training_data(data, n_in, n_out, dtype, name):
     """(X, labels) from (X, y) arrays or the book's list of (x, y) column pairs."""
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) \
-            and data[0].ndim == 2 and data[0].shape[1:] == (n_in,) and not (
-            n_in == 1 and data[0].shape == (1, 1)):
+    # The book's data is a sequence of (x, y) pairs, so a first item that is itself an
+    # array means (X, y).
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         X = _check_inputs(data[0], n_in, dtype, name)
         return X, _check_labels(data[1], len(X), n_out, name)
     if isinstance(data, (list, tuple)) or hasattr(data, "__iter__") and not isinstance(data, np.ndarray):

@@ -1,0 +1,308 @@
+"""Bad arguments to every public kernel raise TypeError or ValueError naming the argument.
+
+Wrong kinds of thing (not an array, a dtype we do not compute in, a non-number) are
+TypeErrors; right kinds with wrong values (shape, ndim, read-only, n_threads < 1) are
+ValueErrors, as NumPy does. Each message starts "func: name ...", so the assertions
+look for the argument's name right after the function's.
+"""
+import re
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import _kernels, kernels
+
+# Each kernel's array arguments in call order, with a shape that works; then out's shape.
+SPECS = {
+    "matmul": ({"a": (3, 4), "b": (4, 5)}, (3, 5)),
+    "sigmoid": ({"z": (3, 4)}, (3, 4)),
+    "sigmoid_prime": ({"z": (3, 4)}, (3, 4)),
+    "sigmoid_prime_from_output": ({"a": (3, 4)}, (3, 4)),
+    "tanh": ({"z": (3, 4)}, (3, 4)),
+    "tanh_prime_from_output": ({"a": (3, 4)}, (3, 4)),
+    "relu": ({"z": (3, 4)}, (3, 4)),
+    "relu_prime": ({"z": (3, 4)}, (3, 4)),
+    "softmax": ({"z": (3, 4)}, (3, 4)),
+    "hadamard": ({"a": (3, 4), "b": (3, 4)}, (3, 4)),
+    "add_bias": ({"x": (3, 4), "bias": (4,)}, (3, 4)),
+    "column_sums": ({"x": (3, 4)}, (4,)),
+}
+TWO_INPUTS = [name for name, (args, _) in SPECS.items() if len(args) == 2]
+
+
+def names(func, *args):
+    """A pattern for a message from func that names args (joined by 'and')."""
+    return rf"^{re.escape(func)}: {' and '.join(map(re.escape, args))}\b"
+
+
+def good_args(func, dtype=np.float64):
+    shapes, _ = SPECS[func]
+    rng = np.random.default_rng(0)
+    return {name: rng.uniform(0.1, 0.9, shape).astype(dtype) for name, shape in shapes.items()}
+
+
+def call(func, args, **kw):
+    return getattr(kernels, func)(*args.values(), **kw)
+
+
+def _cases(kind):
+    return [pytest.param(func, arg, id=f"{func}-{arg}")
+            for func, (shapes, _) in SPECS.items() for arg in shapes
+            if kind == "any" or (kind == "2d") == (len(shapes[arg]) == 2)]
+
+
+@pytest.mark.parametrize("func", sorted(SPECS))
+def test_good_arguments_work(func):
+    """The baseline every bad case departs from, with and without out=, in both dtypes."""
+    args = good_args(func)
+    call(func, args)
+    out = np.empty(SPECS[func][1])
+    assert call(func, args, out=out) is out
+    for dtype in (np.float32, np.float64):
+        call(func, good_args(func, dtype))
+
+
+NOT_ARRAYS = {
+    "list": lambda x: x.tolist(),
+    "tuple": lambda x: tuple(x.tolist()),
+    "float": lambda x: 1.0,
+    "None": lambda x: None,
+    "str": lambda x: "1 2; 3 4",
+    "memoryview": lambda x: memoryview(x),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_ARRAYS))
+@pytest.mark.parametrize(("func", "arg"), _cases("any"))
+def test_not_an_array(func, arg, kind):
+    args = good_args(func)
+    args[arg] = NOT_ARRAYS[kind](args[arg])
+    with pytest.raises(TypeError, match=names(func, arg)):
+        call(func, args)
+
+
+BAD_DTYPES = [np.int64, np.int32, np.uint8, np.bool_, np.complex128, np.complex64, object,
+              np.float16, np.longdouble, "U3"]
+
+
+@pytest.mark.parametrize("dtype", BAD_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize(("func", "arg"), _cases("any"))
+def test_unsupported_dtype(func, arg, dtype):
+    args = good_args(func)
+    args[arg] = args[arg].astype(dtype)
+    with pytest.raises(TypeError, match=names(func, arg)):
+        call(func, args)
+
+
+@pytest.mark.parametrize("shape", [(12,), (2, 3, 2), (), (1, 3, 4)],
+                         ids=["1-D", "3-D", "0-D", "1x3x4"])
+@pytest.mark.parametrize(("func", "arg"), _cases("2d"))
+def test_matrix_argument_with_wrong_ndim(func, arg, shape):
+    args = good_args(func)
+    args[arg] = np.ones(shape)
+    with pytest.raises(ValueError, match=names(func, arg)):
+        call(func, args)
+
+
+@pytest.mark.parametrize("shape", [(4, 1), (1, 4), ()], ids=["2-D", "row", "0-D"])
+def test_bias_with_wrong_ndim(shape):
+    args = good_args("add_bias")
+    args["bias"] = np.ones(shape)
+    with pytest.raises(ValueError, match=names("add_bias", "bias")):
+        call("add_bias", args)
+
+
+@pytest.mark.parametrize("func", TWO_INPUTS)
+@pytest.mark.parametrize("first", [np.float32, np.float64], ids=["f32-f64", "f64-f32"])
+def test_mixed_float32_float64(func, first):
+    args = good_args(func)
+    a, b = args
+    args[a] = args[a].astype(first)
+    args[b] = args[b].astype(np.float64 if first is np.float32 else np.float32)
+    with pytest.raises(TypeError, match=names(func, a, b)):
+        call(func, args)
+
+
+@pytest.mark.parametrize("b_shape,kw", [((5, 4), {}), ((4, 5), {"trans_b": True}),
+                                        ((4, 5), {"trans_a": True}), ((3, 5), {})])
+def test_matmul_inner_dimensions_differ(b_shape, kw):
+    with pytest.raises(ValueError, match=r"^matmul: .*op\(a\) .*op\(b\)"):
+        kernels.matmul(np.ones((3, 4)), np.ones(b_shape), **kw)
+
+
+@pytest.mark.parametrize("b_shape", [(3, 5), (4, 3), (3, 3), (1, 4)])
+def test_hadamard_shapes_differ(b_shape):
+    with pytest.raises(ValueError, match=names("hadamard", "a", "b")):
+        kernels.hadamard(np.ones((3, 4)), np.ones(b_shape))
+
+
+@pytest.mark.parametrize("n", [3, 5, 0, 12])
+def test_add_bias_length_differs(n):
+    with pytest.raises(ValueError, match=names("add_bias", "bias")):
+        kernels.add_bias(np.ones((3, 4)), np.ones(n))
+
+
+def test_softmax_without_columns():
+    with pytest.raises(ValueError, match=names("softmax", "z")):
+        kernels.softmax(np.ones((3, 0)))
+
+
+# ---- out ----
+
+
+def _transposed_out_shape(shape):
+    return shape[::-1] if len(shape) == 2 else (shape[0] + 1,)
+
+
+WRONG_OUTS = [
+    ("list", TypeError, lambda s, dt: np.zeros(s, dt).tolist()),
+    ("scalar", TypeError, lambda s, dt: 0.0),
+    ("int64", TypeError, lambda s, dt: np.zeros(s, np.int64)),
+    ("bool", TypeError, lambda s, dt: np.zeros(s, np.bool_)),
+    ("complex", TypeError, lambda s, dt: np.zeros(s, np.complex128)),
+    ("other-float", TypeError,
+     lambda s, dt: np.zeros(s, np.float32 if dt == np.float64 else np.float64)),
+    ("wrong-shape", ValueError, lambda s, dt: np.zeros(_transposed_out_shape(s), dt)),
+    ("one-more-row", ValueError, lambda s, dt: np.zeros((s[0] + 1,) + s[1:], dt)),
+    ("extra-axis", ValueError, lambda s, dt: np.zeros(s + (1,), dt)),
+    ("flattened", ValueError, lambda s, dt: np.zeros(int(np.prod(s)) + (len(s) == 1), dt)),
+    ("read-only", ValueError, lambda s, dt: _read_only(np.zeros(s, dt))),
+    ("broadcast", ValueError, lambda s, dt: np.broadcast_to(np.zeros(s[-1], dt), s)),
+    ("misaligned", ValueError, lambda s, dt: _misaligned(s, dt)),
+    ("byte-swapped", ValueError, lambda s, dt: np.zeros(s, np.dtype(dt).newbyteorder())),
+]
+
+
+def _read_only(x):
+    x.flags.writeable = False
+    return x
+
+
+def _misaligned(shape, dtype):
+    n = int(np.prod(shape))
+    raw = bytearray(n * np.dtype(dtype).itemsize + 1)
+    return np.frombuffer(raw, dtype=dtype, count=n, offset=1).reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("error,make", [w[1:] for w in WRONG_OUTS],
+                         ids=[w[0] for w in WRONG_OUTS])
+@pytest.mark.parametrize("func", sorted(SPECS))
+def test_wrong_out(func, error, make, dtype):
+    args = good_args(func, dtype)
+    out = make(SPECS[func][1], dtype)
+    before = np.array(out, copy=True) if isinstance(out, np.ndarray) else None
+    with pytest.raises(error, match=names(func, "out")):
+        call(func, args, out=out)
+    if before is not None:
+        np.testing.assert_array_equal(out, before)
+
+
+# ---- matmul's scalars ----
+
+
+@pytest.mark.parametrize("beta", [1.0, -0.5, 1e-300, np.float32(2), 3])
+def test_matmul_beta_without_out(beta):
+    with pytest.raises(ValueError, match=names("matmul", "beta")):
+        kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), beta=beta)
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-1, ValueError), (-(2**40), ValueError),
+                                         (np.int64(0), ValueError), (1.5, TypeError),
+                                         (2.0, TypeError), ("2", TypeError), (True, TypeError),
+                                         (False, TypeError), (np.bool_(True), TypeError),
+                                         ([2], TypeError), (2 + 0j, TypeError)],
+                         ids=repr)
+def test_matmul_bad_n_threads(value, error):
+    with pytest.raises(error, match=names("matmul", "n_threads")):
+        kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
+
+
+@pytest.mark.parametrize("value", [None, 1, 2, 3, np.int64(2), np.int32(1), 2**40])
+def test_matmul_good_n_threads(value):
+    got = kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
+    np.testing.assert_array_equal(got, np.full((3, 5), 4.0))
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64, 2**70], ids=["2**63", "2**64", "2**70"])
+def test_matmul_n_threads_past_c_range(value):
+    """A thread count too large for C is clamped like any large one, or refused by name
+    (not an OverflowError from the conversion)."""
+    try:
+        got = kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
+    except ValueError as exc:
+        assert re.search(names("matmul", "n_threads"), str(exc)), str(exc)
+    else:
+        np.testing.assert_array_equal(got, np.full((3, 5), 4.0))
+
+
+@pytest.mark.parametrize("name", ["alpha", "beta"])
+@pytest.mark.parametrize("value", ["1", None, 1j, np.complex128(1), True, np.bool_(False), [1.0],
+                                   np.array([1.0]), np.array(1.0), object()],
+                         ids=lambda v: type(v).__name__)
+def test_matmul_bad_scalar_type(name, value):
+    out = np.zeros((3, 5))
+    with pytest.raises(TypeError, match=names("matmul", name)):
+        kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), out, **{name: value})
+
+
+@pytest.mark.parametrize("value", [2, np.float32(2.0), np.float64(2.0), np.int16(2)],
+                         ids=lambda v: type(v).__name__)
+def test_matmul_real_scalars_of_any_type(value):
+    out = np.ones((3, 5))
+    kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), out, alpha=value, beta=value)
+    np.testing.assert_array_equal(out, np.full((3, 5), 10.0))
+
+
+def test_matmul_scalars_are_keyword_only():
+    with pytest.raises(TypeError):
+        kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), None, False)
+
+
+# ---- threads and CPU dispatch ----
+
+
+@pytest.fixture
+def restore_threads():
+    previous = nnfast.get_num_threads()
+    yield
+    nnfast.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-1, ValueError),
+                                         (np.int64(-3), ValueError), (1.5, TypeError),
+                                         (2.0, TypeError), ("2", TypeError), (True, TypeError),
+                                         ([2], TypeError), (None, TypeError)],
+                         ids=repr)
+def test_set_num_threads_bad(restore_threads, value, error):
+    before = nnfast.get_num_threads()
+    with pytest.raises(error, match=names("set_num_threads", "n")):
+        nnfast.set_num_threads(value)
+    assert nnfast.get_num_threads() == before
+
+
+@pytest.mark.parametrize("value", [2**63, 2**70], ids=["2**63", "2**70"])
+def test_set_num_threads_past_c_range(restore_threads, value):
+    try:
+        nnfast.set_num_threads(value)
+    except ValueError as exc:
+        assert re.search(names("set_num_threads", "n"), str(exc)), str(exc)
+    else:
+        assert nnfast.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("name", ["bogus", "AVX2", "", None, 1])
+def test_set_arch_unknown_name(name):
+    before = _kernels.get_arch()
+    with pytest.raises(ValueError, match=names("set_arch", "name")):
+        _kernels.set_arch(name)
+    assert _kernels.get_arch() == before
+
+
+@pytest.mark.parametrize("name", [n for n in _kernels.ARCHS if n not in _kernels.supported_archs()])
+def test_set_arch_unsupported_here(name):
+    before = _kernels.get_arch()
+    with pytest.raises(RuntimeError, match=re.escape(repr(name))):
+        _kernels.set_arch(name)
+    assert _kernels.get_arch() == before
