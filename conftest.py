@@ -1,11 +1,11 @@
-"""Shared test fixtures: where the real data sets are."""
+"""Fixtures shared by tests/ and benches/: where the real data sets are."""
 import os
 from pathlib import Path
 
 import pytest
 
 # The shared data folder sits beside the repository: <repo>/../shared/data.
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parent / ".." / "shared" / "data"
 
 
 def data_dir(name):

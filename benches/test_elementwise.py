@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from nnfast import kernels, oracle
-from conftest import random_matrix
+from support import random_matrix
 
 SHAPES = [(10, 30), (256, 784), (2048, 2048)]
 CASES = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nnfast import kernels
-from conftest import blas_threads, random_matrix
+from support import blas_threads, random_matrix
 
 LARGE = [(1024, 1024, 1024), (2048, 2048, 2048)]
 BOOK = [(10, 784, 30), (10, 30, 784), (30, 784, 10), (10, 100, 784), (100, 784, 10)]
