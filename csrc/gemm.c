@@ -7,9 +7,11 @@
 /* Below this many flops a product runs on one thread: the fork/join would cost
  * more than it saves. */
 #define NNF_GEMM_PARALLEL_FLOPS (4.0 * 1024 * 1024)
-/* Below this many flops, when B (or A^T) has unit column stride, packing costs
- * more than it saves: such products run the direct kernel, on one thread. */
+/* When B (or A^T) has unit column stride, packing costs more than it saves below
+ * this many flops, or when C is at most this many micro-tiles wide: such products
+ * run the direct kernel. */
 #define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
+#define NNF_GEMM_DIRECT_PANELS 4
 
 #define REAL float
 #define P(name) nnf_s##name

@@ -82,8 +82,11 @@ NNF_DECLARE_ELEMENTWISE(nnf_d, double)
  * rows at a time, with a workspace of workspace_size(net, block).
  * A network of dense layers. Layer l (1..n_layers) maps sizes[l-1] inputs to
  * sizes[l] outputs; its weights are stored transposed, wt[l-1] is sizes[l-1] x
- * sizes[l] row-major (so z = a . wt + b reads wt with unit stride), and its bias
- * is b[l-1]. vwt / vb are momentum buffers of the same shapes (or NULL). */
+ * sizes[l] with row stride ld[l] >= sizes[l] (so z = a . wt + b reads wt with unit
+ * stride), and its bias b[l-1] has ld[l] entries. The padding columns hold zeros
+ * and stay zero; padding rows out to a whole number of micro-kernel tiles lets
+ * every GEMM of the layer run full-width tiles. vwt / vb are momentum buffers of
+ * the same shapes. ld[0] is sizes[0]. */
 #define NNF_MAX_LAYERS 16
 enum { NNF_ACT_SIGMOID = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_LINEAR = 3,
        NNF_ACT_SOFTMAX = 4 };
@@ -93,7 +96,7 @@ enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
 #define NNF_DECLARE_ENGINE(P, REAL)                                                        \
     typedef struct {                                                                       \
         int n_layers, cost;                                                                \
-        nnf_int sizes[NNF_MAX_LAYERS + 1];                                                 \
+        nnf_int sizes[NNF_MAX_LAYERS + 1], ld[NNF_MAX_LAYERS + 1];                         \
         int activation[NNF_MAX_LAYERS];                                                    \
         REAL *wt[NNF_MAX_LAYERS], *b[NNF_MAX_LAYERS];                                      \
         REAL *vwt[NNF_MAX_LAYERS], *vb[NNF_MAX_LAYERS];                                    \

@@ -71,6 +71,7 @@ cdef extern from "nnfast.h" nogil:
     ctypedef struct nnf_snet:
         int n_layers, cost
         nnf_int sizes[17]
+        nnf_int ld[17]
         int activation[16]
         float *wt[16]
         float *b[16]
@@ -83,6 +84,7 @@ cdef extern from "nnfast.h" nogil:
     ctypedef struct nnf_dnet:
         int n_layers, cost
         nnf_int sizes[17]
+        nnf_int ld[17]
         int activation[16]
         double *wt[16]
         double *b[16]

@@ -22,13 +22,13 @@ REGULARIZATIONS = {"l2": NNF_REG_L2, "l1": NNF_REG_L1}
 cdef class Engine:
     """A network's parameters as the C engine sees them, for one dtype.
 
-    wt[l] is layer l's weights, transposed (n_in x n_out, C order), b[l] its biases;
-    vwt/vb the momentum buffers. The arrays are the caller's: training updates them
-    in place."""
+    wt[l] is layer l's weights, transposed and zero-padded (n_in x ld, C order, ld >=
+    n_out), b[l] its biases (ld,); vwt/vb the momentum buffers. The arrays are the
+    caller's: training updates them in place and keeps the padding zero."""
     cdef nnf_snet snet
     cdef nnf_dnet dnet
     cdef readonly object dtype
-    cdef readonly tuple sizes
+    cdef readonly tuple sizes, ld
     cdef list _keep  # the arrays whose memory the C structs point into
 
     def __init__(self, sizes, activations, cost, wt, b, vwt, vb):
@@ -39,10 +39,14 @@ cdef class Engine:
         self.dtype = np.dtype(wt[0].dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"the engine runs float32 or float64, got {self.dtype}")
+        # Each layer's padded width is its weight storage's row length.
+        self.ld = (self.sizes[0],) + tuple(int(w.shape[1]) for w in wt)
         self._keep = []
         for l in range(L):
-            shapes = ((wt[l], (sizes[l], sizes[l + 1])), (b[l], (sizes[l + 1],)),
-                      (vwt[l], (sizes[l], sizes[l + 1])), (vb[l], (sizes[l + 1],)))
+            if self.ld[l + 1] < self.sizes[l + 1]:
+                raise ValueError(f"engine: layer {l} weights are narrower than the layer")
+            shapes = ((wt[l], (sizes[l], self.ld[l + 1])), (b[l], (self.ld[l + 1],)),
+                      (vwt[l], (sizes[l], self.ld[l + 1])), (vb[l], (self.ld[l + 1],)))
             for arr, shape in shapes:
                 if (not isinstance(arr, np.ndarray) or arr.dtype != self.dtype
                         or arr.shape != shape or not arr.flags.c_contiguous
@@ -53,7 +57,8 @@ cdef class Engine:
         self.snet.n_layers = self.dnet.n_layers = L
         self.snet.cost = self.dnet.cost = COSTS[cost]
         for l in range(L + 1):
-            self.snet.sizes[l] = self.dnet.sizes[l] = sizes[l]
+            self.snet.sizes[l] = self.dnet.sizes[l] = self.sizes[l]
+            self.snet.ld[l] = self.dnet.ld[l] = self.ld[l]
         for l in range(L):
             self.snet.activation[l] = self.dnet.activation[l] = ACTIVATIONS[activations[l]]
             if self.dtype == np.float32:
@@ -84,7 +89,7 @@ cdef class Engine:
                              f"{self.sizes[0]} unit-stride columns")
         if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
             raise ValueError("engine: bad workspace")
-        if len(work) < batch * (2 * sum(self.sizes) - self.sizes[0]):
+        if len(work) < batch * (2 * sum(self.ld) - self.ld[0]):
             raise ValueError("engine: workspace too small")
 
     def forward(self, cnp.ndarray x, nnf_int block, cnp.ndarray work, int n_threads):

@@ -75,14 +75,28 @@ class Network:
         self._set_parameters(weights, biases)
 
     def _set_parameters(self, weights, biases):
-        # The engine reads each layer as wt = w.T in C order: z = a . wt + b then
-        # streams wt with unit stride. `weights` are views of these in book shape.
-        self._wt = [np.ascontiguousarray(np.asarray(w, dtype=self.dtype).T) for w in weights]
-        self._b = [np.ascontiguousarray(np.asarray(b, dtype=self.dtype).reshape(-1)) for b in biases]
-        self._vwt = [np.zeros_like(w) for w in self._wt]
-        self._vb = [np.zeros_like(b) for b in self._b]
-        self._engine = Engine(self.sizes, self.activations, self.cost.name,
-                              self._wt, self._b, self._vwt, self._vb)
+        # The engine reads each layer as wt = w.T in C order, so z = a . wt + b streams
+        # wt with unit stride, and pads its rows with zeros to whole micro-kernel tiles.
+        # _wt, _b, _vwt, _vb are the unpadded views; `weights` shows _wt in book shape.
+        tile = _kernels.blocking(self.dtype)["nr"]
+        stores = {"wt": [], "b": [], "vwt": [], "vb": []}
+        for w, b in zip(weights, biases):
+            n_out, n_in = np.shape(w)
+            ld = -(-n_out // tile) * tile
+            stores["wt"].append(np.zeros((n_in, ld), self.dtype))
+            stores["wt"][-1][:, :n_out] = np.asarray(w).T
+            stores["b"].append(np.zeros(ld, self.dtype))
+            stores["b"][-1][:n_out] = np.asarray(b).reshape(-1)
+            stores["vwt"].append(np.zeros((n_in, ld), self.dtype))
+            stores["vb"].append(np.zeros(ld, self.dtype))
+        self._engine = Engine(self.sizes, self.activations, self.cost.name, stores["wt"],
+                              stores["b"], stores["vwt"], stores["vb"])
+        widths = self.sizes[1:]
+        self._wt = [w[:, :n] for w, n in zip(stores["wt"], widths)]
+        self._b = [b[:n] for b, n in zip(stores["b"], widths)]
+        self._vwt = [v[:, :n] for v, n in zip(stores["vwt"], widths)]
+        self._vb = [v[:n] for v, n in zip(stores["vb"], widths)]
+        self._stores = stores
 
     @property
     def weights(self):
@@ -183,7 +197,7 @@ class Network:
         for epoch in range(epochs):
             epoch_eta = eta if eta_schedule is None else _check_real(
                 eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0, strict=True)
-            perm = self._rng.permutation(n).astype(np.int64)
+            perm = self._rng.permutation(n)  # int64, as the engine reads it
             for start in range(0, n, chunk):
                 self._engine.train_chunk(X, labels, perm[start:start + chunk], mini_batch_size,
                                          epoch_eta, lmbda, momentum, n, regularization, work,
@@ -208,8 +222,7 @@ class Network:
         return history
 
     def _check_finite(self, epoch):
-        if not all(np.isfinite(w).all() for w in self._wt) or \
-                not all(np.isfinite(b).all() for b in self._b):
+        if not all(np.isfinite(p).all() for p in self._stores["wt"] + self._stores["b"]):
             raise FloatingPointError(
                 f"training diverged in epoch {epoch}: weights are no longer finite "
                 "(try a smaller eta)")
