@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "nnfast.h"
+#include "parallel.h"
 
 /* Below this many elements a kernel stays on one thread. */
 #define NNF_ELEMENTWISE_PARALLEL 65536

@@ -1,7 +1,18 @@
 /* Thread counts. Kernels take n_threads explicitly; the elementwise kernels use
  * OpenMP's default team size, which nnfast.set_num_threads moves. */
+#include <pthread.h>
+
 #include "nnfast.h"
 #include "parallel.h"
+
+int nnf_forked_child = 0;
+
+static void note_fork(void) { nnf_forked_child = 1; }
+
+__attribute__((constructor)) static void watch_for_fork(void)
+{
+    pthread_atfork(NULL, NULL, note_fork);
+}
 
 int nnf_openmp_enabled(void)
 {
@@ -15,7 +26,7 @@ int nnf_openmp_enabled(void)
 int nnf_default_threads(void)
 {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return nnf_team_size(omp_get_max_threads());
 #else
     return 1;
 #endif

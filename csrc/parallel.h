@@ -11,4 +11,11 @@ static inline int nnf_thread_num(void) { return 0; }
 static inline int nnf_num_threads(void) { return 1; }
 #endif
 
+/* libgomp's thread pool does not survive fork(): a child that entered a parallel
+ * region would wait forever for threads that were not copied. parallel.c notes the
+ * fork, and from then on every region runs on the calling thread. */
+extern int nnf_forked_child;
+static inline int nnf_team_size(int n) { return nnf_forked_child ? 1 : n; }
+static inline int nnf_go_parallel(int worth_it) { return worth_it && !nnf_forked_child; }
+
 #endif

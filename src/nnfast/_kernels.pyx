@@ -1,6 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Bindings of the C kernels (csrc/). Arguments are validated here, once; the C
-code trusts them. Every kernel runs with the GIL released."""
+"""Bindings of the C core (csrc/): the kernels, and the engine (_engine.pxi).
+Arguments are validated here, once; the C code trusts them. Every kernel runs with
+the GIL released. The C core is linked into this one extension module only, so its
+state (the dispatched ISA) is shared by everything that runs it."""
 
 import numbers
 
@@ -382,3 +384,6 @@ def column_sums(x, out=None):
         with nogil:
             nnf_dcolumn_sums(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(O), so)
     return O
+
+
+include "_engine.pxi"

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nnfast import _kernels
-from nnfast._engine import MAX_LAYERS, Engine
+from nnfast._kernels import MAX_LAYERS, Engine
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, resolve_cost
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")

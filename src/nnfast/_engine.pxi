@@ -1,15 +1,7 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Bindings of the training engine (csrc/engine.inc). nnfast.network validates
-every argument; this module only checks the invariants whose violation would make
-the C code read or write out of bounds, and releases the GIL for the work."""
-
-import numpy as np
-
-cimport numpy as cnp
-
-from nnfast._core cimport *
-
-cnp.import_array()
+# Bindings of the training engine (csrc/engine.inc), included in _kernels.pyx so that
+# one extension module holds the one copy of the C core's state (the dispatched ISA).
+# nnfast.network validates every argument; this file only checks the invariants whose
+# violation would make the C code read or write out of bounds, and releases the GIL.
 
 MAX_LAYERS = NNF_MAX_LAYERS
 ACTIVATIONS = {"sigmoid": NNF_ACT_SIGMOID, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
