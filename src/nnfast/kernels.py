@@ -5,6 +5,17 @@ Each takes float32 or float64 NumPy arrays with any strides, validates them once
 released. `out=` writes into a caller's array; an out that overlaps an input is
 handled as if the input had been copied first.
 """
+from nnfast._conv import (
+    col2im,
+    conv2d,
+    conv2d_backward,
+    dropout,
+    im2col,
+    l2pool2d,
+    l2pool2d_backward,
+    maxpool2d,
+    maxpool2d_backward,
+)
 from nnfast._kernels import (
     add_bias,
     column_sums,
@@ -22,9 +33,18 @@ from nnfast._kernels import (
 
 __all__ = [
     "add_bias",
+    "col2im",
     "column_sums",
+    "conv2d",
+    "conv2d_backward",
+    "dropout",
     "hadamard",
+    "im2col",
+    "l2pool2d",
+    "l2pool2d_backward",
     "matmul",
+    "maxpool2d",
+    "maxpool2d_backward",
     "relu",
     "relu_prime",
     "sigmoid",
