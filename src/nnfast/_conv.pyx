@@ -102,7 +102,7 @@ def im2col(x, kh, kw):
     cdef cnp.ndarray X = _array(x, "x", "im2col", 3)
     cdef nnf_int KH = _size(kh, "im2col", "kh", 1), KW = _size(kw, "im2col", "kw", 1)
     cdef nnf_int c = X.shape[0], h = X.shape[1], w = X.shape[2], oh, ow
-    oh, ow = _kernel_fits("im2col", h, w, KH, KW, "the kernel kh x kw")
+    oh, ow = _kernel_fits("im2col", h, w, KH, KW, "kh x kw")
     cdef cnp.ndarray cols = np.empty((c * KH * KW, oh * ow), dtype=X.dtype)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
@@ -120,7 +120,7 @@ def col2im(cols, x_shape, kh, kw):
     cdef nnf_int c, h, w, oh, ow
     c, h, w = _sizes(x_shape, 3, "col2im", "x_shape", 0)
     cdef nnf_int KH = _size(kh, "col2im", "kh", 1), KW = _size(kw, "col2im", "kw", 1)
-    oh, ow = _kernel_fits("col2im", h, w, KH, KW, "the kernel kh x kw")
+    oh, ow = _kernel_fits("col2im", h, w, KH, KW, "kh x kw")
     if (<object>C).shape != (c * KH * KW, oh * ow):
         raise ValueError(f"col2im: cols must have shape {(c * KH * KW, oh * ow)} for x_shape "
                          f"{(c, h, w)} and a {KH}x{KW} kernel, got {(<object>C).shape}")
