@@ -117,4 +117,62 @@ enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
 NNF_DECLARE_ENGINE(nnf_s, float)
 NNF_DECLARE_ENGINE(nnf_d, double)
 
+/* ---- Convolution (conv.c) ----
+ * NCHW, C-contiguous: x is n x c x h x w, weights f x c x kh x kw, bias f, out
+ * n x f x oh x ow with oh = h-kh+1, ow = w-kw+1 (valid cross-correlation, stride 1).
+ * im2col writes one sample's cols, (c*kh*kw) x (oh*ow) row-major, row c*kh*kw +
+ * i*kw + j; col2im overwrites x with its adjoint (the sum of the columns back into
+ * the pixels). conv_forward and conv_backward use work, conv_workspace_size(n, c,
+ * h, w, kh, kw, n_threads) values (one cols buffer per thread). bias, dx and dbias may
+ * be NULL. dweights and dbias are summed over samples in sample order: results are
+ * bit-identical for any n_threads. */
+nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int kh,
+                                nnf_int kw, int n_threads);
+#define NNF_DECLARE_CONV(P, REAL)                                                          \
+    void P##im2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const REAL *x,  \
+                   REAL *cols);                                                            \
+    void P##col2im(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,                 \
+                   const REAL *cols, REAL *x);                                             \
+    void P##conv_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,         \
+                         nnf_int f, nnf_int kh, nnf_int kw, const REAL *weights,           \
+                         const REAL *bias, REAL *out, REAL *work, int n_threads);          \
+    void P##conv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,        \
+                          nnf_int f, nnf_int kh, nnf_int kw, const REAL *weights,          \
+                          const REAL *dout, REAL *dx, REAL *dweights, REAL *dbias,         \
+                          REAL *work, int n_threads);
+
+NNF_DECLARE_CONV(nnf_s, float)
+NNF_DECLARE_CONV(nnf_d, double)
+
+/* ---- Pooling (pool.c) ----
+ * planes = n*c planes of h x w, C-contiguous, pooled over non-overlapping p x q
+ * windows (p divides h, q divides w) into (h/p) x (w/q). Max pooling stores, per
+ * output, the flat index y*w + x of the maximum within its plane (the first on
+ * ties); its backward overwrites dx with dout scattered through argmax. L2 pooling
+ * is out = sqrt(sum x^2); its backward overwrites dx with dout * x / out (0 where
+ * out == 0). */
+#define NNF_DECLARE_POOL(P, REAL)                                                          \
+    void P##maxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,     \
+                            const REAL *x, REAL *out, int *argmax);                        \
+    void P##maxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,    \
+                             const REAL *dout, const int *argmax, REAL *dx);               \
+    void P##l2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,      \
+                           const REAL *x, REAL *out);                                      \
+    void P##l2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,     \
+                            const REAL *x, const REAL *out, const REAL *dout, REAL *dx);
+
+NNF_DECLARE_POOL(nnf_s, float)
+NNF_DECLARE_POOL(nnf_d, double)
+
+/* ---- Dropout (dropout.c) ----
+ * out = x * mask over n contiguous elements, mask[i] = 1 with probability 1 - p,
+ * drawn from a hash of (seed, i): the same seed gives the same mask for any thread
+ * count. No 1/(1-p) rescaling (network3 scales by 1-p at inference). */
+#define NNF_DECLARE_DROPOUT(P, REAL)                                                       \
+    void P##dropout(nnf_int n, const REAL *x, double p, unsigned long long seed,           \
+                    REAL *out, unsigned char *mask);
+
+NNF_DECLARE_DROPOUT(nnf_s, float)
+NNF_DECLARE_DROPOUT(nnf_d, double)
+
 #endif

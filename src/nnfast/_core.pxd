@@ -107,3 +107,52 @@ cdef extern from "nnfast.h" nogil:
     void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
                           const long long *labels, const long long *perm, nnf_int n_rows,
                           nnf_int mini_batch_size, double *work) noexcept
+
+    nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int kh,
+                                    nnf_int kw, int n_threads) noexcept
+    void nnf_sim2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
+                     const float *x, float *cols) noexcept
+    void nnf_dim2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
+                     const double *x, double *cols) noexcept
+    void nnf_scol2im(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
+                     const float *cols, float *x) noexcept
+    void nnf_dcol2im(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
+                     const double *cols, double *x) noexcept
+    void nnf_sconv_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
+                           nnf_int f, nnf_int kh, nnf_int kw, const float *weights,
+                           const float *bias, float *out, float *work, int n_threads) noexcept
+    void nnf_dconv_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
+                           nnf_int f, nnf_int kh, nnf_int kw, const double *weights,
+                           const double *bias, double *out, double *work, int n_threads) noexcept
+    void nnf_sconv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
+                            nnf_int f, nnf_int kh, nnf_int kw, const float *weights,
+                            const float *dout, float *dx, float *dweights, float *dbias,
+                            float *work, int n_threads) noexcept
+    void nnf_dconv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
+                            nnf_int f, nnf_int kh, nnf_int kw, const double *weights,
+                            const double *dout, double *dx, double *dweights, double *dbias,
+                            double *work, int n_threads) noexcept
+
+    void nnf_smaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                              const float *x, float *out, int *argmax) noexcept
+    void nnf_dmaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                              const double *x, double *out, int *argmax) noexcept
+    void nnf_smaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                               const float *dout, const int *argmax, float *dx) noexcept
+    void nnf_dmaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                               const double *dout, const int *argmax, double *dx) noexcept
+    void nnf_sl2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                             const float *x, float *out) noexcept
+    void nnf_dl2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                             const double *x, double *out) noexcept
+    void nnf_sl2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                              const float *x, const float *out, const float *dout,
+                              float *dx) noexcept
+    void nnf_dl2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                              const double *x, const double *out, const double *dout,
+                              double *dx) noexcept
+
+    void nnf_sdropout(nnf_int n, const float *x, double p, unsigned long long seed,
+                      float *out, unsigned char *mask) noexcept
+    void nnf_ddropout(nnf_int n, const double *x, double p, unsigned long long seed,
+                      double *out, unsigned char *mask) noexcept

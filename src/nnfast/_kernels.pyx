@@ -387,3 +387,4 @@ def column_sums(x, out=None):
 
 
 include "_engine.pxi"
+include "_conv.pxi"

@@ -296,3 +296,128 @@ def vectorized_result(labels, n_classes, dtype=np.float64):
     y = np.zeros((len(labels), n_classes), dtype=dtype)
     y[np.arange(len(labels)), labels] = 1
     return y
+
+
+# --- Convolution, pooling and dropout (chapter 6, network3) ------------------------
+# Images are NCHW: x has shape (batch, channels, height, width). The convolution is
+# network3's: the valid cross-correlation with stride 1, so a kh x kw filter maps an
+# h x w image to (h - kh + 1) x (w - kw + 1).
+
+
+def conv2d(x, w, b=None):
+    """out[n, f, y, x] = Σ_c Σ_i Σ_j w[f, c, i, j] · x[n, c, y+i, x+j] (+ b[f])."""
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    oh, ow = h - kh + 1, wd - kw + 1
+    out = np.zeros((n, f, oh, ow), x.dtype)
+    # Filter tap (i, j) meets, at every output position, the input shifted by (i, j).
+    for i in range(kh):
+        for j in range(kw):
+            out += np.einsum("nchw,fc->nfhw", x[:, :, i:i + oh, j:j + ow], w[:, :, i, j])
+    if b is not None:
+        out += b[:, None, None]
+    return out
+
+
+def conv2d_backward(x, w, dout):
+    """(dx, dw, db): the gradients of conv2d given dout = ∂C/∂out, tap by tap."""
+    _, _, kh, kw = w.shape
+    oh, ow = dout.shape[2:]
+    dx = np.zeros_like(x)
+    dw = np.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            shifted = x[:, :, i:i + oh, j:j + ow]
+            dw[:, :, i, j] = np.einsum("nfhw,nchw->fc", dout, shifted)
+            dx[:, :, i:i + oh, j:j + ow] += np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db
+
+
+def im2col(x, kh, kw):
+    """One image (c, h, w) as columns: row c*kh*kw + i*kw + j holds x[c, y+i, x+j]
+    for every output position (y, x), in row-major order."""
+    c, h, w = x.shape
+    oh, ow = h - kh + 1, w - kw + 1
+    cols = np.empty((c, kh, kw, oh, ow), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = x[:, i:i + oh, j:j + ow]
+    return cols.reshape(c * kh * kw, oh * ow)
+
+
+def col2im(cols, x_shape, kh, kw):
+    """The adjoint of im2col: each column entry added back into the pixel it came from."""
+    c, h, w = x_shape
+    oh, ow = h - kh + 1, w - kw + 1
+    cols = cols.reshape(c, kh, kw, oh, ow)
+    x = np.zeros(x_shape, cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            x[:, i:i + oh, j:j + ow] += cols[:, i, j]
+    return x
+
+
+def _windows(x, poolsize):
+    """x (n, c, h, w) as (n, c, h/p, w/q, p*q): the pool windows, row-major inside."""
+    p, q = poolsize
+    n, c, h, w = x.shape
+    return (x.reshape(n, c, h // p, p, w // q, q).transpose(0, 1, 2, 4, 3, 5)
+            .reshape(n, c, h // p, w // q, p * q))
+
+
+def maxpool2d(x, poolsize):
+    """(out, argmax): each p x q window's maximum, and its flat index y*w + x within
+    the h x w plane (the first maximum on ties, as numpy.argmax)."""
+    p, q = poolsize
+    w = x.shape[3]
+    windows = _windows(x, poolsize)
+    k = windows.argmax(axis=-1)
+    out = np.take_along_axis(windows, k[..., None], axis=-1)[..., 0]
+    rows = np.arange(x.shape[2] // p)[:, None] * p + k // q
+    cols = np.arange(w // q)[None, :] * q + k % q
+    return out, (rows * w + cols).astype(np.int32)
+
+
+def maxpool2d_backward(dout, argmax, x_shape):
+    """∂C/∂x: each window's dout goes to its maximum; the other inputs get 0."""
+    n, c, h, w = x_shape
+    dx = np.zeros((n * c, h * w), dout.dtype)
+    planes = np.arange(n * c)[:, None]
+    np.add.at(dx, (planes, argmax.reshape(n * c, -1)), dout.reshape(n * c, -1))
+    return dx.reshape(x_shape)
+
+
+def l2pool2d(x, poolsize):
+    """sqrt(Σ x²) over each p x q window."""
+    return np.sqrt((_windows(x, poolsize) ** 2).sum(axis=-1))
+
+
+def l2pool2d_backward(dout, x, out):
+    """∂C/∂x = dout · x / out over each window, 0 where out = 0 (all-zero windows)."""
+    p, q = x.shape[2] // out.shape[2], x.shape[3] // out.shape[3]
+    ratio = np.divide(dout, out, out=np.zeros_like(out), where=out != 0)
+    return x * ratio.repeat(p, axis=2).repeat(q, axis=3)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(z):
+    """SplitMix64's output function on uint64 arrays (multiplication wraps mod 2^64)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout(x, p, seed):
+    """(x * mask, mask): element i is kept when its uniform draw u_i >= p, so with
+    probability 1 - p; u_i comes from SplitMix64 seeded with mix64(seed), counter i+1,
+    which is what makes the mask the same for any thread count. No 1/(1-p) scaling."""
+    with np.errstate(over="ignore"):
+        key = _mix64(np.array([seed], dtype=np.uint64))[0]
+        counter = np.arange(1, x.size + 1, dtype=np.uint64)
+        bits = _mix64(key + counter * _GOLDEN)
+    u = (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    mask = (u >= p).astype(np.uint8).reshape(x.shape)
+    return x * mask, mask
