@@ -75,39 +75,52 @@ NNF_DECLARE_ELEMENTWISE(nnf_s, float)
 NNF_DECLARE_ELEMENTWISE(nnf_d, double)
 
 /* ---- The training engine (engine.c) ----
+ * A network is a list of layers; activations are rows, one per sample of a
+ * mini-batch, and layer l's row holds its n_out outputs with row stride ld >= n_out.
+ *  - dense: z = a . wt + b, a = f(z). wt is n_in x ld (the book's w transposed, so
+ *    the GEMM streams it with unit stride); b has ld entries. Columns past n_out are
+ *    zero and stay zero: rows padded to whole micro-kernel tiles let every GEMM of
+ *    the layer run full-width tiles. With p_dropout > 0 the layer's input is
+ *    multiplied by a random 0/1 mask while training and its product a . wt is scaled
+ *    by 1 - p_dropout otherwise (network3's dropout).
+ *  - convpool (network3's ConvPoolLayer): input c x h x w (NCHW, flattened), f
+ *    filters kh x kw (w is f x c x kh x kw, b has f entries), valid convolution,
+ *    max-pool over ph x pw, then a = f(pooled + b). ld = n_out = f*oh/ph*ow/pw.
+ * vw / vb are momentum buffers shaped like w / b. Convpool layers come first.
+ *
  * train_chunk trains on the rows perm[0..n_rows) of x (row stride ldx), in
- * consecutive mini-batches (the last may be short), with integer class labels; the
- * workspace holds workspace_size(net, mini_batch_size) values. forward writes the
- * output activations of `rows` rows of x to out (rows x sizes[n_layers]), `block`
- * rows at a time, with a workspace of workspace_size(net, block).
- * A network of dense layers. Layer l (1..n_layers) maps sizes[l-1] inputs to
- * sizes[l] outputs; its weights are stored transposed, wt[l-1] is sizes[l-1] x
- * sizes[l] with row stride ld[l] >= sizes[l] (so z = a . wt + b reads wt with unit
- * stride), and its bias b[l-1] has ld[l] entries. The padding columns hold zeros
- * and stay zero; padding rows out to a whole number of micro-kernel tiles lets
- * every GEMM of the layer run full-width tiles. vwt / vb are momentum buffers of
- * the same shapes. ld[0] is sizes[0]. */
+ * consecutive mini-batches (the last may be short), with integer class labels;
+ * dropout masks come from seed. forward writes the output activations of `rows`
+ * rows of x to out (rows x n_out of the last layer), `block` rows at a time. Both
+ * take a workspace of workspace_size(net, batch, n_threads) values, for batch =
+ * mini_batch_size or block and the same n_threads. */
 #define NNF_MAX_LAYERS 16
 enum { NNF_ACT_SIGMOID = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_LINEAR = 3,
        NNF_ACT_SOFTMAX = 4 };
 enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2 };
 enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
+enum { NNF_LAYER_DENSE = 0, NNF_LAYER_CONVPOOL = 1 };
 
 #define NNF_DECLARE_ENGINE(P, REAL)                                                        \
     typedef struct {                                                                       \
+        int kind, activation;                                                              \
+        nnf_int n_in, n_out, ld;                                                           \
+        nnf_int c, h, w, f, kh, kw, ph, pw; /* convpool only */                            \
+        double p_dropout;                   /* dense only */                               \
+        REAL *weights, *b, *vw, *vb;                                                       \
+    } P##layer;                                                                            \
+    typedef struct {                                                                       \
         int n_layers, cost;                                                                \
-        nnf_int sizes[NNF_MAX_LAYERS + 1], ld[NNF_MAX_LAYERS + 1];                         \
-        int activation[NNF_MAX_LAYERS];                                                    \
-        REAL *wt[NNF_MAX_LAYERS], *b[NNF_MAX_LAYERS];                                      \
-        REAL *vwt[NNF_MAX_LAYERS], *vb[NNF_MAX_LAYERS];                                    \
+        P##layer layer[NNF_MAX_LAYERS];                                                    \
     } P##net;                                                                              \
     typedef struct {                                                                       \
         REAL eta, lmbda, momentum;                                                         \
-        nnf_int n;           /* the training set's size, for the decay eta*lmbda/n */      \
-        int regularization;  /* NNF_REG_L2 or NNF_REG_L1 */                                \
+        nnf_int n; /* the decay is eta*lmbda/n: n is the training set's size */            \
+        int regularization; /* NNF_REG_L2 or NNF_REG_L1 */                                 \
         int n_threads;                                                                     \
+        unsigned long long seed; /* of the dropout masks */                                \
     } P##hyper;                                                                            \
-    nnf_int P##workspace_size(const P##net *net, nnf_int batch);                           \
+    nnf_int P##workspace_size(const P##net *net, nnf_int batch, int n_threads);            \
     void P##forward(const P##net *net, const REAL *x, nnf_int ldx, nnf_int rows,           \
                     nnf_int block, REAL *work, int n_threads, REAL *out);                  \
     void P##train_chunk(const P##net *net, const P##hyper *hp, const REAL *x, nnf_int ldx,  \

@@ -692,8 +692,9 @@ def test_total_cost_rejects_unknown_regularization(forward_works):
     ({"sizes": [5, 3], "cost": CrossEntropyCost, "activation": "relu"}, ValueError),
 ])
 def test_bad_constructor_arguments(kwargs, error):
+    kwargs = dict(kwargs)
     with pytest.raises(error):
-        Network(**kwargs)
+        Network(kwargs.pop("sizes"), **kwargs)
 
 
 def test_mini_batch_larger_than_the_data_is_one_short_batch():

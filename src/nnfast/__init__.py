@@ -4,7 +4,9 @@ import os as _os
 
 from nnfast import _kernels, datasets, kernels, oracle
 from nnfast._kernels import get_num_threads, set_num_threads
+from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from nnfast.network import History, Network, load
 
 __version__ = "0.1.0"
@@ -30,7 +32,14 @@ def info():
 
 
 __all__ = [
+    "ConvPoolLayer",
     "CrossEntropyCost",
+    "FullyConnectedLayer",
+    "ReLU",
+    "SoftmaxLayer",
+    "linear",
+    "sigmoid",
+    "tanh",
     "History",
     "LogLikelihoodCost",
     "Network",

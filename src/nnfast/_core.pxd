@@ -68,35 +68,47 @@ cdef extern from "nnfast.h" nogil:
         NNF_REG_L2
         NNF_REG_L1
 
+    enum:
+        NNF_LAYER_DENSE
+        NNF_LAYER_CONVPOOL
+
+    ctypedef struct nnf_slayer:
+        int kind, activation
+        nnf_int n_in, n_out, ld
+        nnf_int c, h, w, f, kh, kw, ph, pw
+        double p_dropout
+        float *weights
+        float *b
+        float *vw
+        float *vb
     ctypedef struct nnf_snet:
         int n_layers, cost
-        nnf_int sizes[17]
-        nnf_int ld[17]
-        int activation[16]
-        float *wt[16]
-        float *b[16]
-        float *vwt[16]
-        float *vb[16]
+        nnf_slayer layer[16]
     ctypedef struct nnf_shyper:
         float eta, lmbda, momentum
         nnf_int n
         int regularization, n_threads
+        unsigned long long seed
+    ctypedef struct nnf_dlayer:
+        int kind, activation
+        nnf_int n_in, n_out, ld
+        nnf_int c, h, w, f, kh, kw, ph, pw
+        double p_dropout
+        double *weights
+        double *b
+        double *vw
+        double *vb
     ctypedef struct nnf_dnet:
         int n_layers, cost
-        nnf_int sizes[17]
-        nnf_int ld[17]
-        int activation[16]
-        double *wt[16]
-        double *b[16]
-        double *vwt[16]
-        double *vb[16]
+        nnf_dlayer layer[16]
     ctypedef struct nnf_dhyper:
         double eta, lmbda, momentum
         nnf_int n
         int regularization, n_threads
+        unsigned long long seed
 
-    nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch) noexcept
-    nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch) noexcept
+    nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads) noexcept
+    nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads) noexcept
     void nnf_sforward(const nnf_snet *net, const float *x, nnf_int ldx, nnf_int rows,
                       nnf_int block, float *work, int n_threads, float *out) noexcept
     void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int rows,

@@ -1,5 +1,6 @@
 """MNIST and Fashion-MNIST as NumPy arrays: the IDX and ``mnist.pkl.gz`` readers, where
-the files are looked for, and a checksummed download into a cache when they are nowhere.
+the files are looked for, a checksummed download into a cache when they are nowhere, and
+the book's data expansion (:func:`expand`).
 
 Images come back as rows of floats in [0, 1] (pixel / 255), shape (N, 784); labels as
 int64 class indices. The IDX files may be gzipped or not, under their standard names.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import operator
 import os
 import pickle
 import struct
@@ -28,6 +30,7 @@ except ImportError:  # NumPy < 2
 __all__ = [
     "DataNotFoundError",
     "Dataset",
+    "expand",
     "load_fashion_mnist",
     "load_fashion_mnist_test",
     "load_mnist",
@@ -374,3 +377,85 @@ def _float_dtype(dtype):
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating-point type, not {dtype}")
     return dtype
+
+
+# ---------------------------------------------------------------------------- expansion
+
+# The book's expand_mnist.py, per image: the original, then np.roll(image, d, axis) with
+# the wrapped-around row or column zeroed, for (d, axis) in [(1, 0), (-1, 0), (1, 1),
+# (-1, 1)]: down, up, right, left by one pixel. As (dy, dx) displacements:
+_BOOK_SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def expand(X, y, *, shifts=_BOOK_SHIFTS, image_shape=_IMAGE_SHAPE):
+    """The book's data expansion (chapter 6, ``expand_mnist.py``): each image followed by
+    copies of it translated by each of ``shifts``. Returns ``(X5, y5)``.
+
+    ``X``: images as rows, shape (N, h*w), any float dtype or uint8 (kept); ``y``: the N
+    labels (dtype kept). ``X5`` has N*(1 + len(shifts)) rows: row ``i*(1+len(shifts))``
+    is image i unchanged, the next ones its shifted copies, in the order of ``shifts``;
+    ``y5`` repeats each label as many times.
+
+    A shift ``(dy, dx)`` moves the picture ``dy`` rows down and ``dx`` columns right:
+    ``out[r, c] = image[r - dy, c - dx]``, and the pixels shifted in from outside are 0.
+    The default is the book's order: down, up, right, left by one pixel, i.e. its
+    ``np.roll(image, d, axis)`` for (d, axis) = (1, 0), (-1, 0), (1, 1), (-1, 1) with the
+    wrapped-around row or column zeroed. 50,000 images become 250,000. (The book then
+    shuffles the pairs; this function does not: see :mod:`nnfast.book.expand_mnist`.)
+
+    The output is allocated once and filled by slicing; no copy per image is made.
+    Raises ValueError on mismatched shapes or a shift as large as the image, TypeError
+    on an image dtype other than float or uint8.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (one image per row), not of shape {X.shape}")
+    if not (X.dtype.kind == "f" or X.dtype == np.uint8):
+        raise TypeError(f"X must hold floats or uint8, not {X.dtype}")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per image), not of shape {y.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    h, w = _check_image_shape(image_shape, X.shape[1])
+    shifts = _check_shifts(shifts, h, w)
+
+    n, k = len(X), 1 + len(shifts)
+    images = X.reshape(n, h, w)
+    out = np.empty((n, k, h, w), dtype=X.dtype)
+    out[:, 0] = images
+    for j, (dy, dx) in enumerate(shifts, start=1):
+        copy = out[:, j]
+        # The part of the picture that stays in the frame, then the band shifted in.
+        copy[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+        copy[:, :max(dy, 0)] = 0
+        copy[:, h + min(dy, 0):] = 0
+        copy[:, :, :max(dx, 0)] = 0
+        copy[:, :, w + min(dx, 0):] = 0
+    return out.reshape(n * k, h * w), np.repeat(y, k)
+
+
+def _check_image_shape(image_shape, n_pixels):
+    try:
+        h, w = (operator.index(d) for d in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_shape must be two integers (height, width), "
+                         f"not {image_shape!r}") from None
+    if h < 1 or w < 1 or h * w != n_pixels:
+        raise ValueError(f"image_shape {(h, w)} does not match X's {n_pixels} columns")
+    return h, w
+
+
+def _check_shifts(shifts, h, w):
+    checked = []
+    for shift in shifts:
+        try:
+            dy, dx = (operator.index(d) for d in shift)
+        except (TypeError, ValueError):
+            raise ValueError(f"shifts must be pairs of integers (dy, dx), "
+                             f"found {shift!r}") from None
+        if abs(dy) >= h or abs(dx) >= w:
+            raise ValueError(f"shift {(dy, dx)} moves a {h}×{w} image entirely out of "
+                             "the frame")
+        checked.append((dy, dx))
+    return checked

@@ -14,11 +14,12 @@ import numpy as np
 
 from nnfast import _kernels
 from nnfast._kernels import MAX_LAYERS, Engine
-from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, resolve_cost
+from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost, resolve_cost
+from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-# About this many flops per engine call: ~50 ms on one core of a small machine.
-CHUNK_FLOPS = 2e9
+# About this many flops per engine call: 50-100 ms on one core of a small machine.
+CHUNK_FLOPS = 1e9
 # Rows per block when evaluating (feedforward, accuracy, cost).
 FORWARD_BLOCK = 1024
 
@@ -33,32 +34,50 @@ class History(NamedTuple):
 
 
 class Network:
-    """A fully connected network of `sizes` neurons per layer.
+    """A network of layers: the book's MLPs from a list of sizes, network3's from layers.
 
-    Network([784, 30, 10]) is the book's chapter 1 net; `cost` is QuadraticCost,
-    CrossEntropyCost (sigmoid outputs) or LogLikelihoodCost (a softmax output layer);
-    hidden layers use `activation`. Weights start N(0, 1/n_in), biases N(0, 1)
-    (network2's default_weight_initializer), drawn from `seed`: one seed gives the
-    same network, and the same training run, bit for bit, on any number of threads.
+    Network([784, 30, 10]) is the book's chapter 1 net: fully connected layers with
+    `activation` (sigmoid), weights N(0, 1/n_in) and biases N(0, 1) (network2's
+    default_weight_initializer). Network([ConvPoolLayer(...), FullyConnectedLayer(...),
+    SoftmaxLayer(...)]) is chapter 6's, started as network3 starts it; convolutional
+    layers come first. `cost` is QuadraticCost, CrossEntropyCost (sigmoid outputs) or
+    LogLikelihoodCost (a softmax output layer); None picks LogLikelihoodCost for a
+    softmax output and CrossEntropyCost otherwise. Parameters are drawn from `seed`:
+    one seed gives the same network, and the same training run, bit for bit, on any
+    number of threads.
     """
 
-    def __init__(self, sizes, cost=CrossEntropyCost, dtype=np.float32, seed=None,
+    def __init__(self, sizes_or_layers, cost=None, dtype=np.float32, seed=None,
                  activation="sigmoid"):
-        self.sizes = _check_sizes(sizes)
-        self.cost = resolve_cost(cost)
         self.dtype = _check_dtype(dtype)
-        if activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, got {activation!r}")
-        if self.cost is CrossEntropyCost and activation != "sigmoid":
-            raise ValueError("CrossEntropyCost needs sigmoid outputs: use activation='sigmoid' "
-                             "or LogLikelihoodCost")
-        self.activation = activation
-        output = "softmax" if self.cost is LogLikelihoodCost else activation
-        self.activations = (activation,) * (len(self.sizes) - 2) + (output,)
         self._rng = np.random.default_rng(seed)
-        self.default_weight_initializer()
+        if _is_layer_list(sizes_or_layers):
+            self.layers = _check_layers(sizes_or_layers)
+            self.activation = None
+        else:
+            sizes = _check_sizes(sizes_or_layers)
+            if activation not in HIDDEN_ACTIVATIONS:
+                raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, "
+                                 f"got {activation!r}")
+            self.activation = activation
+            output = (SoftmaxLayer(sizes[-2], sizes[-1]) if cost is not None
+                      and resolve_cost(cost) is LogLikelihoodCost else
+                      FullyConnectedLayer(sizes[-2], sizes[-1], activation))
+            self.layers = [FullyConnectedLayer(n_in, n_out, activation)
+                           for n_in, n_out in zip(sizes[:-2], sizes[1:-1])] + [output]
+        self.sizes = (self.layers[0].n_in,) + tuple(layer.n_out for layer in self.layers)
+        self.activations = tuple(layer.activation for layer in self.layers)
+        if cost is None:
+            cost = LogLikelihoodCost if self.activations[-1] == "softmax" else CrossEntropyCost
+        self.cost = resolve_cost(cost)
+        _check_cost_fits(self.cost, self.activations[-1])
+        if self.activation is None:
+            self._set_parameters(*zip(*(layer.initial_parameters(self._rng)
+                                        for layer in self.layers)))
+        else:
+            self.default_weight_initializer()
 
-    # ---- parameters: stored transposed for the engine, shown in the book's shapes ----
+    # ---- parameters: stored as the engine reads them, shown in the book's shapes ----
 
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1) (chapter 3)."""
@@ -69,44 +88,58 @@ class Network:
         self._init(lambda n_in: 1.0)
 
     def _init(self, weight_scale):
+        if any(isinstance(layer, ConvPoolLayer) for layer in self.layers):
+            raise ValueError("the book's initialisers are for fully connected networks")
         biases = [self._rng.standard_normal(n) for n in self.sizes[1:]]
         weights = [self._rng.standard_normal((n_out, n_in)) * weight_scale(n_in)
                    for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
         self._set_parameters(weights, biases)
 
     def _set_parameters(self, weights, biases):
-        # The engine reads each layer as wt = w.T in C order, so z = a . wt + b streams
-        # wt with unit stride, and pads its rows with zeros to whole micro-kernel tiles.
-        # _wt, _b, _vwt, _vb are the unpadded views; `weights` shows _wt in book shape.
+        # A dense layer is stored as wt = w.T in C order, so z = a . wt + b streams wt
+        # with unit stride, with its rows padded with zeros to whole micro-kernel tiles.
+        # _wt, _b, _vwt, _vb are the unpadded views (a conv layer's w is stored as is);
+        # `weights` shows _wt in the book's shapes.
         tile = _kernels.blocking(self.dtype)["nr"]
-        stores = {"wt": [], "b": [], "vwt": [], "vb": []}
-        for w, b in zip(weights, biases):
-            n_out, n_in = np.shape(w)
-            ld = -(-n_out // tile) * tile
-            stores["wt"].append(np.zeros((n_in, ld), self.dtype))
-            stores["wt"][-1][:, :n_out] = np.asarray(w).T
-            stores["b"].append(np.zeros(ld, self.dtype))
-            stores["b"][-1][:n_out] = np.asarray(b).reshape(-1)
-            stores["vwt"].append(np.zeros((n_in, ld), self.dtype))
-            stores["vb"].append(np.zeros(ld, self.dtype))
-        self._engine = Engine(self.sizes, self.activations, self.cost.name, stores["wt"],
-                              stores["b"], stores["vwt"], stores["vb"])
-        widths = self.sizes[1:]
-        self._wt = [w[:, :n] for w, n in zip(stores["wt"], widths)]
-        self._b = [b[:n] for b, n in zip(stores["b"], widths)]
-        self._vwt = [v[:, :n] for v, n in zip(stores["vwt"], widths)]
-        self._vb = [v[:n] for v, n in zip(stores["vb"], widths)]
+        stores = {"w": [], "b": [], "vw": [], "vb": []}
+        self._wt, self._b = [], []
+        for layer, w, b in zip(self.layers, weights, biases):
+            if isinstance(layer, ConvPoolLayer):
+                w_store = np.array(w, dtype=self.dtype, order="C")
+                b_store = np.array(np.reshape(b, -1), dtype=self.dtype)
+                self._wt.append(w_store)
+                self._b.append(b_store)
+            else:
+                n_out, n_in = np.shape(w)
+                ld = -(-n_out // tile) * tile
+                w_store = np.zeros((n_in, ld), self.dtype)
+                w_store[:, :n_out] = np.asarray(w).T
+                b_store = np.zeros(ld, self.dtype)
+                b_store[:n_out] = np.reshape(b, -1)
+                self._wt.append(w_store[:, :n_out])
+                self._b.append(b_store[:n_out])
+            stores["w"].append(w_store)
+            stores["b"].append(b_store)
+            stores["vw"].append(np.zeros_like(w_store))
+            stores["vb"].append(np.zeros_like(b_store))
+        self._engine = Engine([layer.spec() for layer in self.layers], self.cost.name,
+                              stores["w"], stores["b"], stores["vw"], stores["vb"])
+        self._vwt = [v[:, :w.shape[1]] if w.ndim == 2 else v
+                     for v, w in zip(stores["vw"], self._wt)]
+        self._vb = [v[:len(b)] for v, b in zip(stores["vb"], self._b)]
         self._stores = stores
 
     @property
     def weights(self):
-        """Per layer, the (n_out, n_in) weight matrix (a view: writes go to the net)."""
-        return [wt.T for wt in self._wt]
+        """Per layer, the weights in the book's shapes: (n_out, n_in) for a dense layer,
+        (filters, channels, height, width) for a conv layer (views: writes go to the net)."""
+        return [w if w.ndim == 4 else w.T for w in self._wt]
 
     @property
     def biases(self):
-        """Per layer, the (n_out, 1) bias column (a view)."""
-        return [b.reshape(-1, 1) for b in self._b]
+        """Per layer, the biases: an (n_out, 1) column for a dense layer, one per
+        filter for a conv layer (views)."""
+        return [b if w.ndim == 4 else b.reshape(-1, 1) for w, b in zip(self._wt, self._b)]
 
     # ---- evaluation ----
 
@@ -119,8 +152,8 @@ class Network:
 
     def _forward(self, X, n_threads=None):
         block = min(len(X), FORWARD_BLOCK) or 1
-        return self._engine.forward(X, block, self._engine.workspace(block),
-                                    _threads(n_threads))
+        threads = _threads(n_threads)
+        return self._engine.forward(X, block, self._engine.workspace(block, threads), threads)
 
     def predict(self, X):
         """The predicted class (the most active output neuron) for each row of X."""
@@ -189,19 +222,22 @@ class Network:
         n = len(X)
         mini_batch_size = min(mini_batch_size, n)  # one short batch, as the book does
         history = History([], [], [], [])
-        work = self._engine.workspace(mini_batch_size)
-        params = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        batches_per_chunk = max(1, int(CHUNK_FLOPS / (6 * params * mini_batch_size)))
+        work = self._engine.workspace(mini_batch_size, threads)
+        batches_per_chunk = max(1, int(CHUNK_FLOPS / (self._flops_per_sample() * mini_batch_size)))
         chunk = batches_per_chunk * mini_batch_size
+        dropout = any(layer.p_dropout > 0 for layer in self.layers)
         best, since_best = -1, 0
         for epoch in range(epochs):
             epoch_eta = eta if eta_schedule is None else _check_real(
                 eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0, strict=True)
             perm = self._rng.permutation(n)  # int64, as the engine reads it
             for start in range(0, n, chunk):
+                # Masks are drawn only when there is dropout, so that other networks'
+                # runs do not depend on it.
+                seed = int(self._rng.integers(2**63)) if dropout else 0
                 self._engine.train_chunk(X, labels, perm[start:start + chunk], mini_batch_size,
                                          epoch_eta, lmbda, momentum, n, regularization, work,
-                                         threads)
+                                         threads, seed)
                 self._check_finite(epoch)
                 if progress is not None:
                     progress(epoch, min(start + chunk, n), n)
@@ -221,8 +257,20 @@ class Network:
                         break
         return history
 
+    def _flops_per_sample(self):
+        """Forward and backward, about three times the multiply-adds of the forward pass."""
+        macs = 0
+        for layer in self.layers:
+            if isinstance(layer, ConvPoolLayer):
+                f, c, kh, kw = layer.filter_shape
+                _, h, w = layer.image_shape
+                macs += f * c * kh * kw * (h - kh + 1) * (w - kw + 1)
+            else:
+                macs += layer.n_in * layer.n_out
+        return 6 * macs
+
     def _check_finite(self, epoch):
-        if not all(np.isfinite(p).all() for p in self._stores["wt"] + self._stores["b"]):
+        if not all(np.isfinite(p).all() for p in self._stores["w"] + self._stores["b"]):
             raise FloatingPointError(
                 f"training diverged in epoch {epoch}: weights are no longer finite "
                 "(try a smaller eta)")
@@ -233,13 +281,16 @@ class Network:
     # ---- persistence ----
 
     def save(self, filename):
-        """Write the network as JSON (network2's format plus dtype and activation)."""
-        record = {"sizes": list(self.sizes),
-                  "weights": [w.astype(np.float64).tolist() for w in self.weights],
+        """Write the network as JSON: network2's format (sizes, weights, biases, cost)
+        plus dtype and activation, or its layers instead of sizes for network3's nets."""
+        record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
                   "biases": [b.astype(np.float64).tolist() for b in self.biases],
                   "cost": self.cost.__name__,
-                  "activation": self.activation,
                   "dtype": self.dtype.name}
+        if self.activation is None:
+            record["layers"] = [layer.spec() for layer in self.layers]
+        else:
+            record.update(sizes=list(self.sizes), activation=self.activation)
         with open(filename, "w") as f:
             json.dump(record, f)
 
@@ -247,8 +298,8 @@ class Network:
 def load(filename, dtype=None):
     """Read a network written by Network.save or by the book's network2.save.
 
-    Only the known cost names are accepted and every shape and value is checked;
-    nothing is executed or unpickled."""
+    Only the known cost names and layer kinds are accepted and every shape and value
+    is checked; nothing is executed or unpickled."""
     try:
         with open(filename) as f:
             record = json.load(f)
@@ -258,20 +309,32 @@ def load(filename, dtype=None):
         raise ValueError(f"{filename}: not a network file (not text)") from None
     if not isinstance(record, dict):
         raise ValueError(f"{filename}: not a network file (expected a JSON object)")
-    required = {"sizes", "weights", "biases", "cost"}
-    allowed = required | {"activation", "dtype"}
+    shape_key = "layers" if "layers" in record else "sizes"
+    required = {shape_key, "weights", "biases", "cost"}
+    allowed = required | ({"dtype"} if shape_key == "layers" else {"activation", "dtype"})
     if not required <= record.keys() or not record.keys() <= allowed:
         raise ValueError(f"{filename}: a network file has the keys {sorted(required)} "
-                         f"(and optionally activation, dtype), got {sorted(record)}")
-    sizes = _check_sizes(record["sizes"])
+                         f"(and optionally {', '.join(sorted(allowed - required))}), "
+                         f"got {sorted(record)}")
     dtype = record.get("dtype", "float64") if dtype is None else dtype
     if dtype not in ("float32", "float64") and not isinstance(dtype, (type, np.dtype)):
         raise ValueError(f"{filename}: dtype must be float32 or float64, got {dtype!r}")
-    net = Network(sizes, cost=resolve_cost(record["cost"]), dtype=dtype,
-                  activation=record.get("activation", "sigmoid"))
-    weights = _check_parameters(record["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])],
+    cost = resolve_cost(record["cost"])
+    if shape_key == "layers":
+        if not isinstance(record["layers"], list) or not record["layers"]:
+            raise ValueError(f"{filename}: layers must be a non-empty list")
+        try:
+            layers = [layer_from_spec(spec) for spec in record["layers"]]
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{filename}: {e}") from None
+        net = Network(layers, cost=cost, dtype=dtype)
+    else:
+        net = Network(_check_sizes(record["sizes"]), cost=cost, dtype=dtype,
+                      activation=record.get("activation", "sigmoid"))
+    weights = _check_parameters(record["weights"], [np.shape(w) for w in net.weights],
                                 "weights", filename)
-    biases = _check_parameters(record["biases"], [(o, 1) for o in sizes[1:]], "biases", filename)
+    biases = _check_parameters(record["biases"], [np.shape(b) for b in net.biases], "biases",
+                               filename)
     net._set_parameters(weights, biases)
     return net
 
@@ -294,6 +357,39 @@ def _check_parameters(values, shapes, name, filename):
 
 
 # ---- argument checks, shared with the book's modules ----
+
+def _is_layer_list(value):
+    return (isinstance(value, (list, tuple)) and len(value) > 0 and
+            all(isinstance(v, (FullyConnectedLayer, ConvPoolLayer)) for v in value))
+
+
+def _check_layers(layers):
+    layers = list(layers)
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(f"a network has at most {MAX_LAYERS} layers, got {len(layers)}")
+    for i, (below, above) in enumerate(zip(layers, layers[1:])):
+        if below.n_out != above.n_in:
+            raise ValueError(f"layers[{i + 1}] takes {above.n_in} inputs but layers[{i}] "
+                             f"gives {below.n_out}")
+        if isinstance(above, ConvPoolLayer) and not isinstance(below, ConvPoolLayer):
+            raise ValueError(f"layers[{i + 1}] is a ConvPoolLayer above a fully connected "
+                             "layer: convolutional layers come first")
+    if any(isinstance(layer, SoftmaxLayer) for layer in layers[:-1]):
+        raise ValueError("a SoftmaxLayer can only be the output layer")
+    if isinstance(layers[-1], ConvPoolLayer):
+        raise ValueError("the output layer must be fully connected")
+    return layers
+
+
+def _check_cost_fits(cost, output_activation):
+    if cost is CrossEntropyCost and output_activation != "sigmoid":
+        raise ValueError("CrossEntropyCost needs sigmoid outputs: use sigmoid output neurons "
+                         "or LogLikelihoodCost")
+    if cost is LogLikelihoodCost and output_activation != "softmax":
+        raise ValueError("LogLikelihoodCost needs a softmax output layer")
+    if cost is QuadraticCost and output_activation == "softmax":
+        raise ValueError("QuadraticCost needs an elementwise output activation, not softmax")
+
 
 def _check_sizes(sizes):
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):

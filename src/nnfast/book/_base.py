@@ -134,9 +134,9 @@ class BookNetwork:
         lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
         n = _check_int(n, "n", minimum=1)
         m = len(X)
-        engine = self._net._engine
+        engine, threads = self._net._engine, _threads(None)
         engine.train_chunk(X, labels, np.arange(m, dtype=np.int64), m, eta, lmbda, 0.0, n,
-                           "l2", engine.workspace(m), _threads(None))
+                           "l2", engine.workspace(m, threads), threads)
         if not all(np.isfinite(p).all() for p in self._net.weights + self._net.biases):
             raise FloatingPointError("update_mini_batch diverged: weights are no longer "
                                      "finite (try a smaller eta)")

@@ -6,21 +6,28 @@ labels int64. ``load_data_wrapper`` gives lists of ``(x, y)`` pairs: ``x`` a (78
 float64 column; ``y`` a one-hot (10, 1) column for training, the int label otherwise.
 They are lists, not the one-shot ``zip`` iterators of the book's Python 3 ports.
 """
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nnfast import datasets
+from nnfast.book import expand_mnist
 
 
 def load_data(path=None):
     """``(training_data, validation_data, test_data)``: 50,000, 10,000 and 10,000 images.
 
-    ``path`` may be the book's ``mnist.pkl.gz`` or a directory holding the MNIST IDX
-    files; by default the IDX files are looked for as in :func:`nnfast.datasets.load_mnist`.
+    ``path`` may be the book's ``mnist.pkl.gz``, the ``.npz`` written by
+    :mod:`nnfast.book.expand_mnist` (250,000 training images), or a directory holding
+    the MNIST IDX files; by default the IDX files are looked for as in
+    :func:`nnfast.datasets.load_mnist`.
     """
     if path is not None and Path(path).is_file():
-        data = datasets.load_mnist_pkl(path)
+        if zipfile.is_zipfile(path):
+            data = expand_mnist.load(path)
+        else:
+            data = datasets.load_mnist_pkl(path)
     else:
         data = datasets.load_mnist(path, split="book")
     return ((data.X_train, data.y_train),
