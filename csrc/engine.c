@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nnfast.h"
+#include "parallel.h"
 
 #define REAL float
 #define P(name) nnf_s##name

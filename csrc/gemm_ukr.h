@@ -8,7 +8,11 @@
  *
  * A direct kernel computes the same m x n tile without packing, reading A with any
  * strides (never past its m x k block) and B with unit column stride and NR
- * readable columns in each of its k rows. */
+ * readable columns in each of its k rows.
+ *
+ * A dot kernel computes an m x n <= dot_mr x dot_nr tile from A with unit column
+ * stride and B with unit row stride (both contiguous along k), touching nothing
+ * outside A's m x k and B's k x n blocks. */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -21,6 +25,12 @@ typedef void (*nnf_dukr_fn)(nnf_int k, const double *a, const double *b, double 
 typedef void (*nnf_sdirect_fn)(nnf_int k, const float *a, nnf_int rsa, nnf_int csa,
                                const float *b, nnf_int rsb, float *c, nnf_int rsc, nnf_int csc,
                                float alpha, float beta, int m, int n);
+typedef void (*nnf_sdot_fn)(nnf_int k, const float *a, nnf_int rsa, const float *b, nnf_int csb,
+                            float *c, nnf_int rsc, nnf_int csc, float alpha, float beta, int m,
+                            int n);
+typedef void (*nnf_ddot_fn)(nnf_int k, const double *a, nnf_int rsa, const double *b,
+                            nnf_int csb, double *c, nnf_int rsc, nnf_int csc, double alpha,
+                            double beta, int m, int n);
 typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int csa,
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);
@@ -32,6 +42,9 @@ typedef struct {
     nnf_dukr_fn dukr;
     nnf_sdirect_fn sdirect;
     nnf_ddirect_fn ddirect;
+    nnf_sdot_fn sdot;
+    nnf_ddot_fn ddot;
+    int dot_mr, dot_nr;
 } nnf_gemm_arch;
 
 extern const nnf_gemm_arch nnf_gemm_ref, nnf_gemm_avx2, nnf_gemm_avx512;

@@ -6,6 +6,20 @@
 #include <immintrin.h>
 #include <math.h>
 
+/* Lane sums in a fixed order: halves, then quarters, then pairs. */
+static inline float hsum_avx2_s(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+
+static inline double hsum_avx2_d(__m256d v)
+{
+    __m128d x = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
+}
+
 #define UKR_NAME nnf_sukr_avx2
 #define DUKR_NAME nnf_sdukr_avx2
 #define STORE_NAME store_tile_s
@@ -22,6 +36,10 @@
 #define VMUL _mm256_mul_ps
 #define VFMA _mm256_fmadd_ps
 #define SFMA fmaf
+#define DOT_NAME nnf_sdot_avx2
+#define DOT_MR 3
+#define DOT_NR 4
+#define VHSUM hsum_avx2_s
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx2
@@ -40,6 +58,10 @@
 #define VMUL _mm256_mul_pd
 #define VFMA _mm256_fmadd_pd
 #define SFMA fma
+#define DOT_NAME nnf_ddot_avx2
+#define DOT_MR 3
+#define DOT_NR 4
+#define VHSUM hsum_avx2_d
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx2 = {
@@ -49,5 +71,9 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .dukr = nnf_dukr_avx2,
     .sdirect = nnf_sdukr_avx2,
     .ddirect = nnf_ddukr_avx2,
+    .sdot = nnf_sdot_avx2,
+    .ddot = nnf_ddot_avx2,
+    .dot_mr = 3,
+    .dot_nr = 4,
 };
 #endif

@@ -23,6 +23,10 @@
 #define VMUL _mm512_mul_ps
 #define VFMA _mm512_fmadd_ps
 #define SFMA fmaf
+#define DOT_NAME nnf_sdot_avx512
+#define DOT_MR 3
+#define DOT_NR 8
+#define VHSUM _mm512_reduce_add_ps
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx512
@@ -41,6 +45,10 @@
 #define VMUL _mm512_mul_pd
 #define VFMA _mm512_fmadd_pd
 #define SFMA fma
+#define DOT_NAME nnf_ddot_avx512
+#define DOT_MR 3
+#define DOT_NR 8
+#define VHSUM _mm512_reduce_add_pd
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx512 = {
@@ -50,5 +58,9 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .dukr = nnf_dukr_avx512,
     .sdirect = nnf_sdukr_avx512,
     .ddirect = nnf_ddukr_avx512,
+    .sdot = nnf_sdot_avx512,
+    .ddot = nnf_ddot_avx512,
+    .dot_mr = 3,
+    .dot_nr = 8,
 };
 #endif

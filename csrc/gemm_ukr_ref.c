@@ -42,10 +42,27 @@
             }                                                                                \
     }
 
+#define DEFINE_REF_DOT(NAME, REAL)                                                          \
+    static void NAME(nnf_int k, const REAL *a, nnf_int rsa, const REAL *b, nnf_int csb,     \
+                     REAL *restrict c, nnf_int rsc, nnf_int csc, REAL alpha, REAL beta,     \
+                     int m, int n)                                                           \
+    {                                                                                        \
+        for (int i = 0; i < m; i++)                                                          \
+            for (int j = 0; j < n; j++) {                                                    \
+                REAL sum = 0;                                                                \
+                for (nnf_int p = 0; p < k; p++)                                              \
+                    sum += a[i * rsa + p] * b[j * csb + p];                                  \
+                REAL *cij = c + i * rsc + j * csc;                                           \
+                *cij = beta == 0 ? alpha * sum : alpha * sum + beta * *cij;                  \
+            }                                                                                \
+    }
+
 DEFINE_REF_UKR(sukr_ref, float)
 DEFINE_REF_UKR(dukr_ref, double)
 DEFINE_REF_DIRECT(sdirect_ref, float)
 DEFINE_REF_DIRECT(ddirect_ref, double)
+DEFINE_REF_DOT(sdot_ref, float)
+DEFINE_REF_DOT(ddot_ref, double)
 
 const nnf_gemm_arch nnf_gemm_ref = {
     .sblock = {.mr = REF_MR, .nr = REF_NR, .mc = 128, .kc = 256, .nc = 4096},
@@ -54,4 +71,8 @@ const nnf_gemm_arch nnf_gemm_ref = {
     .dukr = dukr_ref,
     .sdirect = sdirect_ref,
     .ddirect = ddirect_ref,
+    .sdot = sdot_ref,
+    .ddot = ddot_ref,
+    .dot_mr = 4,
+    .dot_nr = 4,
 };

@@ -18,4 +18,18 @@ extern int nnf_forked_child;
 static inline int nnf_team_size(int n) { return nnf_forked_child ? 1 : n; }
 static inline int nnf_go_parallel(int worth_it) { return worth_it && !nnf_forked_child; }
 
+/* The team size of the calling thread's next parallel regions (its own OpenMP
+ * setting: other threads keep theirs); returns the previous one, to restore. */
+static inline int nnf_swap_team_size(int n)
+{
+#ifdef _OPENMP
+    int previous = omp_get_max_threads();
+    omp_set_num_threads(n < 1 ? 1 : n);
+    return previous;
+#else
+    (void)n;
+    return 1;
+#endif
+}
+
 #endif

@@ -1,0 +1,198 @@
+"""The book's chapter 6 ``network3.py``, trained by nnfast's C engine instead of Theano.
+
+``from nnfast.book import network3`` (or ``from nnfast.book.network3 import *``)
+replaces the book's import; its sessions run unchanged::
+
+    training_data, validation_data, test_data = network3.load_data_shared()
+    mini_batch_size = 10
+    net = Network([
+        ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28),
+                      filter_shape=(20, 1, 5, 5), poolsize=(2, 2)),
+        FullyConnectedLayer(n_in=20*12*12, n_out=100),
+        SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size)
+    net.SGD(training_data, 60, mini_batch_size, 0.1, validation_data, test_data)
+
+What is the book's:
+
+- the layers (:mod:`nnfast.layers`), their initial weights and their dropout;
+- float32 arithmetic (the book's ``theano.config.floatX``);
+- the cost: log-likelihood of a softmax output layer, plus the L2 term
+  ``0.5*lmbda*sum(w**2)/num_training_batches`` over every layer's weights, so each
+  step decays the weights by ``eta*lmbda/num_training_batches``;
+- the training order: whole mini-batches only (``size(training_data) //
+  mini_batch_size`` of them), taken in order, the same every epoch, no shuffling;
+- the accuracies: over whole mini-batches only, as the mean of per-batch accuracies;
+- what is printed, line for line.
+
+What differs:
+
+- :func:`load_data_shared` returns NumPy arrays, not Theano shared variables:
+  float32 images of shape (N, 784) and int64 labels of shape (N,).
+- Training runs in chunks of mini-batches, each one call into C. "Training mini-batch
+  number k" is printed when the chunk that holds mini-batch k starts, so the lines are
+  the book's, in the book's order, but a chunk's lines come out together.
+- The book draws its weights from an unseeded ``np.random``; pass ``seed=`` to
+  :class:`Network` for a reproducible network and run.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from nnfast import network as _core
+from nnfast.activations import ReLU, linear, sigmoid, tanh
+from nnfast.book import mnist_loader
+from nnfast.book._base import is_empty
+from nnfast.costs import LogLikelihoodCost
+from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
+from nnfast.network import CHUNK_FLOPS
+
+__all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer",
+           "linear", "load_data_shared", "sigmoid", "size", "tanh"]
+
+GPU = False  # the book's flag; everything here runs on the CPU
+
+DEFAULT_FILENAME = "../data/mnist.pkl.gz"
+
+
+def load_data_shared(filename=DEFAULT_FILENAME):
+    """``[(training_x, training_y), (validation_x, validation_y), (test_x, test_y)]``:
+    float32 images (N, 784) and int64 labels (N,), as NumPy arrays (the book's are
+    Theano shared variables).
+
+    ``filename`` may be the book's ``mnist.pkl.gz`` (or its expanded pickle), the
+    ``.npz`` written by :mod:`nnfast.book.expand_mnist`, or a directory holding the
+    MNIST IDX files (see :func:`nnfast.book.mnist_loader.load_data`). When the book's
+    default ``../data/mnist.pkl.gz`` does not exist, the IDX files are looked for (and
+    downloaded) as by :func:`nnfast.datasets.load_mnist`. Raises
+    :class:`nnfast.datasets.DataNotFoundError` when there is no data to be had.
+    """
+    path = filename
+    if filename == DEFAULT_FILENAME and not Path(filename).exists():
+        path = None
+    return list(mnist_loader.load_data(path))
+
+
+def size(data):
+    """The number of samples in data, an (images, labels) pair."""
+    return data[0].shape[0]
+
+
+class Network:
+    """Network(layers, mini_batch_size): a stack of network3 layers, the last a SoftmaxLayer.
+
+    ``layers`` and ``mini_batch_size`` are kept as the book keeps them; ``params`` lists
+    each layer's weights and biases in network3's shapes ((n_in, n_out) for a fully
+    connected layer, (filters, channels, height, width) for a convolutional one): views,
+    so writes change the network. ``network`` is the :class:`nnfast.Network` underneath.
+    After SGD, ``best_validation_accuracy``, ``best_iteration`` and ``test_accuracy``
+    hold what was printed last.
+    """
+
+    def __init__(self, layers, mini_batch_size, seed=None):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, (FullyConnectedLayer, ConvPoolLayer)):
+                raise TypeError(f"layers[{i}] must be a FullyConnectedLayer, ConvPoolLayer "
+                                f"or SoftmaxLayer, got {type(layer).__name__}")
+        if not layers or not isinstance(layers[-1], SoftmaxLayer):
+            raise ValueError("network3 trains with the log-likelihood cost: the last layer "
+                             "must be a SoftmaxLayer")
+        self.layers = layers
+        self.mini_batch_size = _core._check_int(mini_batch_size, "mini_batch_size", minimum=1)
+        self._net = _core.Network(layers, cost=LogLikelihoodCost, dtype=np.float32, seed=seed)
+        self.best_validation_accuracy = None
+        self.best_iteration = None
+        self.test_accuracy = None
+
+    @property
+    def network(self):
+        """The :class:`nnfast.Network` underneath (same parameters)."""
+        return self._net
+
+    @property
+    def params(self):
+        """[w0, b0, w1, b1, ...] in network3's shapes (views into the network)."""
+        return [p for w, b in zip(self._net._wt, self._net._b) for p in (w, b)]
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data,
+            lmbda=0.0):
+        """Train with mini-batch SGD, printing progress as the book does.
+
+        Each data set is (images, labels) as :func:`load_data_shared` gives it (a list
+        of (x, y) pairs works too). test_data may be None. Returns nothing: the results
+        are printed and kept in ``best_validation_accuracy``, ``best_iteration`` and
+        ``test_accuracy``.
+        """
+        net = self._net
+        mini_batch_size = _core._check_int(mini_batch_size, "mini_batch_size", minimum=1)
+        if mini_batch_size != self.mini_batch_size:
+            raise ValueError(f"mini_batch_size is {mini_batch_size} but the network was "
+                             f"built for {self.mini_batch_size}")
+        epochs = _core._check_int(epochs, "epochs", minimum=1)
+        eta = _core._check_real(eta, "eta", minimum=0.0, strict=True)
+        lmbda = _core._check_real(lmbda, "lmbda", minimum=0.0)
+        X, labels = net._data(training_data, "training_data")
+        validation = net._data(validation_data, "validation_data")
+        test = None if is_empty(test_data) else net._data(test_data, "test_data")
+        for name, data in (("training_data", (X, labels)), ("validation_data", validation),
+                           ("test_data", test)):
+            if data is not None and len(data[0]) < mini_batch_size:
+                raise ValueError(f"{name} has {len(data[0])} samples, fewer than one "
+                                 f"mini-batch of {mini_batch_size}")
+
+        # network3 uses whole mini-batches only, in order, the same every epoch.
+        num_training_batches = len(X) // mini_batch_size
+        order = np.arange(num_training_batches * mini_batch_size, dtype=np.int64)
+        threads = _core._threads(None)
+        engine = net._engine
+        work = engine.workspace(mini_batch_size, threads)
+        batches_per_chunk = max(1, int(CHUNK_FLOPS / (net._flops_per_sample() * mini_batch_size)))
+        dropout = any(layer.p_dropout > 0 for layer in self.layers)
+
+        best_validation_accuracy = 0.0
+        best_iteration = None
+        test_accuracy = None
+        for epoch in range(epochs):
+            for first in range(0, num_training_batches, batches_per_chunk):
+                last = min(first + batches_per_chunk, num_training_batches)
+                start = num_training_batches * epoch + first
+                stop = num_training_batches * epoch + last
+                # The book prints before training mini-batch `iteration`; here, before the
+                # chunk holding it.
+                for iteration in range(-(-start // 1000) * 1000, stop, 1000):
+                    print("Training mini-batch number {0}".format(iteration))
+                # As nnfast.Network.SGD: dropout masks are drawn from one seed per chunk.
+                seed = int(net._rng.integers(2**63)) if dropout else 0
+                # The L2 term is divided by num_training_batches, not by the sample count.
+                engine.train_chunk(X, labels, order[first * mini_batch_size:last * mini_batch_size],
+                                   mini_batch_size, eta, lmbda, 0.0, num_training_batches, "l2",
+                                   work, threads, seed)
+                net._check_finite(epoch)
+            iteration = num_training_batches * (epoch + 1) - 1
+            validation_accuracy = self._accuracy(validation)
+            print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
+            if validation_accuracy >= best_validation_accuracy:
+                print("This is the best validation accuracy to date.")
+                best_validation_accuracy = validation_accuracy
+                best_iteration = iteration
+                if test is not None:
+                    test_accuracy = self._accuracy(test)
+                    print("The corresponding test accuracy is {0:.2%}".format(test_accuracy))
+        self.best_validation_accuracy = best_validation_accuracy
+        self.best_iteration = best_iteration
+        self.test_accuracy = test_accuracy
+        print("Finished training network.")
+        print("Best validation accuracy of {0:.2%} obtained at iteration {1}".format(
+            best_validation_accuracy, best_iteration))
+        if test is not None:
+            print("Corresponding test accuracy of {0:.2%}".format(test_accuracy))
+
+    def _accuracy(self, data):
+        """The book's accuracy: the mean of the per-mini-batch accuracies over the whole
+        mini-batches, that is the accuracy on the first size // mini_batch_size batches."""
+        X, labels = data
+        m = len(X) // self.mini_batch_size * self.mini_batch_size
+        predictions = np.argmax(self._net._forward(X[:m]), axis=1)
+        return float(np.mean(predictions == labels[:m]))
