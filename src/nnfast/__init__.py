@@ -10,7 +10,8 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["OMP_WAIT_POLICY"] = "passive"
 
-from nnfast import _kernels  # noqa: E402  (libgomp reads its settings when loaded), datasets, kernels, oracle
+# libgomp reads its settings when the extension loads it, so this comes after.
+from nnfast import _kernels, datasets, kernels, oracle  # noqa: E402
 from nnfast._kernels import get_num_threads, set_num_threads
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
