@@ -8,8 +8,8 @@
  * more than it saves. */
 #define NNF_GEMM_PARALLEL_FLOPS (4.0 * 1024 * 1024)
 /* When B (or A^T) has unit column stride, packing costs more than it saves below
- * this many flops, or when C is at most this many micro-tiles wide: such products
- * run the direct kernel. */
+ * this many flops, or when C is at most this many micro-tiles wide or tall: such
+ * products run the direct kernel. */
 #define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
 #define NNF_GEMM_DIRECT_PANELS 4
 /* Products with both operands contiguous along k take the dot kernels when small,
