@@ -1,15 +1,20 @@
 """Seconds per 50,000-sample epoch on Fashion-MNIST (the book's training-set size).
 
 W1 = [784, 30, 10] sigmoid, quadratic cost, eta 3.0 (network.py, chapter 1);
-W2 = [784, 100, 10] sigmoid, cross-entropy, lmbda 5.0, eta 0.5 (network2.py, chapter 3).
-Baselines in the same run: the vectorised NumPy oracle (nnfast.oracle.sgd_epoch) and
-PyTorch on the CPU when it is importable, both limited to the same thread count.
+W2 = [784, 100, 10] sigmoid, cross-entropy, lmbda 5.0, eta 0.5 (network2.py, chapter 3);
+W4 = ConvPool(20 5x5, pool 2, sigmoid) -> FC 2880->100 sigmoid -> softmax 10, eta 0.1;
+W5 = ConvPool(20 5x5, pool 2, ReLU) -> ConvPool(40, 5x5, pool 2, ReLU) -> FC 640->100
+ReLU -> softmax 10, eta 0.03, lmbda 0.1 (network3.py, chapter 6).
+Baselines in the same run: the vectorised NumPy oracle (nnfast.oracle.sgd_epoch, MLPs
+only) and PyTorch on the CPU when it is importable, limited to the same thread count.
+The conv nets run CONV_SAMPLES samples per round (their full epochs take minutes on a
+small machine); `samples` in extra_info lets the report scale to 50,000.
 """
 import numpy as np
 import pytest
 
 import nnfast
-from nnfast import datasets, oracle
+from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets, oracle
 from support import blas_threads
 
 NETS = {
@@ -18,6 +23,7 @@ NETS = {
 }
 ORACLE_COSTS = {"quadratic": oracle.QuadraticCost, "cross-entropy": oracle.CrossEntropyCost}
 N = 50_000
+CONV_SAMPLES = 2_000
 
 try:
     import torch
@@ -80,6 +86,55 @@ def torch_epoch(spec, X, y, mini_batch_size, threads):
 
 EPOCHS = {"nnfast": nnfast_epoch, "oracle": oracle_epoch, "torch": torch_epoch}
 
+CONV_NETS = {
+    "W4": dict(eta=0.1, lmbda=0.0, layers=lambda: [
+        ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2)),
+        FullyConnectedLayer(2880, 100), SoftmaxLayer(100, 10)]),
+    "W5": dict(eta=0.03, lmbda=0.1, layers=lambda: [
+        ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+        ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), ReLU),
+        FullyConnectedLayer(640, 100, ReLU), SoftmaxLayer(100, 10)]),
+}
+
+
+def nnfast_conv_epoch(spec, X, y, mini_batch_size, threads):
+    net = nnfast.Network(spec["layers"](), seed=0)
+    return lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"], lmbda=spec["lmbda"],
+                           n_threads=threads)
+
+
+def torch_conv_epoch(spec, X, y, mini_batch_size, threads):
+    torch.manual_seed(0)
+    modules = []
+    for layer in spec["layers"]():
+        act = torch.nn.ReLU() if layer.activation == "relu" else torch.nn.Sigmoid()
+        if isinstance(layer, ConvPoolLayer):
+            f, c, kh, kw = layer.filter_shape
+            modules += [torch.nn.Conv2d(c, f, (kh, kw)), torch.nn.MaxPool2d(layer.poolsize), act]
+        else:
+            if not any(isinstance(m, torch.nn.Linear) for m in modules):
+                modules.append(torch.nn.Flatten())
+            modules.append(torch.nn.Linear(layer.n_in, layer.n_out))
+            if not isinstance(layer, SoftmaxLayer):
+                modules.append(act)
+    model = torch.nn.Sequential(*modules)
+    # network3's L2 term 0.5*lmbda*|w|^2/num_batches is weight decay lmbda/num_batches.
+    decay = spec["lmbda"] / (len(X) // mini_batch_size)
+    opt = torch.optim.SGD(model.parameters(), lr=spec["eta"], weight_decay=decay)
+    Xt = torch.from_numpy(X).reshape(-1, 1, 28, 28)
+    yt = torch.from_numpy(y)
+
+    def epoch():
+        torch.set_num_threads(threads)
+        for idx in torch.randperm(len(Xt)).split(mini_batch_size):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx]).backward()
+            opt.step()
+    return epoch
+
+
+CONV_EPOCHS = {"nnfast": nnfast_conv_epoch, "torch": torch_conv_epoch}
+
 
 @pytest.mark.benchmark(group="epoch")
 @pytest.mark.parametrize("impl", IMPLS)
@@ -90,4 +145,17 @@ def test_epoch(benchmark, record, fashion, net, mini_batch_size, threads, impl):
     X, y = fashion
     record(net=net, mini_batch_size=mini_batch_size, threads=threads, impl=impl)
     run = EPOCHS[impl](NETS[net], X, y, mini_batch_size, threads)
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
+
+
+@pytest.mark.benchmark(group="epoch")
+@pytest.mark.parametrize("impl", [i for i in IMPLS if i in CONV_EPOCHS])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mini_batch_size", [10, 64, 256])
+@pytest.mark.parametrize("net", sorted(CONV_NETS))
+def test_conv_epoch(benchmark, record, fashion, net, mini_batch_size, threads, impl):
+    X, y = fashion[0][:CONV_SAMPLES], fashion[1][:CONV_SAMPLES]
+    record(net=net, mini_batch_size=mini_batch_size, threads=threads, impl=impl,
+           samples=CONV_SAMPLES)
+    run = CONV_EPOCHS[impl](CONV_NETS[net], X, y, mini_batch_size, threads)
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
