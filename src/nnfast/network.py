@@ -5,9 +5,11 @@ call into C that trains a contiguous run of mini-batches with the GIL released.
 Between chunks Python only reports progress and lets signals through, so Ctrl-C
 stops after a whole chunk, with consistent weights.
 """
+import contextlib
 import json
 import math
 import numbers
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -51,6 +53,7 @@ class Network:
                  activation="sigmoid"):
         self.dtype = _check_dtype(dtype)
         self._rng = np.random.default_rng(seed)
+        self._in_use = threading.RLock()
         if _is_layer_list(sizes_or_layers):
             self.layers = _check_layers(sizes_or_layers)
             self.activation = None
@@ -153,7 +156,9 @@ class Network:
     def _forward(self, X, n_threads=None):
         block = min(len(X), FORWARD_BLOCK) or 1
         threads = _threads(n_threads)
-        return self._engine.forward(X, block, self._engine.workspace(block, threads), threads)
+        with self._exclusive("evaluating"):
+            return self._engine.forward(X, block, self._engine.workspace(block, threads),
+                                        threads)
 
     def predict(self, X):
         """The predicted class (the most active output neuron) for each row of X."""
@@ -219,28 +224,29 @@ class Network:
         if evaluation_data is not None:
             evaluation = self._data(evaluation_data, "evaluation_data")
 
+        with self._exclusive("SGD"):
+            return self._sgd(X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
+                             monitor_evaluation_cost, monitor_evaluation_accuracy,
+                             monitor_training_cost, monitor_training_accuracy, momentum,
+                             regularization, early_stopping_n, eta_schedule, threads, progress)
+
+    def _sgd(self, X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
+             monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
+             monitor_training_accuracy, momentum, regularization, early_stopping_n,
+             eta_schedule, threads, progress):
         n = len(X)
         mini_batch_size = min(mini_batch_size, n)  # one short batch, as the book does
         history = History([], [], [], [])
         work = self._engine.workspace(mini_batch_size, threads)
-        batches_per_chunk = max(1, int(CHUNK_FLOPS / (self._flops_per_sample() * mini_batch_size)))
-        chunk = batches_per_chunk * mini_batch_size
-        dropout = any(layer.p_dropout > 0 for layer in self.layers)
         best, since_best = -1, 0
         for epoch in range(epochs):
             epoch_eta = eta if eta_schedule is None else _check_real(
                 eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0, strict=True)
             perm = self._rng.permutation(n)  # int64, as the engine reads it
-            for start in range(0, n, chunk):
-                # Masks are drawn only when there is dropout, so that other networks'
-                # runs do not depend on it.
-                seed = int(self._rng.integers(2**63)) if dropout else 0
-                self._engine.train_chunk(X, labels, perm[start:start + chunk], mini_batch_size,
-                                         epoch_eta, lmbda, momentum, n, regularization, work,
-                                         threads, seed)
-                self._check_finite(epoch)
-                if progress is not None:
-                    progress(epoch, min(start + chunk, n), n)
+            self._train_epoch(X, labels, perm, mini_batch_size, epoch_eta, lmbda, momentum, n,
+                              regularization, threads, epoch, work,
+                              after_chunk=None if progress is None else
+                              lambda done: progress(epoch, done, n))
             if monitor_training_cost:
                 history.training_cost.append(self.total_cost((X, labels), lmbda, regularization))
             if monitor_training_accuracy:
@@ -257,6 +263,37 @@ class Network:
                         break
         return history
 
+    def _train_epoch(self, X, labels, order, mini_batch_size, eta, lmbda, momentum, n,
+                     regularization, threads, epoch, work, before_chunk=None, after_chunk=None):
+        """Train on the rows `order` of X in mini-batches, one engine call per chunk of
+        CHUNK_FLOPS; before_chunk(start, stop) and after_chunk(stop) see the rows done.
+        The weight decay is eta*lmbda/n. A chunk that leaves a weight non-finite is
+        undone, and FloatingPointError names the epoch."""
+        batches_per_chunk = max(1, int(CHUNK_FLOPS / (self._flops_per_sample() * mini_batch_size)))
+        chunk = batches_per_chunk * mini_batch_size
+        dropout = any(layer.p_dropout > 0 for layer in self.layers)
+        parameters = [a for store in self._stores.values() for a in store]
+        last_finite = [np.empty_like(a) for a in parameters]
+        for start in range(0, len(order), chunk):
+            stop = min(start + chunk, len(order))
+            if before_chunk is not None:
+                before_chunk(start, stop)
+            # Masks are drawn only when there is dropout, so that other networks' runs
+            # do not depend on it.
+            seed = int(self._rng.integers(2**63)) if dropout else 0
+            for kept, a in zip(last_finite, parameters):
+                np.copyto(kept, a)
+            self._engine.train_chunk(X, labels, order[start:stop], mini_batch_size, eta, lmbda,
+                                     momentum, n, regularization, work, threads, seed)
+            if not all(np.isfinite(a).all() for a in parameters):
+                for kept, a in zip(last_finite, parameters):
+                    np.copyto(a, kept)
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: the weights stopped being finite; "
+                    "they are back to those before the chunk that diverged (try a smaller eta)")
+            if after_chunk is not None:
+                after_chunk(stop)
+
     def _flops_per_sample(self):
         """Forward and backward, about three times the multiply-adds of the forward pass."""
         macs = 0
@@ -269,11 +306,17 @@ class Network:
                 macs += layer.n_in * layer.n_out
         return 6 * macs
 
-    def _check_finite(self, epoch):
-        if not all(np.isfinite(p).all() for p in self._stores["w"] + self._stores["b"]):
-            raise FloatingPointError(
-                f"training diverged in epoch {epoch}: weights are no longer finite "
-                "(try a smaller eta)")
+    @contextlib.contextmanager
+    def _exclusive(self, what):
+        """Training updates the weights in place with the GIL released: a second
+        thread using the network meanwhile would read or write them half-updated."""
+        if not self._in_use.acquire(blocking=False):
+            raise RuntimeError(f"{what}: this network is in use by another thread; train or "
+                               "evaluate one network from one thread at a time")
+        try:
+            yield
+        finally:
+            self._in_use.release()
 
     def _data(self, data, name):
         return as_training_data(data, self.sizes[0], self.sizes[-1], self.dtype, name)

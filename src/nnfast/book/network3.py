@@ -44,7 +44,6 @@ from nnfast.book import mnist_loader
 from nnfast.book._base import is_empty
 from nnfast.costs import LogLikelihoodCost
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
-from nnfast.network import CHUNK_FLOPS
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer",
            "linear", "load_data_shared", "sigmoid", "size", "tanh"]
@@ -146,30 +145,25 @@ class Network:
         num_training_batches = len(X) // mini_batch_size
         order = np.arange(num_training_batches * mini_batch_size, dtype=np.int64)
         threads = _core._threads(None)
-        engine = net._engine
-        work = engine.workspace(mini_batch_size, threads)
-        batches_per_chunk = max(1, int(CHUNK_FLOPS / (net._flops_per_sample() * mini_batch_size)))
-        dropout = any(layer.p_dropout > 0 for layer in self.layers)
-
+        work = net._engine.workspace(mini_batch_size, threads)
         best_validation_accuracy = 0.0
         best_iteration = None
         test_accuracy = None
         for epoch in range(epochs):
-            for first in range(0, num_training_batches, batches_per_chunk):
-                last = min(first + batches_per_chunk, num_training_batches)
-                start = num_training_batches * epoch + first
-                stop = num_training_batches * epoch + last
-                # The book prints before training mini-batch `iteration`; here, before the
-                # chunk holding it.
-                for iteration in range(-(-start // 1000) * 1000, stop, 1000):
+            def announce(start, stop, epoch=epoch):
+                # The book prints before training mini-batch `iteration`; here, before
+                # the chunk holding it.
+                first = num_training_batches * epoch + start // mini_batch_size
+                last = num_training_batches * epoch + stop // mini_batch_size
+                for iteration in range(-(-first // 1000) * 1000, last, 1000):
                     print("Training mini-batch number {0}".format(iteration))
-                # As nnfast.Network.SGD: dropout masks are drawn from one seed per chunk.
-                seed = int(net._rng.integers(2**63)) if dropout else 0
-                # The L2 term is divided by num_training_batches, not by the sample count.
-                engine.train_chunk(X, labels, order[first * mini_batch_size:last * mini_batch_size],
-                                   mini_batch_size, eta, lmbda, 0.0, num_training_batches, "l2",
-                                   work, threads, seed)
-                net._check_finite(epoch)
+
+            # In order, whole mini-batches only; the L2 term is divided by
+            # num_training_batches, not by the sample count.
+            with net._exclusive("SGD"):
+                net._train_epoch(X, labels, order, mini_batch_size, eta, lmbda, 0.0,
+                                 num_training_batches, "l2", threads, epoch, work,
+                                 before_chunk=announce)
             iteration = num_training_batches * (epoch + 1) - 1
             validation_accuracy = self._accuracy(validation)
             print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))

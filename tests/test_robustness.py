@@ -1,0 +1,140 @@
+"""Training survives what a user can do around it: Ctrl-C, threads, fork, divergence."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import nnfast
+
+
+def random_data(n, n_in=784, n_out=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, n_in), dtype=np.float32), rng.integers(0, n_out, n)
+
+
+INTERRUPTED_CHILD = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import nnfast
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 20000)
+    net = nnfast.Network([784, 100, 10], seed=0)
+    print("training", flush=True)
+    try:
+        net.SGD((X, y), 1000, 10, 0.5)
+    except KeyboardInterrupt:
+        print("interrupted", time.perf_counter(), flush=True)
+    # The network is usable and trainable again, with finite weights.
+    assert all(np.isfinite(w).all() for w in net.weights)
+    net.SGD((X[:100], y[:100]), 1, 10, 0.5)
+    print("accuracy", net.accuracy((X[:100], y[:100])), flush=True)
+""")
+
+
+def test_ctrl_c_stops_training_promptly_and_leaves_the_network_usable():
+    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED_CHILD], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "training"
+        time.sleep(1.0)  # well inside the first epochs
+        sent = time.perf_counter()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("interrupted") and lines[1].startswith("accuracy")
+    # A chunk is ~1e9 flops: KeyboardInterrupt arrives when the current one ends.
+    # perf_counter is CLOCK_MONOTONIC, shared by both processes.
+    assert float(lines[0].split()[1]) - sent < 1.0
+
+
+def test_two_networks_in_two_threads_train_as_they_do_one_after_the_other():
+    X, y = random_data(2000)
+
+    def train(seed, out):
+        net = nnfast.Network([784, 30, 10], seed=seed)
+        net.SGD((X, y), 2, 10, 3.0)
+        out[seed] = [w.copy() for w in net.weights]
+
+    alone, together = {}, {}
+    for seed in (1, 2):
+        train(seed, alone)
+    threads = [threading.Thread(target=train, args=(seed, together)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in (1, 2):
+        for a, b in zip(alone[seed], together[seed]):
+            assert np.array_equal(a, b)
+
+
+def test_one_network_used_from_two_threads_at_once_is_refused():
+    X, y = random_data(20000)
+    net = nnfast.Network([784, 100, 10], seed=0)
+    started, errors = threading.Event(), []
+
+    def progress(epoch, done, n):
+        started.set()
+        time.sleep(0.05)  # hold the network between chunks
+
+    trainer = threading.Thread(target=lambda: net.SGD((X, y), 1, 10, 0.5, progress=progress))
+    trainer.start()
+    assert started.wait(60)
+    for use in (lambda: net.SGD((X[:10], y[:10]), 1, 10, 0.5),
+                lambda: net.accuracy((X[:10], y[:10]))):
+        with pytest.raises(RuntimeError, match="in use by another thread"):
+            use()
+    trainer.join()
+    # Once free, the network takes work from any thread again.
+    assert 0 <= net.accuracy((X[:10], y[:10])) <= 10
+
+
+FORKED_CHILD = textwrap.dedent("""
+    import os
+    import numpy as np
+    import nnfast
+    from nnfast import kernels
+
+    a = np.random.default_rng(0).random((600, 600), dtype=np.float32)
+    kernels.matmul(a, a, n_threads=2)  # the parent's OpenMP pool is up
+    pid = os.fork()
+    if pid == 0:
+        kernels.matmul(a, a, n_threads=2)
+        kernels.sigmoid(a)
+        X = np.random.default_rng(1).random((500, 784), dtype=np.float32)
+        nnfast.Network([784, 30, 10], seed=0).SGD((X, np.arange(500) % 10), 1, 10, 1.0,
+                                                  n_threads=2)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_training_in_a_forked_child_does_not_hang():
+    run = subprocess.run([sys.executable, "-c", FORKED_CHILD], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "child exit 0"
+
+
+def test_divergence_restores_the_last_finite_weights():
+    X, y = random_data(200, n_in=5, n_out=3)
+    net = nnfast.Network([5, 4, 3], cost=nnfast.QuadraticCost, dtype=np.float64, seed=0,
+                         activation="linear")
+    before = [w.copy() for w in net.weights]
+    with pytest.raises(FloatingPointError, match="epoch 0"):
+        net.SGD((X.astype(np.float64) * 1e100, y), 3, 10, 1e10)
+    for a, b in zip(before, net.weights):
+        assert np.array_equal(a, b)
