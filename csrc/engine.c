@@ -1,5 +1,6 @@
 /* The training engine in float and double from one source (engine.inc): whole
  * runs of mini-batches (gather, forward, backprop, update) with no allocation. */
+#include <math.h>
 #include <string.h>
 
 #include "nnfast.h"

@@ -119,6 +119,7 @@ enum { NNF_LAYER_DENSE = 0, NNF_LAYER_CONVPOOL = 1 };
         int regularization; /* NNF_REG_L2 or NNF_REG_L1 */                                 \
         int n_threads;                                                                     \
         unsigned long long seed; /* of the dropout masks */                                \
+        double *grad_norms; /* if not NULL: += |dC/db| per layer per mini-batch */         \
     } P##hyper;                                                                            \
     nnf_int P##workspace_size(const P##net *net, nnf_int batch, int n_threads);            \
     void P##forward(const P##net *net, const REAL *x, nnf_int ldx, nnf_int rows,           \

@@ -89,6 +89,7 @@ cdef extern from "nnfast.h" nogil:
         nnf_int n
         int regularization, n_threads
         unsigned long long seed
+        double *grad_norms
     ctypedef struct nnf_dlayer:
         int kind, activation
         nnf_int n_in, n_out, ld
@@ -106,6 +107,7 @@ cdef extern from "nnfast.h" nogil:
         nnf_int n
         int regularization, n_threads
         unsigned long long seed
+        double *grad_norms
 
     nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads) noexcept
     nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads) noexcept

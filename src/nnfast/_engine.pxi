@@ -131,8 +131,10 @@ cdef class Engine:
     def train_chunk(self, cnp.ndarray x, cnp.ndarray[cnp.int64_t, ndim=1] labels,
                     cnp.ndarray[cnp.int64_t, ndim=1] perm, nnf_int mini_batch_size,
                     double eta, double lmbda, double momentum, nnf_int n, str regularization,
-                    cnp.ndarray work, int n_threads, unsigned long long seed=0):
-        """Train on the rows perm (indices into x and labels), mini-batch by mini-batch."""
+                    cnp.ndarray work, int n_threads, unsigned long long seed=0,
+                    cnp.ndarray grad_norms=None):
+        """Train on the rows perm (indices into x and labels), mini-batch by mini-batch.
+        With grad_norms (float64, one per layer), add each mini-batch's |dC/db| to it."""
         self._check_rows(x, work, mini_batch_size, n_threads)
         if labels.shape[0] != x.shape[0] or not labels.flags.c_contiguous or not perm.flags.c_contiguous:
             raise ValueError("engine: labels must be contiguous, one per row of x")
@@ -140,6 +142,13 @@ cdef class Engine:
         cdef nnf_shyper sh
         cdef nnf_dhyper dh
         cdef int reg = REGULARIZATIONS[regularization]
+        cdef double *norms = NULL
+        if grad_norms is not None:
+            if (grad_norms.dtype != np.float64 or grad_norms.ndim != 1 or not grad_norms.flags.c_contiguous
+                    or grad_norms.shape[0] != len(self.sizes) - 1 or not grad_norms.flags.writeable):
+                raise ValueError("engine: grad_norms must be a writeable float64 array, one per layer")
+            norms = <double *>cnp.PyArray_DATA(grad_norms)
+        sh.grad_norms = dh.grad_norms = norms
         if self.dtype == np.float32:
             sh.eta, sh.lmbda, sh.momentum, sh.n = eta, lmbda, momentum, n
             sh.regularization, sh.n_threads, sh.seed = reg, n_threads, seed
