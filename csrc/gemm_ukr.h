@@ -52,8 +52,4 @@ extern const nnf_gemm_arch nnf_gemm_ref, nnf_gemm_avx2, nnf_gemm_avx512;
 /* The table of the architecture chosen at import (cpu.c). */
 const nnf_gemm_arch *nnf_gemm_current(void);
 
-/* Largest MR / NR over every ISA: sizes the stack tiles of edge cases. */
-#define NNF_MAX_MR 16
-#define NNF_MAX_NR 32
-
 #endif
