@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.request import urlopen
 
+from nnfast import _progress
+
 TIMEOUT_S = 60
 CHUNK_BYTES = 1 << 16
 
@@ -60,7 +62,7 @@ def _fetch_one(url, dest, digest):
 
 def _copy(response, out, label):
     total = int(response.headers.get("Content-Length") or 0)
-    progress = _Progress(label, total) if sys.stderr.isatty() else None
+    progress = _progress.ByteBar(label, total) if sys.stderr.isatty() else None
     done = 0
     while chunk := response.read(CHUNK_BYTES):
         out.write(chunk)
@@ -85,21 +87,3 @@ def _verify(path, digest):
         raise ValueError(
             f"SHA-256 of the {what} is {sha.hexdigest()}, expected {digest.sha256}"
         )
-
-
-class _Progress:
-    """One self-overwriting line on stderr: the name, megabytes so far, percent."""
-
-    def __init__(self, label, total):
-        self.label, self.total = label, total
-
-    def show(self, done):
-        line = f"\rdownloading {self.label}: {done / 1e6:.1f} MB"
-        if self.total:
-            line += f" of {self.total / 1e6:.1f} MB ({100 * done // self.total}%)"
-        sys.stderr.write(line)
-        sys.stderr.flush()
-
-    def finish(self):
-        sys.stderr.write("\n")
-        sys.stderr.flush()

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nnfast import _kernels
+from nnfast import _kernels, _progress
 from nnfast._kernels import MAX_LAYERS, Engine
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost, resolve_cost
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
@@ -201,8 +201,12 @@ class Network:
         vectors. L2 regularisation decays w by (1 - eta*lmbda/n) per mini-batch; L1
         moves it by eta*lmbda/n toward 0; momentum keeps a velocity per parameter.
         eta_schedule(epoch) -> eta overrides eta per epoch; early_stopping_n stops
-        after that many epochs without a better evaluation accuracy. progress(epoch,
-        rows_done, n) is called between chunks. Returns a History of the monitored
+        after that many epochs without a better evaluation accuracy.
+
+        progress: None (the default) draws a progress bar per epoch on stderr (tqdm:
+        samples done, samples/s) when stderr is a terminal and is silent otherwise;
+        True always draws it, False never; a callable progress(epoch, rows_done, n) is
+        called instead between the engine's chunks. Returns a History of the monitored
         lists (unpacks as network2's four).
         """
         X, labels = self._data(training_data, "training_data")
@@ -217,18 +221,28 @@ class Network:
         early_stopping_n = _check_int(early_stopping_n, "early_stopping_n", minimum=0)
         if eta_schedule is not None and not callable(eta_schedule):
             raise TypeError("eta_schedule must be a callable epoch -> eta, or None")
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be a callable (epoch, rows_done, n), or None")
+        if not (progress is None or isinstance(progress, bool) or callable(progress)):
+            raise TypeError("progress must be None, True, False or a callable "
+                            "(epoch, rows_done, n)")
         threads = _threads(n_threads)
         evaluation = None
         if evaluation_data is not None:
             evaluation = self._data(evaluation_data, "evaluation_data")
 
+        bar = None
+        if not callable(progress):
+            bar = _progress.EpochBar(epochs) if _progress.want_bar(progress) else None
+            progress = bar
         with self._exclusive("SGD"):
-            return self._sgd(X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
-                             monitor_evaluation_cost, monitor_evaluation_accuracy,
-                             monitor_training_cost, monitor_training_accuracy, momentum,
-                             regularization, early_stopping_n, eta_schedule, threads, progress)
+            try:
+                return self._sgd(X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
+                                 monitor_evaluation_cost, monitor_evaluation_accuracy,
+                                 monitor_training_cost, monitor_training_accuracy, momentum,
+                                 regularization, early_stopping_n, eta_schedule, threads,
+                                 progress)
+            finally:
+                if bar is not None:
+                    bar.close()
 
     def _sgd(self, X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
              monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
