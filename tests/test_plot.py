@@ -1,0 +1,36 @@
+"""nnfast.plot: the book's curves drawn from a History."""
+import pytest
+
+from nnfast import History
+
+matplotlib = pytest.importorskip("matplotlib")
+from nnfast import plot  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_history_saves_both_panels(tmp_path):
+    history = History([0.5, 0.4], [90, 95], [0.3, 0.2], [])
+    fig = plot.plot_history(history, tmp_path / "h.png", title="run", n_evaluation=100)
+    assert (tmp_path / "h.png").read_bytes()[:8] == PNG
+    assert len(fig.axes) == 2
+    assert fig.axes[1].get_ylabel() == "accuracy (%)"
+    assert [line.get_label() for line in fig.axes[0].lines] == ["training data",
+                                                                "evaluation data"]
+
+
+def test_plot_history_draws_only_what_was_monitored(tmp_path):
+    fig = plot.plot_history(History([], [], [1.0, 0.5, 0.2], []), tmp_path / "c.svg")
+    assert len(fig.axes) == 1 and fig.axes[0].get_ylabel() == "cost"
+    assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_empty_history_is_an_error():
+    with pytest.raises(ValueError, match="monitor"):
+        plot.plot_history(History([], [], [], []))
+
+
+def test_plot_curves(tmp_path):
+    fig = plot.plot_curves({"η = 0.1": [3, 2, 1], "η = 1": [2, 1, 0.5]}, "cost",
+                           tmp_path / "e.png", title="eta")
+    assert len(fig.axes[0].lines) == 2 and (tmp_path / "e.png").is_file()
