@@ -15,6 +15,7 @@ from nnfast import _kernels, datasets, kernels, oracle  # noqa: E402
 from nnfast._kernels import get_num_threads, set_num_threads
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from nnfast.ensemble import Ensemble, ensemble, sweep
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from nnfast.network import History, Network, load
 
@@ -42,6 +43,7 @@ def info():
 
 __all__ = [
     "ConvPoolLayer",
+    "Ensemble",
     "CrossEntropyCost",
     "FullyConnectedLayer",
     "ReLU",
@@ -53,6 +55,8 @@ __all__ = [
     "LogLikelihoodCost",
     "Network",
     "QuadraticCost",
+    "ensemble",
+    "sweep",
     "get_num_threads",
     "info",
     "load",

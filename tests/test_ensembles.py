@@ -1,0 +1,84 @@
+"""Ensembles and sweeps: networks trained in threads equal those trained one by one."""
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import Ensemble, ensemble, sweep
+
+
+def data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 64), dtype=np.float32), rng.integers(0, 4, n)
+
+
+def factory(seed):
+    return nnfast.Network([64, 16, 4], seed=seed)
+
+
+def test_concurrent_networks_equal_sequential_ones_bit_for_bit():
+    X, y = data()
+    together = ensemble(factory, (X, y), 2, 2, 10, 0.5, seeds=[3, 7], lmbda=0.1)
+    for seed, net in zip([3, 7], together.networks):
+        alone = factory(seed)
+        alone.SGD((X, y), 2, 10, 0.5, lmbda=0.1, n_threads=1, progress=False)
+        for a, b in zip(alone.weights + alone.biases, net.weights + net.biases):
+            np.testing.assert_array_equal(a, b)
+    assert len(together) == 2 and len(together.histories) == 2
+
+
+class Fixed:
+    """A stand-in network predicting fixed classes."""
+
+    def __init__(self, predictions, n_classes=4):
+        self.predictions = np.asarray(predictions)
+        self.sizes = (64, n_classes)
+        self.dtype = np.dtype(np.float32)
+
+    def predict(self, X):
+        return self.predictions
+
+
+def test_vote_is_the_majority_and_ties_go_to_the_lowest_label():
+    votes = Ensemble([Fixed([1, 2, 3, 0]), Fixed([1, 3, 2, 0]), Fixed([2, 3, 1, 3])])
+    np.testing.assert_array_equal(votes.predict(None), [1, 3, 1, 0])
+    two = Ensemble([Fixed([3, 0]), Fixed([2, 1])])
+    np.testing.assert_array_equal(two.predict(None), [2, 0])
+    X = np.zeros((2, 64), np.float32)
+    assert two.accuracy((X, np.array([2, 1]))) == 1
+
+
+def test_ensemble_accuracy_on_real_networks():
+    X, y = data()
+    votes = ensemble(factory, (X, y), 3, 1, 10, 0.5)
+    assert 0 <= votes.accuracy((X, y)) <= len(X)
+    np.testing.assert_array_equal(votes.votes(X).sum(axis=1), 3)
+
+
+def test_sweep_runs_every_point_from_the_same_start():
+    X, y = data()
+    results = sweep(factory, (X, y), {"eta": [0.1, 1.0], "lmbda": [0.0, 1.0]}, 1, 10,
+                    evaluation_data=(X, y), monitor_training_cost=True)
+    assert [r.params for r in results] == [{"eta": 0.1, "lmbda": 0.0}, {"eta": 0.1, "lmbda": 1.0},
+                                           {"eta": 1.0, "lmbda": 0.0}, {"eta": 1.0, "lmbda": 1.0}]
+    alone = factory(0)
+    alone.SGD((X, y), 1, 10, 1.0, lmbda=1.0, progress=False, n_threads=1)
+    np.testing.assert_array_equal(alone.weights[0], results[3].network.weights[0])
+    assert results[3].accuracy == alone.accuracy((X, y))
+    assert all(len(r.history.training_cost) == 1 for r in results)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ensemble(factory, data(), 0, 1, 10, 0.5),
+    lambda: ensemble(factory, data(), 2, 1, 10, 0.5, seeds=[1]),
+    lambda: sweep(factory, data(), {"lmbda": [0.0]}, 1, 10),
+    lambda: sweep(factory, data(), {}, 1, 10, eta=0.5),
+])
+def test_bad_arguments(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_factory_must_make_new_networks():
+    net = factory(0)
+    with pytest.raises(TypeError, match="new Network"):
+        ensemble(lambda seed: net, data(), 2, 1, 10, 0.5)
