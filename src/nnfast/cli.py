@@ -1,0 +1,504 @@
+"""The ``nnfast`` command: train the book's networks, compare speeds, describe the build,
+redraw chapter 3's figures.
+
+    nnfast train                       # chapter 1: [784, 30, 10], 30 epochs, η = 3.0
+    nnfast train --net conv --epochs 3 # chapter 6's convolutional net
+    nnfast bench                       # nnfast against NumPy (and PyTorch), as ratios
+    nnfast info                        # version, ISA, OpenMP, threads, data found
+    nnfast figures --out figures/      # chapter 3's overfitting and η figures
+
+Bad options give one line on stderr and exit status 2; missing data or a failed run,
+one line and status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+import nnfast
+from nnfast import datasets
+from nnfast.costs import COSTS
+from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
+from nnfast.activations import ReLU
+
+PROG = "nnfast"
+_TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+_TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+# With only a test file to hand, the book's 10,000 test images are split like this.
+_TEST_ONLY_TRAIN = 8000
+
+
+class UsageError(Exception):
+    """A bad option or option value: exit status 2."""
+
+
+class Data(NamedTuple):
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _note(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------ data
+
+def _has(directory: Path, names: Sequence[str]) -> bool:
+    return all((directory / n).is_file() or (directory / n.removesuffix(".gz")).is_file()
+               for n in names)
+
+
+def _test_split(name, X, y, where):
+    _note(f"{name}: only the 10,000 test images {where}; training on the first "
+          f"{_TEST_ONLY_TRAIN:,} and evaluating on the last {len(X) - _TEST_ONLY_TRAIN:,}")
+    n = _TEST_ONLY_TRAIN
+    return Data(name, X[:n], y[:n], X[n:], y[n:])
+
+
+def _from_dir(directory: Path, dtype) -> Data:
+    name = str(directory)
+    if not directory.is_dir():
+        raise UsageError(f"--dataset: {directory} is not mnist, fashion-mnist or a directory")
+    if _has(directory, _TRAIN_FILES + _TEST_FILES):
+        d = datasets.load_mnist(directory, download=False, split="standard", dtype=dtype)
+        if len(d.X_train) == 60_000:  # the book's 50,000 of them
+            return Data(name, d.X_train[:50_000], d.y_train[:50_000], d.X_test, d.y_test)
+        return Data(name, d.X_train, d.y_train, d.X_test, d.y_test)
+    if _has(directory, _TEST_FILES):
+        X, y = datasets.load_mnist_test(directory, download=False, dtype=dtype)
+        if len(X) <= _TEST_ONLY_TRAIN:
+            raise datasets.DataNotFoundError(
+                f"{directory}: only {len(X)} test images and no training files")
+        return _test_split(name, X, y, f"are in {directory}")
+    raise datasets.DataNotFoundError(
+        f"{directory} holds neither {', '.join(_TRAIN_FILES + _TEST_FILES)} nor the t10k pair")
+
+
+def _named(name: str, dtype, download: bool) -> Data:
+    full = {"mnist": datasets.load_mnist, "fashion-mnist": datasets.load_fashion_mnist}[name]
+    test = {"mnist": datasets.load_mnist_test,
+            "fashion-mnist": datasets.load_fashion_mnist_test}[name]
+    try:
+        d = full(download=download, dtype=dtype)
+        return Data(name, d.X_train, d.y_train, d.X_test, d.y_test)
+    except datasets.DataNotFoundError:
+        X, y = test(download=False, dtype=dtype)  # raises when there is none either
+        return _test_split(name, X, y, "are here (the training files are neither here "
+                           "nor downloadable)")
+
+
+def load_data(dataset: Optional[str], dtype=np.float32, download: bool = True) -> Data:
+    """The data for `dataset`: "mnist", "fashion-mnist" or a directory of IDX files.
+
+    None is the default: MNIST (downloaded when needed), else Fashion-MNIST from a local
+    copy, saying so on stderr. Training data is the book's first 50,000 images (all of a
+    training file of another size); evaluation data the test set. With only the t10k
+    files, its first 8,000 images train and its last 2,000 evaluate."""
+    if dataset in ("mnist", "fashion-mnist"):
+        return _named(dataset, dtype, download)
+    if dataset is not None:
+        return _from_dir(Path(dataset).expanduser(), dtype)
+    try:
+        return _named("mnist", dtype, download)
+    except datasets.DataNotFoundError:
+        pass
+    try:
+        data = _named("fashion-mnist", dtype, download=False)
+    except datasets.DataNotFoundError:
+        raise datasets.DataNotFoundError(
+            "neither MNIST nor Fashion-MNIST could be found or downloaded; put the IDX "
+            "files in a directory and pass --dataset DIR, or set NNFAST_DATA "
+            "(see `nnfast info` for the places searched)") from None
+    _note("MNIST could not be found or downloaded: using a local copy of Fashion-MNIST")
+    return data
+
+
+# --------------------------------------------------------------------------- networks
+
+# Chapter 6 (network3.py): the first convolutional net, and the two-conv ReLU net.
+NETS = {
+    "conv": lambda: [ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2)),
+                     FullyConnectedLayer(20 * 12 * 12, 100), SoftmaxLayer(100, 10)],
+    "conv2": lambda: [ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+                      ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), ReLU),
+                      FullyConnectedLayer(40 * 4 * 4, 100, ReLU), SoftmaxLayer(100, 10)],
+}
+# The book's settings for each: chapter 1's network.py run, chapter 6's two conv runs.
+DEFAULTS = {
+    "mlp": dict(epochs=30, mini_batch=10, eta=3.0, lmbda=0.0, cost="quadratic"),
+    "conv": dict(epochs=60, mini_batch=10, eta=0.1, lmbda=0.0, cost="log-likelihood"),
+    "conv2": dict(epochs=60, mini_batch=10, eta=0.03, lmbda=0.1, cost="log-likelihood"),
+}
+
+
+def _sizes(text: str) -> List[int]:
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 784,30,10, got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected at least two positive sizes, got {text!r}")
+    return sizes
+
+
+def _floats(text: str) -> List[float]:
+    try:
+        return [float(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.1,1.0, got {text!r}") from None
+
+
+def _positive(kind: Callable):
+    def check(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    return check
+
+
+def build_network(args) -> nnfast.Network:
+    kind = args.net or "mlp"
+    cost = args.cost or DEFAULTS[kind]["cost"]
+    if kind == "mlp":
+        return nnfast.Network(args.layers or [784, 30, 10], cost=cost, dtype=args.dtype,
+                              seed=args.seed)
+    return nnfast.Network(NETS[kind](), cost=cost, dtype=args.dtype, seed=args.seed)
+
+
+# ------------------------------------------------------------------------------ train
+
+def cmd_train(args) -> int:
+    if args.net and args.layers:
+        raise UsageError("give --layers or --net, not both")
+    kind = args.net or "mlp"
+    for key, value in DEFAULTS[kind].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    try:
+        net = build_network(args)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    data = load_data(args.dataset, args.dtype)
+    X, y = data.X_train, data.y_train
+    if args.train_size:
+        X, y = X[:args.train_size], y[:args.train_size]
+    if net.sizes[0] != X.shape[1] or net.sizes[-1] < int(max(y.max(), data.y_test.max())) + 1:
+        raise UsageError(f"the network {list(net.sizes)} does not fit {data.name}'s "
+                         f"{X.shape[1]} inputs and 10 classes")
+    print(f"training {_describe(net)} on {data.name}: {len(X):,} training, "
+          f"{len(data.X_test):,} evaluation images; {args.epochs} epochs, mini-batch "
+          f"{args.mini_batch}, eta {args.eta}, lmbda {args.lmbda}, momentum {args.momentum}, "
+          f"{net.cost.name} cost, {np.dtype(args.dtype).name}, "
+          f"{args.threads or nnfast.get_num_threads()} threads", flush=True)
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from nnfast._progress import EpochBar
+        bar = EpochBar(args.epochs)
+    history = nnfast.History([], [], [], [])
+    try:
+        for epoch in range(args.epochs):
+            start = time.perf_counter()
+            net.SGD((X, y), 1, args.mini_batch, args.eta, lmbda=args.lmbda,
+                    momentum=args.momentum, n_threads=args.threads,
+                    progress=(lambda _, done, n, e=epoch: bar(e, done, n)) if bar else False)
+            seconds = time.perf_counter() - start
+            cost = net.total_cost((X, y), args.lmbda)
+            correct = net.accuracy((data.X_test, data.y_test))
+            history.training_cost.append(cost)
+            history.evaluation_accuracy.append(correct)
+            print(f"epoch {epoch + 1:>3}/{args.epochs}  training cost {cost:.4f}  "
+                  f"evaluation accuracy {correct} / {len(data.X_test)} "
+                  f"({100 * correct / len(data.X_test):.2f}%)  "
+                  f"{len(X) / seconds:,.0f} samples/s", flush=True)
+    except KeyboardInterrupt:
+        _note(f"interrupted after {len(history.training_cost)} epochs")
+        if not history.training_cost:
+            return 130
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.save:
+        net.save(args.save)
+        print(f"saved the network to {args.save}")
+    if args.plot:
+        from nnfast.plot import plot_history
+        plot_history(history, args.plot, title=f"{_describe(net)} on {data.name}",
+                     n_evaluation=len(data.X_test))
+        print(f"plotted the curves to {args.plot}")
+    return 0
+
+
+def _describe(net) -> str:
+    if net.activation is not None:
+        return str(list(net.sizes))
+    return "conv net " + " -> ".join(str(s) for s in net.sizes)
+
+
+# ------------------------------------------------------------------------------ bench
+
+def _best(fn, repeat):
+    fn()  # warm up: first-touch pages, thread pool
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cmd_bench(args) -> int:
+    from nnfast import kernels, oracle
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    threads = args.threads or nnfast.get_num_threads()
+    nnfast.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    repeat = 3 if args.quick else 10
+    rows = []  # case, nnfast seconds, numpy seconds, torch seconds or None
+
+    gemm_sizes = [(10, 784, 30), (10, 30, 10), (256, 784, 100)]
+    gemm_sizes.append((256, 256, 256) if args.quick else (1024, 1024, 1024))
+    for m, k, n in gemm_sizes:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        out = np.empty((m, n), np.float32)
+        reps = max(1, int(2e7 / (m * k * n)))  # time calls long enough to measure
+        mine = _best(lambda: [kernels.matmul(a, b, out) for _ in range(reps)], repeat) / reps
+        theirs = _best(lambda: [np.matmul(a, b, out=out) for _ in range(reps)], repeat) / reps
+        rows.append((f"matmul {m}x{k} @ {k}x{n} float32", mine, theirs, None))
+    z = rng.standard_normal((10_000, 100)).astype(np.float32)
+    out = np.empty_like(z)
+    rows.append(("sigmoid 10000x100 float32", _best(lambda: kernels.sigmoid(z, out=out), repeat),
+                 _best(lambda: oracle.sigmoid(z), repeat), None))
+
+    n = 2_000 if args.quick else 10_000
+    X = rng.random((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    Y = oracle.vectorized_result(y, 10, np.float32)
+    for sizes, mini_batch, eta in (([784, 30, 10], 10, 3.0), ([784, 100, 10], 10, 0.5)):
+        net = nnfast.Network(sizes, cost="quadratic", seed=0)
+        mine = _best(lambda: net.SGD((X, y), 1, mini_batch, eta, n_threads=threads,
+                                     progress=False), 1)
+        weights, biases = oracle.default_weight_initializer(sizes, np.random.default_rng(0),
+                                                            np.float32)
+        perm = np.random.default_rng(1).permutation(n)
+        acts = ["sigmoid"] * (len(sizes) - 1)
+        theirs = _best(lambda: oracle.sgd_epoch(weights, biases, X, Y, mini_batch, eta, 0.0,
+                                                oracle.QuadraticCost, acts, perm), 1)
+        torch_s = _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads) if torch else None
+        rows.append((f"epoch {sizes} mb {mini_batch}, {n:,} samples", mine, theirs, torch_s))
+
+    print(f"nnfast {nnfast.__version__}, {nnfast.info()['isa']}, {threads} threads; "
+          "ratio = baseline time / nnfast time (> 1: nnfast is faster)")
+    header = f"{'case':<44}{'nnfast':>11}{'NumPy':>11}{'ratio':>8}"
+    if torch:
+        header += f"{'PyTorch':>11}{'ratio':>8}"
+    print(header)
+    for case, mine, theirs, torch_s in rows:
+        line = f"{case:<44}{_ms(mine)}{_ms(theirs)}{theirs / mine:7.2f}x"
+        if torch:
+            line += (f"{_ms(torch_s)}{torch_s / mine:7.2f}x" if torch_s else f"{'-':>11}{'':8}")
+        print(line)
+    return 0
+
+
+def _ms(seconds):
+    return f"{seconds * 1e3:9.3f}ms"
+
+
+def _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads):
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Sigmoid()]
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=eta)
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def epoch():
+        for idx in torch.randperm(len(Xt)).split(mini_batch):
+            opt.zero_grad()
+            (0.5 * ((model(Xt[idx]) - Yt[idx]) ** 2).sum() / len(idx)).backward()
+            opt.step()
+    return _best(epoch, 1)
+
+
+# ------------------------------------------------------------------------------- info
+
+def cmd_info(args) -> int:
+    info = nnfast.info()
+    print(f"nnfast {info['version']}")
+    print(f"ISA: {info['isa']} (supported here: {', '.join(info['supported_isas'])})")
+    print(f"OpenMP: {'yes' if info['openmp'] else 'no (one thread)'}")
+    print(f"threads: {info['threads']}")
+    for dtype, blocking in info["blocking"].items():
+        print(f"blocking {dtype}: " + " ".join(f"{k}={v}" for k, v in blocking.items()))
+    print("data directories searched (first complete one wins):")
+    for name in ("mnist", "fashion-mnist"):
+        for directory in datasets.search_dirs(name):
+            if _has(directory, _TRAIN_FILES + _TEST_FILES):
+                found = "training and test files"
+            elif _has(directory, _TEST_FILES):
+                found = "test files only"
+            else:
+                found = "not found" if not directory.is_dir() else "no data files"
+            print(f"  {name:<14}{str(directory):<50}{found}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- figures
+
+def cmd_figures(args) -> int:
+    from nnfast import plot
+    from nnfast.ensemble import sweep
+
+    data = load_data(args.dataset)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    X, y = data.X_train[:args.train_size], data.y_train[:args.train_size]
+    evaluation = (data.X_test[:args.eval_size], data.y_test[:args.eval_size])
+    n_eval = len(evaluation[0])
+
+    def factory(seed):
+        return nnfast.Network([784, 30, 10], cost="cross-entropy", seed=seed)
+
+    # Chapter 3, "Overfitting and regularization": 1,000 training images, η = 0.5,
+    # without and with L2 (λ = 0.1); the book runs 400 epochs.
+    print(f"overfitting: {len(X):,} training images, {args.epochs} epochs, with and "
+          f"without L2 ({data.name})", flush=True)
+    runs = sweep(factory, (X, y), {"lmbda": [0.0, args.lmbda]}, args.epochs, 10, eta=0.5,
+                 evaluation_data=evaluation, max_workers=args.workers,
+                 monitor_training_cost=True, monitor_evaluation_accuracy=True)
+    label = {0.0: "no regularisation"}
+    curves_cost = {label.get(r.params["lmbda"], f"L2, λ = {r.params['lmbda']}"):
+                   r.history.training_cost for r in runs}
+    curves_acc = {label.get(r.params["lmbda"], f"L2, λ = {r.params['lmbda']}"):
+                  [100 * a / n_eval for a in r.history.evaluation_accuracy] for r in runs}
+    written = [out / "overfitting_training_cost.png", out / "overfitting_evaluation_accuracy.png"]
+    plot.plot_curves(curves_cost, "cost on the training data", written[0],
+                     f"Training cost ({len(X):,} images)")
+    plot.plot_curves(curves_acc, "accuracy on the evaluation data (%)", written[1],
+                     f"Evaluation accuracy ({n_eval:,} images)")
+
+    # Chapter 3, "How to choose a neural network's hyper-parameters": training cost for
+    # η = 0.025, 0.25, 2.5 (the book: 30 epochs, λ = 5.0, all 50,000 images).
+    print(f"learning rates: eta {', '.join(map(str, args.etas))}, {args.eta_epochs} epochs",
+          flush=True)
+    runs = sweep(factory, (X, y), {"eta": args.etas}, args.eta_epochs, 10,
+                 lmbda=args.eta_lmbda * len(X) / 50_000, max_workers=args.workers,
+                 monitor_training_cost=True)
+    written.append(out / "learning_rates.png")
+    plot.plot_curves({f"η = {r.params['eta']}": r.history.training_cost for r in runs},
+                     "cost on the training data", written[-1], "Training cost for several η")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------- main
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Train the networks of Nielsen's Neural "
+                     "Networks and Deep Learning on a CPU, fast.")
+    parser.add_argument("--version", action="version", version=f"nnfast {nnfast.__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a network (default: chapter 1's)")
+    shape = train.add_argument_group("network")
+    shape.add_argument("--layers", type=_sizes, help="layer sizes, e.g. 784,30,10 (default)")
+    shape.add_argument("--net", choices=sorted(NETS),
+                       help="chapter 6's conv net (conv) or two-conv ReLU net (conv2)")
+    shape.add_argument("--cost", choices=sorted(COSTS),
+                       help="default: quadratic for --layers, log-likelihood for --net")
+    shape.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    shape.add_argument("--seed", type=int, default=None)
+    run = train.add_argument_group("training")
+    run.add_argument("--dataset", help="mnist, fashion-mnist or a directory of IDX files "
+                     "(default: MNIST, else a local Fashion-MNIST)")
+    run.add_argument("--train-size", type=_positive(int), help="use the first N images only")
+    run.add_argument("--epochs", type=_positive(int))
+    run.add_argument("--mini-batch", type=_positive(int))
+    run.add_argument("--eta", type=_positive(float), help="learning rate η")
+    run.add_argument("--lmbda", type=float, help="L2 regularisation λ")
+    run.add_argument("--momentum", type=float, default=0.0)
+    run.add_argument("--threads", type=_positive(int))
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--save", metavar="MODEL.json", help="save the trained network")
+    run.add_argument("--plot", metavar="CURVES.png", help="plot cost and accuracy per epoch")
+    train.set_defaults(run=cmd_train)
+
+    bench = sub.add_parser("bench", help="nnfast against NumPy and PyTorch, as ratios")
+    bench.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    bench.add_argument("--threads", type=_positive(int))
+    bench.set_defaults(run=cmd_bench)
+
+    info = sub.add_parser("info", help="version, ISA, OpenMP, threads, data found")
+    info.set_defaults(run=cmd_info)
+
+    figures = sub.add_parser("figures", help="chapter 3's figures as PNG files")
+    figures.add_argument("--out", default="figures", help="output directory (default: figures)")
+    figures.add_argument("--dataset", help="as for train")
+    figures.add_argument("--train-size", type=_positive(int), default=1000,
+                         help="training images (the book: 1000)")
+    figures.add_argument("--eval-size", type=_positive(int), default=10_000)
+    figures.add_argument("--epochs", type=_positive(int), default=60,
+                         help="epochs of the overfitting runs (the book: 400)")
+    figures.add_argument("--lmbda", type=_positive(float), default=0.1)
+    figures.add_argument("--etas", type=_floats, default=[0.025, 0.25, 2.5])
+    figures.add_argument("--eta-epochs", type=_positive(int), default=30)
+    figures.add_argument("--eta-lmbda", type=float, default=5.0,
+                         help="λ for 50,000 images, scaled to --train-size (the book: 5.0)")
+    figures.add_argument("--workers", type=_positive(int), help="networks trained at once")
+    figures.set_defaults(run=cmd_figures)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status (0, 1 on failure, 2 on bad usage)."""
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise UsageError("give a command: train, bench, info or figures "
+                             "(nnfast --help lists them)")
+        return args.run(args)
+    except UsageError as e:
+        _note(f"error: {e}")
+        return 2
+    except (datasets.DataNotFoundError, OSError, ImportError) as e:
+        _note(f"error: {str(e).splitlines()[0]}")
+        return 1
+    except (FloatingPointError, RuntimeError, ValueError) as e:
+        _note(f"error: {str(e).splitlines()[0]}")
+        return 1
+    except KeyboardInterrupt:
+        _note("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
