@@ -489,6 +489,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as e:
         _note(f"error: {e}")
         return 2
+    except BrokenPipeError:
+        # The reader went away (`nnfast info | head`): stop quietly, as Python's docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (datasets.DataNotFoundError, OSError, ImportError) as e:
         _note(f"error: {str(e).splitlines()[0]}")
         return 1
