@@ -1,4 +1,5 @@
 /* GEMM in float and double from one source (gemm.inc). */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "gemm_ukr.h"
@@ -15,6 +16,48 @@
 /* Products with both operands contiguous along k take the dot kernels when small,
  * or when C has at most this many rows or columns. */
 #define NNF_GEMM_DOT_NARROW 32
+
+/* Packing buffers live per thread and only grow, so a run of GEMMs allocates once;
+ * a thread's buffers are freed when it ends (a thread-local pointer would leak
+ * them with every short-lived thread). */
+typedef struct {
+    void *buf[2];
+    size_t bytes[2];
+} pack_space;
+
+static pthread_key_t pack_key;
+static pthread_once_t pack_key_once = PTHREAD_ONCE_INIT;
+
+static void free_pack_space(void *space)
+{
+    pack_space *s = space;
+    free(s->buf[0]);
+    free(s->buf[1]);
+    free(s);
+}
+
+static void make_pack_key(void) { pthread_key_create(&pack_key, free_pack_space); }
+
+/* The calling thread's buffer `which` (0: A, 1: B), at least `bytes` long and
+ * 64-byte aligned, or NULL when out of memory. */
+static void *nnf_pack_space(int which, size_t bytes)
+{
+    pthread_once(&pack_key_once, make_pack_key);
+    pack_space *s = pthread_getspecific(pack_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(pack_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (bytes > s->bytes[which]) {
+        free(s->buf[which]);
+        s->buf[which] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        s->bytes[which] = s->buf[which] ? bytes : 0;
+    }
+    return s->buf[which];
+}
 
 /* How a product is computed (see gemm.inc). */
 enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
