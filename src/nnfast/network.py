@@ -356,59 +356,75 @@ def load(filename, dtype=None):
     """Read a network written by Network.save or by the book's network2.save.
 
     Only the known cost names and layer kinds are accepted and every shape and value
-    is checked; nothing is executed or unpickled."""
+    is checked, before anything is allocated for the network; nothing is executed or
+    unpickled. Any fault in the file is a ValueError that names it."""
     try:
         with open(filename) as f:
             record = json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{filename}: not a network file (invalid JSON: {e})") from None
     except UnicodeDecodeError:
         raise ValueError(f"{filename}: not a network file (not text)") from None
+    try:
+        return _network_from_record(record, dtype)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"{filename}: {e}") from None
+
+
+def _network_from_record(record, dtype):
     if not isinstance(record, dict):
-        raise ValueError(f"{filename}: not a network file (expected a JSON object)")
+        raise ValueError("not a network file (expected a JSON object)")
     shape_key = "layers" if "layers" in record else "sizes"
     required = {shape_key, "weights", "biases", "cost"}
     allowed = required | ({"dtype"} if shape_key == "layers" else {"activation", "dtype"})
     if not required <= record.keys() or not record.keys() <= allowed:
-        raise ValueError(f"{filename}: a network file has the keys {sorted(required)} "
-                         f"(and optionally {', '.join(sorted(allowed - required))}), "
-                         f"got {sorted(record)}")
+        raise ValueError(f"a network file has the keys {sorted(required)} (and optionally "
+                         f"{', '.join(sorted(allowed - required))}), got {sorted(record)}")
     dtype = record.get("dtype", "float64") if dtype is None else dtype
     if dtype not in ("float32", "float64") and not isinstance(dtype, (type, np.dtype)):
-        raise ValueError(f"{filename}: dtype must be float32 or float64, got {dtype!r}")
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     cost = resolve_cost(record["cost"])
     if shape_key == "layers":
         if not isinstance(record["layers"], list) or not record["layers"]:
-            raise ValueError(f"{filename}: layers must be a non-empty list")
-        try:
-            layers = [layer_from_spec(spec) for spec in record["layers"]]
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{filename}: {e}") from None
-        net = Network(layers, cost=cost, dtype=dtype)
+            raise ValueError("layers must be a non-empty list")
+        shape = _check_layers([layer_from_spec(spec) for spec in record["layers"]])
+        weight_shapes = [layer.filter_shape if isinstance(layer, ConvPoolLayer)
+                         else (layer.n_out, layer.n_in) for layer in shape]
+        bias_shapes = [(layer.filter_shape[0],) if isinstance(layer, ConvPoolLayer)
+                       else (layer.n_out, 1) for layer in shape]
+        activation = "sigmoid"
     else:
-        net = Network(_check_sizes(record["sizes"]), cost=cost, dtype=dtype,
-                      activation=record.get("activation", "sigmoid"))
-    weights = _check_parameters(record["weights"], [np.shape(w) for w in net.weights],
-                                "weights", filename)
-    biases = _check_parameters(record["biases"], [np.shape(b) for b in net.biases], "biases",
-                               filename)
+        shape = _check_sizes(record["sizes"])
+        weight_shapes = [(n_out, n_in) for n_in, n_out in zip(shape[:-1], shape[1:])]
+        bias_shapes = [(n_out, 1) for n_out in shape[1:]]
+        activation = record.get("activation", "sigmoid")
+    # The parameters are checked against the shapes first, so that a file naming huge
+    # layers allocates nothing.
+    weights = _check_parameters(record["weights"], weight_shapes, "weights")
+    biases = _check_parameters(record["biases"], bias_shapes, "biases")
+    net = Network(shape, cost=cost, dtype=dtype, activation=activation)
     net._set_parameters(weights, biases)
     return net
 
 
-def _check_parameters(values, shapes, name, filename):
+def _check_parameters(values, shapes, name):
     if not isinstance(values, list) or len(values) != len(shapes):
-        raise ValueError(f"{filename}: {name} must be a list of {len(shapes)} matrices")
+        raise ValueError(f"{name} must be a list of {len(shapes)} matrices")
     arrays = []
     for l, (value, shape) in enumerate(zip(values, shapes)):
         try:
-            arr = np.array(value, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise ValueError(f"{filename}: {name}[{l}] is not a matrix of numbers") from None
-        if arr.shape != shape:
-            raise ValueError(f"{filename}: {name}[{l}] must have shape {shape}, got {arr.shape}")
+            arr = np.array(value)
+        except (ValueError, TypeError, RecursionError):
+            arr = None
+        # Only JSON numbers: not strings NumPy would parse, not booleans, not integers
+        # too large for a float (those come out as objects).
+        if arr is None or arr.dtype.kind not in "fiu":
+            raise ValueError(f"{name}[{l}] is not a matrix of numbers")
+        if arr.shape != tuple(shape):
+            raise ValueError(f"{name}[{l}] must have shape {tuple(shape)}, got {arr.shape}")
+        arr = arr.astype(np.float64)
         if not np.isfinite(arr).all():
-            raise ValueError(f"{filename}: {name}[{l}] holds NaN or infinite values")
+            raise ValueError(f"{name}[{l}] holds NaN or infinite values")
         arrays.append(arr)
     return arrays
 
@@ -416,8 +432,16 @@ def _check_parameters(values, shapes, name, filename):
 # ---- argument checks, shared with the book's modules ----
 
 def _is_layer_list(value):
-    return (isinstance(value, (list, tuple)) and len(value) > 0 and
-            all(isinstance(v, (FullyConnectedLayer, ConvPoolLayer)) for v in value))
+    """Whether value lists layers (rather than sizes); a list mixing layers with
+    anything else is an error that names the item."""
+    if not isinstance(value, (list, tuple)):
+        return False
+    is_layer = [isinstance(v, (FullyConnectedLayer, ConvPoolLayer)) for v in value]
+    if any(is_layer) and not all(is_layer):
+        i = is_layer.index(False)
+        raise TypeError(f"layers[{i}] must be a FullyConnectedLayer, ConvPoolLayer or "
+                        f"SoftmaxLayer, got {type(value[i]).__name__}")
+    return len(value) > 0 and all(is_layer)
 
 
 def _check_layers(layers):
