@@ -783,3 +783,20 @@ def test_mnist_chapter1_network_reaches_book_accuracy(mnist_dir):
     elapsed = time.perf_counter() - start
     print(f"MNIST [784, 30, 10] x 3 seeds: {scores} / 2000 in {elapsed:.1f} s")
     assert sorted(scores)[1] >= 1830, scores
+
+
+def test_gradient_norms_are_the_bias_gradient_norms_of_each_mini_batch():
+    """Chapter 5's speed of learning: per layer, the epoch's mean over mini-batches of
+    |dC/db| for the mini-batch's mean cost, against the oracle's BP1-BP4."""
+    sizes = [6, 5, 4, 3]
+    net = Network(sizes, cost=QuadraticCost, dtype=np.float64, seed=21)
+    X, labels = random_problem(sizes, 8, seed=22)
+    weights, biases = params(net)
+    history = net.SGD((X, labels), 1, 8, 0.5, monitor_gradient_norms=True, progress=False)
+    # One mini-batch holding the whole data: the order of the rows does not change sums
+    # beyond rounding, so compare with the oracle's gradient at the starting weights.
+    nabla_b, _ = oracle.backprop(weights, biases, X, oracle.vectorized_result(labels, 3),
+                                 oracle.QuadraticCost, list(net.activations))
+    want = [np.linalg.norm(nb) / 8 for nb in nabla_b]
+    np.testing.assert_allclose(history.gradient_norms[0], want, rtol=1e-12)
+    assert len(history.gradient_norms) == 1

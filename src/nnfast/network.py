@@ -10,7 +10,6 @@ import json
 import math
 import numbers
 import threading
-from typing import NamedTuple
 
 import numpy as np
 
@@ -26,13 +25,24 @@ CHUNK_FLOPS = 1e9
 FORWARD_BLOCK = 1024
 
 
-class History(NamedTuple):
-    """network2.SGD's four monitoring lists, one entry per epoch."""
+class History(tuple):
+    """What SGD monitored, one entry per epoch: network2's four lists, as a tuple
+    (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy) that
+    unpacks as network2.SGD's result, and, when asked for, chapter 5's gradient norms:
+    per layer, the mean over the epoch's mini-batches of |dC/db|, the speed at which
+    the layer learns."""
 
-    evaluation_cost: list
-    evaluation_accuracy: list
-    training_cost: list
-    training_accuracy: list
+    def __new__(cls, evaluation_cost=(), evaluation_accuracy=(), training_cost=(),
+                training_accuracy=(), gradient_norms=()):
+        history = super().__new__(cls, (list(evaluation_cost), list(evaluation_accuracy),
+                                        list(training_cost), list(training_accuracy)))
+        history.gradient_norms = list(gradient_norms)
+        return history
+
+    evaluation_cost = property(lambda self: self[0])
+    evaluation_accuracy = property(lambda self: self[1])
+    training_cost = property(lambda self: self[2])
+    training_accuracy = property(lambda self: self[3])
 
 
 class Network:
@@ -193,7 +203,7 @@ class Network:
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, momentum=0.0,
             regularization="l2", early_stopping_n=0, eta_schedule=None, n_threads=None,
-            progress=None):
+            progress=None, monitor_gradient_norms=False):
         """Mini-batch stochastic gradient descent, as network2.SGD.
 
         training_data and evaluation_data are (X, y) with X (N, n_in) and y integer
@@ -202,6 +212,8 @@ class Network:
         moves it by eta*lmbda/n toward 0; momentum keeps a velocity per parameter.
         eta_schedule(epoch) -> eta overrides eta per epoch; early_stopping_n stops
         after that many epochs without a better evaluation accuracy.
+        monitor_gradient_norms records each layer's mean |dC/db| per epoch (chapter 5),
+        computed by the engine as it trains.
 
         progress: None (the default) draws a progress bar per epoch on stderr (tqdm:
         samples done, samples/s) when stderr is a terminal and is silent otherwise;
@@ -239,7 +251,7 @@ class Network:
                                  monitor_evaluation_cost, monitor_evaluation_accuracy,
                                  monitor_training_cost, monitor_training_accuracy, momentum,
                                  regularization, early_stopping_n, eta_schedule, threads,
-                                 progress)
+                                 progress, monitor_gradient_norms)
             finally:
                 if bar is not None:
                     bar.close()
@@ -247,20 +259,25 @@ class Network:
     def _sgd(self, X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
              monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
              monitor_training_accuracy, momentum, regularization, early_stopping_n,
-             eta_schedule, threads, progress):
+             eta_schedule, threads, progress, monitor_gradient_norms):
         n = len(X)
         mini_batch_size = min(mini_batch_size, n)  # one short batch, as the book does
-        history = History([], [], [], [])
+        history = History()
+        norms = np.zeros(len(self.layers)) if monitor_gradient_norms else None
         work = self._engine.workspace(mini_batch_size, threads)
         best, since_best = -1, 0
         for epoch in range(epochs):
             epoch_eta = eta if eta_schedule is None else _check_real(
                 eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0, strict=True)
             perm = self._rng.permutation(n)  # int64, as the engine reads it
+            if norms is not None:
+                norms[:] = 0
             self._train_epoch(X, labels, perm, mini_batch_size, epoch_eta, lmbda, momentum, n,
                               regularization, threads, epoch, work,
                               after_chunk=None if progress is None else
-                              lambda done: progress(epoch, done, n))
+                              lambda done: progress(epoch, done, n), grad_norms=norms)
+            if norms is not None:
+                history.gradient_norms.append((norms / -(-n // mini_batch_size)).tolist())
             if monitor_training_cost:
                 history.training_cost.append(self.total_cost((X, labels), lmbda, regularization))
             if monitor_training_accuracy:
@@ -278,9 +295,11 @@ class Network:
         return history
 
     def _train_epoch(self, X, labels, order, mini_batch_size, eta, lmbda, momentum, n,
-                     regularization, threads, epoch, work, before_chunk=None, after_chunk=None):
+                     regularization, threads, epoch, work, before_chunk=None, after_chunk=None,
+                     grad_norms=None):
         """Train on the rows `order` of X in mini-batches, one engine call per chunk of
-        CHUNK_FLOPS; before_chunk(start, stop) and after_chunk(stop) see the rows done.
+        CHUNK_FLOPS; before_chunk(start, stop) and after_chunk(stop) see the rows done,
+        and grad_norms, if given, sums each mini-batch's |dC/db| per layer.
         The weight decay is eta*lmbda/n. A chunk that leaves a weight non-finite is
         undone, and FloatingPointError names the epoch."""
         batches_per_chunk = max(1, int(CHUNK_FLOPS / (self._flops_per_sample() * mini_batch_size)))
@@ -298,7 +317,8 @@ class Network:
             for kept, a in zip(last_finite, parameters):
                 np.copyto(kept, a)
             self._engine.train_chunk(X, labels, order[start:stop], mini_batch_size, eta, lmbda,
-                                     momentum, n, regularization, work, threads, seed)
+                                     momentum, n, regularization, work, threads, seed,
+                                     grad_norms)
             if not all(np.isfinite(a).all() for a in parameters):
                 for kept, a in zip(last_finite, parameters):
                     np.copyto(a, kept)
