@@ -1,11 +1,12 @@
 """The ``nnfast`` command: train the book's networks, compare speeds, describe the build,
-redraw chapter 3's figures.
+redraw chapter 3's and chapter 5's figures.
 
     nnfast train                       # chapter 1: [784, 30, 10], 30 epochs, η = 3.0
     nnfast train --net conv --epochs 3 # chapter 6's convolutional net
     nnfast bench                       # nnfast against NumPy (and PyTorch), as ratios
     nnfast info                        # version, ISA, OpenMP, threads, data found
-    nnfast figures --out figures/      # chapter 3's overfitting and η figures
+    nnfast figures --out figures/      # chapter 3's overfitting and η figures, chapter 5's
+                                       # per-layer speed of learning
 
 Bad options give one line on stderr and exit status 2; missing data or a failed run,
 one line and status 1.
@@ -414,6 +415,16 @@ def cmd_figures(args) -> int:
     written.append(out / "learning_rates.png")
     plot.plot_curves({f"η = {r.params['eta']}": r.history.training_cost for r in runs},
                      "cost on the training data", written[-1], "Training cost for several η")
+
+    # Chapter 5, "The vanishing gradient problem": the speed of learning |dC/db| of each
+    # hidden layer of [784, 30, 30, 30, 10] (the book: 1,000 images, η = 0.1, 500 epochs).
+    print(f"vanishing gradient: [784, 30, 30, 30, 10], {args.eta_epochs} epochs", flush=True)
+    deep = nnfast.Network([784, 30, 30, 30, 10], cost="cross-entropy", seed=0)
+    norms = deep.SGD((X, y), args.eta_epochs, 10, 0.1, monitor_gradient_norms=True,
+                     progress=False).gradient_norms
+    written.append(out / "vanishing_gradient.png")
+    plot.plot_curves({f"hidden layer {l + 1}": [epoch[l] for epoch in norms] for l in range(3)},
+                     "speed of learning |∂C/∂b|", written[-1], "Speed of learning per layer")
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -459,7 +470,7 @@ def make_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="version, ISA, OpenMP, threads, data found")
     info.set_defaults(run=cmd_info)
 
-    figures = sub.add_parser("figures", help="chapter 3's figures as PNG files")
+    figures = sub.add_parser("figures", help="chapter 3's and 5's figures as PNG files")
     figures.add_argument("--out", default="figures", help="output directory (default: figures)")
     figures.add_argument("--dataset", help="as for train")
     figures.add_argument("--train-size", type=_positive(int), default=1000,
