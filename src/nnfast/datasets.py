@@ -16,11 +16,13 @@ import pickle
 import struct
 import zlib
 from pathlib import Path
-from typing import NamedTuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from nnfast import _download
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -115,7 +117,7 @@ class DataNotFoundError(FileNotFoundError):
 
 # ---------------------------------------------------------------------------- readers
 
-def read_idx(path):
+def read_idx(path: PathLike) -> np.ndarray:
     """The array in an IDX file (gzipped or not), native-endian.
 
     Raises ValueError when the file is not well-formed IDX: a bad magic number, an
@@ -184,7 +186,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
                 "are allowed") from None
 
 
-def load_mnist_pkl(path, *, dtype=np.float32):
+def load_mnist_pkl(path: PathLike, *, dtype=np.float32) -> Dataset:
     """The book's ``mnist.pkl.gz`` (50,000 / 10,000 / 10,000 images) as a Dataset.
 
     The file is a Python 2 pickle of three (images, labels) tuples. It is read with an
@@ -229,7 +231,7 @@ def _check_pkl_split(split, where):
 
 # --------------------------------------------------------------------------- locating
 
-def search_dirs(name, path=None):
+def search_dirs(name: str, path: Optional[PathLike] = None) -> List[Path]:
     """The directories searched, in order, for data set ``name`` ("mnist" or
     "fashion-mnist"): ``path``; ``$NNFAST_DATA/<name>`` and ``$NNFAST_DATA``; the cache
     (``$XDG_CACHE_HOME/nnfast/<name>``, default ``~/.cache/nnfast/<name>``), where
@@ -304,7 +306,8 @@ def _what_is_missing(directory, filenames):
 
 # ---------------------------------------------------------------------------- loaders
 
-def load_mnist(path=None, download=True, *, split="book", dtype=np.float32):
+def load_mnist(path: Optional[PathLike] = None, download: bool = True, *, split: str = "book",
+               dtype=np.float32) -> Dataset:
     """MNIST as a Dataset.
 
     ``split="book"``: the book's 50,000 training / 10,000 validation images (the first
@@ -317,17 +320,20 @@ def load_mnist(path=None, download=True, *, split="book", dtype=np.float32):
     return _load_splits("mnist", path, download, split, dtype)
 
 
-def load_fashion_mnist(path=None, download=True, *, split="book", dtype=np.float32):
+def load_fashion_mnist(path: Optional[PathLike] = None, download: bool = True, *,
+                       split: str = "book", dtype=np.float32) -> Dataset:
     """Fashion-MNIST (same layout and splits as :func:`load_mnist`)."""
     return _load_splits("fashion-mnist", path, download, split, dtype)
 
 
-def load_mnist_test(path=None, download=True, *, dtype=np.float32):
+def load_mnist_test(path: Optional[PathLike] = None, download: bool = True, *,
+                    dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
     """Only the 10,000 MNIST test images and labels, ``(X, y)``: needs just the t10k files."""
     return _load_test("mnist", path, download, dtype)
 
 
-def load_fashion_mnist_test(path=None, download=True, *, dtype=np.float32):
+def load_fashion_mnist_test(path: Optional[PathLike] = None, download: bool = True, *,
+                            dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
     """Only the 10,000 Fashion-MNIST test images and labels, ``(X, y)``."""
     return _load_test("fashion-mnist", path, download, dtype)
 
@@ -387,7 +393,8 @@ def _float_dtype(dtype):
 _BOOK_SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def expand(X, y, *, shifts=_BOOK_SHIFTS, image_shape=_IMAGE_SHAPE):
+def expand(X: np.ndarray, y: np.ndarray, *, shifts: Sequence[Tuple[int, int]] = _BOOK_SHIFTS,
+           image_shape: Tuple[int, int] = _IMAGE_SHAPE) -> Tuple[np.ndarray, np.ndarray]:
     """The book's data expansion (chapter 6, ``expand_mnist.py``): each image followed by
     copies of it translated by each of ``shifts``. Returns ``(X5, y5)``.
 

@@ -6,7 +6,10 @@ Dropout, as in network3: while training, each input of a layer with p_dropout > 
 is kept with probability 1 - p_dropout (else zeroed), with no rescaling; at
 inference the layer's weighted input w.x is scaled by 1 - p_dropout instead.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -37,18 +40,19 @@ class FullyConnectedLayer:
 
     activation = None  # set per instance; SoftmaxLayer fixes it
 
-    def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
+    def __init__(self, n_in: int, n_out: int, activation_fn: Any = sigmoid,
+                 p_dropout: float = 0.0) -> None:
         self.n_in = _positive_int(n_in, "n_in")
         self.n_out = _positive_int(n_out, "n_out")
         self.activation_fn = activation_fn
         self.activation = activation_name(activation_fn)
         self.p_dropout = _dropout(p_dropout)
 
-    def spec(self):
+    def spec(self) -> Dict[str, Any]:
         return {"kind": "dense", "n_in": self.n_in, "n_out": self.n_out,
                 "activation": self.activation, "p_dropout": self.p_dropout}
 
-    def initial_parameters(self, rng):
+    def initial_parameters(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         """network3's start: w ~ N(0, 1/n_out), b ~ N(0, 1); w in the book's (n_out, n_in)."""
         w = rng.normal(0.0, np.sqrt(1.0 / self.n_out), (self.n_out, self.n_in))
         b = rng.normal(0.0, 1.0, self.n_out)
@@ -62,12 +66,12 @@ class FullyConnectedLayer:
 class SoftmaxLayer(FullyConnectedLayer):
     """A softmax output layer (for the log-likelihood cost); weights start at zero."""
 
-    def __init__(self, n_in, n_out, p_dropout=0.0):
+    def __init__(self, n_in: int, n_out: int, p_dropout: float = 0.0) -> None:
         super().__init__(n_in, n_out, sigmoid, p_dropout)
         self.activation_fn = None
         self.activation = "softmax"
 
-    def initial_parameters(self, rng):
+    def initial_parameters(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         return np.zeros((self.n_out, self.n_in)), np.zeros(self.n_out)
 
     def __repr__(self):
@@ -84,7 +88,8 @@ class ConvPoolLayer:
 
     p_dropout = 0.0
 
-    def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
+    def __init__(self, filter_shape: Sequence[int], image_shape: Sequence[int],
+                 poolsize: Sequence[int] = (2, 2), activation_fn: Any = sigmoid) -> None:
         self.filter_shape = _ints(filter_shape, 4, "filter_shape")
         if isinstance(image_shape, (tuple, list)) and len(image_shape) == 4:
             image_shape = tuple(image_shape)[1:]
@@ -108,7 +113,7 @@ class ConvPoolLayer:
         self.n_in = channels * h * w
         self.n_out = f * (oh // ph) * (ow // pw)
 
-    def spec(self):
+    def spec(self) -> Dict[str, Any]:
         f, c, kh, kw = self.filter_shape
         _, h, w = self.image_shape
         ph, pw = self.poolsize
@@ -116,7 +121,7 @@ class ConvPoolLayer:
                 "activation": self.activation, "c": c, "h": h, "w": w, "f": f, "kh": kh,
                 "kw": kw, "ph": ph, "pw": pw}
 
-    def initial_parameters(self, rng):
+    def initial_parameters(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         """network3's start: w ~ N(0, 1/n_out) with n_out = f*kh*kw/(ph*pw), b ~ N(0, 1)."""
         f, _, kh, kw = self.filter_shape
         n_out = f * kh * kw / (self.poolsize[0] * self.poolsize[1])
@@ -128,7 +133,7 @@ class ConvPoolLayer:
                 f"{self.image_shape}, poolsize={self.poolsize}, activation_fn={self.activation})")
 
 
-def layer_from_spec(spec):
+def layer_from_spec(spec: Dict[str, Any]) -> Any:
     """The layer a saved spec describes (for nnfast.load)."""
     if not isinstance(spec, dict):
         raise ValueError(f"a layer spec must be an object, got {spec!r}")
@@ -142,6 +147,7 @@ def layer_from_spec(spec):
         raise ValueError(f"unknown layer kind {kind!r}")
     if set(spec) != expected:
         raise ValueError(f"a {kind} layer spec has the keys {sorted(expected)}, got {sorted(spec)}")
+    layer: Any
     if kind == "dense" and spec["activation"] == "softmax":
         layer = SoftmaxLayer(spec["n_in"], spec["n_out"], spec["p_dropout"])
     elif kind == "dense":

@@ -5,11 +5,16 @@ call into C that trains a contiguous run of mini-batches with the GIL released.
 Between chunks Python only reports progress and lets signals through, so Ctrl-C
 stops after a whole chunk, with consistent weights.
 """
+from __future__ import annotations
+
 import contextlib
 import json
+import os
 import math
 import numbers
 import threading
+
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,6 +24,9 @@ from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost, res
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+# Training or evaluation data: (X, y) arrays, or the book's list of (x, y) pairs.
+Data = Union[Tuple[np.ndarray, np.ndarray], Sequence[Tuple[Any, Any]]]
+PathLike = Union[str, "os.PathLike[str]"]
 # About this many flops per engine call: 50-100 ms on one core of a small machine.
 CHUNK_FLOPS = 1e9
 # Rows per block when evaluating (feedforward, accuracy, cost).
@@ -31,6 +39,8 @@ class History(tuple):
     unpacks as network2.SGD's result, and, when asked for, chapter 5's gradient norms:
     per layer, the mean over the epoch's mini-batches of |dC/db|, the speed at which
     the layer learns."""
+
+    gradient_norms: List[List[float]]
 
     def __new__(cls, evaluation_cost=(), evaluation_accuracy=(), training_cost=(),
                 training_accuracy=(), gradient_norms=()):
@@ -59,8 +69,9 @@ class Network:
     number of threads.
     """
 
-    def __init__(self, sizes_or_layers, cost=None, dtype=np.float32, seed=None,
-                 activation="sigmoid"):
+    def __init__(self, sizes_or_layers: Sequence[Any], cost: Any = None,
+                 dtype: Any = np.float32, seed: Optional[int] = None,
+                 activation: str = "sigmoid") -> None:
         self.dtype = _check_dtype(dtype)
         self._rng = np.random.default_rng(seed)
         self._in_use = threading.RLock()
@@ -92,11 +103,11 @@ class Network:
 
     # ---- parameters: stored as the engine reads them, shown in the book's shapes ----
 
-    def default_weight_initializer(self):
+    def default_weight_initializer(self) -> None:
         """Weights N(0, 1/n_in), biases N(0, 1) (chapter 3)."""
         self._init(lambda n_in: 1 / np.sqrt(n_in))
 
-    def large_weight_initializer(self):
+    def large_weight_initializer(self) -> None:
         """Weights and biases N(0, 1) (chapter 1)."""
         self._init(lambda n_in: 1.0)
 
@@ -143,20 +154,20 @@ class Network:
         self._stores = stores
 
     @property
-    def weights(self):
+    def weights(self) -> List[np.ndarray]:
         """Per layer, the weights in the book's shapes: (n_out, n_in) for a dense layer,
         (filters, channels, height, width) for a conv layer (views: writes go to the net)."""
         return [w if w.ndim == 4 else w.T for w in self._wt]
 
     @property
-    def biases(self):
+    def biases(self) -> List[np.ndarray]:
         """Per layer, the biases: an (n_out, 1) column for a dense layer, one per
         filter for a conv layer (views)."""
         return [b if w.ndim == 4 else b.reshape(-1, 1) for w, b in zip(self._wt, self._b)]
 
     # ---- evaluation ----
 
-    def feedforward(self, x):
+    def feedforward(self, x: np.ndarray) -> np.ndarray:
         """The output for each row of x (N, n_in); a column (n_in, 1) gives a column."""
         x = np.asarray(x)
         if x.ndim == 2 and x.shape == (self.sizes[0], 1) and self.sizes[0] != 1:
@@ -170,20 +181,20 @@ class Network:
             return self._engine.forward(X, block, self._engine.workspace(block, threads),
                                         threads)
 
-    def predict(self, X):
+    def predict(self, X: np.ndarray) -> np.ndarray:
         """The predicted class (the most active output neuron) for each row of X."""
         return np.argmax(self.feedforward(X), axis=1)
 
-    def accuracy(self, data):
+    def accuracy(self, data: Data) -> int:
         """How many of data's samples the network classifies correctly."""
         X, labels = self._data(data, "data")
         return int(np.sum(np.argmax(self._forward(X), axis=1) == labels))
 
-    def evaluate(self, test_data):
+    def evaluate(self, test_data: Data) -> int:
         """network.py's evaluate: the number of correctly classified test inputs."""
         return self.accuracy(test_data)
 
-    def total_cost(self, data, lmbda=0.0, regularization="l2"):
+    def total_cost(self, data: Data, lmbda: float = 0.0, regularization: str = "l2") -> float:
         """The mean cost over data plus the regularisation term (network2.total_cost)."""
         X, labels = self._data(data, "data")
         lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
@@ -199,11 +210,15 @@ class Network:
 
     # ---- training ----
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
-            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False, momentum=0.0,
-            regularization="l2", early_stopping_n=0, eta_schedule=None, n_threads=None,
-            progress=None, monitor_gradient_norms=False):
+    def SGD(self, training_data: Data, epochs: int, mini_batch_size: int, eta: float,
+            lmbda: float = 0.0, evaluation_data: Optional[Data] = None,
+            monitor_evaluation_cost: bool = False, monitor_evaluation_accuracy: bool = False,
+            monitor_training_cost: bool = False, monitor_training_accuracy: bool = False,
+            momentum: float = 0.0, regularization: str = "l2", early_stopping_n: int = 0,
+            eta_schedule: Optional[Callable[[int], float]] = None,
+            n_threads: Optional[int] = None,
+            progress: Union[None, bool, Callable[[int, int, int], Any]] = None,
+            monitor_gradient_norms: bool = False) -> History:
         """Mini-batch stochastic gradient descent, as network2.SGD.
 
         training_data and evaluation_data are (X, y) with X (N, n_in) and y integer
@@ -357,7 +372,7 @@ class Network:
 
     # ---- persistence ----
 
-    def save(self, filename):
+    def save(self, filename: PathLike) -> None:
         """Write the network as JSON: network2's format (sizes, weights, biases, cost)
         plus dtype and activation, or its layers instead of sizes for network3's nets."""
         record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
@@ -372,7 +387,7 @@ class Network:
             json.dump(record, f)
 
 
-def load(filename, dtype=None):
+def load(filename: PathLike, dtype: Any = None) -> Network:
     """Read a network written by Network.save or by the book's network2.save.
 
     Only the known cost names and layer kinds are accepted and every shape and value
