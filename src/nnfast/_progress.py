@@ -7,7 +7,7 @@ drawn by hand would be one more thing to keep right (terminal width, rates, note
 from __future__ import annotations
 
 import sys
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 ProgressCallback = Callable[[int, int, int], None]
 
@@ -26,8 +26,8 @@ class EpochBar:
 
     def __init__(self, epochs: Optional[int] = None, unit: str = "sample"):
         self.epochs, self.unit = epochs, unit
-        self._bar = None
-        self._epoch = None
+        self._bar: Any = None
+        self._epoch: Optional[int] = None
         self._done = 0
 
     def __call__(self, epoch: int, rows_done: int, n: int) -> None:

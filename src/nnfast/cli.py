@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -217,9 +217,11 @@ def cmd_train(args) -> int:
     try:
         for epoch in range(args.epochs):
             start = time.perf_counter()
+            progress: Any = False
+            if bar:
+                progress = lambda _, done, n, e=epoch: bar(e, done, n)  # noqa: E731
             net.SGD((X, y), 1, args.mini_batch, args.eta, lmbda=args.lmbda,
-                    momentum=args.momentum, n_threads=args.threads,
-                    progress=(lambda _, done, n, e=epoch: bar(e, done, n)) if bar else False)
+                    momentum=args.momentum, n_threads=args.threads, progress=progress)
             seconds = time.perf_counter() - start
             cost = net.total_cost((X, y), args.lmbda)
             correct = net.accuracy((data.X_test, data.y_test))
@@ -270,6 +272,7 @@ def _best(fn, repeat):
 def cmd_bench(args) -> int:
     from nnfast import kernels, oracle
 
+    torch: Any
     try:
         import torch
     except ImportError:

@@ -27,7 +27,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 try:
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # NumPy < 2
-    from numpy.core.multiarray import _reconstruct
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 __all__ = [
     "DataNotFoundError",

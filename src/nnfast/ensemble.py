@@ -34,11 +34,9 @@ class Ensemble:
     def votes(self, X: np.ndarray) -> np.ndarray:
         """(N, classes): how many networks predict each class for each row of X."""
         n_classes = self.networks[0].sizes[-1]
-        counts = None
-        for net in self.networks:
-            predicted = net.predict(X)
-            if counts is None:
-                counts = np.zeros((len(predicted), n_classes), np.int64)
+        predictions = [net.predict(X) for net in self.networks]
+        counts = np.zeros((len(predictions[0]), n_classes), np.int64)
+        for predicted in predictions:
             counts[np.arange(len(predicted)), predicted] += 1
         return counts
 
