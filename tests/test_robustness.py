@@ -138,3 +138,20 @@ def test_divergence_restores_the_last_finite_weights():
         net.SGD((X.astype(np.float64) * 1e100, y), 3, 10, 1e10)
     for a, b in zip(before, net.weights):
         assert np.array_equal(a, b)
+
+
+def _train_small(seed):
+    X, y = random_data(500, seed=seed)
+    net = nnfast.Network([784, 30, 10], seed=seed)
+    net.SGD((X, y), 1, 10, 1.0, n_threads=2, progress=False)
+    return net.accuracy((X, y))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs the fork start method")
+def test_training_in_multiprocessing_fork_workers_does_not_hang():
+    import multiprocessing
+
+    _train_small(0)  # the parent's OpenMP pool is up before the workers fork
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map_async(_train_small, [1, 2]).get(timeout=120)
+    assert results == [_train_small(1), _train_small(2)]
