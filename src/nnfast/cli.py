@@ -272,11 +272,10 @@ def _best(fn, repeat):
 def cmd_bench(args) -> int:
     from nnfast import kernels, oracle
 
-    torch: Any
     try:
         import torch
     except ImportError:
-        torch = None
+        torch = None  # type: ignore[assignment]
     threads = args.threads or nnfast.get_num_threads()
     nnfast.set_num_threads(threads)
     rng = np.random.default_rng(0)
