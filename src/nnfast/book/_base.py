@@ -133,13 +133,11 @@ class BookNetwork:
         eta = _check_real(eta, "eta", minimum=0.0)
         lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
         n = _check_int(n, "n", minimum=1)
-        m = len(X)
-        engine, threads = self._net._engine, _threads(None)
-        engine.train_chunk(X, labels, np.arange(m, dtype=np.int64), m, eta, lmbda, 0.0, n,
-                           "l2", engine.workspace(m, threads), threads)
-        if not all(np.isfinite(p).all() for p in self._net.weights + self._net.biases):
-            raise FloatingPointError("update_mini_batch diverged: weights are no longer "
-                                     "finite (try a smaller eta)")
+        m, threads = len(X), _threads(None)
+        # The network's own chunk loop: a step that diverges is undone and reported.
+        with self._net._exclusive("update_mini_batch"):
+            self._net._train_epoch(X, labels, np.arange(m, dtype=np.int64), m, eta, lmbda, 0.0,
+                                   n, "l2", threads, 0, self._net._engine.workspace(m, threads))
 
     def _sgd(self, X, labels, epochs, mini_batch_size, eta, lmbda, end_of_epoch):
         """Train for epochs, calling end_of_epoch(j) after each; it may raise _EarlyStop."""
