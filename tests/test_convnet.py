@@ -18,6 +18,8 @@ from nnfast import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, da
 from nnfast._kernels import MAX_LAYERS
 from nnfast.activations import ReLU, sigmoid, tanh
 
+from engine_checks import assert_close_to, engine_train, params
+
 # --- helpers -------------------------------------------------------------------------
 
 ACT = {"sigmoid": oracle.sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
@@ -50,32 +52,6 @@ def numpy_forward(net, X):
             margin = min(margin, float(np.abs(z).min()))
         a = ACT[layer.activation](z)
     return a, margin
-
-
-def engine_train(net, X, labels, perm, mini_batch_size, eta, lmbda=0.0, momentum=0.0, n=None,
-                 regularization="l2", n_threads=1, seed=0):
-    """One engine call over the rows perm, as Network.SGD makes it."""
-    X = np.ascontiguousarray(X, dtype=net.dtype)
-    work = net._engine.workspace(mini_batch_size, n_threads)
-    net._engine.train_chunk(X, np.ascontiguousarray(labels, dtype=np.int64),
-                            np.ascontiguousarray(perm, dtype=np.int64), mini_batch_size,
-                            eta, lmbda, momentum, len(X) if n is None else n, regularization,
-                            work, n_threads, seed)
-
-
-def snapshot(net):
-    """Copies of every weight and bias array, in the book's shapes, flattened biases."""
-    return ([np.array(w, np.float64) for w in net.weights],
-            [np.array(b, np.float64).reshape(-1) for b in net.biases])
-
-
-def assert_close_to(got, want, rel, what):
-    """|got - want| <= rel * max(1, max|want|): an error on the array's scale."""
-    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    assert got.shape == want.shape, what
-    scale = max(1.0, float(np.abs(want).max()))
-    err = float(np.abs(got - want).max())
-    assert err <= rel * scale, f"{what}: max error {err:.3g} > {rel:g} * {scale:.3g}"
 
 
 def random_images(n, n_in, n_out, seed):
@@ -227,9 +203,9 @@ def fd_gradient(net, X, labels):
 def engine_gradient(net, X, labels, eta=FD_ETA):
     """The summed gradient the engine applies in one mini-batch step of all of X."""
     m = len(X)
-    w0, b0 = snapshot(net)
+    w0, b0 = params(net)
     engine_train(net, X, labels, np.arange(m), m, eta)
-    w1, b1 = snapshot(net)
+    w1, b1 = params(net)
     return [(a - b) / (eta / m) for a, b in zip(w0 + b0, w1 + b1)]
 
 
@@ -260,11 +236,11 @@ def test_l2_step_matches_formula(activation):
     X, labels = random_images(6, 64, 3, seed=31)
     eta, lmbda, n, m = 0.1, 2.0, 40, 3
     plain, decayed = fd_net(activation), fd_net(activation)
-    w0, b0 = snapshot(plain)
+    w0, b0 = params(plain)
     engine_train(plain, X, labels, np.arange(m), m, eta, 0.0, n=n)
     engine_train(decayed, X, labels, np.arange(m), m, eta, lmbda, n=n)
-    wp, bp = snapshot(plain)
-    wd, bd = snapshot(decayed)
+    wp, bp = params(plain)
+    wd, bd = params(decayed)
     for l in range(4):
         # (1 - eta*lmbda/n) w - (eta/m) grad = [w - (eta/m) grad] - eta*lmbda/n * w
         assert_close_to(wd[l], wp[l] - eta * lmbda / n * w0[l], REG_TOL, f"weights[{l}]")
@@ -277,12 +253,12 @@ def test_l1_step_matches_formula(activation):
     X, labels = random_images(6, 64, 3, seed=32)
     eta, lmbda, n, m = 0.1, 2.0, 40, 3
     plain, shrunk = fd_net(activation), fd_net(activation)
-    w0, b0 = snapshot(plain)
+    w0, b0 = params(plain)
     assert all(np.all(w != 0) for w in w0)
     engine_train(plain, X, labels, np.arange(m), m, eta, 0.0, n=n)
     engine_train(shrunk, X, labels, np.arange(m), m, eta, lmbda, n=n, regularization="l1")
-    wp, bp = snapshot(plain)
-    ws, bs = snapshot(shrunk)
+    wp, bp = params(plain)
+    ws, bs = params(shrunk)
     for l in range(4):
         assert_close_to(ws[l], wp[l] - eta * lmbda / n * np.sign(w0[l]), REG_TOL,
                         f"weights[{l}]")
@@ -296,13 +272,13 @@ def test_momentum_two_steps_match_formula(activation):
     X, labels = random_images(8, 64, 3, seed=33)
     eta, mu, m = 0.2, 0.9, 4
     plain, heavy = fd_net(activation), fd_net(activation)
-    w0, b0 = snapshot(plain)
+    w0, b0 = params(plain)
     engine_train(plain, X, labels, np.arange(m), m, eta)
-    w1, b1 = snapshot(plain)
+    w1, b1 = params(plain)
     engine_train(plain, X, labels, np.arange(m, 2 * m), m, eta)
-    w2, b2 = snapshot(plain)
+    w2, b2 = params(plain)
     engine_train(heavy, X, labels, np.arange(2 * m), m, eta, momentum=mu)  # both batches
-    wh, bh = snapshot(heavy)
+    wh, bh = params(heavy)
     for l in range(4):
         assert_close_to(wh[l], w2[l] + mu * (w1[l] - w0[l]), REG_TOL, f"weights[{l}]")
         assert_close_to(bh[l], b2[l] + mu * (b1[l] - b0[l]), REG_TOL, f"biases[{l}]")
@@ -407,9 +383,9 @@ def test_softmax_dropout_zeroes_exactly_the_dropped_columns(seed):
     counter-based RNG gives (oracle.dropout with the engine's per-layer seed)."""
     X, labels = random_images(1, 64, 5, seed=53)
     net = dropout_net(0.0, 0.5)
-    w0, b0 = snapshot(net)
+    w0, b0 = params(net)
     engine_train(net, X, labels, np.arange(1), 1, 1e-3, seed=seed)
-    w1, b1 = snapshot(net)
+    w1, b1 = params(net)
     dw_soft = w1[2] - w0[2]
     dropped = np.all(dw_soft == 0, axis=0)
     assert 0 < dropped.sum() < 20, f"{dropped.sum()} of 20 dropped: test setup"
@@ -425,9 +401,9 @@ def test_dense_dropout_mask_matches_counter_rng():
     of its weight update vanishes when that input was dropped in all 3 rows."""
     X, labels = random_images(3, 64, 5, seed=54)
     net = dropout_net(0.6, 0.0)
-    w0, _ = snapshot(net)
+    w0, _ = params(net)
     engine_train(net, X, labels, np.arange(3), 3, 1e-3, seed=99)
-    w1, _ = snapshot(net)
+    w1, _ = params(net)
     zero_cols = np.all(w1[1] == w0[1], axis=0)
     mask = dropout_mask(net, 1, 99, rows=3)
     np.testing.assert_array_equal(zero_cols, ~mask.any(axis=0))

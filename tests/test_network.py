@@ -17,6 +17,8 @@ import pytest
 import nnfast
 from nnfast import CrossEntropyCost, LogLikelihoodCost, Network, QuadraticCost, datasets, oracle
 
+from engine_checks import assert_close_to, engine_train, params
+
 ORACLE_COST = {QuadraticCost: oracle.QuadraticCost, CrossEntropyCost: oracle.CrossEntropyCost,
                LogLikelihoodCost: oracle.LogLikelihoodCost}
 # (cost, hidden activation) pairs the network accepts: cross-entropy needs sigmoid outputs.
@@ -29,13 +31,6 @@ COST_IDS = [f"{c.__name__}-{a}" for c, a in COST_ACTIVATIONS]
 # --- helpers -------------------------------------------------------------------------
 
 
-def params(net):
-    """The network's parameters in the oracle's convention, as float64 copies."""
-    weights = [np.array(w, dtype=np.float64) for w in net.weights]
-    biases = [np.array(b, dtype=np.float64).reshape(-1) for b in net.biases]
-    return weights, biases
-
-
 def velocities(net):
     return [(np.array(vwt.T, dtype=np.float64), np.array(vb, dtype=np.float64))
             for vwt, vb in zip(net._vwt, net._vb)]
@@ -46,26 +41,6 @@ def random_problem(sizes, n, seed, dtype=np.float64):
     X = rng.standard_normal((n, sizes[0])).astype(dtype)
     labels = rng.integers(0, sizes[-1], n).astype(np.int64)
     return X, labels
-
-
-def engine_train(net, X, labels, perm, mini_batch_size, eta, lmbda=0.0, momentum=0.0, n=None,
-                 regularization="l2", n_threads=1):
-    """One engine call over the rows perm, as Network.SGD makes it."""
-    X = np.ascontiguousarray(X, dtype=net.dtype)
-    work = net._engine.workspace(mini_batch_size)
-    net._engine.train_chunk(X, np.ascontiguousarray(labels, dtype=np.int64),
-                            np.ascontiguousarray(perm, dtype=np.int64), mini_batch_size,
-                            eta, lmbda, momentum, len(X) if n is None else n, regularization,
-                            work, n_threads)
-
-
-def assert_close_to(got, want, rel, what):
-    """|got - want| <= rel * max|want| (at least rel): a relative error on the array's scale."""
-    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    assert got.shape == want.shape, what
-    scale = max(1.0, float(np.abs(want).max()))
-    err = float(np.abs(got - want).max())
-    assert err <= rel * scale, f"{what}: max error {err:.3g} > {rel:g} * {scale:.3g}"
 
 
 def assert_params_match(net, weights, biases, rel, vels=None):

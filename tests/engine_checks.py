@@ -1,0 +1,29 @@
+"""Helpers shared by the engine's tests (test_network.py, test_convnet.py)."""
+import numpy as np
+
+
+def params(net):
+    """The network's parameters in the oracle's convention, as float64 copies."""
+    weights = [np.array(w, dtype=np.float64) for w in net.weights]
+    biases = [np.array(b, dtype=np.float64).reshape(-1) for b in net.biases]
+    return weights, biases
+
+
+def engine_train(net, X, labels, perm, mini_batch_size, eta, lmbda=0.0, momentum=0.0, n=None,
+                 regularization="l2", n_threads=1, seed=0):
+    """One engine call over the rows perm, as Network.SGD makes it."""
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+    work = net._engine.workspace(mini_batch_size, n_threads)
+    net._engine.train_chunk(X, np.ascontiguousarray(labels, dtype=np.int64),
+                            np.ascontiguousarray(perm, dtype=np.int64), mini_batch_size,
+                            eta, lmbda, momentum, len(X) if n is None else n, regularization,
+                            work, n_threads, seed)
+
+
+def assert_close_to(got, want, rel, what):
+    """|got - want| <= rel * max(1, max|want|): an error on the array's scale."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, what
+    scale = max(1.0, float(np.abs(want).max()))
+    err = float(np.abs(got - want).max())
+    assert err <= rel * scale, f"{what}: max error {err:.3g} > {rel:g} * {scale:.3g}"
