@@ -1,6 +1,8 @@
 /* Activations, their derivatives, softmax, Hadamard product, bias add and column
  * sums in float and double from one source (activations.inc). */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "nnfast.h"
 #include "parallel.h"
@@ -8,18 +10,56 @@
 /* Below this many elements a kernel stays on one thread. */
 #define NNF_ELEMENTWISE_PARALLEL 65536
 
+/* e^x for x <= 0 in float, branch-free so that the compiler vectorises the loops
+ * that call it (libm's expf is a scalar call, most of a sigmoid's time).
+ * x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, so n ln2 is exact enough);
+ * e^r by its degree-7 Taylor polynomial, whose truncation error is below 2^-27;
+ * then 2^n in two halves, so that results down to the subnormals stay exact to
+ * one rounding. Within 2 ulp of e^x; NaN stays NaN. */
+static inline float exp_nonpositive(float x)
+{
+    /* Below -104, e^x is under half the smallest subnormal; NaN is compared away
+     * here and restored at the end. */
+    const float xc = x > -104.0f ? x : -104.0f;
+    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t = xc * 1.44269504f + round_magic;
+    float n = t - round_magic;
+    float r = (xc - n * 0.693145752f) - n * 1.42860677e-6f;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t ni; /* n in [-150, 0], from t's bits */
+    memcpy(&ni, &t, sizeof ni);
+    ni -= 0x4B400000;
+    int32_t half = ni >> 1, bits1 = (half + 127) * (1 << 23), bits2 = (ni - half + 127) * (1 << 23);
+    float scale1, scale2;
+    memcpy(&scale1, &bits1, sizeof scale1);
+    memcpy(&scale2, &bits2, sizeof scale2);
+    float e = p * scale1 * scale2;
+    e = x < -104.0f ? 0.0f : e;
+    return x != x ? x : e;
+}
+
 #define REAL float
 #define P(name) nnf_s##name
 #define EXP expf
+#define EXP_NONPOSITIVE exp_nonpositive
 #define TANH tanhf
 #include "activations.inc"
 #undef REAL
 #undef P
 #undef EXP
+#undef EXP_NONPOSITIVE
 #undef TANH
 
 #define REAL double
 #define P(name) nnf_d##name
 #define EXP exp
+#define EXP_NONPOSITIVE exp
 #define TANH tanh
 #include "activations.inc"

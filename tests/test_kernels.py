@@ -751,6 +751,17 @@ def test_sigmoid_large_inputs_saturate_cleanly(dtype):
         assert (err <= rel[finite] + 2 * tiny).all(), (got, want)
 
 
+def test_float32_sigmoid_on_a_dense_grid():
+    # float32's sigmoid has its own vectorised e^x (the float64 one is libm's): check
+    # it on every 2^-12 step of [-110, 110], the whole range where the result is
+    # neither exactly 0 nor 1, subnormals included.
+    z = np.arange(-110 * 4096, 110 * 4096 + 1, dtype=np.float64) / 4096
+    got = kernels.sigmoid(z.astype(np.float32).reshape(1, -1)).ravel().astype(np.float64)
+    want = oracle.sigmoid(z)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    assert (np.abs(got - want) <= 4 * EPS[np.float32] * want + 2 * tiny).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 def test_softmax_large_inputs(dtype):
     big = float(np.finfo(dtype).max) / 2
