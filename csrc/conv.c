@@ -1,5 +1,7 @@
 /* im2col / col2im and the convolutional layer's forward and backward passes in
  * float and double from one source (conv.inc). */
+#include <string.h>
+
 #include "nnfast.h"
 #include "parallel.h"
 

@@ -16,6 +16,8 @@
 /* Products with both operands contiguous along k take the dot kernels when small,
  * or when C has at most this many rows or columns. */
 #define NNF_GEMM_DOT_NARROW 32
+/* The dot path's panels of B: about half of a typical L2. */
+#define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
 
 /* Packing buffers live per thread and only grow, so a run of GEMMs allocates once;
  * a thread's buffers are freed when it ends (a thread-local pointer would leak

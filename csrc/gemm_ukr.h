@@ -10,9 +10,9 @@
  * strides (never past its m x k block) and B with unit column stride and NR
  * readable columns in each of its k rows.
  *
- * A dot kernel computes an m x n <= dot_mr x dot_nr tile from A with unit column
- * stride and B with unit row stride (both contiguous along k), touching nothing
- * outside A's m x k and B's k x n blocks. */
+ * A dot kernel computes an m x n block, m <= dot_mr and any n, from A with unit
+ * column stride and B with unit row stride (both contiguous along k), touching
+ * nothing outside A's m x k and B's k x n blocks. */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -27,10 +27,10 @@ typedef void (*nnf_sdirect_fn)(nnf_int k, const float *a, nnf_int rsa, nnf_int c
                                float alpha, float beta, int m, int n);
 typedef void (*nnf_sdot_fn)(nnf_int k, const float *a, nnf_int rsa, const float *b, nnf_int csb,
                             float *c, nnf_int rsc, nnf_int csc, float alpha, float beta, int m,
-                            int n);
+                            nnf_int n);
 typedef void (*nnf_ddot_fn)(nnf_int k, const double *a, nnf_int rsa, const double *b,
                             nnf_int csb, double *c, nnf_int rsc, nnf_int csc, double alpha,
-                            double beta, int m, int n);
+                            double beta, int m, nnf_int n);
 typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int csa,
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);

@@ -20,6 +20,22 @@ static inline double hsum_avx2_d(__m256d v)
     return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
 }
 
+/* Four lane sums at once: pairwise horizontal adds within each 128-bit half, then
+ * the halves. Each sum's order depends on its own vector only: (v0+v1)+(v2+v3) in
+ * each half, then low + high (float); v0+v1, v2+v3, then low + high (double). */
+static inline void hsum4_avx2_s(const __m256 *v, float *out)
+{
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+static inline void hsum4_avx2_d(const __m256d *v, double *out)
+{
+    __m256d h01 = _mm256_hadd_pd(v[0], v[1]), h23 = _mm256_hadd_pd(v[2], v[3]);
+    __m256d lo = _mm256_permute2f128_pd(h01, h23, 0x20), hi = _mm256_permute2f128_pd(h01, h23, 0x31);
+    _mm256_storeu_pd(out, _mm256_add_pd(lo, hi));
+}
+
 #define UKR_NAME nnf_sukr_avx2
 #define DUKR_NAME nnf_sdukr_avx2
 #define STORE_NAME store_tile_s
@@ -40,6 +56,7 @@ static inline double hsum_avx2_d(__m256d v)
 #define DOT_MR 3
 #define DOT_NR 4
 #define VHSUM hsum_avx2_s
+#define VHSUM4 hsum4_avx2_s
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx2
@@ -62,6 +79,7 @@ static inline double hsum_avx2_d(__m256d v)
 #define DOT_MR 3
 #define DOT_NR 4
 #define VHSUM hsum_avx2_d
+#define VHSUM4 hsum4_avx2_d
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx2 = {

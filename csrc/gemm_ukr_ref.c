@@ -45,10 +45,10 @@
 #define DEFINE_REF_DOT(NAME, REAL)                                                          \
     static void NAME(nnf_int k, const REAL *a, nnf_int rsa, const REAL *b, nnf_int csb,     \
                      REAL *restrict c, nnf_int rsc, nnf_int csc, REAL alpha, REAL beta,     \
-                     int m, int n)                                                           \
+                     int m, nnf_int n)                                                       \
     {                                                                                        \
         for (int i = 0; i < m; i++)                                                          \
-            for (int j = 0; j < n; j++) {                                                    \
+            for (nnf_int j = 0; j < n; j++) {                                                \
                 REAL sum = 0;                                                                \
                 for (nnf_int p = 0; p < k; p++)                                              \
                     sum += a[i * rsa + p] * b[j * csb + p];                                  \
