@@ -5,12 +5,27 @@
 #include "nnfast.h"
 #include "parallel.h"
 
-/* One cols buffer for each thread that can run a sample: min(n_threads, n), at least 1. */
-nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int kh,
-                                nnf_int kw, int n_threads)
+/* The sums over samples in conv_backward (dweights, dbias) are taken in this many
+ * fixed groups of samples at most, one partial sum each: enough groups to keep 16
+ * cores busy, and a grouping that depends on n alone, never on the thread count. */
+#define NNF_CONV_GROUPS 16
+
+static nnf_int conv_groups(nnf_int n) { return n < NNF_CONV_GROUPS ? n : NNF_CONV_GROUPS; }
+
+/* Threads that can run samples at once: min(n_threads, n), at least 1. */
+static nnf_int conv_threads(nnf_int n, int n_threads)
 {
     nnf_int threads = n < n_threads ? n : n_threads;
-    return (threads < 1 ? 1 : threads) * c * kh * kw * (h - kh + 1) * (w - kw + 1);
+    return threads < 1 ? 1 : threads;
+}
+
+/* One cols buffer per thread, then a partial dweights and dbias for each group but
+ * the first (which sums straight into the outputs). */
+nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
+                                nnf_int kh, nnf_int kw, int n_threads)
+{
+    nnf_int k = c * kh * kw, ohw = (h - kh + 1) * (w - kw + 1), groups = conv_groups(n);
+    return conv_threads(n, n_threads) * k * ohw + (groups > 1 ? groups - 1 : 0) * (f * k + f);
 }
 
 #define REAL float

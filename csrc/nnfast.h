@@ -137,11 +137,12 @@ NNF_DECLARE_ENGINE(nnf_d, double)
  * im2col writes one sample's cols, (c*kh*kw) x (oh*ow) row-major, row c*kh*kw +
  * i*kw + j; col2im overwrites x with its adjoint (the sum of the columns back into
  * the pixels). conv_forward and conv_backward use work, conv_workspace_size(n, c,
- * h, w, kh, kw, n_threads) values (one cols buffer per thread). bias, dx and dbias may
- * be NULL. dweights and dbias are summed over samples in sample order: results are
- * bit-identical for any n_threads. */
-nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int kh,
-                                nnf_int kw, int n_threads);
+ * h, w, f, kh, kw, n_threads) values (a cols buffer per thread, partial sums per
+ * group of samples). bias, dx and dbias may be NULL. dweights and dbias are summed
+ * over fixed groups of samples, each in sample order, then over the groups in
+ * order: results are bit-identical for any n_threads. */
+nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
+                                nnf_int kh, nnf_int kw, int n_threads);
 #define NNF_DECLARE_CONV(P, REAL)                                                          \
     void P##im2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const REAL *x,  \
                    REAL *cols);                                                            \

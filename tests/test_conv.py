@@ -44,6 +44,7 @@ CONV_SHAPES = [
     (7, 1, 5, 7, 3, 1, 1),
     (1, 20, 7, 7, 3, 3, 3),
     (7, 3, 12, 7, 5, 2, 3),
+    (37, 2, 9, 8, 3, 3, 2),  # more samples than groups of the weight-gradient sum
 ]
 # (N, C, H, W, pool): the 2x2 after a 24x24 or 8x8 conv, 3x3, 1x2.
 POOL_SHAPES = [
@@ -172,11 +173,11 @@ def test_conv2d_backward_against_oracle(shape, dtype, layout):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("shape", [(1, 20, 28, 28, 40, 5, 5), (7, 20, 12, 12, 40, 5, 5),
-                                   (3, 1, 28, 28, 20, 5, 5)], ids=str)
+                                   (3, 1, 28, 28, 20, 5, 5), (37, 2, 9, 8, 3, 3, 2)], ids=str)
 def test_conv2d_bit_identical_across_thread_counts(shape, dtype):
     """One sample: GEMM splits its tiles among threads; seven: samples run in parallel;
-    three samples on two threads: unequal shares. dw and db are summed in sample order
-    whatever the thread count."""
+    three samples on two threads: unequal shares; 37: groups of two and three samples.
+    dw and db are summed over the same groups of samples whatever the thread count."""
     x, w, b, dout = _conv_case(shape, dtype, seed=3)
     fwd = [kernels.conv2d(x, w, b, n_threads=t) for t in (1, 2, 3)]
     bwd = [kernels.conv2d_backward(x, w, dout, n_threads=t) for t in (1, 2, 3)]

@@ -139,7 +139,7 @@ def conv2d(x, w, b=None, n_threads=None):
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], wd = X.shape[3]
     cdef nnf_int f = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3]
     cdef cnp.ndarray out = np.empty((n, f, oh, ow), dtype=X.dtype)
-    cdef cnp.ndarray work = np.empty(nnf_conv_workspace_size(n, c, h, wd, kh, kw, nt), dtype=X.dtype)
+    cdef cnp.ndarray work = np.empty(nnf_conv_workspace_size(n, c, h, wd, f, kh, kw, nt), dtype=X.dtype)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sconv_forward(n, c, h, wd, <float *>_data(X), f, kh, kw, <float *>_data(Wt),
@@ -170,7 +170,7 @@ def conv2d_backward(x, w, dout, n_threads=None):
     cdef cnp.ndarray dx = np.empty((n, c, h, wd), dtype=X.dtype)
     cdef cnp.ndarray dw = np.empty((f, c, kh, kw), dtype=X.dtype)
     cdef cnp.ndarray db = np.empty(f, dtype=X.dtype)
-    cdef cnp.ndarray work = np.empty(nnf_conv_workspace_size(n, c, h, wd, kh, kw, nt), dtype=X.dtype)
+    cdef cnp.ndarray work = np.empty(nnf_conv_workspace_size(n, c, h, wd, f, kh, kw, nt), dtype=X.dtype)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sconv_backward(n, c, h, wd, <float *>_data(X), f, kh, kw, <float *>_data(Wt),

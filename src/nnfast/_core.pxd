@@ -122,8 +122,8 @@ cdef extern from "nnfast.h" nogil:
                           const long long *labels, const long long *perm, nnf_int n_rows,
                           nnf_int mini_batch_size, double *work) noexcept
 
-    nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int kh,
-                                    nnf_int kw, int n_threads) noexcept
+    nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
+                                    nnf_int kh, nnf_int kw, int n_threads) noexcept
     void nnf_sim2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
                      const float *x, float *cols) noexcept
     void nnf_dim2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
