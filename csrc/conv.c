@@ -31,12 +31,15 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
 #define REAL float
 #define P(name) nnf_s##name
 #define GEMM nnf_sgemm
+#define SPARSE_GEMV nnf_ssparse_gemv
 #include "conv.inc"
 #undef REAL
 #undef P
 #undef GEMM
+#undef SPARSE_GEMV
 
 #define REAL double
 #define P(name) nnf_d##name
 #define GEMM nnf_dgemm
+#define SPARSE_GEMV nnf_dsparse_gemv
 #include "conv.inc"

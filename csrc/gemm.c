@@ -70,6 +70,7 @@ enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
 #define UKR sukr
 #define DIRECT sdirect
 #define DOT sdot
+#define GATHER sgather
 #include "gemm.inc"
 #undef REAL
 #undef P
@@ -77,6 +78,7 @@ enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
 #undef UKR
 #undef DIRECT
 #undef DOT
+#undef GATHER
 
 #define REAL double
 #define P(name) nnf_d##name
@@ -84,4 +86,5 @@ enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
 #define UKR dukr
 #define DIRECT ddirect
 #define DOT ddot
+#define GATHER dgather
 #include "gemm.inc"

@@ -12,7 +12,10 @@
  *
  * A dot kernel computes an m x n block, m <= dot_mr and any n, from A with unit
  * column stride and B with unit row stride (both contiguous along k), touching
- * nothing outside A's m x k and B's k x n blocks. */
+ * nothing outside A's m x k and B's k x n blocks.
+ *
+ * A gather kernel computes c[0..n) := beta * c + sum_p alpha[p] * b[idx[p] * rsb +
+ * (0..n)] for p < k, in order of p (beta == 0 never reads c). */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -31,6 +34,10 @@ typedef void (*nnf_sdot_fn)(nnf_int k, const float *a, nnf_int rsa, const float 
 typedef void (*nnf_ddot_fn)(nnf_int k, const double *a, nnf_int rsa, const double *b,
                             nnf_int csb, double *c, nnf_int rsc, nnf_int csc, double alpha,
                             double beta, int m, nnf_int n);
+typedef void (*nnf_sgather_fn)(nnf_int k, const float *alpha, const int *idx, const float *b,
+                               nnf_int rsb, float *c, float beta, nnf_int n);
+typedef void (*nnf_dgather_fn)(nnf_int k, const double *alpha, const int *idx, const double *b,
+                               nnf_int rsb, double *c, double beta, nnf_int n);
 typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int csa,
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);
@@ -44,6 +51,8 @@ typedef struct {
     nnf_ddirect_fn ddirect;
     nnf_sdot_fn sdot;
     nnf_ddot_fn ddot;
+    nnf_sgather_fn sgather;
+    nnf_dgather_fn dgather;
     int dot_mr, dot_nr;
 } nnf_gemm_arch;
 

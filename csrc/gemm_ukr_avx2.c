@@ -53,6 +53,8 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define VFMA _mm256_fmadd_ps
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx2
+#define GATHER_NAME nnf_sgather_avx2
+#define GATHER_NV 8
 #define DOT_MR 3
 #define DOT_NR 4
 #define VHSUM hsum_avx2_s
@@ -76,6 +78,8 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define VFMA _mm256_fmadd_pd
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx2
+#define GATHER_NAME nnf_dgather_avx2
+#define GATHER_NV 8
 #define DOT_MR 3
 #define DOT_NR 4
 #define VHSUM hsum_avx2_d
@@ -90,7 +94,9 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .sdirect = nnf_sdukr_avx2,
     .ddirect = nnf_ddukr_avx2,
     .sdot = nnf_sdot_avx2,
+    .sgather = nnf_sgather_avx2,
     .ddot = nnf_ddot_avx2,
+    .dgather = nnf_dgather_avx2,
     .dot_mr = 3,
     .dot_nr = 4,
 };

@@ -24,6 +24,8 @@
 #define VFMA _mm512_fmadd_ps
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx512
+#define GATHER_NAME nnf_sgather_avx512
+#define GATHER_NV 8
 #define DOT_MR 3
 #define DOT_NR 8
 #define VHSUM _mm512_reduce_add_ps
@@ -46,6 +48,8 @@
 #define VFMA _mm512_fmadd_pd
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx512
+#define GATHER_NAME nnf_dgather_avx512
+#define GATHER_NV 8
 #define DOT_MR 3
 #define DOT_NR 8
 #define VHSUM _mm512_reduce_add_pd
@@ -59,7 +63,9 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .sdirect = nnf_sdukr_avx512,
     .ddirect = nnf_ddukr_avx512,
     .sdot = nnf_sdot_avx512,
+    .sgather = nnf_sgather_avx512,
     .ddot = nnf_ddot_avx512,
+    .dgather = nnf_dgather_avx512,
     .dot_mr = 3,
     .dot_nr = 8,
 };

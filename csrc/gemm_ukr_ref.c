@@ -57,12 +57,26 @@
             }                                                                                \
     }
 
+#define DEFINE_REF_GATHER(NAME, REAL)                                                       \
+    static void NAME(nnf_int k, const REAL *alpha, const int *idx, const REAL *b, nnf_int rsb,\
+                     REAL *c, REAL beta, nnf_int n)                                          \
+    {                                                                                        \
+        for (nnf_int j = 0; j < n; j++) {                                                    \
+            REAL sum = 0;                                                                    \
+            for (nnf_int p = 0; p < k; p++)                                                  \
+                sum += alpha[p] * b[(nnf_int)idx[p] * rsb + j];                              \
+            c[j] = beta == 0 ? sum : sum + beta * c[j];                                      \
+        }                                                                                    \
+    }
+
 DEFINE_REF_UKR(sukr_ref, float)
 DEFINE_REF_UKR(dukr_ref, double)
 DEFINE_REF_DIRECT(sdirect_ref, float)
 DEFINE_REF_DIRECT(ddirect_ref, double)
 DEFINE_REF_DOT(sdot_ref, float)
 DEFINE_REF_DOT(ddot_ref, double)
+DEFINE_REF_GATHER(sgather_ref, float)
+DEFINE_REF_GATHER(dgather_ref, double)
 
 const nnf_gemm_arch nnf_gemm_ref = {
     .sblock = {.mr = REF_MR, .nr = REF_NR, .mc = 128, .kc = 256, .nc = 4096},
@@ -73,6 +87,8 @@ const nnf_gemm_arch nnf_gemm_ref = {
     .ddirect = ddirect_ref,
     .sdot = sdot_ref,
     .ddot = ddot_ref,
+    .sgather = sgather_ref,
+    .dgather = dgather_ref,
     .dot_mr = 4,
     .dot_nr = 4,
 };

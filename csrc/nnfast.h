@@ -43,6 +43,14 @@ void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
                const double *b, nnf_int rsb, nnf_int csb, double beta,
                double *c, nnf_int rsc, nnf_int csc, int n_threads);
 
+/* A sparse row vector times a matrix: c[0..n) = beta*c + sum over p < k of alpha[p] *
+ * (row idx[p] of B, at b + idx[p]*rsb with unit column stride), in order of p.
+ * beta == 0 never reads c. */
+void nnf_ssparse_gemv(nnf_int k, const float *alpha, const int *idx, const float *b,
+                      nnf_int rsb, float beta, float *c, nnf_int n);
+void nnf_dsparse_gemv(nnf_int k, const double *alpha, const int *idx, const double *b,
+                      nnf_int rsb, double beta, double *c, nnf_int n);
+
 /* ---- Elementwise kernels on m x n matrices (activations.c) ----
  * Each takes an input x with strides (rsx, csx) and writes out with (rso, cso);
  * out may alias x when the strides agree. */
@@ -140,7 +148,10 @@ NNF_DECLARE_ENGINE(nnf_d, double)
  * h, w, f, kh, kw, n_threads) values (a cols buffer per thread, partial sums per
  * group of samples). bias, dx and dbias may be NULL. dweights and dbias are summed
  * over fixed groups of samples, each in sample order, then over the groups in
- * order: results are bit-identical for any n_threads. */
+ * order: results are bit-identical for any n_threads. convpool_backward is
+ * conv_backward after a ph x pw max-pool, from the pool's output gradient and
+ * argmax (maxpool_forward's); it needs the dense conv gradient only for dx, and
+ * writes it to dconv (n x f x oh x ow) then. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads);
 #define NNF_DECLARE_CONV(P, REAL)                                                          \
@@ -154,7 +165,12 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
     void P##conv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,        \
                           nnf_int f, nnf_int kh, nnf_int kw, const REAL *weights,          \
                           const REAL *dout, REAL *dx, REAL *dweights, REAL *dbias,         \
-                          REAL *work, int n_threads);
+                          REAL *work, int n_threads);                                   \
+    void P##convpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,    \
+                              nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,    \
+                              const REAL *weights, const REAL *dpool, const int *argmax,   \
+                              REAL *dconv, REAL *dx, REAL *dweights, REAL *dbias,          \
+                              REAL *work, int n_threads);
 
 NNF_DECLARE_CONV(nnf_s, float)
 NNF_DECLARE_CONV(nnf_d, double)

@@ -223,6 +223,52 @@ def test_gradient_matches_finite_differences(activation):
         assert_close_to(g, w, FD_TOL, name)
 
 
+# The conv layer's gradient against the oracle's conv2d_backward of its
+# maxpool2d_backward, for tap counts c*kh*kw that fill and overrun every vector width
+# of the sparse weight-gradient product (25, 27, 500), with each micro-kernel this CPU
+# runs. Float64, both sides sum the same products in different orders (up to
+# mini-batch x pooled outputs = 7 x 36 terms); the readback (w0 - w1)/(eta/m) adds
+# ~2e-11. 1e-9 is far below a wrong row, tap or window (O(0.01 - 1)).
+ORACLE_GRAD_TOL = 1e-9
+
+
+def oracle_conv_gradient(net, X, labels):
+    """dC/dW and dC/db of the first layer of [ConvPool(sigmoid), Softmax], summed over X."""
+    conv_layer = net.layers[0]
+    (w, ws), (b, bs) = params(net)
+    x = X.reshape((len(X),) + conv_layer.image_shape)
+    conv = oracle.conv2d(x, w)
+    pooled, argmax = oracle.maxpool2d(conv, conv_layer.poolsize)
+    a1 = oracle.sigmoid(pooled + b[:, None, None])
+    a2 = oracle.softmax(a1.reshape(len(X), -1) @ ws.T + bs)
+    delta2 = a2 - np.eye(ws.shape[0])[labels]
+    delta1 = (delta2 @ ws).reshape(a1.shape) * a1 * (1 - a1)
+    _, dw, _ = oracle.conv2d_backward(x, w, oracle.maxpool2d_backward(delta1, argmax, conv.shape))
+    return dw, delta1.sum(axis=(0, 2, 3))
+
+
+@pytest.mark.parametrize("arch", nnfast._kernels.supported_archs())
+@pytest.mark.parametrize("filter_shape,image_shape", [((6, 1, 5, 5), (1, 16, 16)),
+                                                      ((5, 3, 3, 3), (3, 10, 12)),
+                                                      ((3, 20, 5, 5), (20, 8, 8))], ids=str)
+def test_conv_gradient_matches_oracle(filter_shape, image_shape, arch):
+    conv = ConvPoolLayer(filter_shape, image_shape, (2, 2), sigmoid)
+    net = Network([conv, SoftmaxLayer(conv.n_out, 4)], dtype=np.float64, seed=31)
+    rng = np.random.default_rng(32)
+    for p in net.weights + net.biases:  # the softmax layer starts at zero
+        p[...] += 0.3 * rng.standard_normal(p.shape)
+    X, labels = random_images(7, conv.n_in, 4, seed=33)
+    want = oracle_conv_gradient(net, X, labels)
+    previous = nnfast._kernels.get_arch()
+    nnfast._kernels.set_arch(arch)
+    try:
+        got = engine_gradient(net, X, labels)
+    finally:
+        nnfast._kernels.set_arch(previous)
+    assert_close_to(got[0], want[0], ORACLE_GRAD_TOL, "conv weights")
+    assert_close_to(got[2], want[1], ORACLE_GRAD_TOL, "conv biases")
+
+
 # --- 3. regularisation and momentum --------------------------------------------------
 
 # Against the engine's own lmbda = 0 step (validated by finite differences above): the
