@@ -150,10 +150,12 @@ NNF_DECLARE_ENGINE(nnf_d, double)
  * over fixed groups of samples, each in sample order, then over the groups in
  * order: results are bit-identical for any n_threads. convpool_backward is
  * conv_backward after a ph x pw max-pool, from the pool's output gradient and
- * argmax (maxpool_forward's); it needs the dense conv gradient only for dx, and
- * writes it to dconv (n x f x oh x ow) then. */
+ * argmax (maxpool_forward's), with convpool_workspace_size(...) values of work. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads);
+nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
+                                    nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
+                                    int n_threads);
 #define NNF_DECLARE_CONV(P, REAL)                                                          \
     void P##im2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const REAL *x,  \
                    REAL *cols);                                                            \
@@ -169,8 +171,8 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
     void P##convpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,    \
                               nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,    \
                               const REAL *weights, const REAL *dpool, const int *argmax,   \
-                              REAL *dconv, REAL *dx, REAL *dweights, REAL *dbias,          \
-                              REAL *work, int n_threads);
+                              REAL *dx, REAL *dweights, REAL *dbias, REAL *work,           \
+                              int n_threads);
 
 NNF_DECLARE_CONV(nnf_s, float)
 NNF_DECLARE_CONV(nnf_d, double)

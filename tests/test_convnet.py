@@ -164,12 +164,20 @@ FD_TOL = 1e-7
 KINK_MARGIN = 1e-4
 
 
-def fd_net(activation, seed=21):
-    fn = ACT_FN[activation]
-    net = Network([ConvPoolLayer((3, 1, 3, 3), (1, 8, 8), (2, 2), fn),
-                   ConvPoolLayer((4, 3, 2, 2), (3, 3, 3), (1, 1), fn),
-                   FullyConnectedLayer(16, 5, fn), SoftmaxLayer(5, 3)],
-                  dtype=np.float64, seed=seed)
+# Two conv layers: the second's input gradient flows through a 1x1 pool (every
+# conv output routed) or a 2x2 pool (one in four).
+FD_NETS = {
+    "pool1x1": lambda fn: [ConvPoolLayer((3, 1, 3, 3), (1, 8, 8), (2, 2), fn),
+                           ConvPoolLayer((4, 3, 2, 2), (3, 3, 3), (1, 1), fn),
+                           FullyConnectedLayer(16, 5, fn), SoftmaxLayer(5, 3)],
+    "pool2x2": lambda fn: [ConvPoolLayer((3, 1, 3, 3), (1, 10, 10), (2, 2), fn),
+                           ConvPoolLayer((5, 3, 3, 3), (3, 4, 4), (2, 2), fn),
+                           FullyConnectedLayer(5, 4, fn), SoftmaxLayer(4, 3)],
+}
+
+
+def fd_net(activation, layers="pool1x1", seed=21):
+    net = Network(FD_NETS[layers](ACT_FN[activation]), dtype=np.float64, seed=seed)
     # Perturb every parameter (the softmax layer starts at zero, which would make all
     # the gradients below it vanish).
     rng = np.random.default_rng(seed + 1)
@@ -209,14 +217,15 @@ def engine_gradient(net, X, labels, eta=FD_ETA):
     return [(a - b) / (eta / m) for a, b in zip(w0 + b0, w1 + b1)]
 
 
+@pytest.mark.parametrize("layers", sorted(FD_NETS))
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
-def test_gradient_matches_finite_differences(activation):
-    X, labels = random_images(4, 64, 3, seed=22)
-    net = fd_net(activation)
+def test_gradient_matches_finite_differences(activation, layers):
+    net = fd_net(activation, layers)
+    X, labels = random_images(4, net.layers[0].n_in, 3, seed=22)
     _, margin = numpy_forward(net, X)
     assert margin > KINK_MARGIN, f"test setup: a kink or tie within {margin:g}"
     want = fd_gradient(net, X, labels)
-    got = engine_gradient(fd_net(activation), X, labels)
+    got = engine_gradient(fd_net(activation, layers), X, labels)
     names = [f"weights[{l}]" for l in range(4)] + [f"biases[{l}]" for l in range(4)]
     for g, w, name in zip(got, want, names):
         assert np.abs(w).max() > 1e-3, f"test setup: {name} has a vanishing gradient"
