@@ -2,13 +2,16 @@
 compiled C kernels."""
 import os as _os
 
-# nnfast's parallel regions are short and many (several per mini-batch). By default
-# libgomp's idle threads spin between them, which starves whatever else wants the
-# cores: another network training in a Python thread, another process. Measured on
-# two cores under load, a conv net's epoch took 7 s spinning and 0.5 s passive, and
-# passive costs nothing measurable when the machine is idle. A user's setting wins.
+# nnfast's parallel regions are short and many (several per mini-batch), with short
+# serial stretches between them. libgomp's default is to spin for a long time
+# before an idle thread sleeps, which starves whatever else wants the cores (another
+# process, another network in a Python thread): on two busy cores a conv epoch took
+# 7 s instead of 0.5 s. Sleeping at once (OMP_WAIT_POLICY=passive) costs a wake-up
+# at every region instead: on two idle cores W5's epoch at mini-batch 10 took 8.5-9.8 s
+# passive and 8.2 s with a spin of 2,000 iterations (microseconds), which under load
+# did no worse than passive. A user's setting wins.
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["OMP_WAIT_POLICY"] = "passive"
+    _os.environ["GOMP_SPINCOUNT"] = "2000"
 
 # libgomp reads its settings when the extension loads it, so this comes after.
 from nnfast import _kernels, datasets, kernels, oracle  # noqa: E402
