@@ -28,16 +28,20 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
     return conv_threads(n, n_threads) * k * ohw + (groups > 1 ? groups - 1 : 0) * (f * k + f);
 }
 
-/* conv_workspace_size's, then per thread the lists of convpool_backward's sparse dx:
- * for each of f*pooled pool outputs a value and a filter (an int in a REAL's slot),
- * and ohw + 1 list starts. */
+/* convpool_forward: a cols buffer per thread, then a conv output per thread.
+ * convpool_backward: conv_workspace_size's cols buffers and partials, then per
+ * thread the lists of its sparse dx: for each of f*pooled pool outputs a value and a
+ * filter (an int in a REAL's slot), and ohw + 1 list starts. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                                     int n_threads)
 {
     nnf_int oh = h - kh + 1, ow = w - kw + 1, pooled = (oh / ph) * (ow / pw);
-    return nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
-           conv_threads(n, n_threads) * (2 * f * pooled + oh * ow + 1);
+    nnf_int threads = conv_threads(n, n_threads), cols = threads * c * kh * kw * oh * ow;
+    nnf_int forward = cols + threads * f * oh * ow;
+    nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
+                       threads * (2 * f * pooled + oh * ow + 1);
+    return forward > backward ? forward : backward;
 }
 
 #define REAL float

@@ -148,9 +148,10 @@ NNF_DECLARE_ENGINE(nnf_d, double)
  * h, w, f, kh, kw, n_threads) values (a cols buffer per thread, partial sums per
  * group of samples). bias, dx and dbias may be NULL. dweights and dbias are summed
  * over fixed groups of samples, each in sample order, then over the groups in
- * order: results are bit-identical for any n_threads. convpool_backward is
- * conv_backward after a ph x pw max-pool, from the pool's output gradient and
- * argmax (maxpool_forward's), with convpool_workspace_size(...) values of work. */
+ * order: results are bit-identical for any n_threads. convpool_forward is
+ * conv_forward then maxpool_forward then the bias, per filter (out rows ldo apart);
+ * convpool_backward is conv_backward after that max-pool, from the pool's output
+ * gradient and argmax. Both take convpool_workspace_size(...) values of work. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads);
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
@@ -168,6 +169,10 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
                           nnf_int f, nnf_int kh, nnf_int kw, const REAL *weights,          \
                           const REAL *dout, REAL *dx, REAL *dweights, REAL *dbias,         \
                           REAL *work, int n_threads);                                   \
+    void P##convpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,     \
+                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,     \
+                             const REAL *weights, const REAL *bias, REAL *out, nnf_int ldo,\
+                             int *argmax, REAL *work, int n_threads);                      \
     void P##convpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,    \
                               nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,    \
                               const REAL *weights, const REAL *dpool, const int *argmax,   \
