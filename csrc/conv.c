@@ -30,8 +30,8 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
 
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.
  * convpool_backward: conv_workspace_size's cols buffers and partials, then per
- * thread the lists of its sparse dx: for each of f*pooled pool outputs a value and a
- * filter (an int in a REAL's slot), and ohw + 1 list starts. */
+ * thread the lists of its sparse products: for each of f*pooled pool outputs a value
+ * and a filter (an int in a REAL's slot), and max(ohw, f) + 1 list starts. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                                     int n_threads)
@@ -40,22 +40,22 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
     nnf_int threads = conv_threads(n, n_threads), cols = threads * c * kh * kw * oh * ow;
     nnf_int forward = cols + threads * f * oh * ow;
     nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
-                       threads * (2 * f * pooled + oh * ow + 1);
+                       threads * (2 * f * pooled + (oh * ow > f ? oh * ow : f) + 1);
     return forward > backward ? forward : backward;
 }
 
 #define REAL float
 #define P(name) nnf_s##name
 #define GEMM nnf_sgemm
-#define SPARSE_GEMV nnf_ssparse_gemv
+#define SPARSE_GEMM nnf_ssparse_gemm
 #include "conv.inc"
 #undef REAL
 #undef P
 #undef GEMM
-#undef SPARSE_GEMV
+#undef SPARSE_GEMM
 
 #define REAL double
 #define P(name) nnf_d##name
 #define GEMM nnf_dgemm
-#define SPARSE_GEMV nnf_dsparse_gemv
+#define SPARSE_GEMM nnf_dsparse_gemm
 #include "conv.inc"

@@ -14,8 +14,10 @@
  * column stride and B with unit row stride (both contiguous along k), touching
  * nothing outside A's m x k and B's k x n blocks.
  *
- * A gather kernel computes c[0..n) := beta * c + sum_p alpha[p] * b[idx[p] * rsb +
- * (0..n)] for p < k, in order of p (beta == 0 never reads c). */
+ * A gather kernel computes C := beta * C + A . B, C m x n (rows ldc apart), A
+ * sparse in compressed rows (row i: values alpha[start[i] .. start[i+1]) in columns
+ * idx[...]), B with rows rsb apart and unit column stride; each element sums A's
+ * entries in the order listed (beta == 0 never reads C). */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -34,10 +36,12 @@ typedef void (*nnf_sdot_fn)(nnf_int k, const float *a, nnf_int rsa, const float 
 typedef void (*nnf_ddot_fn)(nnf_int k, const double *a, nnf_int rsa, const double *b,
                             nnf_int csb, double *c, nnf_int rsc, nnf_int csc, double alpha,
                             double beta, int m, nnf_int n);
-typedef void (*nnf_sgather_fn)(nnf_int k, const float *alpha, const int *idx, const float *b,
-                               nnf_int rsb, float *c, float beta, nnf_int n);
-typedef void (*nnf_dgather_fn)(nnf_int k, const double *alpha, const int *idx, const double *b,
-                               nnf_int rsb, double *c, double beta, nnf_int n);
+typedef void (*nnf_sgather_fn)(nnf_int m, const int *start, const float *alpha, const int *idx,
+                               const float *b, nnf_int rsb, float *c, nnf_int ldc, float beta,
+                               nnf_int n);
+typedef void (*nnf_dgather_fn)(nnf_int m, const int *start, const double *alpha, const int *idx,
+                               const double *b, nnf_int rsb, double *c, nnf_int ldc,
+                               double beta, nnf_int n);
 typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int csa,
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);

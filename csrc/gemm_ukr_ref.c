@@ -58,15 +58,16 @@
     }
 
 #define DEFINE_REF_GATHER(NAME, REAL)                                                       \
-    static void NAME(nnf_int k, const REAL *alpha, const int *idx, const REAL *b, nnf_int rsb,\
-                     REAL *c, REAL beta, nnf_int n)                                          \
+    static void NAME(nnf_int m, const int *start, const REAL *alpha, const int *idx,         \
+                     const REAL *b, nnf_int rsb, REAL *c, nnf_int ldc, REAL beta, nnf_int n) \
     {                                                                                        \
-        for (nnf_int j = 0; j < n; j++) {                                                    \
-            REAL sum = 0;                                                                    \
-            for (nnf_int p = 0; p < k; p++)                                                  \
-                sum += alpha[p] * b[(nnf_int)idx[p] * rsb + j];                              \
-            c[j] = beta == 0 ? sum : sum + beta * c[j];                                      \
-        }                                                                                    \
+        for (nnf_int i = 0; i < m; i++)                                                      \
+            for (nnf_int j = 0; j < n; j++) {                                                \
+                REAL sum = 0;                                                                \
+                for (nnf_int p = start[i]; p < start[i + 1]; p++)                            \
+                    sum += alpha[p] * b[(nnf_int)idx[p] * rsb + j];                          \
+                c[i * ldc + j] = beta == 0 ? sum : sum + beta * c[i * ldc + j];              \
+            }                                                                                \
     }
 
 DEFINE_REF_UKR(sukr_ref, float)

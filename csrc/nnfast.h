@@ -43,13 +43,15 @@ void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
                const double *b, nnf_int rsb, nnf_int csb, double beta,
                double *c, nnf_int rsc, nnf_int csc, int n_threads);
 
-/* A sparse row vector times a matrix: c[0..n) = beta*c + sum over p < k of alpha[p] *
- * (row idx[p] of B, at b + idx[p]*rsb with unit column stride), in order of p.
- * beta == 0 never reads c. */
-void nnf_ssparse_gemv(nnf_int k, const float *alpha, const int *idx, const float *b,
-                      nnf_int rsb, float beta, float *c, nnf_int n);
-void nnf_dsparse_gemv(nnf_int k, const double *alpha, const int *idx, const double *b,
-                      nnf_int rsb, double beta, double *c, nnf_int n);
+/* C = beta*C + A.B for A sparse in compressed rows: C is m x n (rows ldc apart); row i
+ * of A has the values alpha[start[i] .. start[i+1]) in the columns idx[...], which
+ * pick rows of B (at b + idx*rsb, unit column stride); each element of C sums them
+ * in the order listed. beta == 0 never reads C. */
+void nnf_ssparse_gemm(nnf_int m, const int *start, const float *alpha, const int *idx,
+                      const float *b, nnf_int rsb, float beta, float *c, nnf_int ldc, nnf_int n);
+void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const int *idx,
+                      const double *b, nnf_int rsb, double beta, double *c, nnf_int ldc,
+                      nnf_int n);
 
 /* ---- Elementwise kernels on m x n matrices (activations.c) ----
  * Each takes an input x with strides (rsx, csx) and writes out with (rso, cso);
