@@ -87,11 +87,11 @@ NNF_DECLARE_ELEMENTWISE(nnf_d, double)
 /* ---- The training engine (engine.c) ----
  * A network is a list of layers; activations are rows, one per sample of a
  * mini-batch, and layer l's row holds its n_out outputs with row stride ld >= n_out.
- *  - dense: z = a . wt + b, a = f(z). wt is n_in x ld (the book's w transposed, so
- *    the GEMM streams it with unit stride); b has ld entries. Columns past n_out are
- *    zero and stay zero: rows padded to whole micro-kernel tiles let every GEMM of
- *    the layer run full-width tiles. With p_dropout > 0 the layer's input is
- *    multiplied by a random 0/1 mask while training and its product a . wt is scaled
+ *  - dense: z = a . w^T + b, a = f(z). w is n_out x n_in (the book's), b has n_out
+ *    entries. Each GEMM of the layer reads w in place: z = a . w^T and the update
+ *    w += delta^T . a with both operands contiguous along n_in, BP2's delta . w with
+ *    w's rows streamed as they are. With p_dropout > 0 the layer's input is
+ *    multiplied by a random 0/1 mask while training and its product a . w^T is scaled
  *    by 1 - p_dropout otherwise (network3's dropout).
  *  - convpool (network3's ConvPoolLayer): input c x h x w (NCHW, flattened), f
  *    filters kh x kw (w is f x c x kh x kw, b has f entries), valid convolution,

@@ -19,9 +19,8 @@ cdef class Engine:
 
     specs describes each layer: {"kind": "dense", "n_in", "n_out", "activation",
     "p_dropout"} or {"kind": "convpool", "c", "h", "w", "f", "kh", "kw", "ph", "pw",
-    "activation"}. A dense layer's weights are transposed and zero-padded (n_in x ld,
-    C order, ld >= n_out) and its biases have ld entries; a convpool layer's weights
-    are (f, c, kh, kw) and its biases (f,). vw / vb are the momentum buffers. The
+    "activation"}. A dense layer's weights are (n_out, n_in) and its biases (n_out,);
+    a convpool layer's weights are (f, c, kh, kw) and its biases (f,), all C order. vw / vb are the momentum buffers. The
     arrays are the caller's: training updates them in place."""
     cdef nnf_snet snet
     cdef nnf_dnet dnet
@@ -44,13 +43,10 @@ cdef class Engine:
         self.snet.cost = self.dnet.cost = COSTS[cost]
         for i in range(L):
             sp = specs[i]
+            ld = sp["n_out"]
             if sp["kind"] == "dense":
-                ld = int(weights[i].shape[1])
-                shape_w, shape_b = (sp["n_in"], ld), (ld,)
-                if ld < sp["n_out"]:
-                    raise ValueError(f"engine: layer {i} weights are narrower than the layer")
+                shape_w, shape_b = (sp["n_out"], sp["n_in"]), (sp["n_out"],)
             else:
-                ld = sp["n_out"]
                 shape_w, shape_b = (sp["f"], sp["c"], sp["kh"], sp["kw"]), (sp["f"],)
             if sp["n_in"] != self.sizes[i]:
                 raise ValueError(f"engine: layer {i} does not take the layer below's output")

@@ -120,37 +120,20 @@ class Network:
         self._set_parameters(weights, biases)
 
     def _set_parameters(self, weights, biases):
-        # A dense layer is stored as wt = w.T in C order, so z = a . wt + b streams wt
-        # with unit stride, with its rows padded with zeros to whole micro-kernel tiles.
-        # _wt, _b, _vwt, _vb are the unpadded views (a conv layer's w is stored as is);
-        # `weights` shows _wt in the book's shapes.
-        tile = _kernels.blocking(self.dtype)["nr"]
+        # The engine reads each layer's parameters in the book's shapes, in place.
+        # _wt, _b, _vwt, _vb are views of them: a dense layer's weights and velocities
+        # transposed, (n_in, n_out) as network3 keeps them; a conv layer's as they are.
         stores = {"w": [], "b": [], "vw": [], "vb": []}
-        self._wt, self._b = [], []
-        for layer, w, b in zip(self.layers, weights, biases):
-            if isinstance(layer, ConvPoolLayer):
-                w_store = np.array(w, dtype=self.dtype, order="C")
-                b_store = np.array(np.reshape(b, -1), dtype=self.dtype)
-                self._wt.append(w_store)
-                self._b.append(b_store)
-            else:
-                n_out, n_in = np.shape(w)
-                ld = -(-n_out // tile) * tile
-                w_store = np.zeros((n_in, ld), self.dtype)
-                w_store[:, :n_out] = np.asarray(w).T
-                b_store = np.zeros(ld, self.dtype)
-                b_store[:n_out] = np.reshape(b, -1)
-                self._wt.append(w_store[:, :n_out])
-                self._b.append(b_store[:n_out])
-            stores["w"].append(w_store)
-            stores["b"].append(b_store)
-            stores["vw"].append(np.zeros_like(w_store))
-            stores["vb"].append(np.zeros_like(b_store))
+        for w, b in zip(weights, biases):
+            stores["w"].append(np.array(w, dtype=self.dtype, order="C"))
+            stores["b"].append(np.array(np.reshape(b, -1), dtype=self.dtype))
+            stores["vw"].append(np.zeros_like(stores["w"][-1]))
+            stores["vb"].append(np.zeros_like(stores["b"][-1]))
         self._engine = Engine([layer.spec() for layer in self.layers], self.cost.name,
                               stores["w"], stores["b"], stores["vw"], stores["vb"])
-        self._vwt = [v[:, :w.shape[1]] if w.ndim == 2 else v
-                     for v, w in zip(stores["vw"], self._wt)]
-        self._vb = [v[:len(b)] for v, b in zip(stores["vb"], self._b)]
+        self._wt = [w if w.ndim == 4 else w.T for w in stores["w"]]
+        self._vwt = [v if v.ndim == 4 else v.T for v in stores["vw"]]
+        self._b, self._vb = stores["b"], stores["vb"]
         self._stores = stores
 
     @property
