@@ -506,9 +506,10 @@ _DROP = object()
     _edited(biases=_DROP),
     _edited(activation="softplus"),
     _edited(dtype="float16"),
+    _edited(dtype="float32", biases=[[[1e39], [0.0]]]),  # finite in float64, inf in float32
 ], ids=["truncated", "not-json", "empty", "not-an-object", "unknown-cost", "dotted-cost",
         "weights-shape", "biases-shape", "ragged", "nan", "inf", "sizes-mismatch", "extra-key",
-        "missing-cost", "missing-biases", "bad-activation", "bad-dtype"])
+        "missing-cost", "missing-biases", "bad-activation", "bad-dtype", "float32-overflow"])
 def test_load_rejects_bad_files(tmp_path, text):
     path = tmp_path / "bad.json"
     path.write_text(text)

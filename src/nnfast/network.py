@@ -421,6 +421,11 @@ def _network_from_record(record, dtype):
     weights = _check_parameters(record["weights"], weight_shapes, "weights")
     biases = _check_parameters(record["biases"], bias_shapes, "biases")
     net = Network(shape, cost=cost, dtype=dtype, activation=activation)
+    largest = float(np.finfo(net.dtype).max)
+    for name, arrays in (("weights", weights), ("biases", biases)):
+        for l, arr in enumerate(arrays):
+            if arr.size and float(np.abs(arr).max()) > largest:
+                raise ValueError(f"{name}[{l}] holds values beyond {net.dtype}'s range")
     net._set_parameters(weights, biases)
     return net
 
