@@ -50,6 +50,7 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define VLOADU _mm256_loadu_ps
 #define VSTOREU _mm256_storeu_ps
 #define VMUL _mm256_mul_ps
+#define VADD _mm256_add_ps
 #define VFMA _mm256_fmadd_ps
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx2
@@ -75,6 +76,7 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define VLOADU _mm256_loadu_pd
 #define VSTOREU _mm256_storeu_pd
 #define VMUL _mm256_mul_pd
+#define VADD _mm256_add_pd
 #define VFMA _mm256_fmadd_pd
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx2

@@ -21,6 +21,7 @@
 #define VLOADU _mm512_loadu_ps
 #define VSTOREU _mm512_storeu_ps
 #define VMUL _mm512_mul_ps
+#define VADD _mm512_add_ps
 #define VFMA _mm512_fmadd_ps
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx512
@@ -45,6 +46,7 @@
 #define VLOADU _mm512_loadu_pd
 #define VSTOREU _mm512_storeu_pd
 #define VMUL _mm512_mul_pd
+#define VADD _mm512_add_pd
 #define VFMA _mm512_fmadd_pd
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx512
