@@ -360,18 +360,21 @@ def thread_net(p_dropout, dtype, seed=41):
 @pytest.mark.parametrize("p_dropout", [0.0, 0.4])
 @pytest.mark.parametrize("mini_batch_size", [1, 7, 32])
 def test_epoch_bit_identical_across_threads(mini_batch_size, p_dropout, dtype):
+    """1, 2, 5 and 16 threads: more threads than cores, than a conv gradient's groups of
+    samples (up to 16) and than samples, and uneven shares of them."""
     X, labels = random_images(100, 100, 10, seed=42)
     results = []
-    for threads in (1, 2, 2):
+    for threads in (1, 2, 2, 5, 16):
         net = thread_net(p_dropout, dtype)
         net.SGD((X, labels), 1, mini_batch_size, 0.5, lmbda=0.1, momentum=0.5,
                 n_threads=threads)
         results.append([np.array(p) for p in net.weights + net.biases])
     start = [np.array(p) for p in thread_net(p_dropout, dtype).weights]
     assert not np.array_equal(results[0][0], start[0]), "training changed nothing"
-    for one, two, again in zip(*results):
+    for one, two, again, five, sixteen in zip(*results):
         assert np.array_equal(one, two), "1 vs 2 threads"
         assert np.array_equal(two, again), "same seed, same threads"
+        assert np.array_equal(one, five) and np.array_equal(one, sixteen), "1 vs 5, 16 threads"
 
 
 # --- 5. dropout -----------------------------------------------------------------------
