@@ -252,8 +252,25 @@ def test_maxpool2d_against_oracle(shape, dtype, layout):
     np.testing.assert_array_equal(dx, oracle.maxpool2d_backward(dout, ref_argmax, x.shape))
 
 
-def test_maxpool2d_nan_wins_its_window():
-    x = np.zeros((1, 1, 2, 4))
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("width", [4, 8, 18, 26])  # windows per row: 2, 4, 9, 13
+def test_maxpool2d_nans_infinities_and_ties_in_every_corner(width, dtype):
+    """The 2x2 pool runs four windows at a time in vector registers, then the rest
+    one by one: NaN (the first wins), -inf, +inf and ties must come out as the
+    oracle's wherever they fall."""
+    rng = np.random.default_rng(width)
+    x = np.round(rng.standard_normal((3, 2, 6, width)), 0)
+    specials = rng.choice([np.nan, np.inf, -np.inf], size=x.shape)
+    x = np.where(rng.random(x.shape) < 0.15, specials, x).astype(dtype)
+    out, argmax = kernels.maxpool2d(x, (2, 2))
+    ref_out, ref_argmax = oracle.maxpool2d(x, (2, 2))
+    np.testing.assert_array_equal(out, ref_out)  # NaN where the oracle has NaN
+    np.testing.assert_array_equal(argmax, ref_argmax)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+def test_maxpool2d_nan_wins_its_window(dtype):
+    x = np.zeros((1, 1, 2, 4), dtype)
     x[0, 0, 1, 0] = np.nan
     x[0, 0, 0, 3] = 5
     out, argmax = kernels.maxpool2d(x, (2, 2))
