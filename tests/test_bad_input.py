@@ -26,7 +26,7 @@ def images(n, seed=1):
 
 def snapshot(net):
     """Every parameter and velocity, plus the state of the generator SGD draws from."""
-    return ([a.copy() for store in net._stores.values() for a in store],
+    return ([a.copy() for a in net._w + net._b + net._vw + net._vb],
             net._rng.bit_generator.state)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import nnfast
 from nnfast import ConvPoolLayer, Network, SoftmaxLayer, kernels
-from nnfast import network as network_module
+from nnfast import training as training_module
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/statm"),
                                 reason="reads RSS from /proc/self/statm")
@@ -98,7 +98,7 @@ def test_python_objects_do_not_accumulate_across_training_calls():
 
 
 def _epoch_peak(monkeypatch, chunk_flops, X, y):
-    monkeypatch.setattr(network_module, "CHUNK_FLOPS", chunk_flops)
+    monkeypatch.setattr(training_module, "CHUNK_FLOPS", chunk_flops)
     net = Network([784, 30, 10], seed=0)
     net.SGD((X, y), 1, 10, 0.5, n_threads=1)  # warm up
     tracemalloc.start()

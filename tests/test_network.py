@@ -403,9 +403,9 @@ def test_eta_schedule_and_progress():
 
 
 def test_progress_reports_every_chunk(monkeypatch):
-    import nnfast.network as network_module
+    import nnfast.training as training_module
     # Tiny chunks: one mini-batch of 4 per engine call, 10 rows in 3 chunks.
-    monkeypatch.setattr(network_module, "CHUNK_FLOPS", 1.0)
+    monkeypatch.setattr(training_module, "CHUNK_FLOPS", 1.0)
     sizes = [6, 5, 3]
     X, labels = random_problem(sizes, 10, seed=98)
     reports = []
@@ -415,8 +415,8 @@ def test_progress_reports_every_chunk(monkeypatch):
 
 
 def test_chunked_training_equals_one_engine_call(monkeypatch):
-    import nnfast.network as network_module
-    monkeypatch.setattr(network_module, "CHUNK_FLOPS", 1.0)
+    import nnfast.training as training_module
+    monkeypatch.setattr(training_module, "CHUNK_FLOPS", 1.0)
     sizes = [6, 5, 3]
     X, labels = random_problem(sizes, 23, seed=100)
     a = Network(sizes, dtype=np.float64, seed=101)

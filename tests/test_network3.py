@@ -162,12 +162,12 @@ def small_layers():
             SoftmaxLayer(n_in=20, n_out=10)]
 
 
-@pytest.mark.parametrize("chunk_flops", [1.0, 2.5e7, nnfast.network.CHUNK_FLOPS])
+@pytest.mark.parametrize("chunk_flops", [1.0, 2.5e7, nnfast.training.CHUNK_FLOPS])
 def test_epochs_are_engine_steps_in_order_on_whole_mini_batches(book_data, capsys,
                                                                 monkeypatch, chunk_flops):
     """Two epochs equal two engine passes over the first whole mini-batches, in order,
     with the L2 decay eta*lmbda/num_training_batches; chunking changes nothing."""
-    monkeypatch.setattr(nnfast.network, "CHUNK_FLOPS", chunk_flops)
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", chunk_flops)
     (X, y), validation_data, test_data = book_data
     X, y = X[:305], y[:305]  # 30 whole mini-batches; the last 5 samples are never used
     eta, lmbda = 0.1, 2.0
@@ -210,7 +210,7 @@ def test_accuracy_is_over_whole_mini_batches(book_data, capsys):
 
 def test_training_lines_every_1000_mini_batches(book_data, capsys, monkeypatch):
     """With mini-batches of one, 600 samples and two epochs: iterations 0..1199."""
-    monkeypatch.setattr(nnfast.network, "CHUNK_FLOPS", 7 * 6 * (784 * 10 + 10 * 10))  # 7 a chunk
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 7 * 6 * (784 * 10 + 10 * 10))  # 7 a chunk
     (X, y), validation_data, _ = book_data
     net = Network([FullyConnectedLayer(n_in=784, n_out=10),
                    SoftmaxLayer(n_in=10, n_out=10)], 1, seed=0)

@@ -21,6 +21,7 @@ from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from nnfast.ensemble import Ensemble, ensemble, sweep
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from nnfast.network import History, Network, load
+from nnfast.training import SGDConfig
 
 __version__ = "0.1.0"
 
@@ -58,6 +59,7 @@ __all__ = [
     "LogLikelihoodCost",
     "Network",
     "QuadraticCost",
+    "SGDConfig",
     "ensemble",
     "sweep",
     "get_num_threads",

@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 import numpy as np
 
-from nnfast.network import History, Network, as_training_data
+from nnfast.checks import as_samples
+from nnfast.network import History, Network
 
 NetworkFactory = Callable[[int], Network]
 
@@ -47,7 +48,7 @@ class Ensemble:
     def accuracy(self, data: Any) -> int:
         """How many of data's samples, (X, y) or the book's (x, y) pairs, the vote gets right."""
         first = self.networks[0]
-        X, labels = as_training_data(data, first.sizes[0], first.sizes[-1], first.dtype, "data")
+        X, labels = as_samples(data, first.sizes[0], first.sizes[-1], first.dtype, "data")
         return int(np.sum(self.predict(X) == labels))
 
     def __len__(self) -> int:

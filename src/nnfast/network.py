@@ -1,58 +1,37 @@
-"""`Network`: the book's MLPs (network.py, network2.py) trained by the C engine.
+"""`Network`: the book's networks (network.py, network2.py, network3.py) over one
+parameter block that the C engine trains in place.
 
-Arguments are validated here, once; then each epoch runs as a few chunks, each one
-call into C that trains a contiguous run of mini-batches with the GIL released.
-Between chunks Python only reports progress and lets signals through, so Ctrl-C
-stops after a whole chunk, with consistent weights.
+Arguments are validated here and in :mod:`nnfast.checks`, once; training runs
+through :class:`nnfast.training.Trainer`, which feeds the engine chunk by chunk.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
-import math
-import numbers
 import threading
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nnfast import _kernels, _progress
+from nnfast import _progress
 from nnfast._kernels import MAX_LAYERS, Engine
+from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs, check_int,
+                           check_real, check_regularization)
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost, resolve_cost
+from nnfast.files import write_atomically
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
+from nnfast.training import (History, Monitor, SGDConfig, Trainer, check_threads,
+                             standard_monitors)
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-# Training or evaluation data: (X, y) arrays, or the book's list of (x, y) pairs.
-Data = Union[Tuple[np.ndarray, np.ndarray], Sequence[Tuple[Any, Any]]]
 PathLike = Union[str, "os.PathLike[str]"]
-# About this many flops per engine call: 50-100 ms on one core of a small machine.
-CHUNK_FLOPS = 1e9
 # Rows per block when evaluating (feedforward, accuracy, cost).
 FORWARD_BLOCK = 1024
 
-
-class History(tuple):
-    """What SGD monitored, one entry per epoch: network2's four lists, as a tuple
-    (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy) that
-    unpacks as network2.SGD's result, and, when asked for, chapter 5's gradient norms:
-    per layer, the mean over the epoch's mini-batches of |dC/db|, the speed at which
-    the layer learns."""
-
-    gradient_norms: List[List[float]]
-
-    def __new__(cls, evaluation_cost=(), evaluation_accuracy=(), training_cost=(),
-                training_accuracy=(), gradient_norms=()):
-        history = super().__new__(cls, (list(evaluation_cost), list(evaluation_accuracy),
-                                        list(training_cost), list(training_accuracy)))
-        history.gradient_norms = list(gradient_norms)
-        return history
-
-    evaluation_cost = property(lambda self: self[0])
-    evaluation_accuracy = property(lambda self: self[1])
-    training_cost = property(lambda self: self[2])
-    training_accuracy = property(lambda self: self[3])
+__all__ = ["History", "Network", "SGDConfig", "load"]
 
 
 class Network:
@@ -67,86 +46,137 @@ class Network:
     softmax output and CrossEntropyCost otherwise. Parameters are drawn from `seed`:
     one seed gives the same network, and the same training run, bit for bit, on any
     number of threads.
+
+    All parameters live in one block (llm.c's params_memory): per layer the weights
+    and biases, then per layer their momentum velocities. `weights` and `biases` are
+    views of it in the book's shapes. A network pickles and deep-copies to an
+    independent, equal network (parameters, velocities, random state, dtype).
     """
 
     def __init__(self, sizes_or_layers: Sequence[Any], cost: Any = None,
                  dtype: Any = np.float32, seed: Optional[int] = None,
                  activation: str = "sigmoid") -> None:
-        self.dtype = _check_dtype(dtype)
-        self._rng = np.random.default_rng(seed)
-        self._in_use = threading.RLock()
+        dtype = check_dtype(dtype)
+        seed = _check_seed(seed)
+        hidden: Optional[str] = None  # the hidden layers' activation, for sizes
         if _is_layer_list(sizes_or_layers):
-            self.layers = _check_layers(sizes_or_layers)
-            self.activation = None
+            layers = _check_layers(sizes_or_layers)
         else:
             sizes = _check_sizes(sizes_or_layers)
             if activation not in HIDDEN_ACTIVATIONS:
                 raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, "
                                  f"got {activation!r}")
-            self.activation = activation
             output = (SoftmaxLayer(sizes[-2], sizes[-1]) if cost is not None
                       and resolve_cost(cost) is LogLikelihoodCost else
                       FullyConnectedLayer(sizes[-2], sizes[-1], activation))
-            self.layers = [FullyConnectedLayer(n_in, n_out, activation)
-                           for n_in, n_out in zip(sizes[:-2], sizes[1:-1])] + [output]
-        self.sizes = (self.layers[0].n_in,) + tuple(layer.n_out for layer in self.layers)
-        self.activations = tuple(layer.activation for layer in self.layers)
+            layers = [FullyConnectedLayer(n_in, n_out, activation)
+                      for n_in, n_out in zip(sizes[:-2], sizes[1:-1])] + [output]
+            hidden = activation
         if cost is None:
-            cost = LogLikelihoodCost if self.activations[-1] == "softmax" else CrossEntropyCost
-        self.cost = resolve_cost(cost)
-        _check_cost_fits(self.cost, self.activations[-1])
+            cost = LogLikelihoodCost if layers[-1].activation == "softmax" else CrossEntropyCost
+        cost = resolve_cost(cost)
+        _check_cost_fits(cost, layers[-1].activation)
+        self._build(layers, cost, dtype, hidden)
+        self._rng = np.random.default_rng(seed)
         if self.activation is None:
-            self._set_parameters(*zip(*(layer.initial_parameters(self._rng)
-                                        for layer in self.layers)))
+            for l, layer in enumerate(self.layers):
+                w, b = layer.initial_parameters(self._rng)
+                self._w[l][...] = w
+                self._b[l][...] = b
         else:
             self.default_weight_initializer()
 
-    # ---- parameters: stored as the engine reads them, shown in the book's shapes ----
+    def _build(self, layers, cost, dtype, activation):
+        """The network's shape and its zeroed parameter block, and the engine over it."""
+        self.layers, self.cost, self.dtype, self.activation = layers, cost, dtype, activation
+        self.sizes = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
+        self.activations = tuple(layer.activation for layer in layers)
+        self._in_use = threading.RLock()
+        self._workspace: Optional[np.ndarray] = None
+        self._workspace_key: Optional[Tuple[int, int]] = None
+        shapes = [(layer.filter_shape, (layer.filter_shape[0],))
+                  if isinstance(layer, ConvPoolLayer) else ((layer.n_out, layer.n_in),
+                                                            (layer.n_out,))
+                  for layer in layers]
+        sizes = [int(np.prod(shape, dtype=np.float64)) for pair in shapes for shape in pair]
+        total = 2 * sum(sizes)  # parameters, then their velocities
+        try:
+            self._params = np.zeros(total, dtype)
+        except (MemoryError, ValueError):
+            raise ValueError(f"the network's layers hold {total // 2:,} parameters: "
+                             f"{total * dtype.itemsize / 2**30:,.1f} GiB with their "
+                             "velocities, more than this machine can allocate") from None
+        self._snapshot = np.empty_like(self._params)
+        views, offset = [], 0
+        for shape in [shape for _ in range(2) for pair in shapes for shape in pair]:
+            count = int(np.prod(shape))
+            views.append(self._params[offset:offset + count].reshape(shape))
+            offset += count
+        L = len(layers)
+        self._w, self._b = views[0:2 * L:2], views[1:2 * L:2]
+        self._vw, self._vb = views[2 * L::2], views[2 * L + 1::2]
+        # network3's shapes: a dense layer's weights (and velocities) as (n_in, n_out).
+        self._wt = [w if w.ndim == 4 else w.T for w in self._w]
+        self._vwt = [v if v.ndim == 4 else v.T for v in self._vw]
+        self._engine = Engine([layer.spec() for layer in layers], cost.name,
+                              self._w, self._b, self._vw, self._vb)
+
+    # ---- parameters ----
 
     def default_weight_initializer(self) -> None:
-        """Weights N(0, 1/n_in), biases N(0, 1) (chapter 3)."""
+        """Weights N(0, 1/n_in), biases N(0, 1) (chapter 3); velocities zero."""
         self._init(lambda n_in: 1 / np.sqrt(n_in))
 
     def large_weight_initializer(self) -> None:
-        """Weights and biases N(0, 1) (chapter 1)."""
+        """Weights and biases N(0, 1) (chapter 1); velocities zero."""
         self._init(lambda n_in: 1.0)
 
     def _init(self, weight_scale):
         if any(isinstance(layer, ConvPoolLayer) for layer in self.layers):
             raise ValueError("the book's initialisers are for fully connected networks")
-        biases = [self._rng.standard_normal(n) for n in self.sizes[1:]]
-        weights = [self._rng.standard_normal((n_out, n_in)) * weight_scale(n_in)
-                   for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        self._set_parameters(weights, biases)
-
-    def _set_parameters(self, weights, biases):
-        # The engine reads each layer's parameters in the book's shapes, in place.
-        # _wt, _b, _vwt, _vb are views of them: a dense layer's weights and velocities
-        # transposed, (n_in, n_out) as network3 keeps them; a conv layer's as they are.
-        stores = {"w": [], "b": [], "vw": [], "vb": []}
-        for w, b in zip(weights, biases):
-            stores["w"].append(np.array(w, dtype=self.dtype, order="C"))
-            stores["b"].append(np.array(np.reshape(b, -1), dtype=self.dtype))
-            stores["vw"].append(np.zeros_like(stores["w"][-1]))
-            stores["vb"].append(np.zeros_like(stores["b"][-1]))
-        self._engine = Engine([layer.spec() for layer in self.layers], self.cost.name,
-                              stores["w"], stores["b"], stores["vw"], stores["vb"])
-        self._wt = [w if w.ndim == 4 else w.T for w in stores["w"]]
-        self._vwt = [v if v.ndim == 4 else v.T for v in stores["vw"]]
-        self._b, self._vb = stores["b"], stores["vb"]
-        self._stores = stores
+        with self._exclusive("initialising the weights"):
+            biases = [self._rng.standard_normal(n) for n in self.sizes[1:]]
+            weights = [self._rng.standard_normal((n_out, n_in)) * weight_scale(n_in)
+                       for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+            for w, b, w_new, b_new in zip(self._w, self._b, weights, biases):
+                w[...] = w_new
+                b[...] = b_new
+            for v in self._vw + self._vb:
+                v[...] = 0
 
     @property
     def weights(self) -> List[np.ndarray]:
         """Per layer, the weights in the book's shapes: (n_out, n_in) for a dense layer,
         (filters, channels, height, width) for a conv layer (views: writes go to the net)."""
-        return [w if w.ndim == 4 else w.T for w in self._wt]
+        return list(self._w)
 
     @property
     def biases(self) -> List[np.ndarray]:
         """Per layer, the biases: an (n_out, 1) column for a dense layer, one per
         filter for a conv layer (views)."""
-        return [b if w.ndim == 4 else b.reshape(-1, 1) for w, b in zip(self._wt, self._b)]
+        return [b if w.ndim == 4 else b.reshape(-1, 1) for w, b in zip(self._w, self._b)]
+
+    # ---- copies ----
+
+    def __getstate__(self) -> Dict[str, Any]:
+        with self._exclusive("pickling"):
+            return {"layers": [layer.spec() for layer in self.layers],
+                    "activation": self.activation, "cost": self.cost.__name__,
+                    "dtype": self.dtype.name, "parameters": self._params.copy(),
+                    "rng": self._rng.bit_generator.state}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        layers = [layer_from_spec(spec) for spec in state["layers"]]
+        self._build(layers, resolve_cost(state["cost"]), check_dtype(state["dtype"]),
+                    state["activation"])
+        np.copyto(self._params, state["parameters"])
+        self._rng = np.random.default_rng()
+        self._rng.bit_generator.state = state["rng"]
+
+    def __copy__(self) -> "Network":
+        # A shallow copy would share the parameters, the engine and the lock with the
+        # original: a copy of a network is always a whole, independent one.
+        return copy.deepcopy(self)
 
     # ---- evaluation ----
 
@@ -154,15 +184,27 @@ class Network:
         """The output for each row of x (N, n_in); a column (n_in, 1) gives a column."""
         x = np.asarray(x)
         if x.ndim == 2 and x.shape == (self.sizes[0], 1) and self.sizes[0] != 1:
-            return self._forward(_check_inputs(x.T, self.sizes[0], self.dtype, "x")).T
-        return self._forward(_check_inputs(x, self.sizes[0], self.dtype, "x"))
+            return self._forward(self._inputs(x.T, "x")).T
+        return self._forward(self._inputs(x, "x"))
+
+    def _inputs(self, x, name):
+        return check_inputs(x, self.sizes[0], self.dtype, name)
 
     def _forward(self, X, n_threads=None):
         block = min(len(X), FORWARD_BLOCK) or 1
-        threads = _threads(n_threads)
+        threads = check_threads(n_threads)
         with self._exclusive("evaluating"):
             return self._engine.forward(X, block, self._engine.workspace(block, threads),
                                         threads)
+
+    def _training_workspace(self, rows, n_threads):
+        """The engine's scratch for mini-batches of `rows`, kept from one call to the
+        next: the book's update_mini_batch trains one mini-batch per call."""
+        if self._workspace_key != (rows, n_threads):
+            self._workspace = None  # free the old one first
+            self._workspace = self._engine.workspace(rows, n_threads)
+            self._workspace_key = (rows, n_threads)
+        return self._workspace
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The predicted class (the most active output neuron) for each row of X."""
@@ -170,7 +212,7 @@ class Network:
 
     def accuracy(self, data: Data) -> int:
         """How many of data's samples the network classifies correctly."""
-        X, labels = self._data(data, "data")
+        X, labels = self.samples(data, "data")
         return int(np.sum(np.argmax(self._forward(X), axis=1) == labels))
 
     def evaluate(self, test_data: Data) -> int:
@@ -179,17 +221,23 @@ class Network:
 
     def total_cost(self, data: Data, lmbda: float = 0.0, regularization: str = "l2") -> float:
         """The mean cost over data plus the regularisation term (network2.total_cost)."""
-        X, labels = self._data(data, "data")
-        lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
-        _check_regularization(regularization)
+        X, labels = self.samples(data, "data")
+        lmbda = check_real(lmbda, "lmbda", minimum=0.0)
+        check_regularization(regularization)
         a = self._forward(X).astype(np.float64)
         y = np.zeros_like(a)
         y[np.arange(len(labels)), labels] = 1
         cost = self.cost.fn(a, y) / len(X)
         if regularization == "l1":
-            return cost + lmbda / len(X) * sum(np.abs(w).sum() for w in self._wt)
+            return cost + lmbda / len(X) * sum(np.abs(w).sum() for w in self._w)
         return cost + 0.5 * (lmbda / len(X)) * sum(np.square(w, dtype=np.float64).sum()
-                                                   for w in self._wt)
+                                                   for w in self._w)
+
+    def samples(self, data: Data, name: str = "data") -> Samples:
+        """data validated for this network: (X, labels) with X (N, n_in) of the
+        network's dtype and labels class indices. Passing the result again anywhere
+        data is taken costs nothing more."""
+        return as_samples(data, self.sizes[0], self.sizes[-1], self.dtype, name)
 
     # ---- training ----
 
@@ -219,112 +267,48 @@ class Network:
         called instead between the engine's chunks. Returns a History of the monitored
         lists (unpacks as network2's four).
         """
-        X, labels = self._data(training_data, "training_data")
-        epochs = _check_int(epochs, "epochs", minimum=1)
-        mini_batch_size = _check_int(mini_batch_size, "mini_batch_size", minimum=1)
-        eta = _check_real(eta, "eta", minimum=0.0, strict=True)
-        lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
-        momentum = _check_real(momentum, "momentum", minimum=0.0)
-        if momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        _check_regularization(regularization)
-        early_stopping_n = _check_int(early_stopping_n, "early_stopping_n", minimum=0)
-        if eta_schedule is not None and not callable(eta_schedule):
-            raise TypeError("eta_schedule must be a callable epoch -> eta, or None")
+        training = self.samples(training_data, "training_data")
+        config = SGDConfig(epochs, mini_batch_size, eta, lmbda, momentum, regularization,
+                           eta_schedule, n_threads=n_threads)
+        early_stopping_n = check_int(early_stopping_n, "early_stopping_n", minimum=0)
+        evaluation = (None if evaluation_data is None
+                      else self.samples(evaluation_data, "evaluation_data"))
+        monitors = standard_monitors(
+            evaluation, config.lmbda, config.regularization, len(self.layers),
+            training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
+            evaluation_cost=monitor_evaluation_cost,
+            evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n,
+            gradient_norms=monitor_gradient_norms)
+        return self.train(training, config, monitors, progress)
+
+    def train(self, training_data: Data, config: SGDConfig, monitors: Sequence[Monitor] = (),
+              progress: Union[None, bool, Callable[[int, int, int], Any]] = None) -> History:
+        """Train as `config` says, with `monitors` watching each epoch: what SGD does
+        underneath, for the book's modules and for loops of one's own. The network is
+        held for the whole run: another thread's use of it meanwhile is refused."""
+        training = self.samples(training_data, "training_data")
+        if not isinstance(config, SGDConfig):
+            raise TypeError(f"config must be an SGDConfig, got {type(config).__name__}")
+        monitors = list(monitors)
+        for i, monitor in enumerate(monitors):
+            if not isinstance(monitor, Monitor):
+                raise TypeError(f"monitors[{i}] must be a Monitor, got {type(monitor).__name__}")
         if not (progress is None or isinstance(progress, bool) or callable(progress)):
             raise TypeError("progress must be None, True, False or a callable "
                             "(epoch, rows_done, n)")
-        threads = _threads(n_threads)
-        evaluation = None
-        if evaluation_data is not None:
-            evaluation = self._data(evaluation_data, "evaluation_data")
-
         bar = None
         if not callable(progress):
-            bar = _progress.EpochBar(epochs) if _progress.want_bar(progress) else None
+            bar = _progress.EpochBar(config.epochs) if _progress.want_bar(progress) else None
             progress = bar
+        trainer = Trainer(self, self._engine, self._params, self._snapshot, self._rng,
+                          self._training_workspace, self._flops_per_sample(),
+                          any(layer.p_dropout > 0 for layer in self.layers))
         with self._exclusive("SGD"):
             try:
-                return self._sgd(X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
-                                 monitor_evaluation_cost, monitor_evaluation_accuracy,
-                                 monitor_training_cost, monitor_training_accuracy, momentum,
-                                 regularization, early_stopping_n, eta_schedule, threads,
-                                 progress, monitor_gradient_norms)
+                return trainer.run(training, config, monitors, progress)
             finally:
                 if bar is not None:
                     bar.close()
-
-    def _sgd(self, X, labels, epochs, mini_batch_size, eta, lmbda, evaluation,
-             monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
-             monitor_training_accuracy, momentum, regularization, early_stopping_n,
-             eta_schedule, threads, progress, monitor_gradient_norms):
-        n = len(X)
-        mini_batch_size = min(mini_batch_size, n)  # one short batch, as the book does
-        history = History()
-        norms = np.zeros(len(self.layers)) if monitor_gradient_norms else None
-        work = self._engine.workspace(mini_batch_size, threads)
-        best, since_best = -1, 0
-        for epoch in range(epochs):
-            epoch_eta = eta if eta_schedule is None else _check_real(
-                eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0, strict=True)
-            perm = self._rng.permutation(n)  # int64, as the engine reads it
-            if norms is not None:
-                norms[:] = 0
-            self._train_epoch(X, labels, perm, mini_batch_size, epoch_eta, lmbda, momentum, n,
-                              regularization, threads, epoch, work,
-                              after_chunk=None if progress is None else
-                              lambda done: progress(epoch, done, n), grad_norms=norms)
-            if norms is not None:
-                history.gradient_norms.append((norms / -(-n // mini_batch_size)).tolist())
-            if monitor_training_cost:
-                history.training_cost.append(self.total_cost((X, labels), lmbda, regularization))
-            if monitor_training_accuracy:
-                history.training_accuracy.append(self.accuracy((X, labels)))
-            if evaluation is not None and monitor_evaluation_cost:
-                history.evaluation_cost.append(self.total_cost(evaluation, lmbda, regularization))
-            if evaluation is not None and (monitor_evaluation_accuracy or early_stopping_n):
-                correct = self.accuracy(evaluation)
-                if monitor_evaluation_accuracy:
-                    history.evaluation_accuracy.append(correct)
-                if early_stopping_n:
-                    best, since_best = (correct, 0) if correct > best else (best, since_best + 1)
-                    if since_best >= early_stopping_n:
-                        break
-        return history
-
-    def _train_epoch(self, X, labels, order, mini_batch_size, eta, lmbda, momentum, n,
-                     regularization, threads, epoch, work, before_chunk=None, after_chunk=None,
-                     grad_norms=None):
-        """Train on the rows `order` of X in mini-batches, one engine call per chunk of
-        CHUNK_FLOPS; before_chunk(start, stop) and after_chunk(stop) see the rows done,
-        and grad_norms, if given, sums each mini-batch's |dC/db| per layer.
-        The weight decay is eta*lmbda/n. A chunk that leaves a weight non-finite is
-        undone, and FloatingPointError names the epoch."""
-        batches_per_chunk = max(1, int(CHUNK_FLOPS / (self._flops_per_sample() * mini_batch_size)))
-        chunk = batches_per_chunk * mini_batch_size
-        dropout = any(layer.p_dropout > 0 for layer in self.layers)
-        parameters = [a for store in self._stores.values() for a in store]
-        last_finite = [np.empty_like(a) for a in parameters]
-        for start in range(0, len(order), chunk):
-            stop = min(start + chunk, len(order))
-            if before_chunk is not None:
-                before_chunk(start, stop)
-            # Masks are drawn only when there is dropout, so that other networks' runs
-            # do not depend on it.
-            seed = int(self._rng.integers(2**63)) if dropout else 0
-            for kept, a in zip(last_finite, parameters):
-                np.copyto(kept, a)
-            self._engine.train_chunk(X, labels, order[start:stop], mini_batch_size, eta, lmbda,
-                                     momentum, n, regularization, work, threads, seed,
-                                     grad_norms)
-            if not all(np.isfinite(a).all() for a in parameters):
-                for kept, a in zip(last_finite, parameters):
-                    np.copyto(a, kept)
-                raise FloatingPointError(
-                    f"training diverged in epoch {epoch}: the weights stopped being finite; "
-                    "they are back to those before the chunk that diverged (try a smaller eta)")
-            if after_chunk is not None:
-                after_chunk(stop)
 
     def _flops_per_sample(self):
         """Forward and backward, about three times the multiply-adds of the forward pass."""
@@ -350,24 +334,22 @@ class Network:
         finally:
             self._in_use.release()
 
-    def _data(self, data, name):
-        return as_training_data(data, self.sizes[0], self.sizes[-1], self.dtype, name)
-
     # ---- persistence ----
 
     def save(self, filename: PathLike) -> None:
         """Write the network as JSON: network2's format (sizes, weights, biases, cost)
-        plus dtype and activation, or its layers instead of sizes for network3's nets."""
-        record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
-                  "biases": [b.astype(np.float64).tolist() for b in self.biases],
-                  "cost": self.cost.__name__,
-                  "dtype": self.dtype.name}
+        plus dtype and activation, or its layers instead of sizes for network3's nets.
+        The file is replaced whole or not at all (written beside it, then renamed)."""
+        with self._exclusive("saving"):
+            record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
+                      "biases": [b.astype(np.float64).tolist() for b in self.biases],
+                      "cost": self.cost.__name__,
+                      "dtype": self.dtype.name}
         if self.activation is None:
             record["layers"] = [layer.spec() for layer in self.layers]
         else:
             record.update(sizes=list(self.sizes), activation=self.activation)
-        with open(filename, "w") as f:
-            json.dump(record, f)
+        write_atomically(filename, json.dumps(record))
 
 
 def load(filename: PathLike, dtype: Any = None) -> Network:
@@ -426,7 +408,9 @@ def _network_from_record(record, dtype):
         for l, arr in enumerate(arrays):
             if arr.size and float(np.abs(arr).max()) > largest:
                 raise ValueError(f"{name}[{l}] holds values beyond {net.dtype}'s range")
-    net._set_parameters(weights, biases)
+    for views, arrays in ((net.weights, weights), (net.biases, biases)):
+        for view, arr in zip(views, arrays):
+            view[...] = arr
     return net
 
 
@@ -451,8 +435,17 @@ def _check_parameters(values, shapes, name):
         arrays.append(arr)
     return arrays
 
+# ---- shape checks ----
 
-# ---- argument checks, shared with the book's modules ----
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int or None, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got {seed}")
+    return int(seed)
+
 
 def _is_layer_list(value):
     """Whether value lists layers (rather than sizes); a list mixing layers with
@@ -496,114 +489,9 @@ def _check_cost_fits(cost, output_activation):
 
 
 def _check_sizes(sizes):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+    # A set or a mapping has no order the user chose: {784, 30, 10} iterates as 784, 10, 30.
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (list, tuple, np.ndarray)):
         raise TypeError(f"sizes must be a list of layer sizes, got {type(sizes).__name__}")
     if not 2 <= len(sizes) <= MAX_LAYERS + 1:
         raise ValueError(f"sizes must list 2 to {MAX_LAYERS + 1} layers, got {len(sizes)}")
-    return tuple(_check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))
-
-
-def _check_dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(value, name, minimum, strict=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
-    return value
-
-
-def _check_regularization(regularization):
-    if regularization not in ("l2", "l1"):
-        raise ValueError(f"regularization must be 'l2' or 'l1', got {regularization!r}")
-
-
-def _threads(n_threads):
-    if n_threads is None:
-        return _kernels.get_num_threads()
-    return _check_int(n_threads, "n_threads", minimum=1)
-
-
-def _check_inputs(X, n_in, dtype, name):
-    """X as a C-contiguous (N, n_in) array of dtype, with finite values."""
-    if not isinstance(X, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(X).__name__}")
-    if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[1] != n_in:
-        raise ValueError(f"{name} must have shape (N, {n_in}), got {X.shape}")
-    if len(X) == 0:
-        raise ValueError(f"{name} is empty")
-    X = np.ascontiguousarray(X, dtype=dtype)
-    # min and max propagate NaN and show any infinity, without a mask as big as X.
-    if not (np.isfinite(X.min()) and np.isfinite(X.max())):
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return X
-
-
-def _check_labels(y, n, n_out, name):
-    """Integer class labels (n,) from labels or one-hot rows."""
-    y = np.asarray(y)
-    if y.dtype == np.bool_ or y.dtype.kind not in "fiu":
-        raise TypeError(f"{name} labels must be integers or one-hot rows, got dtype {y.dtype}")
-    if y.ndim == 2 and y.shape[1] == 1 and n_out != 1:
-        y = y[:, 0]
-    if y.ndim == 2:
-        if y.shape != (n, n_out):
-            raise ValueError(f"{name} one-hot labels must have shape ({n}, {n_out}), got {y.shape}")
-        if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
-            raise ValueError(f"{name} one-hot rows must hold a single 1 and zeros")
-        return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64)
-    if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"{name} labels must have shape ({n},) or ({n}, {n_out}), got {y.shape}")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
-        raise ValueError(f"{name} labels must be whole numbers")
-    if len(y) and (y.min() < 0 or y.max() >= n_out):
-        raise ValueError(f"{name} labels must be in [0, {n_out}), got values in "
-                         f"[{y.min()}, {y.max()}]")
-    return np.ascontiguousarray(y, dtype=np.int64)
-
-
-def as_training_data(data, n_in, n_out, dtype, name):
-    """(X, labels) from (X, y) arrays or the book's list of (x, y) column pairs."""
-    # The book's data is a sequence of (x, y) pairs, so a first item that is itself an
-    # array means (X, y).
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
-        X = _check_inputs(data[0], n_in, dtype, name)
-        return X, _check_labels(data[1], len(X), n_out, name)
-    if isinstance(data, (list, tuple)) or hasattr(data, "__iter__") and not isinstance(data, np.ndarray):
-        pairs = list(data)
-        if not pairs:
-            raise ValueError(f"{name} is empty")
-        try:
-            xs, ys = zip(*pairs)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be (X, y) arrays or a list of (x, y) pairs") from None
-        X = np.stack([np.asarray(x).reshape(-1) for x in xs])
-        X = _check_inputs(X, n_in, dtype, name)
-        first = np.asarray(ys[0])
-        if first.ndim == 0:
-            y = np.asarray(ys)
-        else:
-            y = np.stack([np.asarray(v).reshape(-1) for v in ys])
-        return X, _check_labels(y, len(X), n_out, name)
-    raise TypeError(f"{name} must be (X, y) arrays or a list of (x, y) pairs, "
-                    f"got {type(data).__name__}")
+    return tuple(check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))

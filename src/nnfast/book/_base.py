@@ -8,11 +8,9 @@ lists of ``(x, y)`` pairs) in, the core API underneath.
 import numpy as np
 
 from nnfast import oracle
-from nnfast.network import (Network, _check_int, _check_real, _threads, as_training_data)
-
-
-class _EarlyStop(Exception):
-    """Raised from SGD's end-of-epoch callback to end training early."""
+from nnfast.checks import check_int, check_real
+from nnfast.network import Network
+from nnfast.training import Monitor, SGDConfig
 
 
 class _LiveList(list):
@@ -110,10 +108,17 @@ class BookNetwork:
 
     def _target(self, y):
         y = np.asarray(y)
+        n_out = self._net.sizes[-1]
         if y.ndim == 0:  # an int label, as in the book's test data
-            e = np.zeros(self._net.sizes[-1])
+            if y.dtype.kind not in "iu" or not 0 <= int(y) < n_out:
+                raise ValueError(f"y must be a label in [0, {n_out}) or a ({n_out}, 1) "
+                                 f"column, got {y!r}")
+            e = np.zeros(n_out)
             e[int(y)] = 1.0
             return e
+        if y.size != n_out:
+            raise ValueError(f"y must be a label in [0, {n_out}) or a ({n_out}, 1) column, "
+                             f"got shape {y.shape}")
         return np.asarray(y, dtype=np.float64)
 
     def cost_derivative(self, output_activations, y):
@@ -123,32 +128,41 @@ class BookNetwork:
     # ---- training, in the engine ----
 
     def _data(self, data, name):
-        """(X, labels) from the book's pairs (a list or any iterable) or (X, y) arrays."""
-        return as_training_data(data, self._net.sizes[0], self._net.sizes[-1],
-                                self._net.dtype, name)
+        """Validated samples from the book's pairs (a list or any iterable) or (X, y)."""
+        return self._net.samples(data, name)
 
     def _step(self, mini_batch, eta, lmbda, n):
-        """One gradient step on exactly mini_batch, in its order, in the engine."""
-        X, labels = self._data(mini_batch, "mini_batch")
-        eta = _check_real(eta, "eta", minimum=0.0)
-        lmbda = _check_real(lmbda, "lmbda", minimum=0.0)
-        n = _check_int(n, "n", minimum=1)
-        m, threads = len(X), _threads(None)
-        # The network's own chunk loop: a step that diverges is undone and reported.
-        with self._net._exclusive("update_mini_batch"):
-            self._net._train_epoch(X, labels, np.arange(m, dtype=np.int64), m, eta, lmbda, 0.0,
-                                   n, "l2", threads, 0, self._net._engine.workspace(m, threads))
+        """One gradient step on exactly mini_batch, in its order, in the engine: a step
+        that diverges is undone and reported, as SGD's."""
+        samples = self._data(mini_batch, "mini_batch")
+        eta = check_real(eta, "eta", minimum=0.0)
+        lmbda = check_real(lmbda, "lmbda", minimum=0.0)
+        n = check_int(n, "n", minimum=1)
+        if eta == 0:  # the book's step with eta = 0 changes nothing
+            return
+        self._net.train(samples, SGDConfig(1, len(samples.X), eta, lmbda, decay_n=n,
+                                           shuffle=False), progress=False)
 
-    def _sgd(self, X, labels, epochs, mini_batch_size, eta, lmbda, end_of_epoch):
-        """Train for epochs, calling end_of_epoch(j) after each; it may raise _EarlyStop."""
-        def progress(epoch, rows_done, n):
-            if rows_done == n:
-                end_of_epoch(epoch)
-        try:
-            self._net.SGD((X, labels), epochs, mini_batch_size, eta, lmbda=lmbda,
-                          progress=progress)
-        except _EarlyStop:
-            pass
+    def _sgd(self, training, epochs, mini_batch_size, eta, lmbda, monitors):
+        """The book's SGD loop: shuffled mini-batches, L2 decay eta*lmbda/len(training),
+        `monitors` printing after each epoch."""
+        return self._net.train(training, SGDConfig(epochs, mini_batch_size, eta, lmbda),
+                               monitors, progress=False)
+
+
+class EpochPrinter(Monitor):
+    """network.py's line after each epoch: the test score, or that the epoch is done."""
+
+    def __init__(self, test=None):
+        self.test = test
+
+    def after_epoch(self, epoch, network, training, history):
+        if self.test is not None:
+            print("Epoch {0}: {1} / {2}".format(epoch, network.accuracy(self.test),
+                                                len(self.test.X)))
+        else:
+            print("Epoch {0} complete".format(epoch))
+        return False
 
 
 def is_empty(data):

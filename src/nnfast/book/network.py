@@ -11,7 +11,7 @@ neurons; ``weights`` and ``biases`` are lists of (n_out, n_in) matrices and (n_o
 columns, and they are the network's live parameters. The book draws from
 ``np.random``; pass ``seed`` for a reproducible network and training run.
 """
-from nnfast.book._base import BookNetwork, is_empty
+from nnfast.book._base import BookNetwork, EpochPrinter, is_empty
 from nnfast.costs import QuadraticCost
 from nnfast.oracle import sigmoid, sigmoid_prime
 
@@ -23,22 +23,15 @@ class Network(BookNetwork):
 
     def __init__(self, sizes, seed=None):
         super().__init__(sizes, QuadraticCost, seed=seed)
-        self._net.large_weight_initializer()
+        self.network.large_weight_initializer()
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
         """Mini-batch stochastic gradient descent. training_data: (x, y) pairs, y one-hot
         columns; with test_data ((x, label) pairs) the test score is printed after each
         epoch, as in the book."""
-        X, labels = self._data(training_data, "training_data")
+        training = self._data(training_data, "training_data")
         test = None if is_empty(test_data) else self._data(test_data, "test_data")
-
-        def end_of_epoch(j):
-            if test is not None:
-                print("Epoch {0}: {1} / {2}".format(j, self._net.accuracy(test), len(test[0])))
-            else:
-                print("Epoch {0} complete".format(j))
-
-        self._sgd(X, labels, epochs, mini_batch_size, eta, 0.0, end_of_epoch)
+        self._sgd(training, epochs, mini_batch_size, eta, 0.0, [EpochPrinter(test)])
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient descent step on mini_batch, a list of (x, y) pairs:
@@ -48,4 +41,4 @@ class Network(BookNetwork):
 
     def evaluate(self, test_data):
         """The number of test inputs, (x, label) pairs, classified correctly."""
-        return self._net.accuracy(self._data(test_data, "test_data"))
+        return self.network.accuracy(self._data(test_data, "test_data"))

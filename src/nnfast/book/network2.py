@@ -19,8 +19,11 @@ import json
 
 import numpy as np
 
-from nnfast import network as _core
-from nnfast.book._base import BookNetwork, _EarlyStop, is_empty
+import nnfast
+from nnfast.book._base import BookNetwork, is_empty
+from nnfast.checks import check_int, check_real
+from nnfast.files import write_atomically
+from nnfast.training import EarlyStopping, Monitor, standard_monitors
 from nnfast.book.mnist_loader import vectorized_result
 from nnfast.costs import CrossEntropyCost, QuadraticCost
 from nnfast.oracle import sigmoid, sigmoid_prime
@@ -37,11 +40,11 @@ class Network(BookNetwork):
 
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1)."""
-        self._net.default_weight_initializer()
+        self.network.default_weight_initializer()
 
     def large_weight_initializer(self):
         """Weights and biases N(0, 1), as in chapter 1."""
-        self._net.large_weight_initializer()
+        self.network.large_weight_initializer()
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0,
             evaluation_data=None, monitor_evaluation_cost=False,
@@ -51,46 +54,23 @@ class Network(BookNetwork):
         each epoch. Returns (evaluation_cost, evaluation_accuracy, training_cost,
         training_accuracy). early_stopping_n > 0 stops after that many epochs without a
         better evaluation accuracy."""
-        X, labels = self._data(training_data, "training_data")
-        evaluation = None
-        if not is_empty(evaluation_data):
-            evaluation = self._data(evaluation_data, "evaluation_data")
-        early_stopping_n = _core._check_int(early_stopping_n, "early_stopping_n", minimum=0)
-        lmbda = _core._check_real(lmbda, "lmbda", minimum=0.0)
-        n = len(X)
-        evaluation_cost, evaluation_accuracy = [], []
-        training_cost, training_accuracy = [], []
-        best = [-1, 0]  # best evaluation accuracy, epochs since it
-
-        def end_of_epoch(j):
-            print("Epoch %s training complete" % j)
-            if monitor_training_cost:
-                cost = self._net.total_cost((X, labels), lmbda)
-                training_cost.append(cost)
-                print("Cost on training data: {}".format(cost))
-            if monitor_training_accuracy:
-                accuracy = self._net.accuracy((X, labels))
-                training_accuracy.append(accuracy)
-                print("Accuracy on training data: {} / {}".format(accuracy, n))
-            if evaluation is not None and monitor_evaluation_cost:
-                cost = self._net.total_cost(evaluation, lmbda)
-                evaluation_cost.append(cost)
-                print("Cost on evaluation data: {}".format(cost))
-            accuracy = None
-            if evaluation is not None and (monitor_evaluation_accuracy or early_stopping_n):
-                accuracy = self._net.accuracy(evaluation)
-            if evaluation is not None and monitor_evaluation_accuracy:
-                evaluation_accuracy.append(accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(
-                    accuracy, len(evaluation[0])))
-            print()
-            if early_stopping_n and accuracy is not None:
-                best[:] = [accuracy, 0] if accuracy > best[0] else [best[0], best[1] + 1]
-                if best[1] == early_stopping_n:
-                    raise _EarlyStop
-
-        self._sgd(X, labels, epochs, mini_batch_size, eta, lmbda, end_of_epoch)
-        return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+        training = self._data(training_data, "training_data")
+        evaluation = None if is_empty(evaluation_data) else self._data(evaluation_data,
+                                                                        "evaluation_data")
+        early_stopping_n = check_int(early_stopping_n, "early_stopping_n", minimum=0)
+        lmbda = check_real(lmbda, "lmbda", minimum=0.0)
+        monitors = standard_monitors(
+            evaluation, lmbda, "l2", len(self.sizes) - 1, training_cost=monitor_training_cost,
+            training_accuracy=monitor_training_accuracy, evaluation_cost=monitor_evaluation_cost,
+            evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n)
+        # The book prints each epoch's lines before deciding to stop early.
+        stopping = [m for m in monitors if isinstance(m, EarlyStopping)]
+        printer = _Printer(len(training.X), evaluation, monitor_training_cost,
+                           monitor_training_accuracy, monitor_evaluation_cost,
+                           monitor_evaluation_accuracy)
+        monitors = [m for m in monitors if m not in stopping] + [printer] + stopping
+        history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors)
+        return tuple(history)
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
         """One step on mini_batch ((x, y) pairs) with L2 regularisation:
@@ -100,12 +80,12 @@ class Network(BookNetwork):
     def accuracy(self, data, convert=False):
         """How many of data's (x, y) pairs are classified correctly. The book passes
         convert=True for training data (one-hot y), False for int labels."""
-        return self._net.accuracy(self._data(data, "data"))
+        return self.network.accuracy(self._data(data, "data"))
 
     def total_cost(self, data, lmbda, convert=False):
         """The mean cost over data plus the L2 term 0.5·(lmbda/len(data))·Σ||w||².
         The book passes convert=True for data with int labels."""
-        return self._net.total_cost(self._data(data, "data"), lmbda)
+        return self.network.total_cost(self._data(data, "data"), lmbda)
 
     def save(self, filename):
         """Write the network as the book's JSON: sizes, weights, biases, cost name."""
@@ -113,10 +93,33 @@ class Network(BookNetwork):
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
                 "cost": self.cost.__name__}
-        with open(filename, "w") as f:
-            json.dump(data, f)
+        write_atomically(filename, json.dumps(data))
+
+
+class _Printer(Monitor):
+    """network2's lines after each epoch: each monitored value, then a blank line."""
+
+    def __init__(self, n, evaluation, training_cost, training_accuracy, evaluation_cost,
+                 evaluation_accuracy):
+        self.n, self.evaluation = n, evaluation
+        self.show = (training_cost, training_accuracy, evaluation_cost, evaluation_accuracy)
+
+    def after_epoch(self, epoch, network, training, history):
+        print("Epoch %s training complete" % epoch)
+        if self.show[0]:
+            print("Cost on training data: {}".format(history.training_cost[-1]))
+        if self.show[1]:
+            print("Accuracy on training data: {} / {}".format(history.training_accuracy[-1],
+                                                              self.n))
+        if self.evaluation is not None and self.show[2]:
+            print("Cost on evaluation data: {}".format(history.evaluation_cost[-1]))
+        if self.evaluation is not None and self.show[3]:
+            print("Accuracy on evaluation data: {} / {}".format(
+                history.evaluation_accuracy[-1], len(self.evaluation.X)))
+        print()
+        return False
 
 
 def load(filename):
     """A network2.Network from a file written by save (here, the book's or nnfast's)."""
-    return Network._wrap(_core.load(filename, dtype=np.float64))
+    return Network._wrap(nnfast.network.load(filename, dtype=np.float64))

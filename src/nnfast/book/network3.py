@@ -38,12 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nnfast import network as _core
+import nnfast
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.book import mnist_loader
 from nnfast.book._base import is_empty
+from nnfast.checks import check_int
 from nnfast.costs import LogLikelihoodCost
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
+from nnfast.training import Monitor, SGDConfig
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "Network", "ReLU", "SoftmaxLayer",
            "linear", "load_data_shared", "sigmoid", "size", "tanh"]
@@ -99,8 +101,8 @@ class Network:
             raise ValueError("network3 trains with the log-likelihood cost: the last layer "
                              "must be a SoftmaxLayer")
         self.layers = layers
-        self.mini_batch_size = _core._check_int(mini_batch_size, "mini_batch_size", minimum=1)
-        self._net = _core.Network(layers, cost=LogLikelihoodCost, dtype=np.float32, seed=seed)
+        self.mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
+        self._net = nnfast.Network(layers, cost=LogLikelihoodCost, dtype=np.float32, seed=seed)
         self.best_validation_accuracy = None
         self.best_iteration = None
         self.test_accuracy = None
@@ -112,8 +114,10 @@ class Network:
 
     @property
     def params(self):
-        """[w0, b0, w1, b1, ...] in network3's shapes (views into the network)."""
-        return [p for w, b in zip(self._net._wt, self._net._b) for p in (w, b)]
+        """[w0, b0, w1, b1, ...] in network3's shapes (views into the network): a fully
+        connected layer's weights as (n_in, n_out), biases flat."""
+        return [p for w, b in zip(self._net.weights, self._net.biases)
+                for p in ((w, b) if w.ndim == 4 else (w.T, b.reshape(-1)))]
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data,
             lmbda=0.0):
@@ -125,68 +129,72 @@ class Network:
         ``test_accuracy``.
         """
         net = self._net
-        mini_batch_size = _core._check_int(mini_batch_size, "mini_batch_size", minimum=1)
+        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
         if mini_batch_size != self.mini_batch_size:
             raise ValueError(f"mini_batch_size is {mini_batch_size} but the network was "
                              f"built for {self.mini_batch_size}")
-        epochs = _core._check_int(epochs, "epochs", minimum=1)
-        eta = _core._check_real(eta, "eta", minimum=0.0, strict=True)
-        lmbda = _core._check_real(lmbda, "lmbda", minimum=0.0)
-        X, labels = net._data(training_data, "training_data")
-        validation = net._data(validation_data, "validation_data")
-        test = None if is_empty(test_data) else net._data(test_data, "test_data")
-        for name, data in (("training_data", (X, labels)), ("validation_data", validation),
+        training = net.samples(training_data, "training_data")
+        validation = net.samples(validation_data, "validation_data")
+        test = None if is_empty(test_data) else net.samples(test_data, "test_data")
+        for name, data in (("training_data", training), ("validation_data", validation),
                            ("test_data", test)):
-            if data is not None and len(data[0]) < mini_batch_size:
-                raise ValueError(f"{name} has {len(data[0])} samples, fewer than one "
+            if data is not None and len(data.X) < mini_batch_size:
+                raise ValueError(f"{name} has {len(data.X)} samples, fewer than one "
                                  f"mini-batch of {mini_batch_size}")
-
-        # network3 uses whole mini-batches only, in order, the same every epoch.
-        num_training_batches = len(X) // mini_batch_size
-        order = np.arange(num_training_batches * mini_batch_size, dtype=np.int64)
-        threads = _core._threads(None)
-        work = net._engine.workspace(mini_batch_size, threads)
-        best_validation_accuracy = 0.0
-        best_iteration = None
-        test_accuracy = None
-        for epoch in range(epochs):
-            def announce(start, stop, epoch=epoch):
-                # The book prints before training mini-batch `iteration`; here, before
-                # the chunk holding it.
-                first = num_training_batches * epoch + start // mini_batch_size
-                last = num_training_batches * epoch + stop // mini_batch_size
-                for iteration in range(-(-first // 1000) * 1000, last, 1000):
-                    print("Training mini-batch number {0}".format(iteration))
-
-            # In order, whole mini-batches only; the L2 term is divided by
-            # num_training_batches, not by the sample count.
-            with net._exclusive("SGD"):
-                net._train_epoch(X, labels, order, mini_batch_size, eta, lmbda, 0.0,
-                                 num_training_batches, "l2", threads, epoch, work,
-                                 before_chunk=announce)
-            iteration = num_training_batches * (epoch + 1) - 1
-            validation_accuracy = self._accuracy(validation)
-            print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
-            if validation_accuracy >= best_validation_accuracy:
-                print("This is the best validation accuracy to date.")
-                best_validation_accuracy = validation_accuracy
-                best_iteration = iteration
-                if test is not None:
-                    test_accuracy = self._accuracy(test)
-                    print("The corresponding test accuracy is {0:.2%}".format(test_accuracy))
-        self.best_validation_accuracy = best_validation_accuracy
-        self.best_iteration = best_iteration
-        self.test_accuracy = test_accuracy
+        # network3 uses whole mini-batches only, in order, the same every epoch, and
+        # divides the L2 term by num_training_batches, not by the sample count.
+        num_training_batches = len(training.X) // mini_batch_size
+        config = SGDConfig(epochs, mini_batch_size, eta, lmbda,
+                           decay_n=num_training_batches, shuffle=False,
+                           whole_batches_only=True)
+        report = _BookReport(self, validation, test, num_training_batches)
+        net.train(training, config, [report], progress=False)
+        self.best_validation_accuracy = report.best_validation_accuracy
+        self.best_iteration = report.best_iteration
+        self.test_accuracy = report.test_accuracy
         print("Finished training network.")
         print("Best validation accuracy of {0:.2%} obtained at iteration {1}".format(
-            best_validation_accuracy, best_iteration))
+            self.best_validation_accuracy, self.best_iteration))
         if test is not None:
-            print("Corresponding test accuracy of {0:.2%}".format(test_accuracy))
+            print("Corresponding test accuracy of {0:.2%}".format(self.test_accuracy))
 
     def _accuracy(self, data):
         """The book's accuracy: the mean of the per-mini-batch accuracies over the whole
         mini-batches, that is the accuracy on the first size // mini_batch_size batches."""
         X, labels = data
         m = len(X) // self.mini_batch_size * self.mini_batch_size
-        predictions = np.argmax(self._net._forward(X[:m]), axis=1)
+        predictions = self._net.predict(X[:m])
         return float(np.mean(predictions == labels[:m]))
+
+
+class _BookReport(Monitor):
+    """network3's lines: "Training mini-batch number k" every 1,000 mini-batches (when
+    the engine call holding mini-batch k starts), then after each epoch the validation
+    accuracy and, at a best one, the test accuracy."""
+
+    def __init__(self, book, validation, test, num_training_batches):
+        self.book, self.validation, self.test = book, validation, test
+        self.num_training_batches = num_training_batches
+        self.best_validation_accuracy = 0.0
+        self.best_iteration = None
+        self.test_accuracy = None
+
+    def before_chunk(self, epoch, start, stop):
+        batch = self.book.mini_batch_size
+        first = self.num_training_batches * epoch + start // batch
+        last = self.num_training_batches * epoch + stop // batch
+        for iteration in range(-(-first // 1000) * 1000, last, 1000):
+            print("Training mini-batch number {0}".format(iteration))
+
+    def after_epoch(self, epoch, network, training, history):
+        iteration = self.num_training_batches * (epoch + 1) - 1
+        validation_accuracy = self.book._accuracy(self.validation)
+        print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
+        if validation_accuracy >= self.best_validation_accuracy:
+            print("This is the best validation accuracy to date.")
+            self.best_validation_accuracy = validation_accuracy
+            self.best_iteration = iteration
+            if self.test is not None:
+                self.test_accuracy = self.book._accuracy(self.test)
+                print("The corresponding test accuracy is {0:.2%}".format(self.test_accuracy))
+        return False

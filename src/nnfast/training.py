@@ -1,0 +1,308 @@
+"""Training: the hyper-parameters (`SGDConfig`), the loop that feeds a training set to
+the C engine (`Trainer`), and what is watched after each epoch (monitors).
+
+Every way to train goes through here: `Network.SGD`, the book's `update_mini_batch`,
+network2's and network3's `SGD`. One epoch is a few chunks; each chunk is one call
+into C that trains a run of mini-batches with the GIL released. Between chunks
+Python reports progress and lets signals through, so Ctrl-C stops after a whole
+chunk with consistent weights. A chunk that leaves a parameter non-finite is undone.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, List, Optional, Sequence, cast
+
+import numpy as np
+
+from nnfast import _kernels
+from nnfast.checks import (Samples, check_int, check_real, check_regularization)
+
+# About this many flops per engine call: 50-100 ms on one core of a small machine, short
+# enough for progress and Ctrl-C, long enough that the call's overhead is noise.
+CHUNK_FLOPS = 1e9
+
+ProgressCallback = Callable[[int, int, int], Any]
+
+
+class History(tuple):
+    """What SGD monitored, one entry per epoch: network2's four lists, as a tuple
+    (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy) that
+    unpacks as network2.SGD's result, and, when asked for, chapter 5's gradient norms:
+    per layer, the mean over the epoch's mini-batches of |dC/db|, the speed at which
+    the layer learns."""
+
+    gradient_norms: List[List[float]]
+
+    def __new__(cls, evaluation_cost=(), evaluation_accuracy=(), training_cost=(),
+                training_accuracy=(), gradient_norms=()):
+        history = super().__new__(cls, (list(evaluation_cost), list(evaluation_accuracy),
+                                        list(training_cost), list(training_accuracy)))
+        history.gradient_norms = list(gradient_norms)
+        return history
+
+    def __reduce__(self):
+        return (History, (*self, self.gradient_norms))
+
+    evaluation_cost = property(lambda self: self[0])
+    evaluation_accuracy = property(lambda self: self[1])
+    training_cost = property(lambda self: self[2])
+    training_accuracy = property(lambda self: self[3])
+
+
+def check_threads(n_threads: Any) -> int:
+    """A thread count: n_threads itself (validated), or the default for None."""
+    if n_threads is None:
+        return _kernels.get_num_threads()
+    return check_int(n_threads, "n_threads", minimum=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class SGDConfig:
+    """The hyper-parameters of one training run, validated when made; the C engine's
+    `nnf_hyper` mirrors them.
+
+    L2 regularisation decays w by (1 - eta*lmbda/n) per mini-batch; L1 moves it by
+    eta*lmbda/n toward 0. n is `decay_n`, by default the size of the training set
+    (network3 divides by the number of mini-batches instead). momentum keeps a
+    velocity per parameter. eta_schedule(epoch) -> eta overrides eta per epoch.
+    shuffle=False trains the rows in order, the same every epoch (network3, and the
+    book's update_mini_batch); whole_batches_only drops the last, short mini-batch
+    (network3). n_threads None means the default thread count."""
+
+    epochs: int
+    mini_batch_size: int
+    eta: float
+    lmbda: float = 0.0
+    momentum: float = 0.0
+    regularization: str = "l2"
+    eta_schedule: Optional[Callable[[int], float]] = None
+    decay_n: Optional[int] = None
+    shuffle: bool = True
+    whole_batches_only: bool = False
+    n_threads: Optional[int] = None
+
+    def __post_init__(self):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+        put("epochs", check_int(self.epochs, "epochs", minimum=1))
+        put("mini_batch_size", check_int(self.mini_batch_size, "mini_batch_size", minimum=1))
+        put("eta", check_real(self.eta, "eta", minimum=0.0, strict=True))
+        put("lmbda", check_real(self.lmbda, "lmbda", minimum=0.0))
+        momentum = check_real(self.momentum, "momentum", minimum=0.0)
+        if momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        put("momentum", momentum)
+        check_regularization(self.regularization)
+        if self.eta_schedule is not None and not callable(self.eta_schedule):
+            raise TypeError("eta_schedule must be a callable epoch -> eta, or None")
+        if self.decay_n is not None:
+            put("decay_n", check_int(self.decay_n, "n", minimum=1))
+        put("n_threads", check_threads(self.n_threads))
+
+    def eta_at(self, epoch: int) -> float:
+        if self.eta_schedule is None:
+            return self.eta
+        return check_real(self.eta_schedule(epoch), "eta_schedule(epoch)", minimum=0.0,
+                          strict=True)
+
+
+# ---- monitors: what happens after each epoch ----
+
+class Monitor:
+    """Watches training. after_epoch runs after each epoch with the network, the
+    training samples and the History so far, and returns True to stop training;
+    before_chunk(epoch, start, stop) sees the rows each engine call is about to train."""
+
+    def before_chunk(self, epoch: int, start: int, stop: int) -> None:
+        pass
+
+    def after_epoch(self, epoch: int, network: Any, training: Samples, history: History) -> bool:
+        return False
+
+
+class TrainingCost(Monitor):
+    def __init__(self, lmbda: float = 0.0, regularization: str = "l2"):
+        self.lmbda, self.regularization = lmbda, regularization
+
+    def after_epoch(self, epoch, network, training, history):
+        history.training_cost.append(network.total_cost(training, self.lmbda,
+                                                        self.regularization))
+        return False
+
+
+class TrainingAccuracy(Monitor):
+    def after_epoch(self, epoch, network, training, history):
+        history.training_accuracy.append(network.accuracy(training))
+        return False
+
+
+class EvaluationCost(Monitor):
+    def __init__(self, evaluation: Samples, lmbda: float = 0.0, regularization: str = "l2"):
+        self.evaluation, self.lmbda, self.regularization = evaluation, lmbda, regularization
+
+    def after_epoch(self, epoch, network, training, history):
+        history.evaluation_cost.append(network.total_cost(self.evaluation, self.lmbda,
+                                                          self.regularization))
+        return False
+
+
+class EvaluationAccuracy(Monitor):
+    """The evaluation accuracy after each epoch, kept in `last` (and recorded in the
+    History unless record=False, when only early stopping wants it)."""
+
+    def __init__(self, evaluation: Samples, record: bool = True):
+        self.evaluation, self.record = evaluation, record
+        self.last: Optional[int] = None
+
+    def after_epoch(self, epoch, network, training, history):
+        self.last = network.accuracy(self.evaluation)
+        if self.record:
+            history.evaluation_accuracy.append(self.last)
+        return False
+
+
+class EarlyStopping(Monitor):
+    """Stops after n epochs without a better evaluation accuracy than the best so far
+    (network2's early_stopping_n); reads the accuracy an EvaluationAccuracy measured."""
+
+    def __init__(self, n: int, accuracy: EvaluationAccuracy):
+        self.n, self.accuracy = n, accuracy
+        self.best, self.since_best = -1, 0
+
+    def after_epoch(self, epoch, network, training, history):
+        correct = self.accuracy.last
+        if correct > self.best:
+            self.best, self.since_best = correct, 0
+        else:
+            self.since_best += 1
+        return self.since_best >= self.n
+
+
+class GradientNorms(Monitor):
+    """Chapter 5's speed of learning: per layer, the mean over an epoch's mini-batches
+    of |dC/db|, which the engine adds up in `sums` as it trains."""
+
+    def __init__(self, n_layers: int):
+        self.sums = np.zeros(n_layers)
+        self.batches = 0
+
+    def after_epoch(self, epoch, network, training, history):
+        history.gradient_norms.append((self.sums / self.batches).tolist())
+        self.sums[:] = 0
+        return False
+
+
+def standard_monitors(evaluation: Optional[Samples], lmbda: float, regularization: str,
+                      n_layers: int, *, training_cost: bool = False,
+                      training_accuracy: bool = False, evaluation_cost: bool = False,
+                      evaluation_accuracy: bool = False, early_stopping_n: int = 0,
+                      gradient_norms: bool = False) -> List[Monitor]:
+    """The monitors SGD's flags ask for, in network2's order."""
+    wanted = {"monitor_evaluation_cost": evaluation_cost,
+              "monitor_evaluation_accuracy": evaluation_accuracy,
+              "early_stopping_n": early_stopping_n}
+    if evaluation is None and any(wanted.values()):
+        asked = ", ".join(name for name, on in wanted.items() if on)
+        raise ValueError(f"{asked} need evaluation_data; none was given")
+    monitors: List[Monitor] = []
+    if gradient_norms:
+        monitors.append(GradientNorms(n_layers))
+    if training_cost:
+        monitors.append(TrainingCost(lmbda, regularization))
+    if training_accuracy:
+        monitors.append(TrainingAccuracy())
+    if evaluation is not None and evaluation_cost:
+        monitors.append(EvaluationCost(evaluation, lmbda, regularization))
+    if evaluation is not None and (evaluation_accuracy or early_stopping_n):
+        accuracy = EvaluationAccuracy(evaluation, record=evaluation_accuracy)
+        monitors.append(accuracy)
+        if early_stopping_n:
+            monitors.append(EarlyStopping(early_stopping_n, accuracy))
+    return monitors
+
+
+# ---- the loop ----
+
+class Trainer:
+    """Feeds a training set to a network's engine, epoch by epoch, chunk by chunk.
+
+    `parameters` is the network's parameter block (weights, biases and velocities in
+    one array, which the engine updates in place) and `snapshot` an array of its size:
+    before each chunk the block is copied there, and a chunk that leaves a value
+    non-finite is undone from it. `rng` draws the shuffles and the dropout seeds.
+    `workspace(rows, n_threads)` gives the engine's scratch memory."""
+
+    def __init__(self, network: Any, engine: Any, parameters: np.ndarray,
+                 snapshot: np.ndarray, rng: np.random.Generator,
+                 workspace: Callable[[int, int], np.ndarray], flops_per_sample: float,
+                 has_dropout: bool):
+        self.network, self.engine, self.rng = network, engine, rng
+        self.parameters, self.snapshot, self.workspace = parameters, snapshot, workspace
+        self.flops_per_sample, self.has_dropout = flops_per_sample, has_dropout
+
+    def run(self, training: Samples, config: SGDConfig, monitors: Sequence[Monitor] = (),
+            progress: Optional[ProgressCallback] = None) -> History:
+        """Train for config.epochs (fewer if a monitor stops it) and return the History
+        the monitors recorded."""
+        n = len(training.X)
+        mini_batch_size = min(config.mini_batch_size, n)  # one short batch, as the book does
+        rows = n // mini_batch_size * mini_batch_size if config.whole_batches_only else n
+        norms = next((m for m in monitors if isinstance(m, GradientNorms)), None)
+        if norms is not None:
+            norms.batches = -(-rows // mini_batch_size)
+        history = History()
+        for epoch in range(config.epochs):
+            eta = config.eta_at(epoch)
+            order = (self.rng.permutation(n) if config.shuffle
+                     else np.arange(rows, dtype=np.int64))
+            self.train_rows(training, order, dataclasses.replace(config, eta=eta,
+                                                                mini_batch_size=mini_batch_size,
+                                                                decay_n=config.decay_n or n),
+                            epoch, monitors, progress, None if norms is None else norms.sums)
+            stop = False
+            for monitor in monitors:
+                stop = monitor.after_epoch(epoch, self.network, training, history) or stop
+            if stop:
+                break
+        return history
+
+    def train_rows(self, training: Samples, order: np.ndarray, config: SGDConfig, epoch: int,
+                   monitors: Sequence[Monitor] = (), progress: Optional[ProgressCallback] = None,
+                   grad_norms: Optional[np.ndarray] = None) -> None:
+        """One pass over the rows `order` of the training set in mini-batches of
+        config.mini_batch_size, one engine call per chunk of about CHUNK_FLOPS. A chunk
+        that leaves a parameter non-finite is undone, also when an interrupt arrives as
+        it returns, and FloatingPointError names the epoch."""
+        mini_batch_size = config.mini_batch_size
+        batches_per_chunk = max(1, int(CHUNK_FLOPS / (self.flops_per_sample * mini_batch_size)))
+        chunk = batches_per_chunk * mini_batch_size
+        n_threads = cast(int, config.n_threads)  # resolved when the config was made
+        work = self.workspace(mini_batch_size, n_threads)
+        X, labels = training
+        for start in range(0, len(order), chunk):
+            stop = min(start + chunk, len(order))
+            for monitor in monitors:
+                monitor.before_chunk(epoch, start, stop)
+            # Masks are drawn only when there is dropout, so that other networks' runs
+            # do not depend on it.
+            seed = int(self.rng.integers(2**63)) if self.has_dropout else 0
+            np.copyto(self.snapshot, self.parameters)
+            try:
+                self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
+                                        config.eta, config.lmbda, config.momentum,
+                                        config.decay_n, config.regularization, work,
+                                        n_threads, seed, grad_norms)
+            finally:
+                # Also on the way out of an interrupt: never leave a diverged network.
+                diverged = not self._finite()
+                if diverged:
+                    np.copyto(self.parameters, self.snapshot)
+            if diverged:
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: the weights stopped being finite; "
+                    "they are back to those before the chunk that diverged (try a smaller eta)")
+            if progress is not None:
+                progress(epoch, stop, len(order))
+
+    def _finite(self) -> bool:
+        return bool(np.isfinite(self.parameters).all())
