@@ -155,3 +155,122 @@ def test_training_in_multiprocessing_fork_workers_does_not_hang():
     with multiprocessing.get_context("fork").Pool(2) as pool:
         results = pool.map_async(_train_small, [1, 2]).get(timeout=120)
     assert results == [_train_small(1), _train_small(2)]
+
+
+INTERRUPTED_DIVERGENCE = textwrap.dedent("""
+    import os, signal, sys, threading
+    import numpy as np
+    import nnfast
+
+    rng = np.random.default_rng(0)
+    X = rng.random((4000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 4000)
+    net = nnfast.Network([784, 100, 10], seed=0)
+    before = [a.copy() for a in net.weights + net.biases]
+    outcomes = set()
+    for delay in np.linspace(0.005, 0.6, int(sys.argv[1])):
+        # A real SIGINT at `delay` into a run whose first chunk diverges.
+        timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+        try:
+            timer.start()
+            net.SGD((X, y), 1, 10, 1e38, momentum=0.9)
+            outcomes.add("finished")
+        except KeyboardInterrupt:
+            outcomes.add("interrupted")
+        except FloatingPointError:
+            outcomes.add("diverged")
+        while timer.is_alive() or not timer.finished.is_set():  # a late signal lands here
+            try:
+                timer.join()
+                threading.Event().wait(0.01)
+            except KeyboardInterrupt:
+                pass
+        assert all(np.array_equal(a, b) for a, b in zip(before, net.weights + net.biases)), delay
+    print(" ".join(sorted(outcomes)))
+""")
+
+
+def test_ctrl_c_in_a_diverging_chunk_still_rolls_it_back():
+    out = subprocess.run([sys.executable, "-c", INTERRUPTED_DIVERGENCE, "13"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    # Both kinds of ending happened, and each left the weights as they were.
+    assert "interrupted" in out.stdout and "diverged" in out.stdout
+
+
+@pytest.mark.parametrize("operation", ["save", "default_weight_initializer",
+                                       "large_weight_initializer", "pickle", "total_cost",
+                                       "book save", "book weights"])
+def test_what_reads_or_writes_parameters_is_refused_while_another_thread_trains(
+        operation, tmp_path):
+    from nnfast.book import network2
+    import pickle
+    X, y = random_data(4000)
+    book = network2.Network([784, 30, 10], seed=0)
+    net = book.network
+    started, done = threading.Event(), threading.Event()
+
+    def progress(epoch, rows, n):
+        started.set()
+
+    def train():
+        try:
+            net.SGD((X, y), 30, 10, 0.1, progress=progress)
+        finally:
+            done.set()
+
+    run = {"save": lambda: net.save(tmp_path / "n.json"),
+           "default_weight_initializer": net.default_weight_initializer,
+           "large_weight_initializer": net.large_weight_initializer,
+           "pickle": lambda: pickle.dumps(net),
+           "total_cost": lambda: net.total_cost((X, y)),
+           "book save": lambda: book.save(tmp_path / "b.json"),
+           "book weights": lambda: book.weights.__setitem__(0, np.zeros((30, 784)))}[operation]
+    thread = threading.Thread(target=train)
+    thread.start()
+    try:
+        assert started.wait(60)
+        with pytest.raises(RuntimeError, match="in use by another thread"):
+            run()
+    finally:
+        thread.join()
+    assert done.is_set()
+    run()  # and allowed once training is over
+
+
+def test_network3_holds_its_network_for_the_whole_run(capsys):
+    from nnfast.book import network3
+    X, y = random_data(300)
+    book = network3.Network([network3.FullyConnectedLayer(n_in=784, n_out=20),
+                             network3.SoftmaxLayer(n_in=20, n_out=10)], 10, seed=0)
+    stop = threading.Event()
+    inside, refused = [], []
+
+    def intrude():
+        while not stop.is_set():
+            began = time.perf_counter()
+            try:
+                book.network.SGD((X[:20], y[:20]), 1, 10, 0.1)
+                inside.append((began, time.perf_counter()))
+            except RuntimeError:
+                refused.append(1)
+            time.sleep(0.001)  # leave gaps for the book's SGD to start in
+
+    intruder = threading.Thread(target=intrude)
+    intruder.start()
+    try:
+        time.sleep(0.05)
+        run_began = time.perf_counter()
+        for _ in range(100):  # the intruder may hold it when we start: retry until in
+            try:
+                book.SGD((X, y), 40, 10, 0.1, (X, y), (X, y))
+                break
+            except RuntimeError:
+                run_began = time.perf_counter()
+        run_ended = time.perf_counter()
+    finally:
+        stop.set()
+        intruder.join()
+    assert refused  # it tried while the book's SGD ran, between epochs and evaluations too
+    assert all(ended < run_began or began > run_ended for began, ended in inside)
+    assert "Finished training network." in capsys.readouterr().out

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -100,12 +100,15 @@ class Network:
                   for layer in layers]
         sizes = [int(np.prod(shape, dtype=np.float64)) for pair in shapes for shape in pair]
         total = 2 * sum(sizes)  # parameters, then their velocities
-        try:
-            self._params = np.zeros(total, dtype)
-        except (MemoryError, ValueError):
+        # The block and the copy a diverging chunk is rolled back to, before any of it
+        # is touched: a network too large for the machine is refused, not swapped.
+        need = 2 * total * dtype.itemsize
+        if need > _physical_memory():
             raise ValueError(f"the network's layers hold {total // 2:,} parameters: "
-                             f"{total * dtype.itemsize / 2**30:,.1f} GiB with their "
-                             "velocities, more than this machine can allocate") from None
+                             f"{need / 2**30:,.1f} GiB with their velocities and the "
+                             f"rollback copy, more than this machine's "
+                             f"{_physical_memory() / 2**30:,.1f} GiB")
+        self._params = np.zeros(total, dtype)
         self._snapshot = np.empty_like(self._params)
         views, offset = [], 0
         for shape in [shape for _ in range(2) for pair in shapes for shape in pair]:
@@ -134,7 +137,7 @@ class Network:
     def _init(self, weight_scale):
         if any(isinstance(layer, ConvPoolLayer) for layer in self.layers):
             raise ValueError("the book's initialisers are for fully connected networks")
-        with self._exclusive("initialising the weights"):
+        with self.exclusive("initialising the weights"):
             biases = [self._rng.standard_normal(n) for n in self.sizes[1:]]
             weights = [self._rng.standard_normal((n_out, n_in)) * weight_scale(n_in)
                        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
@@ -159,7 +162,7 @@ class Network:
     # ---- copies ----
 
     def __getstate__(self) -> Dict[str, Any]:
-        with self._exclusive("pickling"):
+        with self.exclusive("pickling"):
             return {"layers": [layer.spec() for layer in self.layers],
                     "activation": self.activation, "cost": self.cost.__name__,
                     "dtype": self.dtype.name, "parameters": self._params.copy(),
@@ -193,7 +196,7 @@ class Network:
     def _forward(self, X, n_threads=None):
         block = min(len(X), FORWARD_BLOCK) or 1
         threads = check_threads(n_threads)
-        with self._exclusive("evaluating"):
+        with self.exclusive("evaluating"):
             return self._engine.forward(X, block, self._engine.workspace(block, threads),
                                         threads)
 
@@ -224,14 +227,16 @@ class Network:
         X, labels = self.samples(data, "data")
         lmbda = check_real(lmbda, "lmbda", minimum=0.0)
         check_regularization(regularization)
-        a = self._forward(X).astype(np.float64)
+        with self.exclusive("evaluating"):
+            a = self._forward(X).astype(np.float64)
+            if regularization == "l1":
+                penalty = lmbda / len(X) * sum(np.abs(w).sum() for w in self._w)
+            else:
+                penalty = 0.5 * (lmbda / len(X)) * sum(np.square(w, dtype=np.float64).sum()
+                                                       for w in self._w)
         y = np.zeros_like(a)
         y[np.arange(len(labels)), labels] = 1
-        cost = self.cost.fn(a, y) / len(X)
-        if regularization == "l1":
-            return cost + lmbda / len(X) * sum(np.abs(w).sum() for w in self._w)
-        return cost + 0.5 * (lmbda / len(X)) * sum(np.square(w, dtype=np.float64).sum()
-                                                   for w in self._w)
+        return self.cost.fn(a, y) / len(X) + penalty
 
     def samples(self, data: Data, name: str = "data") -> Samples:
         """data validated for this network: (X, labels) with X (N, n_in) of the
@@ -303,7 +308,7 @@ class Network:
         trainer = Trainer(self, self._engine, self._params, self._snapshot, self._rng,
                           self._training_workspace, self._flops_per_sample(),
                           any(layer.p_dropout > 0 for layer in self.layers))
-        with self._exclusive("SGD"):
+        with self.exclusive("SGD"):
             try:
                 return trainer.run(training, config, monitors, progress)
             finally:
@@ -323,9 +328,11 @@ class Network:
         return 6 * macs
 
     @contextlib.contextmanager
-    def _exclusive(self, what):
-        """Training updates the weights in place with the GIL released: a second
-        thread using the network meanwhile would read or write them half-updated."""
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold the network for a whole operation (`what` names it in the error): a
+        second thread that tries to use it meanwhile gets a RuntimeError. Training
+        updates the weights in place with the GIL released, so another thread would
+        read or write them half-updated. The holder's own thread may nest."""
         if not self._in_use.acquire(blocking=False):
             raise RuntimeError(f"{what}: this network is in use by another thread; train or "
                                "evaluate one network from one thread at a time")
@@ -340,7 +347,7 @@ class Network:
         """Write the network as JSON: network2's format (sizes, weights, biases, cost)
         plus dtype and activation, or its layers instead of sizes for network3's nets.
         The file is replaced whole or not at all (written beside it, then renamed)."""
-        with self._exclusive("saving"):
+        with self.exclusive("saving"):
             record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
                       "biases": [b.astype(np.float64).tolist() for b in self.biases],
                       "cost": self.cost.__name__,
@@ -429,13 +436,30 @@ def _check_parameters(values, shapes, name):
             raise ValueError(f"{name}[{l}] is not a matrix of numbers")
         if arr.shape != tuple(shape):
             raise ValueError(f"{name}[{l}] must have shape {tuple(shape)}, got {arr.shape}")
+        if arr.dtype.kind == "f" and _holds_bool(value):  # NumPy reads true as 1.0
+            raise ValueError(f"{name}[{l}] is not a matrix of numbers (it holds booleans)")
         arr = arr.astype(np.float64)
         if not np.isfinite(arr).all():
             raise ValueError(f"{name}[{l}] holds NaN or infinite values")
         arrays.append(arr)
     return arrays
 
+def _holds_bool(value):
+    """Whether a nested list from JSON holds true or false anywhere."""
+    if isinstance(value, list):
+        return any(_holds_bool(v) for v in value) if value and isinstance(value[0], list) \
+            else any(type(v) is bool for v in value)
+    return type(value) is bool
+
+
 # ---- shape checks ----
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX: let the allocation say
+        return float("inf")
+
 
 def _check_seed(seed):
     if seed is None:

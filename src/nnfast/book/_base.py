@@ -16,19 +16,26 @@ from nnfast.training import Monitor, SGDConfig
 class _LiveList(list):
     """A list of parameter views: item assignment copies into the network."""
 
+    def __init__(self, views, network):
+        super().__init__(views)
+        self.network = network
+
     def __setitem__(self, index, value):
         if isinstance(index, slice):
             raise TypeError("assign the whole list, or one layer at a time")
-        _copy_into(self[index], value, f"layer {index}")
+        value = _checked(self[index], value, f"layer {index}")
+        with self.network.exclusive(f"setting layer {index}"):
+            np.copyto(self[index], value)
 
 
-def _copy_into(view, value, where):
+def _checked(view, value, where):
+    """value as an array that may be copied into view."""
     value = np.asarray(value, dtype=np.float64)
     if value.shape != view.shape:
         raise ValueError(f"{where}: expected shape {view.shape}, got {value.shape}")
     if not np.isfinite(value).all():
         raise ValueError(f"{where}: holds NaN or infinite values")
-    np.copyto(view, value)
+    return value
 
 
 class BookNetwork:
@@ -61,7 +68,7 @@ class BookNetwork:
     @property
     def weights(self):
         """Per layer, the (n_out, n_in) weights: views, so writes change the network."""
-        return _LiveList(self._net.weights)
+        return _LiveList(self._net.weights, self._net)
 
     @weights.setter
     def weights(self, values):
@@ -70,19 +77,21 @@ class BookNetwork:
     @property
     def biases(self):
         """Per layer, the (n_out, 1) bias column: views, so writes change the network."""
-        return _LiveList(self._net.biases)
+        return _LiveList(self._net.biases, self._net)
 
     @biases.setter
     def biases(self, values):
         self._assign(self._net.biases, values, "biases")
 
-    @staticmethod
-    def _assign(views, values, name):
+    def _assign(self, views, values, name):
         values = list(values)
         if len(values) != len(views):
             raise ValueError(f"{name}: expected {len(views)} layers, got {len(values)}")
-        for l, (view, value) in enumerate(zip(views, values)):
-            _copy_into(view, value, f"{name}[{l}]")
+        checked = [_checked(view, value, f"{name}[{l}]")
+                   for l, (view, value) in enumerate(zip(views, values))]
+        with self._net.exclusive(f"setting {name}"):
+            for view, value in zip(views, checked):
+                np.copyto(view, value)
 
     @property
     def network(self):
@@ -100,10 +109,10 @@ class BookNetwork:
         x = np.asarray(x, dtype=np.float64).reshape(1, -1)
         y = self._target(y).reshape(1, -1)
         cost = getattr(oracle, self._net.cost.__name__)
-        nabla_b, nabla_w = oracle.backprop(
-            [np.asarray(w, dtype=np.float64) for w in self._net.weights],
-            [np.asarray(b, dtype=np.float64).reshape(-1) for b in self._net.biases],
-            x, y, cost, self._net.activations)
+        with self._net.exclusive("backprop"):
+            weights = [np.array(w, dtype=np.float64) for w in self._net.weights]
+            biases = [np.array(b, dtype=np.float64).reshape(-1) for b in self._net.biases]
+        nabla_b, nabla_w = oracle.backprop(weights, biases, x, y, cost, self._net.activations)
         return [nb.reshape(-1, 1) for nb in nabla_b], nabla_w
 
     def _target(self, y):

@@ -89,10 +89,11 @@ class Network(BookNetwork):
 
     def save(self, filename):
         """Write the network as the book's JSON: sizes, weights, biases, cost name."""
-        data = {"sizes": self.sizes,
-                "weights": [w.tolist() for w in self.weights],
-                "biases": [b.tolist() for b in self.biases],
-                "cost": self.cost.__name__}
+        with self.network.exclusive("saving"):
+            data = {"sizes": self.sizes,
+                    "weights": [w.tolist() for w in self.weights],
+                    "biases": [b.tolist() for b in self.biases],
+                    "cost": self.cost.__name__}
         write_atomically(filename, json.dumps(data))
 
 

@@ -1,0 +1,75 @@
+"""Saving never loses the model already on disk: a save is whole or not at all, whether
+it fails (a full disk) or is interrupted (Ctrl-C)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import files
+from nnfast.book import network2
+
+
+def saved(path):
+    return open(path, "rb").read()
+
+
+@pytest.fixture
+def good_file(tmp_path):
+    path = tmp_path / "net.json"
+    nnfast.Network([30, 20, 10], seed=0).save(path)
+    return path
+
+
+@pytest.mark.parametrize("book", [False, True])
+def test_an_interrupted_save_leaves_the_old_file(good_file, monkeypatch, book):
+    before = saved(good_file)
+    net = network2.Network([30, 20, 10], seed=1) if book else nnfast.Network([30, 20, 10], seed=1)
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(files.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        net.save(good_file)
+    assert saved(good_file) == before
+    assert os.listdir(good_file.parent) == [good_file.name]  # no temporary left behind
+    assert nnfast.load(good_file).sizes == (30, 20, 10)
+
+
+FULL_DISK = textwrap.dedent("""
+    import resource, signal, sys
+    import nnfast
+    from nnfast.book import network2
+    # Writes beyond 64 kB fail with EFBIG, "File too large", as on a full disk.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+    net = (network2.Network if sys.argv[2] == "book" else nnfast.Network)([784, 100, 10])
+    try:
+        net.save(sys.argv[1])
+    except OSError as e:
+        print("failed:", e.strerror)
+""")
+
+
+@pytest.mark.parametrize("book", ["core", "book"])
+def test_a_save_that_fails_half_way_leaves_the_old_file(good_file, book):
+    before = saved(good_file)
+    out = subprocess.run([sys.executable, "-c", FULL_DISK, str(good_file), book],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "failed: File too large"
+    assert saved(good_file) == before
+    assert os.listdir(good_file.parent) == [good_file.name]
+
+
+def test_a_save_keeps_the_files_mode_and_replaces_it_whole(good_file):
+    os.chmod(good_file, 0o640)
+    net = nnfast.Network([30, 20, 10], seed=5)
+    net.save(good_file)
+    assert os.stat(good_file).st_mode & 0o777 == 0o640
+    loaded = nnfast.load(good_file)
+    for a, b in zip(net.weights, loaded.weights):
+        assert np.array_equal(a, b)
