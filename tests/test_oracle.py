@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from nnfast import oracle
-from nnfast.oracle import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from nnfast import maths, oracle
+from nnfast.maths import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 
 COSTS = {"quadratic": QuadraticCost, "cross_entropy": CrossEntropyCost,
          "log_likelihood": LogLikelihoodCost}
@@ -178,7 +178,7 @@ def test_update_rejects_unknown_regularization():
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 def test_sgd_epoch_is_a_loop_of_mini_batches(momentum):
     weights, biases, X, Y, activations = make_problem([5, 4, 3], 7, "relu", "softmax", seed=4)
-    args = dict(eta=0.3, lmbda=1.0, cost=LogLikelihoodCost, activations=activations,
+    args = dict(eta=0.3, lmbda=1.0, cost=LogLikelihoodCost, layers=activations,
                 regularization="l1", momentum=momentum)
     got_w, got_b, got_v = oracle.sgd_epoch(weights, biases, X, Y, 3,
                                            permutation=np.arange(7), **args)
@@ -197,7 +197,7 @@ def test_sgd_epoch_visits_rows_in_permutation_order():
     weights, biases, X, Y, activations = make_problem([5, 4, 3], 8, "tanh", "sigmoid", seed=5)
     perm = np.random.default_rng(0).permutation(8)
     args = dict(mini_batch_size=3, eta=0.3, lmbda=0.5, cost=CrossEntropyCost,
-                activations=activations)
+                layers=activations)
     got_w, got_b, _ = oracle.sgd_epoch(weights, biases, X, Y, permutation=perm, **args)
     want_w, want_b, _ = oracle.sgd_epoch(weights, biases, X[perm], Y[perm],
                                          permutation=np.arange(8), **args)
@@ -323,11 +323,11 @@ def test_elementwise_kernels():
     np.testing.assert_array_equal(oracle.add_bias(np.zeros((2, 3)), np.arange(3.0)),
                                   [[0, 1, 2], [0, 1, 2]])
     np.testing.assert_array_equal(oracle.column_sums(np.arange(6.0).reshape(2, 3)), [3, 5, 7])
-    assert set(oracle.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "linear"}
-    for f, f_prime in oracle.ACTIVATIONS.values():
+    assert set(maths.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "linear"}
+    for f, f_prime, f_prime_from_output in maths.ACTIVATIONS.values():
         for dtype in (np.float32, np.float64):
             zd = z.astype(dtype)
-            assert f(zd).dtype == f_prime(zd).dtype == dtype
+            assert f(zd).dtype == f_prime(zd).dtype == f_prime_from_output(f(zd)).dtype == dtype
 
 
 # --- Initialisation and data -------------------------------------------------------
