@@ -208,10 +208,14 @@ def convpool(spec, w, b, a):
     return (pooled + b[:, None, None]).reshape(len(a), -1), conv, argmax
 
 
-def _input_factor(spec, mask):
-    """What a dense layer multiplies its input by: its dropout mask while training,
-    else 1 − p (the input it sees on average; 1 without dropout)."""
-    return 1 - spec.get("p_dropout", 0.0) if mask is None else mask
+def _through_dropout(spec, a, mask):
+    """A dense layer's input a as its weights see it: masked while training, scaled by
+    1 − p at inference (the input they see on average), unchanged without dropout.
+    Being linear in a, it also carries ∂C/∂(what they see) back to ∂C/∂a."""
+    if mask is not None:
+        return a * mask
+    p = spec.get("p_dropout", 0.0)
+    return (1 - p) * a if p else a
 
 
 def forward(weights, biases, x, layers, masks=None):
@@ -224,7 +228,7 @@ def forward(weights, biases, x, layers, masks=None):
         if spec["kind"] == "convpool":
             z = convpool(spec, w, b, acts[-1])[0]
         else:
-            z = (acts[-1] * _input_factor(spec, None if masks is None else masks[l])) @ w.T + b
+            z = _through_dropout(spec, acts[-1], None if masks is None else masks[l]) @ w.T + b
         zs.append(z)
         acts.append(activate(spec["activation"], z))
     return zs, acts
@@ -246,10 +250,10 @@ def _layer_backward(spec, w, b, a_in, delta, mask):
         d_in, nabla_w, _ = conv2d_backward(x, w, maxpool2d_backward(delta, argmax, conv.shape))
         nabla_b = delta.sum(axis=(0, 2, 3))  # BP3: b adds to every pooled output of its filter
         return nabla_b, nabla_w, d_in.reshape(a_in.shape)
-    factor = _input_factor(spec, mask)
     nabla_b = delta.sum(axis=0)  # BP3, summed over the samples
-    nabla_w = delta.T @ (a_in * factor)  # BP4: Σ_x δ (a_in)ᵀ, a dropped input giving none
-    return nabla_b, nabla_w, (delta @ w) * factor  # (wᵀ δ), transposed as samples are rows
+    nabla_w = delta.T @ _through_dropout(spec, a_in, mask)  # BP4: Σ_x δ (a_in)ᵀ
+    # (wᵀ δ), transposed as samples are rows; a dropped input gets no error.
+    return nabla_b, nabla_w, _through_dropout(spec, delta @ w, mask)
 
 
 def backprop(weights, biases, x, y, cost, layers, masks=None):
