@@ -88,10 +88,10 @@ def test_one_definition_everywhere():
         assert costs.resolve_cost(cost.name) is cost
     assert network2.CrossEntropyCost is CrossEntropyCost
     assert network3.LogLikelihoodCost is LogLikelihoodCost
-    for fn, name in ((activations.sigmoid, "sigmoid"), (activations.tanh, "tanh"),
-                     (activations.ReLU, "relu"), (activations.linear, "linear")):
-        assert fn is maths.ACTIVATIONS[name].f
-        assert getattr(network3, fn.__name__ if name != "relu" else "ReLU") is fn
+    for book_name, name in (("sigmoid", "sigmoid"), ("tanh", "tanh"), ("ReLU", "relu"),
+                            ("linear", "linear")):
+        f = maths.ACTIVATIONS[name].f
+        assert getattr(activations, book_name) is getattr(network3, book_name) is f
     assert oracle.sigmoid is network2.sigmoid is activations.sigmoid
     assert oracle.sigmoid_prime is network2.sigmoid_prime is maths.ACTIVATIONS["sigmoid"].prime
 
