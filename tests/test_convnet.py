@@ -1,6 +1,6 @@
 """Networks of network3's layers (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer)
-trained by the C engine, held to a NumPy forward built from the oracle's kernels, to
-finite differences, to the update formulas and to real MNIST.
+trained by the C engine, held to the oracle's forward, backprop and dropout masks for
+layer stacks, to finite differences, to the update formulas and to real MNIST.
 
 Conventions (as tests/test_network.py): `net.weights[l]` shows a conv layer's filters
 (f, c, kh, kw) and a dense layer's weights (n_out, n_in); both are views into the
@@ -15,43 +15,36 @@ import pytest
 
 import nnfast
 from nnfast import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, datasets, oracle
-from nnfast._kernels import MAX_LAYERS
 from nnfast.activations import ReLU, sigmoid, tanh
 
 from engine_checks import assert_close_to, engine_train, params
 
 # --- helpers -------------------------------------------------------------------------
 
-ACT = {"sigmoid": oracle.sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
-       "linear": lambda z: z, "softmax": oracle.softmax}
 ACT_FN = {"sigmoid": sigmoid, "tanh": tanh, "relu": ReLU}
 
 
-def numpy_forward(net, X):
-    """The network's output for X (N, n_in), written out with the oracle's kernels;
-    also the smallest distance of any ReLU input from 0 and of any pool window's
-    maximum from its runner-up (how far the point is from a kink or a tie)."""
-    a = np.asarray(X, np.float64)
+def specs(net):
+    """The network's layers as the oracle takes them."""
+    return [layer.spec() for layer in net.layers]
+
+
+def oracle_forward(net, X):
+    """The oracle's output for X (N, n_in); also the smallest distance of any ReLU input
+    from 0 and of any pool window's maximum from its runner-up (how far the point is
+    from a kink or a tie)."""
+    weights, biases = params(net)
+    layers = specs(net)
+    zs, acts = oracle.forward(weights, biases, np.asarray(X, np.float64), layers)
     margin = np.inf
-    for layer, w, b in zip(net.layers, net.weights, net.biases):
-        w = np.asarray(w, np.float64)
-        b = np.asarray(b, np.float64).reshape(-1)
-        if isinstance(layer, ConvPoolLayer):
-            conv = oracle.conv2d(a.reshape((len(a),) + layer.image_shape), w)
-            pooled, _ = oracle.maxpool2d(conv, layer.poolsize)
-            ph, pw = layer.poolsize
-            if ph * pw > 1:
-                n, f, h, wd = conv.shape
-                windows = np.sort(conv.reshape(n, f, h // ph, ph, wd // pw, pw)
-                                  .transpose(0, 1, 2, 4, 3, 5).reshape(-1, ph * pw), axis=1)
-                margin = min(margin, float((windows[:, -1] - windows[:, -2]).min()))
-            z = (pooled + b[:, None, None]).reshape(len(a), -1)
-        else:
-            z = (1 - layer.p_dropout) * (a @ w.T) + b
-        if layer.activation == "relu":
+    for spec, w, b, a, z in zip(layers, weights, biases, acts, zs):
+        if spec["kind"] == "convpool" and spec["ph"] * spec["pw"] > 1:
+            _, conv, _ = oracle.convpool(spec, w, b, a)
+            windows = np.sort(oracle.pool_windows(conv, (spec["ph"], spec["pw"])), axis=-1)
+            margin = min(margin, float((windows[..., -1] - windows[..., -2]).min()))
+        if spec["activation"] == "relu":
             margin = min(margin, float(np.abs(z).min()))
-        a = ACT[layer.activation](z)
-    return a, margin
+    return acts[-1], margin
 
 
 def random_images(n, n_in, n_out, seed):
@@ -92,7 +85,7 @@ def test_forward_one_conv_layer(filter_shape, image_shape, poolsize, activation)
     net.weights[-1][...] = rng.standard_normal(net.weights[-1].shape)  # softmax starts at 0
     net.biases[-1][...] = rng.standard_normal(net.biases[-1].shape)
     X = rng.uniform(-1, 1, (9, conv.n_in))
-    want, _ = numpy_forward(net, X)
+    want, _ = oracle_forward(net, X)
     assert_close_to(net.feedforward(X), want, FORWARD_TOL, "output")
     # a single column in, a column out (the book's convention)
     assert_close_to(net.feedforward(X[:1].T), want[:1].T, FORWARD_TOL, "column output")
@@ -107,9 +100,8 @@ def test_forward_conv_output_itself(activation):
     net.weights[1][...] = np.eye(conv.n_out)
     net.biases[1][...] = 0
     X = np.random.default_rng(4).uniform(-1, 1, (5, conv.n_in))
-    w, b = np.array(net.weights[0]), np.array(net.biases[0])
-    pooled, _ = oracle.maxpool2d(oracle.conv2d(X.reshape(5, 3, 8, 8), w), (2, 3))
-    want = ACT[activation](pooled + b[:, None, None]).reshape(5, -1)
+    (w, _), (b, _) = params(net)
+    want = oracle.activate(activation, oracle.convpool(conv.spec(), w, b, X)[0])
     assert_close_to(net.feedforward(X), want, FORWARD_TOL, "convpool output")
 
 
@@ -123,7 +115,7 @@ def test_forward_two_conv_layers(activation):
     rng = np.random.default_rng(6)
     net.weights[-1][...] = rng.standard_normal(net.weights[-1].shape)
     X = rng.uniform(-1, 1, (6, 3 * 12 * 12))
-    want, _ = numpy_forward(net, X)
+    want, _ = oracle_forward(net, X)
     assert_close_to(net.feedforward(X), want, FORWARD_TOL, "output")
 
 
@@ -136,7 +128,7 @@ def test_forward_with_dropout_scales_weighted_input(p_fc, p_softmax):
     net.weights[-1][...] = rng.standard_normal(net.weights[-1].shape)
     net.biases[-1][...] = rng.standard_normal(net.biases[-1].shape)
     X = rng.uniform(0, 1, (5, 64))
-    want, _ = numpy_forward(net, X)  # z = (1 - p) w.x + b
+    want, _ = oracle_forward(net, X)  # z = w.((1 - p) x) + b
     assert_close_to(net.feedforward(X), want, FORWARD_TOL, "output")
     # and it differs from the unscaled forward, so the scaling is really there
     plain = Network([conv, FullyConnectedLayer(conv.n_out, 10), SoftmaxLayer(10, 4)],
@@ -222,7 +214,7 @@ def engine_gradient(net, X, labels, eta=FD_ETA):
 def test_gradient_matches_finite_differences(activation, layers):
     net = fd_net(activation, layers)
     X, labels = random_images(4, net.layers[0].n_in, 3, seed=22)
-    _, margin = numpy_forward(net, X)
+    _, margin = oracle_forward(net, X)
     assert margin > KINK_MARGIN, f"test setup: a kink or tie within {margin:g}"
     want = fd_gradient(net, X, labels)
     got = engine_gradient(fd_net(activation, layers), X, labels)
@@ -232,8 +224,8 @@ def test_gradient_matches_finite_differences(activation, layers):
         assert_close_to(g, w, FD_TOL, name)
 
 
-# The conv layer's gradient against the oracle's conv2d_backward of its
-# maxpool2d_backward, for tap counts c*kh*kw that fill and overrun every vector width
+# The gradient against the oracle's backprop (for the conv layer, its conv2d_backward
+# of maxpool2d_backward), for tap counts c*kh*kw that fill and overrun every vector width
 # of the sparse weight-gradient product (25, 27, 500), with each micro-kernel this CPU
 # runs. Float64, both sides sum the same products in different orders (up to
 # mini-batch x pooled outputs = 7 x 36 terms); the readback (w0 - w1)/(eta/m) adds
@@ -241,19 +233,12 @@ def test_gradient_matches_finite_differences(activation, layers):
 ORACLE_GRAD_TOL = 1e-9
 
 
-def oracle_conv_gradient(net, X, labels):
-    """dC/dW and dC/db of the first layer of [ConvPool(sigmoid), Softmax], summed over X."""
-    conv_layer = net.layers[0]
-    (w, ws), (b, bs) = params(net)
-    x = X.reshape((len(X),) + conv_layer.image_shape)
-    conv = oracle.conv2d(x, w)
-    pooled, argmax = oracle.maxpool2d(conv, conv_layer.poolsize)
-    a1 = oracle.sigmoid(pooled + b[:, None, None])
-    a2 = oracle.softmax(a1.reshape(len(X), -1) @ ws.T + bs)
-    delta2 = a2 - np.eye(ws.shape[0])[labels]
-    delta1 = (delta2 @ ws).reshape(a1.shape) * a1 * (1 - a1)
-    _, dw, _ = oracle.conv2d_backward(x, w, oracle.maxpool2d_backward(delta1, argmax, conv.shape))
-    return dw, delta1.sum(axis=(0, 2, 3))
+def oracle_gradient(net, X, labels, masks=None):
+    """The oracle's gradient of the summed cost, weights then biases as engine_gradient."""
+    weights, biases = params(net)
+    Y = oracle.vectorized_result(labels, net.layers[-1].n_out)
+    nabla_b, nabla_w = oracle.backprop(weights, biases, X, Y, net.cost, specs(net), masks)
+    return nabla_w + nabla_b
 
 
 @pytest.mark.parametrize("arch", nnfast._kernels.supported_archs())
@@ -267,15 +252,16 @@ def test_conv_gradient_matches_oracle(filter_shape, image_shape, arch):
     for p in net.weights + net.biases:  # the softmax layer starts at zero
         p[...] += 0.3 * rng.standard_normal(p.shape)
     X, labels = random_images(7, conv.n_in, 4, seed=33)
-    want = oracle_conv_gradient(net, X, labels)
+    want = oracle_gradient(net, X, labels)
     previous = nnfast._kernels.get_arch()
     nnfast._kernels.set_arch(arch)
     try:
         got = engine_gradient(net, X, labels)
     finally:
         nnfast._kernels.set_arch(previous)
-    assert_close_to(got[0], want[0], ORACLE_GRAD_TOL, "conv weights")
-    assert_close_to(got[2], want[1], ORACLE_GRAD_TOL, "conv biases")
+    names = ["conv weights", "softmax weights", "conv biases", "softmax biases"]
+    for g, w, name in zip(got, want, names):
+        assert_close_to(g, w, ORACLE_GRAD_TOL, name)
 
 
 # --- 3. regularisation and momentum --------------------------------------------------
@@ -379,28 +365,15 @@ def test_epoch_bit_identical_across_threads(mini_batch_size, p_dropout, dtype):
 
 # --- 5. dropout -----------------------------------------------------------------------
 
-M64 = (1 << 64) - 1
-
-
-def _mix64(z):
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
-def _layer_seed(seed, batch, layer):
-    return _mix64((seed + (batch * MAX_LAYERS + layer + 1) * 0x9E3779B97F4A7C15) & M64)
-
-
 def dropout_mask(net, layer, seed, batch=0, rows=1):
     """The mask the engine draws for `layer`'s input in mini-batch `batch` of a chunk
-    trained with `seed` (csrc/engine.inc: one seed per batch, then one per layer)."""
-    s = _layer_seed(seed, batch, 0)
-    for i in range(layer):
-        s = _layer_seed(s, 0, i)
-    ld_in = net._engine.ld[layer]
-    _, mask = oracle.dropout(np.ones(rows * ld_in), net.layers[layer].p_dropout, s)
-    return mask.reshape(rows, ld_in)[:, :net.layers[layer].n_in].astype(bool)
+    trained with `seed`, as the oracle draws it."""
+    return oracle.dropout_masks(specs(net), seed, batch, rows)[layer].astype(bool)
+
+
+def test_oracle_seeds_dropout_as_the_engine_counts_layers():
+    """The oracle's per-layer seeds step by the engine's layer count."""
+    assert oracle.MAX_LAYERS == nnfast._kernels.MAX_LAYERS
 
 
 def dropout_net(p_fc, p_softmax, seed=51):
@@ -466,6 +439,35 @@ def test_dense_dropout_mask_matches_counter_rng():
     mask = dropout_mask(net, 1, 99, rows=3)
     np.testing.assert_array_equal(zero_cols, ~mask.any(axis=0))
     assert zero_cols.any() and not zero_cols.all()
+
+
+# Training with dropout against the oracle's epoch with the masks it draws: a conv layer,
+# then dense and softmax layers that both drop inputs, with L2 and momentum, 11 rows in
+# mini-batches of 4 (the last short) in one chunk. Float64, the two sides differ only in
+# the order of sums of at most 4 x 27 products of O(1) numbers, a few ulps, carried
+# through 3 steps; 1e-12 is far below a mask off by one input (it moves that column of
+# the weights by ~eta/m * |delta a| ~ 1e-2).
+DROPOUT_EPOCH_TOL = 1e-12
+
+
+@pytest.mark.parametrize("seed", [0, 17, 2**64 - 1])
+def test_dropout_epoch_matches_oracle(seed):
+    net = dropout_net(0.5, 0.3)
+    X, labels = random_images(11, 64, 5, seed=55)
+    perm = np.random.default_rng(56).permutation(11)
+    eta, lmbda, momentum = 0.5, 2.0, 0.5
+    weights, biases = params(net)
+    want_w, want_b, _ = oracle.sgd_epoch(weights, biases, X, oracle.vectorized_result(labels, 5),
+                                         4, eta, lmbda, net.cost, specs(net), perm,
+                                         momentum=momentum, seed=seed)
+    plain_w, _, _ = oracle.sgd_epoch(weights, biases, X, oracle.vectorized_result(labels, 5),
+                                     4, eta, lmbda, net.cost, specs(dropout_net(0.0, 0.0)), perm,
+                                     momentum=momentum, seed=seed)
+    assert np.abs(want_w[1] - plain_w[1]).max() > 1e-2, "test setup: dropout changed nothing"
+    engine_train(net, X, labels, perm, 4, eta, lmbda, momentum, seed=seed)
+    got_w, got_b = params(net)
+    for l, (g, w) in enumerate(zip(got_w + got_b, want_w + want_b)):
+        assert_close_to(g, w, DROPOUT_EPOCH_TOL, f"parameter {l}")
 
 
 # --- 6. validation --------------------------------------------------------------------

@@ -19,8 +19,6 @@ from nnfast import CrossEntropyCost, LogLikelihoodCost, Network, QuadraticCost, 
 
 from engine_checks import assert_close_to, engine_train, params
 
-ORACLE_COST = {QuadraticCost: oracle.QuadraticCost, CrossEntropyCost: oracle.CrossEntropyCost,
-               LogLikelihoodCost: oracle.LogLikelihoodCost}
 # (cost, hidden activation) pairs the network accepts: cross-entropy needs sigmoid outputs.
 COST_ACTIVATIONS = [(QuadraticCost, "sigmoid"), (QuadraticCost, "tanh"), (QuadraticCost, "relu"),
                     (LogLikelihoodCost, "sigmoid"), (LogLikelihoodCost, "tanh"),
@@ -111,7 +109,7 @@ def test_one_mini_batch_matches_oracle(cost, hidden, regularization, momentum):
     eta, lmbda, n = 0.7, 3.0, 50  # n: the training set's size, only used in the decay
     want_w, want_b, want_v = oracle.update_mini_batch(
         weights, biases, X, oracle.vectorized_result(labels, sizes[-1]), eta, lmbda, n,
-        ORACLE_COST[cost], net.activations, regularization=regularization, momentum=momentum,
+        cost, net.activations, regularization=regularization, momentum=momentum,
         velocities=vels)
     engine_train(net, X, labels, np.arange(7), 7, eta, lmbda, momentum, n, regularization)
     assert_params_match(net, want_w, want_b, STEP_REL, want_v if momentum else None)
@@ -127,7 +125,7 @@ def test_sgd_one_batch_equals_engine_step():
     weights, biases = params(net)
     want_w, want_b, _ = oracle.update_mini_batch(
         weights, biases, X, oracle.vectorized_result(labels, 3), 2.0, 0.5, 8,
-        oracle.QuadraticCost, net.activations)
+        QuadraticCost, net.activations)
     net.SGD((X, labels), epochs=1, mini_batch_size=8, eta=2.0, lmbda=0.5)
     assert_params_match(net, want_w, want_b, STEP_REL)
 
@@ -146,7 +144,7 @@ def test_epoch_matches_oracle(cost, hidden, regularization, momentum):
     perm = np.random.default_rng(23).permutation(23)
     weights, biases = params(net)
     want_w, want_b, want_v = oracle.sgd_epoch(
-        weights, biases, X, oracle.vectorized_result(labels, 4), 5, 0.5, 2.0, ORACLE_COST[cost],
+        weights, biases, X, oracle.vectorized_result(labels, 4), 5, 0.5, 2.0, cost,
         net.activations, perm, regularization=regularization, momentum=momentum)
     engine_train(net, X, labels, perm, 5, 0.5, 2.0, momentum, 23, regularization)
     # (Without momentum the engine keeps no velocities: only the parameters compare.)
@@ -163,7 +161,7 @@ def test_sgd_draws_its_permutation_from_the_network_rng():
     weights, biases = params(net)
     want_w, want_b, want_v = oracle.sgd_epoch(
         weights, biases, X, oracle.vectorized_result(labels, 4), 5, 0.5, 1.0,
-        oracle.CrossEntropyCost, net.activations, perm, momentum=0.5)
+        CrossEntropyCost, net.activations, perm, momentum=0.5)
     net.SGD((X, labels), epochs=1, mini_batch_size=5, eta=0.5, lmbda=1.0, momentum=0.5)
     assert_params_match(net, want_w, want_b, 1e-11, want_v)
 
@@ -215,12 +213,11 @@ def test_engine_step_is_minus_eta_over_m_times_gradient(cost, hidden):
         if hidden != "relu" or min(np.abs(z).min() for z in zs) > 1e-3:
             break
     Y = oracle.vectorized_result(labels, sizes[-1])
-    ocost = ORACLE_COST[cost]
     engine_train(net, X, labels, np.arange(m), m, eta)
     new_w, new_b = params(net)
 
     def summed_cost():
-        return ocost.fn(oracle.feedforward(weights, biases, X, net.activations), Y)
+        return cost.fn(oracle.feedforward(weights, biases, X, net.activations), Y)
 
     # Central differences of the summed cost: truncation O(h²·C''') ~ 1e-12, rounding
     # O(ε·|C|/h) ~ 1e-9. The engine's gradient, recovered as Δw / (-eta/m), carries
@@ -306,13 +303,12 @@ def test_evaluation_matches_oracle(forward_works, cost, hidden, dtype):
     correct = int(np.sum(predicted == labels))
     assert 0 < correct < 40
     Y = oracle.vectorized_result(labels, 5)
-    ocost = ORACLE_COST[cost]
     for name, data in data_forms(X, labels, 5).items():
         assert net.accuracy(data) == correct, name
         assert net.evaluate(data) == correct, name
         for lmbda in (0.0, 2.5):
             for reg in ("l2", "l1"):
-                want = oracle.total_cost(weights, biases, X, Y, ocost, net.activations,
+                want = oracle.total_cost(weights, biases, X, Y, cost, net.activations,
                                          lmbda=lmbda, regularization=reg)
                 got = net.total_cost(data, lmbda, regularization=reg)
                 assert isinstance(got, float)
@@ -391,7 +387,7 @@ def test_eta_schedule_and_progress():
     Y = oracle.vectorized_result(labels, 3)
     for epoch in range(3):
         weights, biases, _ = oracle.sgd_epoch(weights, biases, X, Y, 8, 0.5 / (1 + epoch), 0.0,
-                                              oracle.CrossEntropyCost, net.activations,
+                                              CrossEntropyCost, net.activations,
                                               rng.permutation(37))
     assert_params_match(net, weights, biases, 1e-11)
     # progress: (epoch, rows_done, n), rows_done increasing within an epoch up to n.
@@ -681,7 +677,7 @@ def test_mini_batch_larger_than_the_data_is_one_short_batch():
     # One mini-batch of all 6 rows, stepped with eta/6; the order does not matter.
     want_w, want_b, _ = oracle.update_mini_batch(
         weights, biases, X, oracle.vectorized_result(labels, 3), 1.5, 0.0, 6,
-        oracle.QuadraticCost, net.activations)
+        QuadraticCost, net.activations)
     net.SGD((X, labels), 1, 100, 1.5)
     assert_params_match(net, want_w, want_b, STEP_REL)
 
@@ -772,7 +768,7 @@ def test_gradient_norms_are_the_bias_gradient_norms_of_each_mini_batch():
     # One mini-batch holding the whole data: the order of the rows does not change sums
     # beyond rounding, so compare with the oracle's gradient at the starting weights.
     nabla_b, _ = oracle.backprop(weights, biases, X, oracle.vectorized_result(labels, 3),
-                                 oracle.QuadraticCost, list(net.activations))
+                                 QuadraticCost, list(net.activations))
     want = [np.linalg.norm(nb) / 8 for nb in nabla_b]
     np.testing.assert_allclose(history.gradient_norms[0], want, rtol=1e-12)
     assert len(history.gradient_norms) == 1

@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from nnfast import oracle
-from nnfast.oracle import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from nnfast import maths, oracle
+from nnfast.maths import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 
 COSTS = {"quadratic": QuadraticCost, "cross_entropy": CrossEntropyCost,
          "log_likelihood": LogLikelihoodCost}
@@ -115,6 +115,100 @@ def test_backprop_keeps_float32():
     assert all(g.dtype == np.float32 for g in nabla_b + nabla_w)
 
 
+# Two convpool layers (pool 2x2, then 1x1), a dense layer and a softmax output, at odd
+# sizes; the dense and softmax layers drop inputs (p_dropout), with masks while
+# training and scaled by 1 - p at inference.
+def conv_stack(hidden):
+    return [
+        {"kind": "convpool", "activation": hidden, "n_in": 84, "n_out": 18, "c": 2, "h": 7,
+         "w": 6, "f": 3, "kh": 2, "kw": 3, "ph": 2, "pw": 2},
+        {"kind": "convpool", "activation": hidden, "n_in": 18, "n_out": 8, "c": 3, "h": 3,
+         "w": 2, "f": 2, "kh": 2, "kw": 1, "ph": 1, "pw": 1},
+        {"kind": "dense", "activation": hidden, "n_in": 8, "n_out": 5, "p_dropout": 0.4},
+        {"kind": "dense", "activation": "softmax", "n_in": 5, "n_out": 3, "p_dropout": 0.3}]
+
+
+def conv_problem(hidden, batch, seed):
+    """Random parameters and inputs for conv_stack, redrawn until no ReLU input and no
+    pool window's runner-up is within 1e-3 of the kink or the maximum, so that +-h never
+    crosses one."""
+    layers = conv_stack(hidden)
+    rng = np.random.default_rng(seed)
+    while True:
+        weights = [rng.standard_normal((3, 2, 2, 3)), rng.standard_normal((2, 3, 2, 1)),
+                   rng.standard_normal((5, 8)), rng.standard_normal((3, 5))]
+        biases = [rng.standard_normal(n) for n in (3, 2, 5, 3)]
+        x = rng.uniform(-1, 1, (batch, 84))
+        y = oracle.vectorized_result(rng.integers(0, 3, batch), 3)
+        zs, acts = oracle.forward(weights, biases, x, layers)
+        _, conv, _ = oracle.convpool(layers[0], weights[0], biases[0], x)
+        windows = np.sort(oracle.pool_windows(conv, (2, 2)), axis=-1)
+        margin = float((windows[..., -1] - windows[..., -2]).min())
+        if hidden == "relu":
+            margin = min([margin] + [float(np.abs(z).min()) for z in zs[:-1]])
+        if margin > 1e-3:
+            return weights, biases, x, y, layers
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("dropout", ["training", "inference"])
+def test_conv_stack_backprop_matches_finite_differences(hidden, dropout):
+    weights, biases, x, y, layers = conv_problem(hidden, 3, seed=7)
+    masks = oracle.dropout_masks(layers, 5, 0, 3) if dropout == "training" else None
+    nabla_b, nabla_w = oracle.backprop(weights, biases, x, y, LogLikelihoodCost, layers, masks)
+
+    def cost():
+        _, acts = oracle.forward(weights, biases, x, layers, masks)
+        return LogLikelihoodCost.fn(acts[-1], y)
+
+    # As in test_backprop_matches_finite_differences.
+    h = 1e-6
+    atol = 1e-8 * max(1.0, abs(cost()))
+    for params, grads in ((weights, nabla_w), (biases, nabla_b)):
+        for p, g in zip(params, grads):
+            assert g.shape == p.shape
+            assert np.abs(g).max() > 1e-3, "test setup: a vanishing gradient"
+            numeric = np.empty_like(p)
+            for i in np.ndindex(p.shape):
+                saved = p[i]
+                p[i] = saved + h
+                c_plus = cost()
+                p[i] = saved - h
+                c_minus = cost()
+                p[i] = saved
+                numeric[i] = (c_plus - c_minus) / (2 * h)
+            np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=atol)
+
+
+def test_dropout_masks_drop_inputs_and_change_with_layer_and_batch():
+    layers = conv_stack("sigmoid")
+    masks = oracle.dropout_masks(layers, 9, 0, 400)
+    assert masks[0] is None and masks[1] is None
+    assert [m.shape for m in masks[2:]] == [(400, 8), (400, 5)]
+    for mask, p in ((masks[2], 0.4), (masks[3], 0.3)):
+        # 400 x (8 or 5) Bernoulli(p) draws: 5 standard deviations either side.
+        n = mask.size
+        assert abs((n - mask.sum()) - p * n) < 5 * np.sqrt(n * p * (1 - p))
+    assert not np.array_equal(masks[2][:, :5], masks[3])
+    assert not np.array_equal(oracle.dropout_masks(layers, 9, 1, 400)[2], masks[2])
+    assert not np.array_equal(oracle.dropout_masks(layers, 10, 0, 400)[2], masks[2])
+    # A mini-batch's masks are the first rows' draws of a larger one: each row's inputs
+    # are counted in order, so they do not depend on how many rows follow.
+    np.testing.assert_array_equal(oracle.dropout_masks(layers, 9, 0, 7)[3], masks[3][:7])
+    assert oracle.dropout_masks(["sigmoid", "softmax"], 9, 0, 4) == [None, None]
+
+
+def test_layer_seeds_are_splitmix64():
+    """SplitMix64 from state 0 gives these first outputs (Vigna's reference splitmix64.c);
+    layer l of mini-batch 0 takes output l + 1, mini-batch b output b*MAX_LAYERS + 1."""
+    assert [oracle.layer_seed(0, 0, l) for l in range(3)] == [
+        0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+    assert oracle.layer_seed(0, 1, 0) == oracle.layer_seed(0, 0, oracle.MAX_LAYERS)
+    # The state wraps mod 2^64: (2^64 - G) + 2G = G, G the golden-ratio step.
+    golden = 0x9E3779B97F4A7C15
+    assert oracle.layer_seed(2**64 - golden, 0, 1) == oracle.layer_seed(0, 0, 0)
+
+
 # --- Updates and epochs ------------------------------------------------------------
 
 
@@ -178,7 +272,7 @@ def test_update_rejects_unknown_regularization():
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 def test_sgd_epoch_is_a_loop_of_mini_batches(momentum):
     weights, biases, X, Y, activations = make_problem([5, 4, 3], 7, "relu", "softmax", seed=4)
-    args = dict(eta=0.3, lmbda=1.0, cost=LogLikelihoodCost, activations=activations,
+    args = dict(eta=0.3, lmbda=1.0, cost=LogLikelihoodCost, layers=activations,
                 regularization="l1", momentum=momentum)
     got_w, got_b, got_v = oracle.sgd_epoch(weights, biases, X, Y, 3,
                                            permutation=np.arange(7), **args)
@@ -197,7 +291,7 @@ def test_sgd_epoch_visits_rows_in_permutation_order():
     weights, biases, X, Y, activations = make_problem([5, 4, 3], 8, "tanh", "sigmoid", seed=5)
     perm = np.random.default_rng(0).permutation(8)
     args = dict(mini_batch_size=3, eta=0.3, lmbda=0.5, cost=CrossEntropyCost,
-                activations=activations)
+                layers=activations)
     got_w, got_b, _ = oracle.sgd_epoch(weights, biases, X, Y, permutation=perm, **args)
     want_w, want_b, _ = oracle.sgd_epoch(weights, biases, X[perm], Y[perm],
                                          permutation=np.arange(8), **args)
@@ -323,11 +417,11 @@ def test_elementwise_kernels():
     np.testing.assert_array_equal(oracle.add_bias(np.zeros((2, 3)), np.arange(3.0)),
                                   [[0, 1, 2], [0, 1, 2]])
     np.testing.assert_array_equal(oracle.column_sums(np.arange(6.0).reshape(2, 3)), [3, 5, 7])
-    assert set(oracle.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "linear"}
-    for f, f_prime in oracle.ACTIVATIONS.values():
+    assert set(maths.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "linear"}
+    for f, f_prime, f_prime_from_output in maths.ACTIVATIONS.values():
         for dtype in (np.float32, np.float64):
             zd = z.astype(dtype)
-            assert f(zd).dtype == f_prime(zd).dtype == dtype
+            assert f(zd).dtype == f_prime(zd).dtype == f_prime_from_output(f(zd)).dtype == dtype
 
 
 # --- Initialisation and data -------------------------------------------------------

@@ -1,7 +1,9 @@
 """The NumPy oracle: the maths of nnfast in plain NumPy, to be read beside chapter 2.
 
 This is the reference the test-suite holds the compiled kernels and the C training
-engine to. It is written for clarity, not speed, and imports nothing but NumPy.
+engine to. It is written for clarity, not speed, and imports nothing but NumPy and
+nnfast.maths (the activations and costs it shares with the public API): never the
+engine.
 
 Conventions (the one place we differ from the book): a batch is a 2-D array whose
 **rows are samples**, X of shape (batch, n_in). Weights keep the book's shape
@@ -12,8 +14,15 @@ applies without changing the arrays' dtype.
 """
 import numpy as np
 
+# The activations and costs, and through them the kernels sigmoid ... softmax, are
+# nnfast.maths's: the oracle checks the engine against the maths the public API uses.
+from nnfast.maths import (  # noqa: F401
+    CrossEntropyCost, LogLikelihoodCost, QuadraticCost, activate, elementwise, relu, relu_prime,
+    sigmoid, sigmoid_prime, sigmoid_prime_from_output, softmax, tanh, tanh_prime_from_output)
+
 # --- Kernels -----------------------------------------------------------------------
-# One function per compiled kernel, with the same meaning, for checking them.
+# One function per compiled kernel, with the same meaning, for checking them (the
+# activation kernels sigmoid ... softmax are imported above).
 
 
 def matmul(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
@@ -25,52 +34,6 @@ def matmul(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     if c is not None and beta != 0:
         result = result + float(beta) * c
     return result
-
-
-def sigmoid(z):
-    """The logistic function 1/(1+e^-z), computed without overflow for any z."""
-    # 1/(1+e^-z) overflows e^-z for z << 0; writing both halves with e = e^-|z| <= 1
-    # never does. e^-|z| may underflow to 0, which is the correctly rounded answer.
-    with np.errstate(under="ignore"):
-        e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def sigmoid_prime(z):
-    """σ'(z) = σ(z)(1 − σ(z))."""
-    s = sigmoid(z)
-    return s * (1 - s)
-
-
-def sigmoid_prime_from_output(a):
-    """σ'(z) from the cached output a = σ(z): a(1 − a)."""
-    return a * (1 - a)
-
-
-def tanh(z):
-    return np.tanh(z)
-
-
-def tanh_prime_from_output(a):
-    """tanh'(z) from the cached output a = tanh(z): 1 − a²."""
-    return 1 - a * a
-
-
-def relu(z):
-    return np.maximum(z, 0)
-
-
-def relu_prime(z):
-    """1 where z > 0, else 0 (the kink at 0 takes the derivative of the left side)."""
-    return (z > 0).astype(z.dtype)
-
-
-def softmax(z):
-    """Row-wise softmax, e^z_j / Σ_k e^z_k for each sample."""
-    # Subtracting each row's max leaves the result unchanged and keeps exp <= 1.
-    with np.errstate(under="ignore"):
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def hadamard(a, b):
@@ -86,216 +49,6 @@ def add_bias(x, bias):
 def column_sums(x):
     """Sum over the rows (samples) of x: 1-D, one entry per column."""
     return x.sum(axis=0)
-
-
-def _linear(z):
-    return z
-
-
-def _linear_prime(z):
-    return np.ones_like(z)
-
-
-def _tanh_prime(z):
-    return tanh_prime_from_output(np.tanh(z))
-
-
-# name -> (f, f') with f' taken at z; softmax is handled apart, as an output layer only.
-ACTIVATIONS = {
-    "sigmoid": (sigmoid, sigmoid_prime),
-    "tanh": (tanh, _tanh_prime),
-    "relu": (relu, relu_prime),
-    "linear": (_linear, _linear_prime),
-}
-
-
-def _activation_prime(name):
-    if name not in ACTIVATIONS:
-        raise ValueError(f"no elementwise derivative for activation {name!r}")
-    return ACTIVATIONS[name][1]
-
-
-def _activate(name, z):
-    if name == "softmax":
-        return softmax(z)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}")
-    return ACTIVATIONS[name][0](z)
-
-
-# --- Costs -------------------------------------------------------------------------
-# As in network2.py, but a and y are batches of rows; fn sums over the batch.
-
-
-class QuadraticCost:
-    @staticmethod
-    def fn(a, y):
-        """½ Σ_x ||a − y||², summed over the batch."""
-        return 0.5 * np.sum((a - y) ** 2)
-
-    @staticmethod
-    def delta(z, a, y, activation="sigmoid"):
-        """BP1: δ^L = (a − y) ⊙ f'(z^L)."""
-        return (a - y) * _activation_prime(activation)(z)
-
-
-class CrossEntropyCost:
-    @staticmethod
-    def fn(a, y):
-        """Σ −y ln a − (1 − y) ln(1 − a), summed over the batch."""
-        # Where a is exactly 0 or 1 a term is 0·ln 0 = nan; nan_to_num makes it 0, as
-        # in the book, so the warnings it would raise are expected and silenced.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
-
-    @staticmethod
-    def delta(z, a, y, activation="sigmoid"):
-        """BP1 for sigmoid outputs: σ'(z) cancels, leaving δ^L = a − y."""
-        if activation != "sigmoid":
-            raise ValueError("CrossEntropyCost needs a sigmoid output layer")
-        return a - y
-
-
-class LogLikelihoodCost:
-    @staticmethod
-    def fn(a, y):
-        """−Σ ln a_y, the log-probability of each sample's true class, summed."""
-        return -np.sum(np.log(a[y == 1]))
-
-    @staticmethod
-    def delta(z, a, y, activation="softmax"):
-        """BP1 for softmax outputs: the softmax Jacobian cancels, leaving a − y."""
-        if activation != "softmax":
-            raise ValueError("LogLikelihoodCost needs a softmax output layer")
-        return a - y
-
-
-# --- The network -------------------------------------------------------------------
-
-
-def forward(weights, biases, x, activations):
-    """Feed x forward, keeping what backprop needs: (zs, acts) with acts[0] = x."""
-    if len(activations) != len(weights):
-        raise ValueError("activations needs one name per layer")
-    zs, acts = [], [x]
-    for w, b, name in zip(weights, biases, activations):
-        z = acts[-1] @ w.T + b
-        zs.append(z)
-        acts.append(_activate(name, z))
-    return zs, acts
-
-
-def feedforward(weights, biases, x, activations):
-    """The network's output for the batch x, shape (batch, n_out)."""
-    return forward(weights, biases, x, activations)[1][-1]
-
-
-def backprop(weights, biases, x, y, cost, activations):
-    """(nabla_b, nabla_w): the gradient of the cost summed over the batch (x, y)."""
-    zs, acts = forward(weights, biases, x, activations)
-    nabla_b = [None] * len(weights)
-    nabla_w = [None] * len(weights)
-    # The book's indexing: layer -l counts back from the output, l = 1 being the output.
-    delta = cost.delta(zs[-1], acts[-1], y, activation=activations[-1])  # BP1
-    nabla_b[-1] = delta.sum(axis=0)  # BP3, summed over the samples
-    nabla_w[-1] = delta.T @ acts[-2]  # BP4: Σ_x δ^L (a^{L−1})ᵀ
-    for l in range(2, len(weights) + 1):
-        # BP2: δ^l = ((w^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l), transposed because samples are rows.
-        delta = (delta @ weights[-l + 1]) * _activation_prime(activations[-l])(zs[-l])
-        nabla_b[-l] = delta.sum(axis=0)  # BP3
-        nabla_w[-l] = delta.T @ acts[-l - 1]  # BP4
-    return nabla_b, nabla_w
-
-
-def _decay(w, eta, lmbda, n, regularization):
-    """The weight-decay part of the update: L2 shrinks w, L1 moves it towards 0."""
-    if regularization == "l2":
-        return (1 - eta * lmbda / n) * w
-    if regularization == "l1":
-        return w - (eta * lmbda / n) * np.sign(w)
-    raise ValueError(f"regularization must be 'l2' or 'l1', not {regularization!r}")
-
-
-def update_mini_batch(weights, biases, x, y, eta, lmbda, n, cost, activations,
-                      regularization="l2", momentum=0.0, velocities=None):
-    """One step of SGD on the mini-batch (x, y); returns new lists, mutates nothing.
-
-    v ← μv − (η/m)∇w, w ← decay(w) + v, and likewise for the biases, which are never
-    regularised. With μ = 0 this is the book's plain update; with velocities None
-    they start at zero. Returns (weights, biases, velocities), velocities a list of
-    (vw, vb) pairs per layer.
-    """
-    eta, lmbda, momentum = float(eta), float(lmbda), float(momentum)
-    step = eta / len(x)
-    if velocities is None:
-        velocities = [(np.zeros_like(w), np.zeros_like(b)) for w, b in zip(weights, biases)]
-    nabla_b, nabla_w = backprop(weights, biases, x, y, cost, activations)
-    new_weights, new_biases, new_velocities = [], [], []
-    for w, b, (vw, vb), nw, nb in zip(weights, biases, velocities, nabla_w, nabla_b):
-        vw = momentum * vw - step * nw
-        vb = momentum * vb - step * nb
-        new_weights.append(_decay(w, eta, lmbda, n, regularization) + vw)
-        new_biases.append(b + vb)
-        new_velocities.append((vw, vb))
-    return new_weights, new_biases, new_velocities
-
-
-def sgd_epoch(weights, biases, X, Y, mini_batch_size, eta, lmbda, cost, activations,
-              permutation, regularization="l2", momentum=0.0, velocities=None):
-    """One epoch: the rows X[permutation] in consecutive mini-batches, the last maybe short."""
-    n = len(X)
-    for k in range(0, n, mini_batch_size):
-        rows = permutation[k:k + mini_batch_size]
-        weights, biases, velocities = update_mini_batch(
-            weights, biases, X[rows], Y[rows], eta, lmbda, n, cost, activations,
-            regularization=regularization, momentum=momentum, velocities=velocities)
-    return weights, biases, velocities
-
-
-def total_cost(weights, biases, X, Y, cost, activations, lmbda=0.0, regularization="l2"):
-    """The mean cost over the data plus the regularisation term, as network2's total_cost."""
-    n = len(X)
-    c = cost.fn(feedforward(weights, biases, X, activations), Y) / n
-    if regularization == "l2":
-        return c + 0.5 * (lmbda / n) * sum(np.sum(w * w) for w in weights)
-    if regularization == "l1":
-        return c + (lmbda / n) * sum(np.sum(np.abs(w)) for w in weights)
-    raise ValueError(f"regularization must be 'l2' or 'l1', not {regularization!r}")
-
-
-def accuracy(weights, biases, X, labels, activations):
-    """How many samples the network classifies right (argmax of its output)."""
-    output = feedforward(weights, biases, X, activations)
-    return int(np.sum(np.argmax(output, axis=1) == labels))
-
-
-# --- Initialisation and data -------------------------------------------------------
-# As network2.py: biases drawn first, then weights, one layer after another. Draws are
-# float64 then rounded to dtype, so the same seed gives the same network in both dtypes.
-
-
-def default_weight_initializer(sizes, rng, dtype=np.float64):
-    """Weights N(0, 1/n_in), so z starts small and the neurons unsaturated; biases N(0, 1)."""
-    biases = [rng.standard_normal(n_out).astype(dtype) for n_out in sizes[1:]]
-    weights = [(rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(dtype)
-               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    return weights, biases
-
-
-def large_weight_initializer(sizes, rng, dtype=np.float64):
-    """Weights and biases N(0, 1), as in chapter 1."""
-    biases = [rng.standard_normal(n_out).astype(dtype) for n_out in sizes[1:]]
-    weights = [rng.standard_normal((n_out, n_in)).astype(dtype)
-               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    return weights, biases
-
-
-def vectorized_result(labels, n_classes, dtype=np.float64):
-    """One-hot rows: row i has a 1 in column labels[i]."""
-    labels = np.asarray(labels)
-    y = np.zeros((len(labels), n_classes), dtype=dtype)
-    y[np.arange(len(labels)), labels] = 1
-    return y
 
 
 # --- Convolution, pooling and dropout (chapter 6, network3) ------------------------
@@ -358,7 +111,7 @@ def col2im(cols, x_shape, kh, kw):
     return x
 
 
-def _windows(x, poolsize):
+def pool_windows(x, poolsize):
     """x (n, c, h, w) as (n, c, h/p, w/q, p*q): the pool windows, row-major inside."""
     p, q = poolsize
     n, c, h, w = x.shape
@@ -371,7 +124,7 @@ def maxpool2d(x, poolsize):
     the h x w plane (the first maximum on ties, as numpy.argmax)."""
     p, q = poolsize
     w = x.shape[3]
-    windows = _windows(x, poolsize)
+    windows = pool_windows(x, poolsize)
     k = windows.argmax(axis=-1)
     out = np.take_along_axis(windows, k[..., None], axis=-1)[..., 0]
     rows = np.arange(x.shape[2] // p)[:, None] * p + k // q
@@ -390,7 +143,7 @@ def maxpool2d_backward(dout, argmax, x_shape):
 
 def l2pool2d(x, poolsize):
     """sqrt(Σ x²) over each p x q window."""
-    return np.sqrt((_windows(x, poolsize) ** 2).sum(axis=-1))
+    return np.sqrt((pool_windows(x, poolsize) ** 2).sum(axis=-1))
 
 
 def l2pool2d_backward(dout, x, out):
@@ -421,3 +174,217 @@ def dropout(x, p, seed):
     u = (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
     mask = (u >= p).astype(np.uint8).reshape(x.shape)
     return x * mask, mask
+
+
+# --- The network -------------------------------------------------------------------
+# A network is its list of layers, each given by its activation's name (a dense layer,
+# as in network.py and network2.py) or by the spec nnfast.layers writes for network3's
+# layers: {"kind": "dense", "activation", "n_in", "n_out", "p_dropout"} or
+# {"kind": "convpool", "activation", "c", "h", "w", "f", "kh", "kw", "ph", "pw"}. A
+# convpool layer computes f(maxpool(conv(a)) + b), one bias per filter, and hands its
+# output on flattened to (batch, f·h'·w'); convpool layers come first. The cost is one
+# of nnfast.maths's classes, the same that nnfast.costs exports.
+#
+# Dropout, as network3 and the engine do it: while training, a dense layer's input is
+# multiplied by a 0/1 mask (no rescaling); at inference its w·a is scaled by 1 − p.
+# `masks`, where a function takes it, is None for inference or, while training, one
+# mask (or None) per layer, as dropout_masks draws them.
+
+# The engine's NNF_MAX_LAYERS (csrc/nnfast.h), which its dropout seeds count in.
+MAX_LAYERS = 16
+
+
+def _spec(layer):
+    """A layer's spec; an activation name stands for a dense layer without dropout."""
+    return {"kind": "dense", "activation": layer} if isinstance(layer, str) else layer
+
+
+def convpool(spec, w, b, a):
+    """A convpool layer's weighted input z (batch, n_out) for its input a (batch, n_in),
+    and the convolution's output and the pooling's argmax, which backprop routes δ by."""
+    x = a.reshape(len(a), spec["c"], spec["h"], spec["w"])
+    conv = conv2d(x, w)
+    pooled, argmax = maxpool2d(conv, (spec["ph"], spec["pw"]))
+    return (pooled + b[:, None, None]).reshape(len(a), -1), conv, argmax
+
+
+def _through_dropout(spec, a, mask):
+    """A dense layer's input a as its weights see it: masked while training, scaled by
+    1 − p at inference (the input they see on average), unchanged without dropout.
+    Being linear in a, it also carries ∂C/∂(what they see) back to ∂C/∂a."""
+    if mask is not None:
+        return a * mask
+    p = spec.get("p_dropout", 0.0)
+    return (1 - p) * a if p else a
+
+
+def forward(weights, biases, x, layers, masks=None):
+    """Feed x forward, keeping what backprop needs: (zs, acts) with acts[0] = x."""
+    if len(layers) != len(weights):
+        raise ValueError("layers needs one entry per layer of weights")
+    zs, acts = [], [x]
+    for l, (w, b, layer) in enumerate(zip(weights, biases, layers)):
+        spec = _spec(layer)
+        if spec["kind"] == "convpool":
+            z = convpool(spec, w, b, acts[-1])[0]
+        else:
+            z = _through_dropout(spec, acts[-1], None if masks is None else masks[l]) @ w.T + b
+        zs.append(z)
+        acts.append(activate(spec["activation"], z))
+    return zs, acts
+
+
+def feedforward(weights, biases, x, layers):
+    """The network's output for the batch x, shape (batch, n_out)."""
+    return forward(weights, biases, x, layers)[1][-1]
+
+
+def _layer_backward(spec, w, b, a_in, delta, mask):
+    """(∂C/∂b, ∂C/∂w, ∂C/∂a_in) of one layer, given its error δ = ∂C/∂z and its input."""
+    if spec["kind"] == "convpool":
+        _, conv, argmax = convpool(spec, w, b, a_in)
+        delta = delta.reshape(argmax.shape)
+        # Max-pooling passes each window's δ to its maximum alone, then the convolution
+        # spreads it over the taps and the input pixels that made that maximum.
+        x = a_in.reshape(len(a_in), spec["c"], spec["h"], spec["w"])
+        d_in, nabla_w, _ = conv2d_backward(x, w, maxpool2d_backward(delta, argmax, conv.shape))
+        nabla_b = delta.sum(axis=(0, 2, 3))  # BP3: b adds to every pooled output of its filter
+        return nabla_b, nabla_w, d_in.reshape(a_in.shape)
+    nabla_b = delta.sum(axis=0)  # BP3, summed over the samples
+    nabla_w = delta.T @ _through_dropout(spec, a_in, mask)  # BP4: Σ_x δ (a_in)ᵀ
+    # (wᵀ δ), transposed as samples are rows; a dropped input gets no error.
+    return nabla_b, nabla_w, _through_dropout(spec, delta @ w, mask)
+
+
+def backprop(weights, biases, x, y, cost, layers, masks=None):
+    """(nabla_b, nabla_w): the gradient of the cost summed over the batch (x, y)."""
+    specs = [_spec(layer) for layer in layers]
+    zs, acts = forward(weights, biases, x, specs, masks)
+    nabla_b = [None] * len(weights)
+    nabla_w = [None] * len(weights)
+    delta = cost.delta(zs[-1], acts[-1], y, activation=specs[-1]["activation"])  # BP1
+    for l in reversed(range(len(weights))):
+        mask = None if masks is None else masks[l]
+        nabla_b[l], nabla_w[l], d_in = _layer_backward(specs[l], weights[l], biases[l], acts[l],
+                                                       delta, mask)
+        if l > 0:
+            # BP2: δ^{l−1} = ((w^l)ᵀ δ^l) ⊙ f'(z^{l−1})
+            delta = d_in * elementwise(specs[l - 1]["activation"]).prime(zs[l - 1])
+    return nabla_b, nabla_w
+
+
+def _decay(w, eta, lmbda, n, regularization):
+    """The weight-decay part of the update: L2 shrinks w, L1 moves it towards 0."""
+    if regularization == "l2":
+        return (1 - eta * lmbda / n) * w
+    if regularization == "l1":
+        return w - (eta * lmbda / n) * np.sign(w)
+    raise ValueError(f"regularization must be 'l2' or 'l1', not {regularization!r}")
+
+
+def update_mini_batch(weights, biases, x, y, eta, lmbda, n, cost, layers,
+                      regularization="l2", momentum=0.0, velocities=None, masks=None):
+    """One step of SGD on the mini-batch (x, y); returns new lists, mutates nothing.
+
+    v ← μv − (η/m)∇w, w ← decay(w) + v, and likewise for the biases, which are never
+    regularised. With μ = 0 this is the book's plain update; with velocities None
+    they start at zero. Returns (weights, biases, velocities), velocities a list of
+    (vw, vb) pairs per layer.
+    """
+    eta, lmbda, momentum = float(eta), float(lmbda), float(momentum)
+    step = eta / len(x)
+    if velocities is None:
+        velocities = [(np.zeros_like(w), np.zeros_like(b)) for w, b in zip(weights, biases)]
+    nabla_b, nabla_w = backprop(weights, biases, x, y, cost, layers, masks)
+    new_weights, new_biases, new_velocities = [], [], []
+    for w, b, (vw, vb), nw, nb in zip(weights, biases, velocities, nabla_w, nabla_b):
+        vw = momentum * vw - step * nw
+        vb = momentum * vb - step * nb
+        new_weights.append(_decay(w, eta, lmbda, n, regularization) + vw)
+        new_biases.append(b + vb)
+        new_velocities.append((vw, vb))
+    return new_weights, new_biases, new_velocities
+
+
+def sgd_epoch(weights, biases, X, Y, mini_batch_size, eta, lmbda, cost, layers,
+              permutation, regularization="l2", momentum=0.0, velocities=None, seed=0):
+    """One epoch: the rows X[permutation] in consecutive mini-batches, the last maybe
+    short, with the dropout masks the engine draws for one chunk trained with seed."""
+    n = len(X)
+    for batch, k in enumerate(range(0, n, mini_batch_size)):
+        rows = permutation[k:k + mini_batch_size]
+        weights, biases, velocities = update_mini_batch(
+            weights, biases, X[rows], Y[rows], eta, lmbda, n, cost, layers,
+            regularization=regularization, momentum=momentum, velocities=velocities,
+            masks=dropout_masks(layers, seed, batch, len(rows)))
+    return weights, biases, velocities
+
+
+def total_cost(weights, biases, X, Y, cost, layers, lmbda=0.0, regularization="l2"):
+    """The mean cost over the data plus the regularisation term, as network2's total_cost."""
+    n = len(X)
+    c = cost.fn(feedforward(weights, biases, X, layers), Y) / n
+    if regularization == "l2":
+        return c + 0.5 * (lmbda / n) * sum(np.sum(w * w) for w in weights)
+    if regularization == "l1":
+        return c + (lmbda / n) * sum(np.sum(np.abs(w)) for w in weights)
+    raise ValueError(f"regularization must be 'l2' or 'l1', not {regularization!r}")
+
+
+def accuracy(weights, biases, X, labels, layers):
+    """How many samples the network classifies right (argmax of its output)."""
+    output = feedforward(weights, biases, X, layers)
+    return int(np.sum(np.argmax(output, axis=1) == labels))
+
+
+def layer_seed(seed, batch, layer):
+    """The engine's dropout seed for a layer of a mini-batch (layer_seed in
+    csrc/engine.inc): SplitMix64 of seed advanced by batch·MAX_LAYERS + layer + 1
+    golden-ratio steps, so that no two layers or mini-batches share a stream."""
+    with np.errstate(over="ignore"):
+        steps = np.array([batch * MAX_LAYERS + layer + 1], dtype=np.uint64)
+        return int(_mix64(np.array([seed], dtype=np.uint64) + steps * _GOLDEN)[0])
+
+
+def dropout_masks(layers, seed, batch, rows):
+    """The input masks, one per layer (None without dropout), that the engine draws in
+    mini-batch `batch` of a chunk trained with seed: the mini-batch's seed, then each
+    layer's from the one before, each mask drawn by `dropout` over rows x n_in."""
+    ps = [_spec(layer).get("p_dropout", 0.0) for layer in layers]
+    if not any(ps):  # nothing to draw: plain epochs skip the seeding
+        return [None] * len(ps)
+    seed = layer_seed(seed, batch, 0)
+    masks = []
+    for l, (layer, p) in enumerate(zip(layers, ps)):
+        masks.append(dropout(np.ones((rows, layer["n_in"])), p, seed)[1] if p > 0 else None)
+        seed = layer_seed(seed, 0, l)
+    return masks
+
+
+# --- Initialisation and data -------------------------------------------------------
+# As network2.py: biases drawn first, then weights, one layer after another. Draws are
+# float64 then rounded to dtype, so the same seed gives the same network in both dtypes.
+
+
+def default_weight_initializer(sizes, rng, dtype=np.float64):
+    """Weights N(0, 1/n_in), so z starts small and the neurons unsaturated; biases N(0, 1)."""
+    biases = [rng.standard_normal(n_out).astype(dtype) for n_out in sizes[1:]]
+    weights = [(rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(dtype)
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    return weights, biases
+
+
+def large_weight_initializer(sizes, rng, dtype=np.float64):
+    """Weights and biases N(0, 1), as in chapter 1."""
+    biases = [rng.standard_normal(n_out).astype(dtype) for n_out in sizes[1:]]
+    weights = [rng.standard_normal((n_out, n_in)).astype(dtype)
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    return weights, biases
+
+
+def vectorized_result(labels, n_classes, dtype=np.float64):
+    """One-hot rows: row i has a 1 in column labels[i]."""
+    labels = np.asarray(labels)
+    y = np.zeros((len(labels), n_classes), dtype=dtype)
+    y[np.arange(len(labels)), labels] = 1
+    return y
