@@ -20,7 +20,7 @@ from nnfast import _progress
 from nnfast._kernels import MAX_LAYERS, Engine
 from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs, check_int,
                            check_real, check_regularization)
-from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost, resolve_cost
+from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, resolve_cost
 from nnfast.files import write_atomically
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
 from nnfast.training import (History, Monitor, SGDConfig, Trainer, check_threads,
@@ -75,7 +75,7 @@ class Network:
         if cost is None:
             cost = LogLikelihoodCost if layers[-1].activation == "softmax" else CrossEntropyCost
         cost = resolve_cost(cost)
-        _check_cost_fits(cost, layers[-1].activation)
+        cost.check_output_activation(layers[-1].activation)
         self._build(layers, cost, dtype, hidden)
         self._rng = np.random.default_rng(seed)
         if self.activation is None:
@@ -500,16 +500,6 @@ def _check_layers(layers):
     if isinstance(layers[-1], ConvPoolLayer):
         raise ValueError("the output layer must be fully connected")
     return layers
-
-
-def _check_cost_fits(cost, output_activation):
-    if cost is CrossEntropyCost and output_activation != "sigmoid":
-        raise ValueError("CrossEntropyCost needs sigmoid outputs: use sigmoid output neurons "
-                         "or LogLikelihoodCost")
-    if cost is LogLikelihoodCost and output_activation != "softmax":
-        raise ValueError("LogLikelihoodCost needs a softmax output layer")
-    if cost is QuadraticCost and output_activation == "softmax":
-        raise ValueError("QuadraticCost needs an elementwise output activation, not softmax")
 
 
 def _check_sizes(sizes):

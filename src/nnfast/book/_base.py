@@ -108,11 +108,11 @@ class BookNetwork:
         """(nabla_b, nabla_w) for one sample, layer by layer in the book's shapes."""
         x = np.asarray(x, dtype=np.float64).reshape(1, -1)
         y = self._target(y).reshape(1, -1)
-        cost = getattr(oracle, self._net.cost.__name__)
         with self._net.exclusive("backprop"):
             weights = [np.array(w, dtype=np.float64) for w in self._net.weights]
             biases = [np.array(b, dtype=np.float64).reshape(-1) for b in self._net.biases]
-        nabla_b, nabla_w = oracle.backprop(weights, biases, x, y, cost, self._net.activations)
+        nabla_b, nabla_w = oracle.backprop(weights, biases, x, y, self._net.cost,
+                                           self._net.activations)
         return [nb.reshape(-1, 1) for nb in nabla_b], nabla_w
 
     def _target(self, y):

@@ -13,7 +13,7 @@ columns, and they are the network's live parameters. The book draws from
 """
 from nnfast.book._base import BookNetwork, EpochPrinter, is_empty
 from nnfast.costs import QuadraticCost
-from nnfast.oracle import sigmoid, sigmoid_prime
+from nnfast.maths import sigmoid, sigmoid_prime
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]
 

@@ -26,7 +26,7 @@ from nnfast.files import write_atomically
 from nnfast.training import EarlyStopping, Monitor, standard_monitors
 from nnfast.book.mnist_loader import vectorized_result
 from nnfast.costs import CrossEntropyCost, QuadraticCost
-from nnfast.oracle import sigmoid, sigmoid_prime
+from nnfast.maths import sigmoid, sigmoid_prime
 
 __all__ = ["CrossEntropyCost", "Network", "QuadraticCost", "load", "sigmoid",
            "sigmoid_prime", "vectorized_result"]
