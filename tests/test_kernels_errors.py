@@ -387,3 +387,31 @@ def test_sizes_up_to_the_int32_bound_pass_the_size_check():
     refused for not fitting the image, not for its size."""
     with pytest.raises(ValueError, match=names("im2col", "kh x kw")):
         kernels.im2col(IMAGES[0], 2**31 - 1, 3)
+
+
+# ---- conv layers whose image planes the kernels' int32 indices cannot reach ----
+
+def test_conv_layer_with_planes_past_int32_is_refused():
+    from nnfast.layers import MAX_PLANE, ConvPoolLayer
+
+    side = 46_341  # side**2 = 2,147,488,281 > 2**31 - 1
+    assert side * side > MAX_PLANE >= (side - 1) ** 2
+    with pytest.raises(ValueError, match=r"^image_shape's 46341x46341 planes"):
+        ConvPoolLayer((1, 1, 2, 2), (1, side, side), (1, 1))
+    with pytest.raises(ValueError, match=r"^image_shape's 2x1073741824 planes"):
+        ConvPoolLayer((1, 1, 1, 1), (1, 2, 2**30), (1, 1))
+    layer = ConvPoolLayer((1, 1, 2, 2), (1, side - 1, side - 1), (1, 1))  # the largest square
+    assert layer.n_in == (side - 1) ** 2
+
+
+def test_saved_conv_layer_with_planes_past_int32_is_refused(tmp_path):
+    import json
+
+    big = {"kind": "convpool", "n_in": 2 * 2**31, "n_out": 2**31 - 2**16, "activation": "relu",
+           "c": 1, "h": 2**16, "w": 2**16 * 2, "f": 1, "kh": 1, "kw": 1, "ph": 1, "pw": 2}
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps({"layers": [big], "weights": [], "biases": [],
+                                "cost": "LogLikelihoodCost"}))
+    with pytest.raises(ValueError, match=r"net\.json: a convpool layer spec's h x w "
+                                         r"\(65536x131072\)"):
+        nnfast.load(path)
