@@ -117,4 +117,56 @@ def test_figures_writes_pngs(capsys, data, tmp_path):
     assert status == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["learning_rates.png", "overfitting_evaluation_accuracy.png",
-                     "overfitting_training_cost.png", "vanishing_gradient.png"]
+                     "overfitting_training_cost.png", "universality.png", "vanishing_gradient.png"]
+    assert "2 epochs" in out and "1 epochs" not in out
+
+
+def test_figures_overfitting_runs_start_large(monkeypatch, capsys, data, tmp_path):
+    """overfitting.py's nets start with large_weight_initializer; the eta runs do not."""
+    pytest.importorskip("matplotlib")
+    import nnfast
+
+    started = []
+    real = nnfast.Network.large_weight_initializer
+    monkeypatch.setattr(nnfast.Network, "large_weight_initializer",
+                        lambda self: started.append(self.sizes) or real(self))
+    status, out, err = run(capsys, "figures", "--dataset", str(data), "--out",
+                           str(tmp_path / "f"), "--train-size", "50", "--epochs", "1",
+                           "--eta-epochs", "1", "--book")
+    assert status == 0, err
+    assert started == [(784, 30, 10)] * 2  # the runs without and with L2
+
+
+def test_figures_book_runs_400_epochs(monkeypatch, capsys, data, tmp_path):
+    ensemble = sys.modules["nnfast.ensemble"]  # the module, not nnfast.ensemble the function
+    asked = []
+    monkeypatch.setattr(ensemble, "sweep", lambda *a, **k: asked.append(a[3]) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["figures", "--dataset", str(data), "--out", str(tmp_path / "f"), "--book"])
+    assert asked == [400]
+    asked.clear()
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["figures", "--dataset", str(data), "--out", str(tmp_path / "f")])
+    assert asked == [60]
+
+
+@pytest.mark.parametrize("hidden", [2, 5, 20, 80])
+def test_step_network_approximates_the_bumpy_function(hidden):
+    """Chapter 4's staircase: at the middle m of each piece the net gives f(m) but for
+    the steps' sigmoid tails, each step's rise times sigma(-w |m - s|), plus rounding."""
+    pieces = hidden + 1
+    x = (np.arange(pieces) + 0.5) / pieces
+    steps = np.arange(1, pieces) / pieces
+    rises = np.abs(np.diff(cli.bumpy(x)))
+    tails = (rises / (1 + np.exp(cli.STEEPNESS * np.abs(x[:, None] - steps)))).sum(axis=1)
+    got = cli.step_network(cli.bumpy, hidden).feedforward(x.reshape(-1, 1))[:, 0]
+    assert np.all(np.abs(got - cli.bumpy(x)) <= tails + 1e-14 * pieces)
+    # And between the pieces' middles, the error shrinks as the steps get finer.
+    fine = np.linspace(0, 1, 2001)
+    error = np.abs(cli.step_network(cli.bumpy, hidden).feedforward(fine.reshape(-1, 1))[:, 0]
+                   - cli.bumpy(fine)).mean()
+    coarse = np.abs(cli.step_network(cli.bumpy, 2).feedforward(fine.reshape(-1, 1))[:, 0]
+                    - cli.bumpy(fine)).mean()
+    assert error <= coarse
+    if hidden >= 20:
+        assert error < coarse / 3
