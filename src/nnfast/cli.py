@@ -598,12 +598,12 @@ class _Help(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
-                and action.option_strings):
+        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if shown and "default" not in text and action.option_strings:
             default = action.default
             if isinstance(default, list):
                 default = ",".join(map(str, default))
-            text += f" (default: {default})" if text else f"default: {default}"
+            text += f" (default: {default})"
         return text.replace("%", "%%")
 
 
@@ -635,7 +635,8 @@ def make_parser() -> argparse.ArgumentParser:
                        "net: large, " + INITS["large"] + " (default); default, "
                        + INITS["default"])
     shape.add_argument("--cost", choices=sorted(COSTS), help=_per_net("cost"))
-    shape.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    shape.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                       help="the floating-point type of weights and data")
     shape.add_argument("--seed", type=int, default=None, help="default: a fresh random seed")
     run = train.add_argument_group("training")
     run.add_argument("--dataset", help="mnist, fashion-mnist or a directory of IDX files "
