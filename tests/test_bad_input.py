@@ -246,3 +246,100 @@ def test_conv_model_file_with_layers_that_do_not_fit(tmp_path, tamper, match):
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match=match):
         nnfast.load(path)
+
+
+def test_one_input_column_with_a_zero_stride_is_read_as_a_column():
+    net = nnfast.Network([1, 4, 2], seed=0)
+    x = np.linspace(-1, 1, 7)
+    assert np.array_equal(net.feedforward(x[:, None]), net.feedforward(x.reshape(-1, 1).copy()))
+
+
+# --- what an adversarial review found (hardening II) -----------------------------------
+
+@pytest.mark.parametrize("sizes", [{784, 30, 10}, {784: 30, 10: 1}, frozenset({3, 2})])
+def test_sizes_without_an_order_are_refused(sizes):
+    with pytest.raises(TypeError, match="^sizes must be a list"):
+        Network(sizes)
+
+
+@pytest.mark.parametrize("seed,error", [(-1, ValueError), (1.5, TypeError), ("7", TypeError),
+                                        (True, TypeError)])
+def test_bad_seeds_are_refused_by_name(seed, error):
+    with pytest.raises(error, match="^seed must be"):
+        Network([4, 3, 2], seed=seed)
+
+
+def test_a_network_larger_than_the_machine_is_refused_by_name():
+    with pytest.raises(ValueError, match="parameters.*GiB"):
+        Network([2**62, 2])
+    with pytest.raises(ValueError, match="parameters.*GiB"):
+        Network([784, 2_000_000_000, 10])
+
+
+@pytest.mark.parametrize("name,value", [("eta", 10**400), ("lmbda", 10**400),
+                                        ("momentum", -10**400)])
+def test_huge_ints_are_value_errors_naming_the_argument(name, value):
+    net = Network([64, 5, 3], seed=0)
+    before = snapshot(net)
+    kwargs = {"eta": 0.1, name: value}
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        net.SGD(images(8), 1, 2, **kwargs)
+    assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize("n_threads", [100_000, 2**31, 0])
+def test_thread_counts_beyond_the_bound_are_refused_before_training(n_threads):
+    net = Network([64, 5, 3], seed=0)
+    before = snapshot(net)
+    with pytest.raises(ValueError, match="^n_threads must be"):
+        net.SGD(images(8), 1, 2, 0.1, n_threads=n_threads)
+    assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize("flag", ["monitor_evaluation_cost", "monitor_evaluation_accuracy",
+                                  "early_stopping_n"])
+def test_evaluation_monitors_without_evaluation_data_are_refused(flag):
+    net = Network([64, 5, 3], seed=0)
+    before = snapshot(net)
+    with pytest.raises(ValueError, match=f"{flag} need evaluation_data"):
+        net.SGD(images(8), 1, 2, 0.1, **{flag: 3 if flag == "early_stopping_n" else True})
+    assert_unchanged(net, before)
+
+
+def test_unaligned_input_is_copied_before_anything_changes():
+    raw = np.zeros(8 * 64 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(8, 64)
+    raw[...] = images(8)[0]
+    assert not raw.flags.aligned and raw.flags.c_contiguous
+    net, twin = Network([64, 5, 3], seed=0), Network([64, 5, 3], seed=0)
+    labels = images(8)[1]
+    net.SGD((raw, labels), 1, 2, 0.1)
+    twin.SGD((np.ascontiguousarray(raw), labels), 1, 2, 0.1)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, twin.weights))
+
+
+def test_ragged_book_pairs_are_refused_by_position():
+    from nnfast.book import network2
+    net = network2.Network([4, 3, 2], seed=0)
+    pairs = [(np.zeros((4, 1)), np.array([[1.0], [0.0]])), (np.zeros((3, 1)), np.array([[0.0], [1.0]]))]
+    with pytest.raises(ValueError, match=r"training_data\[1\]\[0\] must hold 4 values"):
+        net.SGD(pairs, 1, 1, 0.1)
+    with pytest.raises(TypeError, match=r"training_data\[0\] must be an \(x, y\) pair"):
+        net.SGD([np.zeros((4, 1))], 1, 1, 0.1)
+
+
+@pytest.mark.parametrize("y", [11, -1, 2.0, np.zeros((3, 1))])
+def test_book_backprop_refuses_a_label_outside_the_outputs(y):
+    from nnfast.book import network
+    net = network.Network([4, 3, 2], seed=0)
+    with pytest.raises(ValueError, match="^y must be a label in"):
+        net.backprop(np.zeros((4, 1)), y)
+
+
+def test_load_refuses_booleans_among_the_weights(tmp_path):
+    path = tmp_path / "net.json"
+    Network([3, 2], seed=0).save(path)
+    record = json.loads(path.read_text())
+    record["weights"][0][1][2] = True
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"weights\[0\] is not a matrix of numbers"):
+        nnfast.load(path)

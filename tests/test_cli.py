@@ -1,6 +1,8 @@
 """The nnfast command: info, train on a tiny data set, bad options, bench, figures."""
 import gzip
+import importlib.util
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -117,4 +119,193 @@ def test_figures_writes_pngs(capsys, data, tmp_path):
     assert status == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["learning_rates.png", "overfitting_evaluation_accuracy.png",
-                     "overfitting_training_cost.png", "vanishing_gradient.png"]
+                     "overfitting_training_cost.png", "universality.png", "vanishing_gradient.png"]
+    assert "2 epochs" in out and "1 epochs" not in out
+
+
+def test_figures_overfitting_runs_start_large(monkeypatch, capsys, data, tmp_path):
+    """overfitting.py's nets start with large_weight_initializer; the eta runs do not."""
+    pytest.importorskip("matplotlib")
+    import nnfast
+
+    started = []
+    real = nnfast.Network.large_weight_initializer
+    monkeypatch.setattr(nnfast.Network, "large_weight_initializer",
+                        lambda self: started.append(self.sizes) or real(self))
+    status, out, err = run(capsys, "figures", "--dataset", str(data), "--out",
+                           str(tmp_path / "f"), "--train-size", "50", "--epochs", "1",
+                           "--eta-epochs", "1", "--book")
+    assert status == 0, err
+    assert started == [(784, 30, 10)] * 2  # the runs without and with L2
+
+
+def test_figures_book_runs_400_epochs(monkeypatch, capsys, data, tmp_path):
+    ensemble = sys.modules["nnfast.ensemble"]  # the module, not nnfast.ensemble the function
+    asked = []
+    monkeypatch.setattr(ensemble, "sweep", lambda *a, **k: asked.append(a[3]) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["figures", "--dataset", str(data), "--out", str(tmp_path / "f"), "--book"])
+    assert asked == [400]
+    asked.clear()
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["figures", "--dataset", str(data), "--out", str(tmp_path / "f")])
+    assert asked == [60]
+
+
+@pytest.mark.parametrize("hidden", [2, 5, 20, 80])
+def test_step_network_approximates_the_bumpy_function(hidden):
+    """Chapter 4's staircase: at the middle m of each piece the net gives f(m) but for
+    the steps' sigmoid tails, each step's rise times sigma(-w |m - s|), plus rounding."""
+    pieces = hidden + 1
+    x = (np.arange(pieces) + 0.5) / pieces
+    steps = np.arange(1, pieces) / pieces
+    rises = np.abs(np.diff(cli.bumpy(x)))
+    e = np.exp(-cli.STEEPNESS * np.abs(x[:, None] - steps))
+    tails = (rises * e / (1 + e)).sum(axis=1)
+    got = cli.step_network(cli.bumpy, hidden).feedforward(x.reshape(-1, 1))[:, 0]
+    assert np.all(np.abs(got - cli.bumpy(x)) <= tails + 1e-14 * pieces)
+    # And between the pieces' middles, the error shrinks as the steps get finer.
+    fine = np.linspace(0, 1, 2001)
+    error = np.abs(cli.step_network(cli.bumpy, hidden).feedforward(fine.reshape(-1, 1))[:, 0]
+                   - cli.bumpy(fine)).mean()
+    coarse = np.abs(cli.step_network(cli.bumpy, 2).feedforward(fine.reshape(-1, 1))[:, 0]
+                    - cli.bumpy(fine)).mean()
+    assert error <= coarse
+    if hidden >= 20:
+        assert error < coarse / 3
+
+
+
+# ---- options checked before the data is loaded ----
+
+@pytest.fixture
+def no_data_loading(monkeypatch):
+    """Fails any test that reaches the data."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the data was loaded before the options were checked")
+    monkeypatch.setattr(cli, "load_data", refuse)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--threads", "100000000000"], "the thread count must be in [1, 1024], got 100000000000"),
+    (["--threads", "0"], "the thread count must be in [1, 1024], got 0"),
+    (["--threads", "two"], "invalid int value: 'two'"),
+    (["--layers", "784,2000000000,10"], "--layers 784,2000000000,10: 1,590,000,000,010 weights"),
+    (["--momentum", "1.5"], "must be in [0, 1), got 1.5"),
+    (["--lmbda", "-1"], "must be in [0, inf), got -1"),
+    (["--eta", "nan"], "must be in (0, inf), got nan"),
+    (["--save", "NOWHERE/model.json"], "there is no directory"),
+    (["--save", "TMP"], "is a directory"),
+    (["--plot", "curves.txt"], "--plot curves.txt: the file name must end in one of"),
+    (["--plot", "NOWHERE/curves.png"], "there is no directory"),
+    (["--net", "conv", "--init", "large"], "--init is for --layers nets"),
+])
+def test_bad_train_options_are_refused_before_the_data(capsys, no_data_loading, tmp_path,
+                                                         argv, message):
+    pytest.importorskip("matplotlib")
+    argv = [a.replace("NOWHERE", str(tmp_path / "missing")).replace("TMP", str(tmp_path))
+            for a in argv]
+    status, out, err = run(capsys, "train", *argv)
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("nnfast: error:") and message in err, err
+
+
+def test_threads_for_bench_are_checked(capsys):
+    status, _, err = run(capsys, "bench", "--threads", "100000000000")
+    assert status == 2 and "the thread count must be in [1, 1024]" in err
+
+
+def test_unwritable_save_directory(capsys, no_data_loading, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who may write anywhere")
+        status, _, err = run(capsys, "train", "--save", str(locked / "m.json"))
+    finally:
+        locked.chmod(0o700)
+    assert status == 2 and "is not writable" in err
+
+
+def test_plot_without_matplotlib_is_refused_before_the_data(monkeypatch, capsys,
+                                                           no_data_loading):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    status, _, err = run(capsys, "train", "--plot", "curves.png")
+    assert status == 2 and 'needs matplotlib: pip install "nnfast[plot]"' in err
+    status, _, err = run(capsys, "figures")
+    assert status == 2 and "needs matplotlib" in err
+
+
+def test_huge_layers_in_a_subprocess_are_one_line(data):
+    """The README's promise, as a user sees it: one line, status 2, no traceback."""
+    for option in (["--threads", "100000000000"], ["--layers", "784,2000000000,10"]):
+        result = subprocess.run([sys.executable, "-m", "nnfast.cli", "train", "--dataset",
+                                 str(data), *option], capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# ---- what train says ----
+
+def test_train_says_1_epoch_1_thread_and_its_weight_start(capsys, data):
+    status, out, err = run(capsys, "train", "--dataset", str(data), "--epochs", "1",
+                           "--threads", "1", "--layers", "784,10,10", "--train-size", "20")
+    assert status == 0, err
+    head = out.splitlines()[0]
+    assert "1 epoch," in head and head.endswith("1 thread")
+    assert "N(0, 1) weights, chapter 1's start" in head
+
+
+def test_train_starts_as_chapter_1_by_default(monkeypatch):
+    """network.py's N(0, 1) weights, unless --init default asks for network2's."""
+    def weights(*argv):
+        args = cli.make_parser().parse_args(["train", "--seed", "3", *argv])
+        args.init = args.init or "large"
+        args.dtype = "float64"
+        return cli.build_network(args).weights[0]
+
+    import nnfast
+
+    large = nnfast.Network([784, 30, 10], cost="quadratic", dtype=np.float64, seed=3)
+    large.large_weight_initializer()
+    np.testing.assert_array_equal(weights(), large.weights[0])
+    default = nnfast.Network([784, 30, 10], cost="quadratic", dtype=np.float64, seed=3)
+    np.testing.assert_array_equal(weights("--init", "default"), default.weights[0])
+
+
+@pytest.mark.parametrize("command,defaults", [
+    ("train", ["default: 30 for --layers, 60 for --net conv, 60 for --net conv2",
+               "default: 3.0 for --layers, 0.1 for --net conv, 0.03 for --net conv2",
+               "default: float32", "default: 784,30,10", "(default: 0.0)", "at most 1,024"]),
+    ("figures", ["(default: figures)", "(default: 1000)", "(default: 0.025,0.25,2.5)",
+                 "default: 60; the book and --book: 400"]),
+])
+def test_help_shows_defaults(capsys, command, defaults):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in defaults:
+        assert default in text, default
+
+
+# ---- offline ----
+
+def test_offline_error_names_the_urls_and_the_cache(monkeypatch, capsys, tmp_path):
+    from urllib.error import URLError
+
+    from nnfast import _download, datasets
+
+    def offline(url, *args, **kwargs):
+        raise URLError("offline")
+    monkeypatch.setattr(_download, "urlopen", offline)
+    monkeypatch.setattr(datasets, "_SYSTEM_DIRS", {})
+    monkeypatch.setenv("NNFAST_DATA", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    status, _, err = run(capsys, "train", "--epochs", "1")
+    assert status == 1 and err.count("\n") == 1, err
+    assert "https://" in err and "train-images-idx3-ubyte.gz" in err and "offline" in err
+    assert str(tmp_path / "cache" / "nnfast" / "mnist") in err
+    assert "fashion-mnist" in err

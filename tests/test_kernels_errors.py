@@ -209,7 +209,9 @@ def test_matmul_beta_without_out(beta):
 
 
 @pytest.mark.parametrize("value,error", [(0, ValueError), (-1, ValueError), (-(2**40), ValueError),
-                                         (np.int64(0), ValueError), (1.5, TypeError),
+                                         (np.int64(0), ValueError), (_kernels.MAX_THREADS + 1, ValueError),
+                                         (65536, ValueError), (2**31, ValueError), (2**40, ValueError),
+                                         (np.int64(2**40), ValueError), (1.5, TypeError),
                                          (2.0, TypeError), ("2", TypeError), (True, TypeError),
                                          (False, TypeError), (np.bool_(True), TypeError),
                                          ([2], TypeError), (2 + 0j, TypeError)],
@@ -219,7 +221,7 @@ def test_matmul_bad_n_threads(value, error):
         kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
 
 
-@pytest.mark.parametrize("value", [None, 1, 2, 3, np.int64(2), np.int32(1), 2**40])
+@pytest.mark.parametrize("value", [None, 1, 2, 3, np.int64(2), np.int32(1), _kernels.MAX_THREADS])
 def test_matmul_good_n_threads(value):
     got = kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
     np.testing.assert_array_equal(got, np.full((3, 5), 4.0))
@@ -227,14 +229,25 @@ def test_matmul_good_n_threads(value):
 
 @pytest.mark.parametrize("value", [2**63, 2**64, 2**70], ids=["2**63", "2**64", "2**70"])
 def test_matmul_n_threads_past_c_range(value):
-    """A thread count too large for C is clamped like any large one, or refused by name
+    """A thread count too large for C is refused by name like any one past MAX_THREADS
     (not an OverflowError from the conversion)."""
-    try:
-        got = kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
-    except ValueError as exc:
-        assert re.search(names("matmul", "n_threads"), str(exc)), str(exc)
-    else:
-        np.testing.assert_array_equal(got, np.full((3, 5), 4.0))
+    with pytest.raises(ValueError, match=names("matmul", "n_threads")):
+        kernels.matmul(np.ones((3, 4)), np.ones((4, 5)), n_threads=value)
+
+
+@pytest.mark.parametrize("name", ["trans_a", "trans_b"])
+@pytest.mark.parametrize("value", ["no", "", 0, 1, 0.0, None, [True]], ids=repr)
+def test_matmul_trans_flags_are_bools(name, value):
+    """A string or a number would choose the transpose by its truth: "no" transposes."""
+    with pytest.raises(TypeError, match=names("matmul", name)):
+        kernels.matmul(np.ones((4, 4)), np.eye(4), **{name: value})
+
+
+@pytest.mark.parametrize("value", [False, True, np.bool_(True)], ids=repr)
+def test_matmul_trans_flags_accept_bools(value):
+    a = np.arange(12.0).reshape(3, 4)
+    got = kernels.matmul(a, a, trans_a=value, trans_b=not value)
+    np.testing.assert_array_equal(got, a.T @ a if value else a @ a.T)
 
 
 @pytest.mark.parametrize("name", ["alpha", "beta"])
@@ -271,7 +284,8 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("value,error", [(0, ValueError), (-1, ValueError),
-                                         (np.int64(-3), ValueError), (1.5, TypeError),
+                                         (np.int64(-3), ValueError), (65536, ValueError),
+                                         (_kernels.MAX_THREADS + 1, ValueError), (1.5, TypeError),
                                          (2.0, TypeError), ("2", TypeError), (True, TypeError),
                                          ([2], TypeError), (None, TypeError)],
                          ids=repr)
@@ -284,12 +298,39 @@ def test_set_num_threads_bad(restore_threads, value, error):
 
 @pytest.mark.parametrize("value", [2**63, 2**70], ids=["2**63", "2**70"])
 def test_set_num_threads_past_c_range(restore_threads, value):
-    try:
+    before = nnfast.get_num_threads()
+    with pytest.raises(ValueError, match=names("set_num_threads", "n")):
         nnfast.set_num_threads(value)
-    except ValueError as exc:
-        assert re.search(names("set_num_threads", "n"), str(exc)), str(exc)
-    else:
-        assert nnfast.get_num_threads() >= 1
+    assert nnfast.get_num_threads() == before
+
+
+def test_set_num_threads_up_to_the_bound(restore_threads):
+    nnfast.set_num_threads(_kernels.MAX_THREADS)
+    assert nnfast.get_num_threads() == _kernels.MAX_THREADS
+
+
+@pytest.mark.parametrize("value", [1, 7, np.int64(3), np.int32(1), _kernels.MAX_THREADS], ids=repr)
+def test_check_threads_good(value):
+    assert _kernels.check_threads(value) == value
+    assert type(_kernels.check_threads(value)) is int
+
+
+def test_check_threads_none_is_the_default(restore_threads):
+    nnfast.set_num_threads(3)
+    assert _kernels.check_threads(None) == 3
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-2, ValueError),
+                                         (_kernels.MAX_THREADS + 1, ValueError),
+                                         (2**31, ValueError), (10**30, ValueError),
+                                         (np.uint64(2**64 - 1), ValueError), (1.0, TypeError),
+                                         ("4", TypeError), (True, TypeError)], ids=repr)
+def test_check_threads_bad(value, error):
+    """The check the training code shares: the message names what the caller passes."""
+    with pytest.raises(error, match=r"^n_threads_each\b"):
+        _kernels.check_threads(value, "n_threads_each")
+    with pytest.raises(error, match=r"^n_threads\b"):
+        _kernels.check_threads(value)
 
 
 @pytest.mark.parametrize("name", ["bogus", "AVX2", "", None, 1])
@@ -306,3 +347,71 @@ def test_set_arch_unsupported_here(name):
     with pytest.raises(RuntimeError, match=re.escape(repr(name))):
         _kernels.set_arch(name)
     assert _kernels.get_arch() == before
+
+
+# ---- huge ints: a ValueError naming the argument, never an OverflowError ----
+
+IMAGES = np.zeros((2, 3, 8, 8))
+FILTERS = np.zeros((4, 3, 3, 3))
+POOLED = np.zeros((2, 3, 4, 4))
+HUGE = [2**31, 2**63, 10**30]
+
+HUGE_CALLS = [
+    # (func, name, call with the huge value v)
+    ("im2col", "kh", lambda v: kernels.im2col(IMAGES[0], v, 3)),
+    ("im2col", "kw", lambda v: kernels.im2col(IMAGES[0], 3, v)),
+    ("col2im", "x_shape", lambda v: kernels.col2im(np.zeros((27, 36)), (3, v, 8), 3, 3)),
+    ("col2im", "kh", lambda v: kernels.col2im(np.zeros((27, 36)), (3, 8, 8), v, 3)),
+    ("maxpool2d", "poolsize", lambda v: kernels.maxpool2d(IMAGES, (v, 2))),
+    ("l2pool2d", "poolsize", lambda v: kernels.l2pool2d(IMAGES, (2, v))),
+    ("maxpool2d_backward", "x_shape",
+     lambda v: kernels.maxpool2d_backward(POOLED, np.zeros(POOLED.shape, np.int32), (2, 3, v, 8))),
+    ("conv2d", "n_threads", lambda v: kernels.conv2d(IMAGES, FILTERS, n_threads=v)),
+    ("conv2d_backward", "n_threads",
+     lambda v: kernels.conv2d_backward(IMAGES, FILTERS, np.zeros((2, 4, 6, 6)), n_threads=v)),
+    ("matmul", "n_threads", lambda v: kernels.matmul(np.ones((2, 2)), np.ones((2, 2)), n_threads=v)),
+    ("dropout", "p", lambda v: kernels.dropout(IMAGES, 10**400 + v, 0)),
+    ("set_num_threads", "n", lambda v: nnfast.set_num_threads(v)),
+]
+
+
+@pytest.mark.parametrize("value", HUGE, ids=["2**31", "2**63", "10**30"])
+@pytest.mark.parametrize("func,name,call", HUGE_CALLS, ids=[f"{f}-{n}" for f, n, _ in HUGE_CALLS])
+def test_huge_ints_are_value_errors(restore_threads, func, name, call, value):
+    with pytest.raises(ValueError, match=names(func, name)):
+        call(value)
+
+
+def test_sizes_up_to_the_int32_bound_pass_the_size_check():
+    """The bound is the kernels' int32 index range: a kernel as large as that is
+    refused for not fitting the image, not for its size."""
+    with pytest.raises(ValueError, match=names("im2col", "kh x kw")):
+        kernels.im2col(IMAGES[0], 2**31 - 1, 3)
+
+
+# ---- conv layers whose image planes the kernels' int32 indices cannot reach ----
+
+def test_conv_layer_with_planes_past_int32_is_refused():
+    from nnfast.layers import MAX_PLANE, ConvPoolLayer
+
+    side = 46_341  # side**2 = 2,147,488,281 > 2**31 - 1
+    assert side * side > MAX_PLANE >= (side - 1) ** 2
+    with pytest.raises(ValueError, match=r"^image_shape's 46341x46341 planes"):
+        ConvPoolLayer((1, 1, 2, 2), (1, side, side), (1, 1))
+    with pytest.raises(ValueError, match=r"^image_shape's 2x1073741824 planes"):
+        ConvPoolLayer((1, 1, 1, 1), (1, 2, 2**30), (1, 1))
+    layer = ConvPoolLayer((1, 1, 2, 2), (1, side - 1, side - 1), (1, 1))  # the largest square
+    assert layer.n_in == (side - 1) ** 2
+
+
+def test_saved_conv_layer_with_planes_past_int32_is_refused(tmp_path):
+    import json
+
+    big = {"kind": "convpool", "n_in": 2 * 2**31, "n_out": 2**31 - 2**16, "activation": "relu",
+           "c": 1, "h": 2**16, "w": 2**16 * 2, "f": 1, "kh": 1, "kw": 1, "ph": 1, "pw": 2}
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps({"layers": [big], "weights": [], "biases": [],
+                                "cost": "LogLikelihoodCost"}))
+    with pytest.raises(ValueError, match=r"net\.json: a convpool layer spec's h x w "
+                                         r"\(65536x131072\)"):
+        nnfast.load(path)

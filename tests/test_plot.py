@@ -1,4 +1,5 @@
 """nnfast.plot: the book's curves drawn from a History."""
+import numpy as np
 import pytest
 
 from nnfast import History
@@ -34,3 +35,20 @@ def test_plot_curves(tmp_path):
     fig = plot.plot_curves({"η = 0.1": [3, 2, 1], "η = 1": [2, 1, 0.5]}, "cost",
                            tmp_path / "e.png", title="eta")
     assert len(fig.axes[0].lines) == 2 and (tmp_path / "e.png").is_file()
+
+
+def test_plot_functions(tmp_path):
+    x = np.linspace(0, 1, 11)
+    fig = plot.plot_functions(x, {"f(x)": x**2, "fit": x}, tmp_path / "f.png", "title")
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["f(x)", "fit"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), x**2)
+    assert ax.get_xlabel() == "x" and ax.get_title() == "title"
+
+
+def test_plot_functions_refuses_mismatched_curves():
+    with pytest.raises(ValueError, match=r"curves\['fit'\] has 3 values for 4 x"):
+        plot.plot_functions([0, 1, 2, 3], {"fit": [0, 1, 2]})
+    with pytest.raises(ValueError, match="curves is empty"):
+        plot.plot_functions([0, 1], {})

@@ -5,7 +5,14 @@
 
 from numpy cimport PyArray_DATA as _data
 
-# Flat indices into one h x w plane are stored as int32.
+# The pooling and dropout loops run on the calling thread's OpenMP team size. Each
+# binding sets it to nnfast's default around the call: that is clamped (OpenMP's own
+# default may be OMP_NUM_THREADS=70000) and is what set_num_threads chose, even in a
+# Python thread that OpenMP gives its own setting.
+cdef extern from "parallel.h":
+    int nnf_swap_team_size(int n) noexcept nogil
+
+# Flat indices into one h x w plane are stored as int32; no size may exceed it either.
 cdef nnf_int _MAX_PLANE = (1 << 31) - 1
 
 
@@ -38,6 +45,8 @@ cdef nnf_int _size(object v, str func, str name, nnf_int low) except -1:
         raise TypeError(f"{func}: {name} must be an int, got {type(v).__name__}")
     if v < low:
         raise ValueError(f"{func}: {name} must be at least {low}, got {v}")
+    if v > _MAX_PLANE:
+        raise ValueError(f"{func}: {name} must be at most {_MAX_PLANE}, got {v}")
     return v
 
 
@@ -196,6 +205,7 @@ def maxpool2d(x, poolsize):
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], w = X.shape[3]
     cdef cnp.ndarray out = np.empty((n, c, h // p, w // q), dtype=X.dtype)
     cdef cnp.ndarray argmax = np.empty((n, c, h // p, w // q), dtype=np.int32)
+    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_smaxpool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out),
@@ -204,6 +214,7 @@ def maxpool2d(x, poolsize):
         with nogil:
             nnf_dmaxpool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out),
                                  <int *>_data(argmax))
+    nnf_swap_team_size(team)
     return out, argmax
 
 
@@ -232,6 +243,7 @@ def maxpool2d_backward(dout, argmax, x_shape):
         raise ValueError(f"maxpool2d_backward: argmax holds indices outside the {h}x{w} plane")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=D.dtype)
     cdef nnf_int p = h // oh, q = w // ow
+    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(D) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_smaxpool_backward(n * c, h, w, p, q, <float *>_data(D), <int *>_data(A),
@@ -240,6 +252,7 @@ def maxpool2d_backward(dout, argmax, x_shape):
         with nogil:
             nnf_dmaxpool_backward(n * c, h, w, p, q, <double *>_data(D), <int *>_data(A),
                                   <double *>_data(dx))
+    nnf_swap_team_size(team)
     return dx
 
 
@@ -251,12 +264,14 @@ def l2pool2d(x, poolsize):
     p, q = _pool_fits("l2pool2d", (<object>X).shape, poolsize)
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], w = X.shape[3]
     cdef cnp.ndarray out = np.empty((n, c, h // p, w // q), dtype=X.dtype)
+    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sl2pool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out))
     else:
         with nogil:
             nnf_dl2pool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out))
+    nnf_swap_team_size(team)
     return out
 
 
@@ -280,6 +295,7 @@ def l2pool2d_backward(dout, x, out):
                          f"got {(<object>D).shape}")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=X.dtype)
     cdef nnf_int p = h // oh, q = w // ow
+    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sl2pool_backward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(O),
@@ -288,6 +304,7 @@ def l2pool2d_backward(dout, x, out):
         with nogil:
             nnf_dl2pool_backward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(O),
                                  <double *>_data(D), <double *>_data(dx))
+    nnf_swap_team_size(team)
     return dx
 
 
@@ -298,9 +315,7 @@ def dropout(x, p, seed):
     1 - p, drawn from a hash of (seed, element index), so a seed gives the same mask
     for any thread count. Kept values are not rescaled by 1/(1 - p)."""
     cdef cnp.ndarray X = _array(x, "x", "dropout", -1)
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"dropout: p must be a real number, got {type(p).__name__}")
-    cdef double pr = float(p)
+    cdef double pr = _real(p, "dropout", "p")
     if not 0 <= pr <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -311,6 +326,7 @@ def dropout(x, p, seed):
     cdef nnf_int count = X.size
     cdef cnp.ndarray out = np.empty((<object>X).shape, dtype=X.dtype)
     cdef cnp.ndarray mask = np.empty((<object>X).shape, dtype=np.uint8)
+    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sdropout(count, <float *>_data(X), pr, s, <float *>_data(out),
@@ -319,4 +335,5 @@ def dropout(x, p, seed):
         with nogil:
             nnf_ddropout(count, <double *>_data(X), pr, s, <double *>_data(out),
                          <unsigned char *>_data(mask))
+    nnf_swap_team_size(team)
     return out, mask

@@ -19,13 +19,26 @@ ctypedef void (*s_unary)(nnf_int, nnf_int, const float *, nnf_int, nnf_int,
 ctypedef void (*d_unary)(nnf_int, nnf_int, const double *, nnf_int, nnf_int,
                          double *, nnf_int, nnf_int) noexcept nogil
 
+# The most threads nnfast runs a kernel on. Far more than any CPU it targets has (more
+# threads than cores only take turns), far fewer than make libgomp overflow a stack:
+# it lays out each new team's start data on the calling thread's stack, and 65,536
+# threads crash the process. A constant, not a multiple of this machine's CPUs, so
+# that a thread count valid on one machine is valid on every one.
+cdef int _MAX_THREADS = 1024
+MAX_THREADS = _MAX_THREADS
+
+# OMP_NUM_THREADS, else the cores, clamped: an environment asking for 70,000 threads
+# gets MAX_THREADS, and this thread's OpenMP default with it.
 cdef int _threads = nnf_default_threads()
+if _threads > _MAX_THREADS:
+    _threads = _MAX_THREADS
+    nnf_set_default_threads(_threads)
 
 
 # ---- threads and CPU dispatch ----
 
 def set_num_threads(n):
-    """Set the number of threads every kernel uses by default (n >= 1)."""
+    """Set the number of threads every kernel uses by default (1 <= n <= MAX_THREADS)."""
     global _threads
     if n is None:
         raise TypeError("set_num_threads: n must be a positive int, got NoneType")
@@ -38,16 +51,25 @@ def get_num_threads():
     return _threads
 
 
+def check_threads(n, name="n_threads"):
+    """n as a thread count: an int in [1, MAX_THREADS], or None for the default
+    (get_num_threads()). Anything else is a TypeError or ValueError naming `name`."""
+    return _thread_count(n, "", name)
+
+
 cdef int _thread_count(object n, str func, str name="n_threads") except -1:
+    """The one check of every thread count nnfast is given (func: the caller's name,
+    prefixed to the error, or empty)."""
     if n is None:
         return _threads
-    if type(n) is int and 1 <= n <= (1 << 16):
+    if type(n) is int and 1 <= n <= _MAX_THREADS:
         return n
+    where = f"{func}: " if func else ""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{func}: {name} must be a positive int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{func}: {name} must be a positive int, got {n}")
-    return min(int(n), 1 << 16)
+        raise TypeError(f"{where}{name} must be a positive int, got {type(n).__name__}")
+    if not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"{where}{name} must be in [1, {_MAX_THREADS}], got {n}")
+    return int(n)
 
 
 ARCHS = tuple(nnf_arch_name(i).decode() for i in range(NNF_ARCH_COUNT))
@@ -180,6 +202,12 @@ cdef double _real(object v, str func, str name) except? -1:
         raise ValueError(f"{func}: {name} is too large for a float, got {v}") from None
 
 
+cdef void _flag(object v, str func, str name) except *:
+    """Only a bool: "no" or 0.0 would otherwise choose a branch by its truth."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be a bool, got {type(v).__name__}")
+
+
 # ---- GEMM ----
 
 def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
@@ -197,6 +225,8 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
     cdef double al = _real(alpha, "matmul", "alpha")
     cdef double be = _real(beta, "matmul", "beta")
     cdef int nt = _thread_count(n_threads, "matmul")
+    _flag(trans_a, "matmul", "trans_a")
+    _flag(trans_b, "matmul", "trans_b")
     cdef nnf_int rsa = _stride(A, 0), csa = _stride(A, 1)
     cdef nnf_int rsb = _stride(B, 0), csb = _stride(B, 1)
     cdef nnf_int m = A.shape[0], k = A.shape[1], kb = B.shape[0], n = B.shape[1]

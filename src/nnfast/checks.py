@@ -86,6 +86,10 @@ def check_inputs(X: Any, n_in: int, dtype: np.dtype, name: str) -> np.ndarray:
     # require() copies only what is not C-contiguous, aligned and of dtype already: the
     # engine reads the rows with vector loads.
     X = np.require(X, dtype=dtype, requirements=("C", "A"))
+    if X.strides != (X.shape[1] * X.itemsize, X.itemsize):
+        # NumPy calls an axis of length 1 contiguous whatever its stride (x[:, None]
+        # gives it 0); the engine reads rows with the strides themselves.
+        X = X.copy()
     # min and max propagate NaN and show any infinity, without a mask as big as X.
     if not (np.isfinite(X.min()) and np.isfinite(X.max())):
         raise ValueError(f"{name} holds NaN or infinite values")

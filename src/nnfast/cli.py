@@ -1,19 +1,20 @@
 """The ``nnfast`` command: train the book's networks, compare speeds, describe the build,
-redraw chapter 3's and chapter 5's figures.
+redraw chapter 3's, 4's and 5's figures.
 
     nnfast train                       # chapter 1: [784, 30, 10], 30 epochs, η = 3.0
     nnfast train --net conv --epochs 3 # chapter 6's convolutional net
     nnfast bench                       # nnfast against NumPy (and PyTorch), as ratios
     nnfast info                        # version, ISA, OpenMP, threads, data found
-    nnfast figures --out figures/      # chapter 3's overfitting and η figures, chapter 5's
-                                       # per-layer speed of learning
+    nnfast figures --out figures/      # chapter 3's overfitting and η figures, chapter 4's
+                                       # universality, chapter 5's speed of learning
 
-Bad options give one line on stderr and exit status 2; missing data or a failed run,
-one line and status 1.
+Bad options give one line on stderr and exit status 2, before any data is loaded;
+missing data or a failed run, one line and status 1.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -23,10 +24,10 @@ from typing import Any, Callable, List, NamedTuple, Optional, Sequence
 import numpy as np
 
 import nnfast
-from nnfast import datasets
+from nnfast import _kernels, datasets
 from nnfast.costs import COSTS
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
-from nnfast.activations import ReLU
+from nnfast.activations import ReLU, linear
 
 PROG = "nnfast"
 _TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
@@ -54,6 +55,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _note(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _count(n: int, noun: str) -> str:
+    """"1 epoch", "2 epochs", "1,000 images"."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 # ------------------------------------------------------------------------------ data
@@ -96,10 +102,29 @@ def _named(name: str, dtype, download: bool) -> Data:
     try:
         d = full(download=download, dtype=dtype)
         return Data(name, d.X_train, d.y_train, d.X_test, d.y_test)
+    except datasets.DataNotFoundError as e:
+        tried = _what_was_tried(name, e, download)
+    try:
+        X, y = test(download=False, dtype=dtype)
     except datasets.DataNotFoundError:
-        X, y = test(download=False, dtype=dtype)  # raises when there is none either
-        return _test_split(name, X, y, "are here (the training files are neither here "
-                           "nor downloadable)")
+        raise datasets.DataNotFoundError(
+            f"{name} is in none of the data directories (`nnfast info` lists them) and "
+            f"{tried}; put the IDX files in a directory and pass --dataset DIR, or set "
+            "NNFAST_DATA") from None
+    return _test_split(name, X, y, "are here (the training files are neither here "
+                       "nor downloadable)")
+
+
+def _what_was_tried(name: str, error: Exception, download: bool) -> str:
+    """The download a DataNotFoundError reports, in one clause: the URLs tried and
+    why each failed, and the cache the files would have gone to."""
+    if not download:
+        return "was not downloaded (offline)"
+    cache = datasets._cache_dir(name)  # where datasets puts downloads
+    reason = next((line.removeprefix("They were not downloaded: ").rstrip(".")
+                   for line in str(error).splitlines()
+                   if line.startswith("They were not downloaded: ")), "the download failed")
+    return f"could not be downloaded into {cache} ({reason})"
 
 
 def load_data(dataset: Optional[str], dtype=np.float32, download: bool = True) -> Data:
@@ -115,15 +140,13 @@ def load_data(dataset: Optional[str], dtype=np.float32, download: bool = True) -
         return _from_dir(Path(dataset).expanduser(), dtype)
     try:
         return _named("mnist", dtype, download)
-    except datasets.DataNotFoundError:
-        pass
+    except datasets.DataNotFoundError as e:
+        mnist_error = e
     try:
         data = _named("fashion-mnist", dtype, download=False)
     except datasets.DataNotFoundError:
         raise datasets.DataNotFoundError(
-            "neither MNIST nor Fashion-MNIST could be found or downloaded; put the IDX "
-            "files in a directory and pass --dataset DIR, or set NNFAST_DATA "
-            "(see `nnfast info` for the places searched)") from None
+            f"{mnist_error}, and there is no local copy of fashion-mnist either") from None
     _note("MNIST could not be found or downloaded: using a local copy of Fashion-MNIST")
     return data
 
@@ -163,25 +186,92 @@ def _floats(text: str) -> List[float]:
         raise argparse.ArgumentTypeError(f"expected numbers like 0.1,1.0, got {text!r}") from None
 
 
-def _positive(kind: Callable):
+def _number(kind: Callable, low: float, high: float = float("inf"), low_open: bool = False):
+    """An argparse type: a `kind` in [low, high) ((low, high) when low_open)."""
     def check(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not (low < value if low_open else low <= value) or not value < high:
+            bounds = f"{'(' if low_open else '['}{low:g}, {high:g})"
+            raise argparse.ArgumentTypeError(f"must be in {bounds}, got {text}")
         return value
     return check
+
+
+def _positive(kind: Callable):
+    return _number(kind, 0, low_open=True)
+
+
+def _threads(text: str) -> int:
+    try:
+        return _kernels.check_threads(int(text), "the thread count")
+    except (TypeError, ValueError) as e:
+        message = str(e) if "thread count" in str(e) else f"invalid int value: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _physical_memory() -> Optional[int]:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # not POSIX: no check
+        return None
+
+
+def _check_fits_in_memory(sizes: Sequence[int], dtype) -> None:
+    """Refuse layer sizes whose weights alone are more than the machine's memory (SGD
+    keeps velocities and gradients too): 784,2000000000,10 would need 6 TB."""
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    need, have = parameters * np.dtype(dtype).itemsize, _physical_memory()
+    if have and need > have:
+        raise UsageError(f"--layers {','.join(map(str, sizes))}: {parameters:,} weights and "
+                         f"biases need {need / 2**30:,.1f} GiB, more than this machine's "
+                         f"{have / 2**30:,.1f} GiB of memory")
+
+
+def _check_writable(path: str, option: str) -> None:
+    """That a file can be written at path: its directory exists and is writable."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    directory = target.parent
+    if not directory.is_dir():
+        raise UsageError(f"{option} {path}: there is no directory {directory}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: the directory {directory} is not writable")
+
+
+def _check_plot(path: str) -> None:
+    """That --plot can draw: matplotlib is installed and knows the file's format."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: pip install \"nnfast[plot]\" "
+                         "(or pip install matplotlib)")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if Path(path).suffix.lstrip(".").lower() not in formats:
+        raise UsageError(f"--plot {path}: the file name must end in one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    _check_writable(path, "--plot")
+
+
+# Weight starts of the fully connected nets: chapter 1's network.py draws N(0, 1);
+# chapter 3's network2.py N(0, 1/n_in), its default_weight_initializer.
+INITS = {"large": "N(0, 1) weights, chapter 1's start",
+         "default": "N(0, 1/n_in) weights, chapter 3's start"}
 
 
 def build_network(args) -> nnfast.Network:
     kind = args.net or "mlp"
     cost = args.cost or DEFAULTS[kind]["cost"]
-    if kind == "mlp":
-        return nnfast.Network(args.layers or [784, 30, 10], cost=cost, dtype=args.dtype,
-                              seed=args.seed)
-    return nnfast.Network(NETS[kind](), cost=cost, dtype=args.dtype, seed=args.seed)
+    if kind != "mlp":
+        return nnfast.Network(NETS[kind](), cost=cost, dtype=args.dtype, seed=args.seed)
+    net = nnfast.Network(args.layers or [784, 30, 10], cost=cost, dtype=args.dtype,
+                         seed=args.seed)
+    if args.init == "large":
+        net.large_weight_initializer()
+    return net
 
 
 # ------------------------------------------------------------------------------ train
@@ -189,10 +279,19 @@ def build_network(args) -> nnfast.Network:
 def cmd_train(args) -> int:
     if args.net and args.layers:
         raise UsageError("give --layers or --net, not both")
+    if args.net and args.init:
+        raise UsageError("--init is for --layers nets: chapter 6's start as network3 does")
     kind = args.net or "mlp"
-    for key, value in DEFAULTS[kind].items():
+    for key, value in dict(DEFAULTS[kind], init="large" if kind == "mlp" else None).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    # Every option is checked before the data is loaded and the network built.
+    if args.layers:
+        _check_fits_in_memory(args.layers, args.dtype)
+    if args.save:
+        _check_writable(args.save, "--save")
+    if args.plot:
+        _check_plot(args.plot)
     try:
         net = build_network(args)
     except (TypeError, ValueError) as e:
@@ -204,11 +303,12 @@ def cmd_train(args) -> int:
     if net.sizes[0] != X.shape[1] or net.sizes[-1] < int(max(y.max(), data.y_test.max())) + 1:
         raise UsageError(f"the network {list(net.sizes)} does not fit {data.name}'s "
                          f"{X.shape[1]} inputs and 10 classes")
-    print(f"training {_describe(net)} on {data.name}: {len(X):,} training, "
-          f"{len(data.X_test):,} evaluation images; {args.epochs} epochs, mini-batch "
-          f"{args.mini_batch}, eta {args.eta}, lmbda {args.lmbda}, momentum {args.momentum}, "
-          f"{net.cost.name} cost, {np.dtype(args.dtype).name}, "
-          f"{args.threads or nnfast.get_num_threads()} threads", flush=True)
+    weight_start = INITS[args.init] if args.init else "network3's start"
+    print(f"training {_describe(net)} ({weight_start}) on {data.name}: {len(X):,} training, "
+          f"{_count(len(data.X_test), 'evaluation image')}; {_count(args.epochs, 'epoch')}, "
+          f"mini-batch {args.mini_batch}, eta {args.eta}, lmbda {args.lmbda}, momentum "
+          f"{args.momentum}, {net.cost.name} cost, {np.dtype(args.dtype).name}, "
+          f"{_count(args.threads or nnfast.get_num_threads(), 'thread')}", flush=True)
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from nnfast._progress import EpochBar
@@ -232,7 +332,7 @@ def cmd_train(args) -> int:
                   f"({100 * correct / len(data.X_test):.2f}%)  "
                   f"{len(X) / seconds:,.0f} samples/s", flush=True)
     except KeyboardInterrupt:
-        _note(f"interrupted after {len(history.training_cost)} epochs")
+        _note(f"interrupted after {_count(len(history.training_cost), 'epoch')}")
         if not history.training_cost:
             return 130
     except (TypeError, ValueError) as e:
@@ -375,12 +475,21 @@ def cmd_info(args) -> int:
 
 # ---------------------------------------------------------------------------- figures
 
+# The book's overfitting runs (chapter 3): 1,000 images for 400 epochs.
+BOOK_EPOCHS = 400
+
+
 def cmd_figures(args) -> int:
     from nnfast import plot
     from nnfast.ensemble import sweep
 
-    data = load_data(args.dataset)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("figures needs matplotlib: pip install \"nnfast[plot]\"")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is not a directory")
+    epochs = args.epochs or (BOOK_EPOCHS if args.book else 60)
+    data = load_data(args.dataset)
     out.mkdir(parents=True, exist_ok=True)
     X, y = data.X_train[:args.train_size], data.y_train[:args.train_size]
     evaluation = (data.X_test[:args.eval_size], data.y_test[:args.eval_size])
@@ -389,11 +498,18 @@ def cmd_figures(args) -> int:
     def factory(seed):
         return nnfast.Network([784, 30, 10], cost="cross-entropy", seed=seed)
 
+    def large_start(seed):
+        # overfitting.py starts its nets with large_weight_initializer: with network2's
+        # default start the regularised and unregularised curves come out the same.
+        net = factory(seed)
+        net.large_weight_initializer()
+        return net
+
     # Chapter 3, "Overfitting and regularization": 1,000 training images, η = 0.5,
     # without and with L2 (λ = 0.1); the book runs 400 epochs.
-    print(f"overfitting: {len(X):,} training images, {args.epochs} epochs, with and "
-          f"without L2 ({data.name})", flush=True)
-    runs = sweep(factory, (X, y), {"lmbda": [0.0, args.lmbda]}, args.epochs, 10, eta=0.5,
+    print(f"overfitting: {_count(len(X), 'training image')}, {_count(epochs, 'epoch')}, "
+          f"with and without L2 ({data.name})", flush=True)
+    runs = sweep(large_start, (X, y), {"lmbda": [0.0, args.lmbda]}, epochs, 10, eta=0.5,
                  evaluation_data=evaluation, max_workers=args.workers,
                  monitor_training_cost=True, monitor_evaluation_accuracy=True)
     label = {0.0: "no regularisation"}
@@ -403,14 +519,14 @@ def cmd_figures(args) -> int:
                   [100 * a / n_eval for a in r.history.evaluation_accuracy] for r in runs}
     written = [out / "overfitting_training_cost.png", out / "overfitting_evaluation_accuracy.png"]
     plot.plot_curves(curves_cost, "cost on the training data", written[0],
-                     f"Training cost ({len(X):,} images)")
+                     f"Training cost ({_count(len(X), 'image')})")
     plot.plot_curves(curves_acc, "accuracy on the evaluation data (%)", written[1],
-                     f"Evaluation accuracy ({n_eval:,} images)")
+                     f"Evaluation accuracy ({_count(n_eval, 'image')})")
 
     # Chapter 3, "How to choose a neural network's hyper-parameters": training cost for
     # η = 0.025, 0.25, 2.5 (the book: 30 epochs, λ = 5.0, all 50,000 images).
-    print(f"learning rates: eta {', '.join(map(str, args.etas))}, {args.eta_epochs} epochs",
-          flush=True)
+    print(f"learning rates: eta {', '.join(map(str, args.etas))}, "
+          f"{_count(args.eta_epochs, 'epoch')}", flush=True)
     runs = sweep(factory, (X, y), {"eta": args.etas}, args.eta_epochs, 10,
                  lmbda=args.eta_lmbda * len(X) / 50_000, max_workers=args.workers,
                  monitor_training_cost=True)
@@ -418,9 +534,20 @@ def cmd_figures(args) -> int:
     plot.plot_curves({f"η = {r.params['eta']}": r.history.training_cost for r in runs},
                      "cost on the training data", written[-1], "Training cost for several η")
 
+    # Chapter 4, "A visual proof that neural nets can compute any function".
+    print(f"universality: {', '.join(map(str, UNIVERSALITY_HIDDEN))} hidden neurons", flush=True)
+    x = np.linspace(0.0, 1.0, 1001)
+    curves = {"f(x)": bumpy(x)}
+    for h in UNIVERSALITY_HIDDEN:
+        curves[_count(h, "hidden neuron")] = step_network(bumpy, h).feedforward(x.reshape(-1, 1))[:, 0]
+    written.append(out / "universality.png")
+    plot.plot_functions(x, curves, written[-1], "One hidden layer of sigmoid neurons "
+                        "approximating f")
+
     # Chapter 5, "The vanishing gradient problem": the speed of learning |dC/db| of each
     # hidden layer of [784, 30, 30, 30, 10] (the book: 1,000 images, η = 0.1, 500 epochs).
-    print(f"vanishing gradient: [784, 30, 30, 30, 10], {args.eta_epochs} epochs", flush=True)
+    print(f"vanishing gradient: [784, 30, 30, 30, 10], {_count(args.eta_epochs, 'epoch')}",
+          flush=True)
     deep = nnfast.Network([784, 30, 30, 30, 10], cost="cross-entropy", seed=0)
     norms = deep.SGD((X, y), args.eta_epochs, 10, 0.1, monitor_gradient_norms=True,
                      progress=False).gradient_norms
@@ -432,60 +559,138 @@ def cmd_figures(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- chapter 4's picture
+
+UNIVERSALITY_HIDDEN = (2, 5, 20)
+# How steep each hidden neuron's step is: the book's w = 1000, on x in [0, 1].
+STEEPNESS = 1000.0
+
+
+def bumpy(x: np.ndarray) -> np.ndarray:
+    """Chapter 4's example f(x) on [0, 1]."""
+    return 0.2 + 0.4 * x**2 + 0.3 * x * np.sin(15 * x) + 0.05 * np.cos(50 * x)
+
+
+def step_network(f: Callable[[np.ndarray], np.ndarray], n_hidden: int) -> nnfast.Network:
+    """Chapter 4's construction: a [1, n_hidden, 1] net, sigmoid hidden neurons and a
+    linear output, that approximates f on [0, 1] by a staircase. Hidden neuron i is a
+    step at s_i = i / (n_hidden + 1) (w = STEEPNESS, b = -w s_i); the output adds to f's
+    value at the middle of the first piece, f(m_0), each step's rise f(m_i) - f(m_{i-1}).
+    The weights are set, not trained, as the chapter sets them: more neurons, finer
+    steps, a closer fit."""
+    net = nnfast.Network([FullyConnectedLayer(1, n_hidden),
+                          FullyConnectedLayer(n_hidden, 1, activation_fn=linear)],
+                         cost=nnfast.QuadraticCost, dtype=np.float64, seed=0)
+    steps = np.arange(1, n_hidden + 1) / (n_hidden + 1)
+    middles = (np.arange(n_hidden + 1) + 0.5) / (n_hidden + 1)
+    heights = f(middles)
+    net.weights[0][:, 0] = STEEPNESS
+    net.biases[0][:, 0] = -STEEPNESS * steps
+    net.weights[1][0, :] = np.diff(heights)
+    net.biases[1][0, 0] = heights[0]
+    return net
+
+
 # ------------------------------------------------------------------------------- main
+
+class _Help(argparse.HelpFormatter):
+    """Help that shows each option's default, when it has one that is not in its text."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if shown and "default" not in text and action.option_strings:
+            default = action.default
+            if isinstance(default, list):
+                default = ",".join(map(str, default))
+            text += f" (default: {default})"
+        return text.replace("%", "%%")
+
+
+def _per_net(key: str) -> str:
+    """The train defaults of one setting for each net, as help text."""
+    values = {kind: DEFAULTS[kind][key] for kind in DEFAULTS}
+    if len(set(values.values())) == 1:
+        return f"default: {values['mlp']}"
+    return ("default: " + f"{values['mlp']} for --layers, "
+            + ", ".join(f"{v} for --net {kind}" for kind, v in values.items() if kind != "mlp"))
+
 
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Train the networks of Nielsen's Neural "
-                     "Networks and Deep Learning on a CPU, fast.")
+                     "Networks and Deep Learning on a CPU, fast.", formatter_class=_Help)
     parser.add_argument("--version", action="version", version=f"nnfast {nnfast.__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    threads_help = ("default: nnfast.get_num_threads(), from OMP_NUM_THREADS or the cores "
+                    f"(at most {_kernels.MAX_THREADS:,})")
 
-    train = sub.add_parser("train", help="train a network (default: chapter 1's)")
+    train = sub.add_parser("train", help="train a network (default: chapter 1's)",
+                           formatter_class=_Help)
     shape = train.add_argument_group("network")
-    shape.add_argument("--layers", type=_sizes, help="layer sizes, e.g. 784,30,10 (default)")
+    shape.add_argument("--layers", type=_sizes,
+                       help="layer sizes of a fully connected net (default: 784,30,10)")
     shape.add_argument("--net", choices=sorted(NETS),
                        help="chapter 6's conv net (conv) or two-conv ReLU net (conv2)")
-    shape.add_argument("--cost", choices=sorted(COSTS),
-                       help="default: quadratic for --layers, log-likelihood for --net")
-    shape.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    shape.add_argument("--seed", type=int, default=None)
+    shape.add_argument("--init", choices=sorted(INITS), help="the weight start of a --layers "
+                       "net: large, " + INITS["large"] + " (default); default, "
+                       + INITS["default"])
+    shape.add_argument("--cost", choices=sorted(COSTS), help=_per_net("cost"))
+    shape.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                       help="the floating-point type of weights and data")
+    shape.add_argument("--seed", type=int, default=None, help="default: a fresh random seed")
     run = train.add_argument_group("training")
     run.add_argument("--dataset", help="mnist, fashion-mnist or a directory of IDX files "
                      "(default: MNIST, else a local Fashion-MNIST)")
-    run.add_argument("--train-size", type=_positive(int), help="use the first N images only")
-    run.add_argument("--epochs", type=_positive(int))
-    run.add_argument("--mini-batch", type=_positive(int))
-    run.add_argument("--eta", type=_positive(float), help="learning rate η")
-    run.add_argument("--lmbda", type=float, help="L2 regularisation λ")
-    run.add_argument("--momentum", type=float, default=0.0)
-    run.add_argument("--threads", type=_positive(int))
+    run.add_argument("--train-size", type=_positive(int),
+                     help="use the first N images only (default: all)")
+    run.add_argument("--epochs", type=_positive(int), help=_per_net("epochs"))
+    run.add_argument("--mini-batch", type=_positive(int), help=_per_net("mini_batch"))
+    run.add_argument("--eta", type=_positive(float), help="learning rate η; " + _per_net("eta"))
+    run.add_argument("--lmbda", type=_number(float, 0),
+                     help="L2 regularisation λ; " + _per_net("lmbda"))
+    run.add_argument("--momentum", type=_number(float, 0, 1), default=0.0,
+                     help="momentum coefficient μ, in [0, 1)")
+    run.add_argument("--threads", type=_threads, help=threads_help)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--save", metavar="MODEL.json", help="save the trained network")
-    run.add_argument("--plot", metavar="CURVES.png", help="plot cost and accuracy per epoch")
+    run.add_argument("--plot", metavar="CURVES.png",
+                     help="plot cost and accuracy per epoch (needs matplotlib)")
     train.set_defaults(run=cmd_train)
 
-    bench = sub.add_parser("bench", help="nnfast against NumPy and PyTorch, as ratios")
+    bench = sub.add_parser("bench", help="nnfast against NumPy and PyTorch, as ratios",
+                           formatter_class=_Help)
     bench.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
-    bench.add_argument("--threads", type=_positive(int))
+    bench.add_argument("--threads", type=_threads, help=threads_help)
     bench.set_defaults(run=cmd_bench)
 
-    info = sub.add_parser("info", help="version, ISA, OpenMP, threads, data found")
+    info = sub.add_parser("info", help="version, ISA, OpenMP, threads, data found",
+                          formatter_class=_Help)
     info.set_defaults(run=cmd_info)
 
-    figures = sub.add_parser("figures", help="chapter 3's and 5's figures as PNG files")
-    figures.add_argument("--out", default="figures", help="output directory (default: figures)")
+    figures = sub.add_parser("figures", help="chapter 3's, 4's and 5's figures as PNG files",
+                             formatter_class=_Help)
+    figures.add_argument("--out", default="figures", help="output directory")
+    figures.add_argument("--book", action="store_true",
+                         help=f"the book's runs: {BOOK_EPOCHS} epochs of the overfitting runs "
+                         "(unless --epochs says otherwise); slow")
     figures.add_argument("--dataset", help="as for train")
     figures.add_argument("--train-size", type=_positive(int), default=1000,
                          help="training images (the book: 1000)")
-    figures.add_argument("--eval-size", type=_positive(int), default=10_000)
-    figures.add_argument("--epochs", type=_positive(int), default=60,
-                         help="epochs of the overfitting runs (the book: 400)")
-    figures.add_argument("--lmbda", type=_positive(float), default=0.1)
-    figures.add_argument("--etas", type=_floats, default=[0.025, 0.25, 2.5])
-    figures.add_argument("--eta-epochs", type=_positive(int), default=30)
-    figures.add_argument("--eta-lmbda", type=float, default=5.0,
+    figures.add_argument("--eval-size", type=_positive(int), default=10_000,
+                         help="evaluation images")
+    figures.add_argument("--epochs", type=_positive(int),
+                         help=f"epochs of the overfitting runs (default: 60; the book and "
+                         f"--book: {BOOK_EPOCHS})")
+    figures.add_argument("--lmbda", type=_positive(float), default=0.1,
+                         help="λ of the regularised overfitting run")
+    figures.add_argument("--etas", type=_floats, default=[0.025, 0.25, 2.5],
+                         help="learning rates η compared")
+    figures.add_argument("--eta-epochs", type=_positive(int), default=30,
+                         help="epochs of the η runs and the speed-of-learning run")
+    figures.add_argument("--eta-lmbda", type=_number(float, 0), default=5.0,
                          help="λ for 50,000 images, scaled to --train-size (the book: 5.0)")
-    figures.add_argument("--workers", type=_positive(int), help="networks trained at once")
+    figures.add_argument("--workers", type=_positive(int),
+                         help="networks trained at once (default: one per CPU)")
     figures.set_defaults(run=cmd_figures)
     return parser
 
@@ -511,6 +716,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     except (FloatingPointError, RuntimeError, ValueError) as e:
         _note(f"error: {str(e).splitlines()[0]}")
+        return 1
+    except MemoryError:
+        _note("error: out of memory")
         return 1
     except KeyboardInterrupt:
         _note("interrupted")

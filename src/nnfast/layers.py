@@ -15,6 +15,9 @@ import numpy as np
 
 from nnfast.activations import activation_name, sigmoid
 
+# The kernels index a pixel within an image plane (and a max-pool's argmax) in int32.
+MAX_PLANE = 2**31 - 1
+
 
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -99,6 +102,9 @@ class ConvPoolLayer:
         self.activation = activation_name(activation_fn)
         f, c, kh, kw = self.filter_shape
         channels, h, w = self.image_shape
+        if h * w > MAX_PLANE:
+            raise ValueError(f"image_shape's {h}x{w} planes have more pixels than the kernels' "
+                             f"int32 indices reach ({MAX_PLANE:,})")
         if c != channels:
             raise ValueError(f"filter_shape has {c} input channels but image_shape has "
                              f"{channels}")
@@ -147,6 +153,9 @@ def layer_from_spec(spec: Dict[str, Any]) -> Any:
         raise ValueError(f"unknown layer kind {kind!r}")
     if set(spec) != expected:
         raise ValueError(f"a {kind} layer spec has the keys {sorted(expected)}, got {sorted(spec)}")
+    if kind == "convpool" and _plane(spec) > MAX_PLANE:
+        raise ValueError(f"a convpool layer spec's h x w ({spec['h']}x{spec['w']}) has more "
+                         f"pixels than the kernels' int32 indices reach ({MAX_PLANE:,})")
     layer: Any
     if kind == "dense" and spec["activation"] == "softmax":
         layer = SoftmaxLayer(spec["n_in"], spec["n_out"], spec["p_dropout"])
@@ -160,3 +169,11 @@ def layer_from_spec(spec: Dict[str, Any]) -> Any:
     if layer.spec() != spec:
         raise ValueError(f"inconsistent layer spec {spec!r}")
     return layer
+
+
+def _plane(spec):
+    """h * w of a convpool spec, 0 when they are not both ints (the layer says why)."""
+    h, w = spec["h"], spec["w"]
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in (h, w)):
+        return 0
+    return h * w

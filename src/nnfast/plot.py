@@ -1,5 +1,6 @@
 """Training curves drawn like the book's figures (chapter 3: "Overfitting and
-regularization", "How to choose a neural network's hyper-parameters").
+regularization", "How to choose a neural network's hyper-parameters"), and functions
+of one variable (chapter 4: "A visual proof that neural nets can compute any function").
 
 matplotlib is an optional extra: ``pip install "nnfast[plot]"``. It is imported when a
 function here is called, not when nnfast is. With ``path`` the figure is drawn on the
@@ -9,7 +10,7 @@ makes the figure so that a notebook or an interactive session shows it.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Collection, Mapping, Optional, Sequence, Union
 
 from nnfast.network import History
 
@@ -121,4 +122,30 @@ def plot_curves(curves: Mapping[str, Sequence[float]], ylabel: str,
     return fig
 
 
-__all__ = ["plot_curves", "plot_history"]
+def plot_functions(x: Collection[float], curves: Mapping[str, Collection[float]],
+                   path: Optional[PathLike] = None, title: Optional[str] = None) -> Any:
+    """Functions of x on one axis, one line per label: a target f(x) and the outputs of
+    networks that approximate it (chapter 4). Each curve has one value per x.
+    Returns the matplotlib Figure; ``path`` saves it."""
+    if not curves:
+        raise ValueError("curves is empty: give at least one label -> values at x")
+    for label, values in curves.items():
+        if len(values) != len(x):
+            raise ValueError(f"curves[{label!r}] has {len(values)} values for {len(x)} x")
+    fig = _figure(path, 1)
+    ax = fig.add_subplot(1, 1, 1)
+    for label, values in curves.items():
+        ax.plot(list(x), list(values), label=label)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=100)
+    return fig
+
+
+__all__ = ["plot_curves", "plot_functions", "plot_history"]

@@ -50,10 +50,8 @@ class History(tuple):
 
 
 def check_threads(n_threads: Any) -> int:
-    """A thread count: n_threads itself (validated), or the default for None."""
-    if n_threads is None:
-        return _kernels.get_num_threads()
-    return check_int(n_threads, "n_threads", minimum=1)
+    """A thread count: n_threads itself, in [1, MAX_THREADS], or the default for None."""
+    return _kernels.check_threads(n_threads, "n_threads")
 
 
 @dataclasses.dataclass(frozen=True)
