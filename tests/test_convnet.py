@@ -398,9 +398,9 @@ def dropout_mask(net, layer, seed, batch=0, rows=1):
     s = _layer_seed(seed, batch, 0)
     for i in range(layer):
         s = _layer_seed(s, 0, i)
-    ld_in = net._engine.ld[layer]
-    _, mask = oracle.dropout(np.ones(rows * ld_in), net.layers[layer].p_dropout, s)
-    return mask.reshape(rows, ld_in)[:, :net.layers[layer].n_in].astype(bool)
+    n_in = net.layers[layer].n_in
+    _, mask = oracle.dropout(np.ones(rows * n_in), net.layers[layer].p_dropout, s)
+    return mask.reshape(rows, n_in).astype(bool)
 
 
 def dropout_net(p_fc, p_softmax, seed=51):
