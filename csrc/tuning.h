@@ -1,6 +1,7 @@
-/* Every tuning threshold of the C core, in one place. Each moves speed only: the
- * path or the thread count it picks computes every output in the same order, so
- * results do not depend on it (NNF_CONV_GROUPS, marked below, is the exception).
+/* Every tuning threshold of the C core, in one place. Most move speed only: the
+ * path or the thread count they pick computes every output in the same order, so
+ * results do not depend on them. Those marked "part of the summation order" shape
+ * the order itself: moving one changes results (for every thread count alike).
  * Each cites the benchmark that set it; rerun that benchmark before moving it.
  * The GEMM block sizes {mr, nr, mc, kc, nc} are data per ISA, next to their
  * micro-kernels (gemm_ukr_ref.c, gemm_ukr_avx2.c, gemm_ukr_avx512.c). */
@@ -31,6 +32,13 @@
  * benches/test_epoch.py::test_conv_epoch (conv backward's dot products). */
 #define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
 
+/* The SIMD gather kernel's accumulator vectors (gemm_ukr_vec.inc, at most 8): C's
+ * columns go by in panels of this many vectors, and a narrower panel (at most half
+ * of them) splits each sum into two chains. Part of the summation order. Set by
+ * benches/test_epoch.py::test_conv_epoch (the sparse products of convpool's
+ * backward). */
+#define NNF_GATHER_VECTORS 8
+
 /* ---- Elementwise, pooling and dropout kernels ---- */
 
 /* Below this many elements an elementwise kernel (activations.c) stays on one
@@ -51,10 +59,13 @@
 
 /* conv_backward sums dweights and dbias over at most this many fixed groups of
  * samples, one partial sum each: enough groups to keep 16 cores busy, a grouping
- * that depends on the batch size alone, never on the thread count. Unlike the
- * thresholds above it is part of the summation order: moving it changes results
- * (for every thread count alike). Set by
- * benches/test_epoch.py::test_conv_epoch[W5-64-2-nnfast]. */
+ * that depends on the batch size alone, never on the thread count. Part of the
+ * summation order. Set by benches/test_epoch.py::test_conv_epoch[W5-64-2-nnfast]. */
 #define NNF_CONV_GROUPS 16
+
+/* The bias gradient's interleaved partial sums in conv_backward (conv.inc): enough
+ * independent additions to fill the vector adders. Part of the summation order.
+ * Set by benches/test_epoch.py::test_conv_epoch. */
+#define NNF_CONV_SUM_LANES 32
 
 #endif
