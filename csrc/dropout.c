@@ -24,8 +24,7 @@ static inline unsigned char nnf_keep(uint64_t key, nnf_int i, double p)
                     unsigned char *mask, int n_threads)                                     \
     {                                                                                       \
         const uint64_t key = nnf_mix64(seed);                                               \
-        const int team = nnf_team(n_threads, n > NNF_DROPOUT_PARALLEL);                     \
-        _Pragma("omp parallel for num_threads(team) if (team > 1)")                         \
+        _Pragma("omp parallel for num_threads(nnf_team(n_threads, n > NNF_DROPOUT_PARALLEL))") \
         for (nnf_int i = 0; i < n; i++) {                                                   \
             mask[i] = nnf_keep(key, i, p);                                                  \
             out[i] = x[i] * (REAL)mask[i]; /* a dropped inf or NaN shows as NaN */          \

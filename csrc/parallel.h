@@ -20,7 +20,8 @@ static inline int nnf_go_parallel(int worth_it) { return worth_it && !nnf_forked
 
 /* The team of a parallel region asked to run on n_threads threads that pays only
  * when worth_it: n_threads, or 1 (the calling thread alone) when it does not pay,
- * when n_threads < 2, or after a fork. */
+ * when n_threads < 2, or after a fork. A num_threads(1) region costs what an
+ * if (0) one does: GCC compiles the if clause into that same thread count. */
 static inline int nnf_team(int n_threads, int worth_it)
 {
     return worth_it && n_threads > 1 && !nnf_forked_child ? n_threads : 1;
