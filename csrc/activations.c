@@ -6,11 +6,7 @@
 
 #include "nnfast.h"
 #include "parallel.h"
-
-/* Below this many elements a kernel stays on one thread. W4's 10 x 2880 sigmoid is
- * above it: its epoch at mini-batch 10 on 2 threads took 3.6 s instead of 3.9-4.8 s
- * with the limit at 65536. */
-#define NNF_ELEMENTWISE_PARALLEL 16384
+#include "tuning.h"
 
 /* e^x for x <= 0 in float, branch-free so that the compiler vectorises the loops
  * that call it (libm's expf is a scalar call, most of a sigmoid's time).

@@ -4,11 +4,7 @@
 
 #include "nnfast.h"
 #include "parallel.h"
-
-/* The sums over samples in conv_backward (dweights, dbias) are taken in this many
- * fixed groups of samples at most, one partial sum each: enough groups to keep 16
- * cores busy, and a grouping that depends on n alone, never on the thread count. */
-#define NNF_CONV_GROUPS 16
+#include "tuning.h"
 
 static nnf_int conv_groups(nnf_int n) { return n < NNF_CONV_GROUPS ? n : NNF_CONV_GROUPS; }
 

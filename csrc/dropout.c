@@ -5,25 +5,15 @@
 
 #include "nnfast.h"
 #include "parallel.h"
-
-/* Below this many elements dropout stays on one thread. */
-#define NNF_DROPOUT_PARALLEL 65536
-
-/* SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014): a bijection of
- * 64-bit words whose outputs for consecutive inputs pass BigCrush. */
-static inline uint64_t nnf_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+#include "rng.h"
+#include "tuning.h"
 
 /* Element i gets SplitMix64's (i+1)-th output from the state mix64(seed), read as a
  * uniform u in [0, 1) on a 2^-53 grid; it is kept when u >= p, with probability
  * 1 - p (p = 0 keeps everything, p = 1 nothing). */
 static inline unsigned char nnf_keep(uint64_t key, nnf_int i, double p)
 {
-    uint64_t bits = nnf_mix64(key + ((uint64_t)i + 1) * 0x9e3779b97f4a7c15ULL);
+    uint64_t bits = nnf_splitmix64(key, (uint64_t)i);
     return (double)(bits >> 11) * 0x1p-53 >= p;
 }
 
@@ -31,10 +21,10 @@ static inline unsigned char nnf_keep(uint64_t key, nnf_int i, double p)
  * its weights by (1-p) at inference instead. */
 #define NNF_DEFINE_DROPOUT(P, REAL)                                                         \
     void P##dropout(nnf_int n, const REAL *x, double p, unsigned long long seed, REAL *out, \
-                    unsigned char *mask)                                                    \
+                    unsigned char *mask, int n_threads)                                     \
     {                                                                                       \
         const uint64_t key = nnf_mix64(seed);                                               \
-        _Pragma("omp parallel for if (nnf_go_parallel(n > NNF_DROPOUT_PARALLEL))")                           \
+        _Pragma("omp parallel for num_threads(nnf_team(n_threads, n > NNF_DROPOUT_PARALLEL))") \
         for (nnf_int i = 0; i < n; i++) {                                                   \
             mask[i] = nnf_keep(key, i, p);                                                  \
             out[i] = x[i] * (REAL)mask[i]; /* a dropped inf or NaN shows as NaN */          \

@@ -4,22 +4,7 @@
 
 #include "gemm_ukr.h"
 #include "parallel.h"
-
-/* Below this many flops (about 30 us on one core) a product runs on one thread:
- * the fork/join would cost more than it saves. Measured with idle threads spinning
- * briefly (see __init__.py): at 1M, W2's epoch at mini-batch 10 on 2 threads takes
- * 0.49 s instead of 0.67 s at 4M; at 256K, W1's gets slower. */
-#define NNF_GEMM_PARALLEL_FLOPS (1.0 * 1024 * 1024)
-/* When B (or A^T) has unit column stride, packing costs more than it saves below
- * this many flops, or when C is at most this many micro-tiles wide or tall: such
- * products run the direct kernel. */
-#define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
-#define NNF_GEMM_DIRECT_PANELS 4
-/* Products with both operands contiguous along k take the dot kernels when small,
- * or when C has at most this many rows or columns. */
-#define NNF_GEMM_DOT_NARROW 32
-/* The dot path's panels of B: about half of a typical L2. */
-#define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
+#include "tuning.h"
 
 /* Packing buffers live per thread and only grow, so a run of GEMMs allocates once;
  * a thread's buffers are freed when it ends (a thread-local pointer would leak

@@ -1,6 +1,7 @@
 /* AVX2 + FMA micro-kernels: 6x16 (float) and 6x8 (double) tiles use 12 of the 16
  * ymm registers for accumulators, 2 for a row of B and 1 for a broadcast of A. */
 #include "gemm_ukr.h"
+#include "tuning.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -55,7 +56,7 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx2
 #define GATHER_NAME nnf_sgather_avx2
-#define GATHER_NV 8
+#define GATHER_NV NNF_GATHER_VECTORS
 #define DOT_MR 3
 #define DOT_NR 4
 #define VHSUM hsum_avx2_s
@@ -81,7 +82,7 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx2
 #define GATHER_NAME nnf_dgather_avx2
-#define GATHER_NV 8
+#define GATHER_NV NNF_GATHER_VECTORS
 #define DOT_MR 3
 #define DOT_NR 4
 #define VHSUM hsum_avx2_d

@@ -2,6 +2,7 @@
  * zmm registers for accumulators, 2 for a row of B and 1 for a broadcast of A.
  * The body is gemm_ukr_vec.inc, the same source as the AVX2 kernels. */
 #include "gemm_ukr.h"
+#include "tuning.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -26,7 +27,7 @@
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx512
 #define GATHER_NAME nnf_sgather_avx512
-#define GATHER_NV 8
+#define GATHER_NV NNF_GATHER_VECTORS
 #define DOT_MR 3
 #define DOT_NR 8
 #define VHSUM _mm512_reduce_add_ps
@@ -51,7 +52,7 @@
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx512
 #define GATHER_NAME nnf_dgather_avx512
-#define GATHER_NV 8
+#define GATHER_NV NNF_GATHER_VECTORS
 #define DOT_MR 3
 #define DOT_NR 8
 #define VHSUM _mm512_reduce_add_pd

@@ -14,30 +14,32 @@ typedef ptrdiff_t nnf_int;
 /* ---- CPU dispatch (cpu.c) ---- */
 enum { NNF_ARCH_REF = 0, NNF_ARCH_AVX2 = 1, NNF_ARCH_AVX512 = 2, NNF_ARCH_COUNT = 3 };
 
-int nnf_arch_best(void);           /* the best micro-kernel this CPU can run */
-int nnf_arch_get(void);            /* the micro-kernel in use */
-int nnf_arch_set(int arch);        /* 0 on success, -1 if this CPU cannot run it */
-const char *nnf_arch_name(int arch);
+int nnf_arch_best(void);             /* the best micro-kernel this CPU can run */
+int nnf_arch_get(void);              /* the micro-kernel in use */
+int nnf_arch_set(int arch);          /* 0 on success, -1 if this CPU cannot run it */
+const char *nnf_arch_name(int arch); /* "ref", "avx2" or "avx512" */
 
 /* Cache blocking of one GEMM: MR x NR register tile, MC x KC block of A,
  * KC x NC block of B. */
 typedef struct { int mr, nr, mc, kc, nc; } nnf_blocking;
-nnf_blocking nnf_blocking_s(void);
-nnf_blocking nnf_blocking_d(void);
+nnf_blocking nnf_blocking_s(void); /* the float blocking of the micro-kernel in use */
+nnf_blocking nnf_blocking_d(void); /* the double blocking of the micro-kernel in use */
 
 /* ---- Threads (parallel.c) ---- */
-int nnf_openmp_enabled(void);
-int nnf_default_threads(void); /* OpenMP's default: OMP_NUM_THREADS or the cores */
-void nnf_set_default_threads(int n);
+int nnf_openmp_enabled(void);        /* 1 when built with OpenMP, else 0 */
+int nnf_default_threads(void);       /* OpenMP's default: OMP_NUM_THREADS or the cores */
+void nnf_set_default_threads(int n); /* sets OpenMP's default for the calling thread */
 
 /* ---- GEMM (gemm.c): C = alpha*A*B + beta*C ----
  * A is m x k with strides (rsa, csa), B is k x n with (rsb, csb), C is m x n with
  * (rsc, csc); op(A) = A^T is A with its strides swapped. beta == 0 never reads C.
  * Each element of C is summed in the same order for any n_threads. */
+/* C = alpha*A*B + beta*C in float, on up to n_threads threads. */
 void nnf_sgemm(nnf_int m, nnf_int n, nnf_int k, float alpha,
                const float *a, nnf_int rsa, nnf_int csa,
                const float *b, nnf_int rsb, nnf_int csb, float beta,
                float *c, nnf_int rsc, nnf_int csc, int n_threads);
+/* C = alpha*A*B + beta*C in double, on up to n_threads threads. */
 void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
                const double *a, nnf_int rsa, nnf_int csa,
                const double *b, nnf_int rsb, nnf_int csb, double beta,
@@ -47,46 +49,113 @@ void nnf_dgemm(nnf_int m, nnf_int n, nnf_int k, double alpha,
  * of A has the values alpha[start[i] .. start[i+1]) in the columns idx[...], which
  * pick rows of B (at b + idx*rsb, unit column stride); each element of C sums them
  * in the order listed. beta == 0 never reads C. */
+/* C = beta*C + A.B, A sparse, in float, on the calling thread. */
 void nnf_ssparse_gemm(nnf_int m, const int *start, const float *alpha, const int *idx,
                       const float *b, nnf_int rsb, float beta, float *c, nnf_int ldc, nnf_int n);
+/* C = beta*C + A.B, A sparse, in double, on the calling thread. */
 void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const int *idx,
                       const double *b, nnf_int rsb, double beta, double *c, nnf_int ldc,
                       nnf_int n);
 
 /* ---- Elementwise kernels on m x n matrices (activations.c) ----
- * Each takes an input x with strides (rsx, csx) and writes out with (rso, cso);
- * out may alias x when the strides agree. */
-#define NNF_DECLARE_ELEMENTWISE(P, REAL)                                                   \
-    void P##sigmoid(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,          \
-                    REAL *out, nnf_int rso, nnf_int cso);                                    \
-    void P##sigmoid_prime(nnf_int m, nnf_int n, const REAL *z, nnf_int rsz, nnf_int csz,    \
-                          REAL *out, nnf_int rso, nnf_int cso);                              \
-    void P##sigmoid_prime_from_output(nnf_int m, nnf_int n, const REAL *a, nnf_int rsa,     \
-                                      nnf_int csa, REAL *out, nnf_int rso, nnf_int cso);     \
-    void P##tanh(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,             \
-                 REAL *out, nnf_int rso, nnf_int cso);                                       \
-    void P##tanh_prime_from_output(nnf_int m, nnf_int n, const REAL *a, nnf_int rsa,        \
-                                   nnf_int csa, REAL *out, nnf_int rso, nnf_int cso);        \
-    void P##relu(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,             \
-                 REAL *out, nnf_int rso, nnf_int cso);                                       \
-    void P##relu_prime(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,       \
-                       REAL *out, nnf_int rso, nnf_int cso);                                 \
-    void P##softmax(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,          \
-                    REAL *out, nnf_int rso, nnf_int cso);                                    \
-    void P##hadamard(nnf_int m, nnf_int n, const REAL *a, nnf_int rsa, nnf_int csa,         \
-                     const REAL *b, nnf_int rsb, nnf_int csb, REAL *out, nnf_int rso,        \
-                     nnf_int cso);                                                           \
-    void P##add_bias(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,         \
-                     const REAL *bias, nnf_int sb, REAL *out, nnf_int rso, nnf_int cso);     \
-    void P##column_sums(nnf_int m, nnf_int n, const REAL *x, nnf_int rsx, nnf_int csx,      \
-                     REAL *out, nnf_int so);
+ * Each takes an input with strides (rs*, cs*) and writes out with (rso, cso); out may
+ * alias the input when the strides agree. Each runs on up to n_threads threads (on one
+ * below NNF_ELEMENTWISE_PARALLEL elements, tuning.h); results do not depend on it. */
 
-NNF_DECLARE_ELEMENTWISE(nnf_s, float)
-NNF_DECLARE_ELEMENTWISE(nnf_d, double)
+/* out = sigma(x) = 1 / (1 + e^-x), in float, never overflowing. */
+void nnf_ssigmoid(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx, float *out,
+                  nnf_int rso, nnf_int cso, int n_threads);
+/* out = sigma(x) = 1 / (1 + e^-x), in double, never overflowing. */
+void nnf_dsigmoid(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx, double *out,
+                  nnf_int rso, nnf_int cso, int n_threads);
+
+/* out = sigma'(z) = sigma(z) (1 - sigma(z)), from the weighted input z, in float. */
+void nnf_ssigmoid_prime(nnf_int m, nnf_int n, const float *z, nnf_int rsz, nnf_int csz,
+                        float *out, nnf_int rso, nnf_int cso, int n_threads);
+/* out = sigma'(z) = sigma(z) (1 - sigma(z)), from the weighted input z, in double. */
+void nnf_dsigmoid_prime(nnf_int m, nnf_int n, const double *z, nnf_int rsz, nnf_int csz,
+                        double *out, nnf_int rso, nnf_int cso, int n_threads);
+
+/* out = sigma'(z) = a (1 - a), from the activation a = sigma(z), in float. */
+void nnf_ssigmoid_prime_from_output(nnf_int m, nnf_int n, const float *a, nnf_int rsa,
+                                    nnf_int csa, float *out, nnf_int rso, nnf_int cso,
+                                    int n_threads);
+/* out = sigma'(z) = a (1 - a), from the activation a = sigma(z), in double. */
+void nnf_dsigmoid_prime_from_output(nnf_int m, nnf_int n, const double *a, nnf_int rsa,
+                                    nnf_int csa, double *out, nnf_int rso, nnf_int cso,
+                                    int n_threads);
+
+/* out = tanh(x), in float. */
+void nnf_stanh(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx, float *out,
+               nnf_int rso, nnf_int cso, int n_threads);
+/* out = tanh(x), in double. */
+void nnf_dtanh(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx, double *out,
+               nnf_int rso, nnf_int cso, int n_threads);
+
+/* out = tanh'(z) = 1 - a^2, from the activation a = tanh(z), in float. */
+void nnf_stanh_prime_from_output(nnf_int m, nnf_int n, const float *a, nnf_int rsa, nnf_int csa,
+                                 float *out, nnf_int rso, nnf_int cso, int n_threads);
+/* out = tanh'(z) = 1 - a^2, from the activation a = tanh(z), in double. */
+void nnf_dtanh_prime_from_output(nnf_int m, nnf_int n, const double *a, nnf_int rsa,
+                                 nnf_int csa, double *out, nnf_int rso, nnf_int cso,
+                                 int n_threads);
+
+/* out = max(x, 0) (NaN stays NaN), in float. */
+void nnf_srelu(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx, float *out,
+               nnf_int rso, nnf_int cso, int n_threads);
+/* out = max(x, 0) (NaN stays NaN), in double. */
+void nnf_drelu(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx, double *out,
+               nnf_int rso, nnf_int cso, int n_threads);
+
+/* out = 1 where x > 0, else 0, in float. */
+void nnf_srelu_prime(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx, float *out,
+                     nnf_int rso, nnf_int cso, int n_threads);
+/* out = 1 where x > 0, else 0, in double. */
+void nnf_drelu_prime(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx,
+                     double *out, nnf_int rso, nnf_int cso, int n_threads);
+
+/* out = each row's softmax, e^(x - max) / sum e^(x - max), in float. */
+void nnf_ssoftmax(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx, float *out,
+                  nnf_int rso, nnf_int cso, int n_threads);
+/* out = each row's softmax, e^(x - max) / sum e^(x - max), in double. */
+void nnf_dsoftmax(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx, double *out,
+                  nnf_int rso, nnf_int cso, int n_threads);
+
+/* out = a (.) b, the Hadamard product, in float. */
+void nnf_shadamard(nnf_int m, nnf_int n, const float *a, nnf_int rsa, nnf_int csa,
+                   const float *b, nnf_int rsb, nnf_int csb, float *out, nnf_int rso,
+                   nnf_int cso, int n_threads);
+/* out = a (.) b, the Hadamard product, in double. */
+void nnf_dhadamard(nnf_int m, nnf_int n, const double *a, nnf_int rsa, nnf_int csa,
+                   const double *b, nnf_int rsb, nnf_int csb, double *out, nnf_int rso,
+                   nnf_int cso, int n_threads);
+
+/* out = x + bias, the bias (stride sb, n entries) added to every row, in float. */
+void nnf_sadd_bias(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx,
+                   const float *bias, nnf_int sb, float *out, nnf_int rso, nnf_int cso,
+                   int n_threads);
+/* out = x + bias, the bias (stride sb, n entries) added to every row, in double. */
+void nnf_dadd_bias(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx,
+                   const double *bias, nnf_int sb, double *out, nnf_int rso, nnf_int cso,
+                   int n_threads);
+
+/* out[j] (stride so) = sum_i x[i, j], in row order on the calling thread, in float. */
+void nnf_scolumn_sums(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx,
+                      float *out, nnf_int so);
+/* out[j] (stride so) = sum_i x[i, j], in row order on the calling thread, in double. */
+void nnf_dcolumn_sums(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_int csx,
+                      double *out, nnf_int so);
+
+/* ---- Finiteness (finite.c) ---- */
+
+/* 1 when every one of the n contiguous floats at x is finite (no inf, no NaN), else 0. */
+int nnf_sall_finite(nnf_int n, const float *x);
+/* 1 when every one of the n contiguous doubles at x is finite (no inf, no NaN), else 0. */
+int nnf_dall_finite(nnf_int n, const double *x);
 
 /* ---- The training engine (engine.c) ----
  * A network is a list of layers; activations are rows, one per sample of a
- * mini-batch, and layer l's row holds its n_out outputs with row stride ld >= n_out.
+ * mini-batch, and layer l's row holds its n_out outputs, contiguous.
  *  - dense: z = a . w^T + b, a = f(z). w is n_out x n_in (the book's), b has n_out
  *    entries. Each GEMM of the layer reads w in place: z = a . w^T and the update
  *    w += delta^T . a with both operands contiguous along n_in, BP2's delta . w with
@@ -95,7 +164,7 @@ NNF_DECLARE_ELEMENTWISE(nnf_d, double)
  *    by 1 - p_dropout otherwise (network3's dropout).
  *  - convpool (network3's ConvPoolLayer): input c x h x w (NCHW, flattened), f
  *    filters kh x kw (w is f x c x kh x kw, b has f entries), valid convolution,
- *    max-pool over ph x pw, then a = f(pooled + b). ld = n_out = f*oh/ph*ow/pw.
+ *    max-pool over ph x pw, then a = f(pooled + b). n_out = f*oh/ph*ow/pw.
  * vw / vb are momentum buffers shaped like w / b. Convpool layers come first.
  *
  * train_chunk trains on the rows perm[0..n_rows) of x (row stride ldx), in
@@ -111,35 +180,70 @@ enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHO
 enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
 enum { NNF_LAYER_DENSE = 0, NNF_LAYER_CONVPOOL = 1 };
 
-#define NNF_DECLARE_ENGINE(P, REAL)                                                        \
-    typedef struct {                                                                       \
-        int kind, activation;                                                              \
-        nnf_int n_in, n_out, ld;                                                           \
-        nnf_int c, h, w, f, kh, kw, ph, pw; /* convpool only */                            \
-        double p_dropout;                   /* dense only */                               \
-        REAL *weights, *b, *vw, *vb;                                                       \
-    } P##layer;                                                                            \
-    typedef struct {                                                                       \
-        int n_layers, cost;                                                                \
-        P##layer layer[NNF_MAX_LAYERS];                                                    \
-    } P##net;                                                                              \
-    typedef struct {                                                                       \
-        REAL eta, lmbda, momentum;                                                         \
-        nnf_int n; /* the decay is eta*lmbda/n: n is the training set's size */            \
-        int regularization; /* NNF_REG_L2 or NNF_REG_L1 */                                 \
-        int n_threads;                                                                     \
-        unsigned long long seed; /* of the dropout masks */                                \
-        double *grad_norms; /* if not NULL: += |dC/db| per layer per mini-batch */         \
-    } P##hyper;                                                                            \
-    nnf_int P##workspace_size(const P##net *net, nnf_int batch, int n_threads);            \
-    void P##forward(const P##net *net, const REAL *x, nnf_int ldx, nnf_int rows,           \
-                    nnf_int block, REAL *work, int n_threads, REAL *out);                  \
-    void P##train_chunk(const P##net *net, const P##hyper *hp, const REAL *x, nnf_int ldx,  \
-                        const long long *labels, const long long *perm, nnf_int n_rows,     \
-                        nnf_int mini_batch_size, REAL *work);
+/* One layer of a float network: its shape, activation and parameters (above). */
+typedef struct {
+    int kind, activation;
+    nnf_int n_in, n_out;
+    nnf_int c, h, w, f, kh, kw, ph, pw; /* convpool only */
+    double p_dropout;                   /* dense only */
+    float *weights, *b, *vw, *vb;
+} nnf_slayer;
+/* A float network: its layers, convpool ones first, and its cost. */
+typedef struct {
+    int n_layers, cost;
+    nnf_slayer layer[NNF_MAX_LAYERS];
+} nnf_snet;
+/* The hyper-parameters of one float train_chunk call. */
+typedef struct {
+    float eta, lmbda, momentum;
+    nnf_int n;          /* the decay is eta*lmbda/n: n is the training set's size */
+    int regularization; /* NNF_REG_L2 or NNF_REG_L1 */
+    int n_threads;
+    unsigned long long seed; /* of the dropout masks */
+    double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
+} nnf_shyper;
 
-NNF_DECLARE_ENGINE(nnf_s, float)
-NNF_DECLARE_ENGINE(nnf_d, double)
+/* One layer of a double network: its shape, activation and parameters (above). */
+typedef struct {
+    int kind, activation;
+    nnf_int n_in, n_out;
+    nnf_int c, h, w, f, kh, kw, ph, pw; /* convpool only */
+    double p_dropout;                   /* dense only */
+    double *weights, *b, *vw, *vb;
+} nnf_dlayer;
+/* A double network: its layers, convpool ones first, and its cost. */
+typedef struct {
+    int n_layers, cost;
+    nnf_dlayer layer[NNF_MAX_LAYERS];
+} nnf_dnet;
+/* The hyper-parameters of one double train_chunk call. */
+typedef struct {
+    double eta, lmbda, momentum;
+    nnf_int n;          /* the decay is eta*lmbda/n: n is the training set's size */
+    int regularization; /* NNF_REG_L2 or NNF_REG_L1 */
+    int n_threads;
+    unsigned long long seed; /* of the dropout masks */
+    double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
+} nnf_dhyper;
+
+/* The workspace a float net's train_chunk or forward needs for batch rows. */
+nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads);
+/* The workspace a double net's train_chunk or forward needs for batch rows. */
+nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads);
+/* out = the float net's output for `rows` rows of x, `block` at a time. */
+void nnf_sforward(const nnf_snet *net, const float *x, nnf_int ldx, nnf_int rows,
+                  nnf_int block, float *work, int n_threads, float *out);
+/* out = the double net's output for `rows` rows of x, `block` at a time. */
+void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int rows,
+                  nnf_int block, double *work, int n_threads, double *out);
+/* Trains the float net in place on the rows perm[0..n_rows) of x. */
+void nnf_strain_chunk(const nnf_snet *net, const nnf_shyper *hp, const float *x,
+                      nnf_int ldx, const long long *labels, const long long *perm,
+                      nnf_int n_rows, nnf_int mini_batch_size, float *work);
+/* Trains the double net in place on the rows perm[0..n_rows) of x. */
+void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x,
+                      nnf_int ldx, const long long *labels, const long long *perm,
+                      nnf_int n_rows, nnf_int mini_batch_size, double *work);
 
 /* ---- Convolution (conv.c) ----
  * NCHW, C-contiguous: x is n x c x h x w, weights f x c x kh x kw, bias f, out
@@ -154,35 +258,64 @@ NNF_DECLARE_ENGINE(nnf_d, double)
  * conv_forward then maxpool_forward then the bias, per filter (out rows ldo apart);
  * convpool_backward is conv_backward after that max-pool, from the pool's output
  * gradient and argmax. Both take convpool_workspace_size(...) values of work. */
+/* The values of work conv_forward and conv_backward need. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads);
+/* The values of work convpool_forward and convpool_backward need. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                                     int n_threads);
-#define NNF_DECLARE_CONV(P, REAL)                                                          \
-    void P##im2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const REAL *x,  \
-                   REAL *cols);                                                            \
-    void P##col2im(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,                 \
-                   const REAL *cols, REAL *x);                                             \
-    void P##conv_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,         \
-                         nnf_int f, nnf_int kh, nnf_int kw, const REAL *weights,           \
-                         const REAL *bias, REAL *out, REAL *work, int n_threads);          \
-    void P##conv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,        \
-                          nnf_int f, nnf_int kh, nnf_int kw, const REAL *weights,          \
-                          const REAL *dout, REAL *dx, REAL *dweights, REAL *dbias,         \
-                          REAL *work, int n_threads);                                   \
-    void P##convpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,     \
-                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,     \
-                             const REAL *weights, const REAL *bias, REAL *out, nnf_int ldo,\
-                             int *argmax, REAL *work, int n_threads);                      \
-    void P##convpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const REAL *x,    \
-                              nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,    \
-                              const REAL *weights, const REAL *dpool, const int *argmax,   \
-                              REAL *dx, REAL *dweights, REAL *dbias, REAL *work,           \
-                              int n_threads);
-
-NNF_DECLARE_CONV(nnf_s, float)
-NNF_DECLARE_CONV(nnf_d, double)
+/* cols = im2col of one c x h x w float image, (c*kh*kw) x (oh*ow). */
+void nnf_sim2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const float *x,
+                 float *cols);
+/* cols = im2col of one c x h x w double image, (c*kh*kw) x (oh*ow). */
+void nnf_dim2col(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const double *x,
+                 double *cols);
+/* x (c x h x w, float) = col2im of cols, the adjoint of im2col. */
+void nnf_scol2im(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const float *cols,
+                 float *x);
+/* x (c x h x w, double) = col2im of cols, the adjoint of im2col. */
+void nnf_dcol2im(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, const double *cols,
+                 double *x);
+/* out (n x f x oh x ow) = the valid convolution of x with weights, plus bias, in float. */
+void nnf_sconv_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
+                       nnf_int kh, nnf_int kw, const float *weights, const float *bias,
+                       float *out, float *work, int n_threads);
+/* out (n x f x oh x ow) = the valid convolution of x with weights, plus bias, in double. */
+void nnf_dconv_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x, nnf_int f,
+                       nnf_int kh, nnf_int kw, const double *weights, const double *bias,
+                       double *out, double *work, int n_threads);
+/* dx, dweights, dbias of conv_forward from its output gradient dout, in float. */
+void nnf_sconv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
+                        nnf_int kh, nnf_int kw, const float *weights, const float *dout,
+                        float *dx, float *dweights, float *dbias, float *work, int n_threads);
+/* dx, dweights, dbias of conv_forward from its output gradient dout, in double. */
+void nnf_dconv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x, nnf_int f,
+                        nnf_int kh, nnf_int kw, const double *weights, const double *dout,
+                        double *dx, double *dweights, double *dbias, double *work,
+                        int n_threads);
+/* out (rows ldo apart) = max-pool(conv(x)) + bias, with the pool's argmax, in float. */
+void nnf_sconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
+                           nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
+                           const float *weights, const float *bias, float *out, nnf_int ldo,
+                           int *argmax, float *work, int n_threads);
+/* out (rows ldo apart) = max-pool(conv(x)) + bias, with the pool's argmax, in double. */
+void nnf_dconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
+                           nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
+                           const double *weights, const double *bias, double *out, nnf_int ldo,
+                           int *argmax, double *work, int n_threads);
+/* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in float. */
+void nnf_sconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
+                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
+                            const float *weights, const float *dpool, const int *argmax,
+                            float *dx, float *dweights, float *dbias, float *work,
+                            int n_threads);
+/* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in double. */
+void nnf_dconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
+                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
+                            const double *weights, const double *dpool, const int *argmax,
+                            double *dx, double *dweights, double *dbias, double *work,
+                            int n_threads);
 
 /* ---- Pooling (pool.c) ----
  * planes = n*c planes of h x w, C-contiguous, pooled over non-overlapping p x q
@@ -190,29 +323,44 @@ NNF_DECLARE_CONV(nnf_d, double)
  * output, the flat index y*w + x of the maximum within its plane (the first on
  * ties); its backward overwrites dx with dout scattered through argmax. L2 pooling
  * is out = sqrt(sum x^2); its backward overwrites dx with dout * x / out (0 where
- * out == 0). */
-#define NNF_DECLARE_POOL(P, REAL)                                                          \
-    void P##maxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,     \
-                            const REAL *x, REAL *out, int *argmax);                        \
-    void P##maxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,    \
-                             const REAL *dout, const int *argmax, REAL *dx);               \
-    void P##l2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,      \
-                           const REAL *x, REAL *out);                                      \
-    void P##l2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,     \
-                            const REAL *x, const REAL *out, const REAL *dout, REAL *dx);
-
-NNF_DECLARE_POOL(nnf_s, float)
-NNF_DECLARE_POOL(nnf_d, double)
+ * out == 0). Planes run in parallel on up to n_threads threads. */
+/* out = each p x q window's maximum of x, argmax where it is, in float. */
+void nnf_smaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                          const float *x, float *out, int *argmax, int n_threads);
+/* out = each p x q window's maximum of x, argmax where it is, in double. */
+void nnf_dmaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                          const double *x, double *out, int *argmax, int n_threads);
+/* dx = dout scattered through argmax, zero elsewhere, in float. */
+void nnf_smaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                           const float *dout, const int *argmax, float *dx, int n_threads);
+/* dx = dout scattered through argmax, zero elsewhere, in double. */
+void nnf_dmaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                           const double *dout, const int *argmax, double *dx, int n_threads);
+/* out = sqrt of each p x q window's sum of x^2, in float. */
+void nnf_sl2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                         const float *x, float *out, int n_threads);
+/* out = sqrt of each p x q window's sum of x^2, in double. */
+void nnf_dl2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                         const double *x, double *out, int n_threads);
+/* dx = dout * x / out (0 where out == 0), the L2 pool's backward, in float. */
+void nnf_sl2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                          const float *x, const float *out, const float *dout, float *dx,
+                          int n_threads);
+/* dx = dout * x / out (0 where out == 0), the L2 pool's backward, in double. */
+void nnf_dl2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                          const double *x, const double *out, const double *dout, double *dx,
+                          int n_threads);
 
 /* ---- Dropout (dropout.c) ----
  * out = x * mask over n contiguous elements, mask[i] = 1 with probability 1 - p,
  * drawn from a hash of (seed, i): the same seed gives the same mask for any thread
- * count. No 1/(1-p) rescaling (network3 scales by 1-p at inference). */
-#define NNF_DECLARE_DROPOUT(P, REAL)                                                       \
-    void P##dropout(nnf_int n, const REAL *x, double p, unsigned long long seed,           \
-                    REAL *out, unsigned char *mask);
-
-NNF_DECLARE_DROPOUT(nnf_s, float)
-NNF_DECLARE_DROPOUT(nnf_d, double)
+ * count. No 1/(1-p) rescaling (network3 scales by 1-p at inference). Runs on up
+ * to n_threads threads. */
+/* out = x * mask over n floats, mask drawn from (seed, i), kept with probability 1 - p. */
+void nnf_sdropout(nnf_int n, const float *x, double p, unsigned long long seed, float *out,
+                  unsigned char *mask, int n_threads);
+/* out = x * mask over n doubles, mask drawn from (seed, i), kept with probability 1 - p. */
+void nnf_ddropout(nnf_int n, const double *x, double p, unsigned long long seed, double *out,
+                  unsigned char *mask, int n_threads);
 
 #endif

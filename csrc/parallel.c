@@ -1,5 +1,5 @@
-/* Thread counts. Kernels take n_threads explicitly; the elementwise kernels use
- * OpenMP's default team size, which nnfast.set_num_threads moves. */
+/* Thread counts. Every kernel takes n_threads explicitly; the default here is what
+ * the bindings pass when a caller names none. */
 #include <pthread.h>
 
 #include "nnfast.h"

@@ -18,18 +18,13 @@ extern int nnf_forked_child;
 static inline int nnf_team_size(int n) { return nnf_forked_child ? 1 : n; }
 static inline int nnf_go_parallel(int worth_it) { return worth_it && !nnf_forked_child; }
 
-/* The team size of the calling thread's next parallel regions (its own OpenMP
- * setting: other threads keep theirs); returns the previous one, to restore. */
-static inline int nnf_swap_team_size(int n)
+/* The team of a parallel region asked to run on n_threads threads that pays only
+ * when worth_it: n_threads, or 1 (the calling thread alone) when it does not pay,
+ * when n_threads < 2, or after a fork. A num_threads(1) region costs what an
+ * if (0) one does: GCC compiles the if clause into that same thread count. */
+static inline int nnf_team(int n_threads, int worth_it)
 {
-#ifdef _OPENMP
-    int previous = omp_get_max_threads();
-    omp_set_num_threads(n < 1 ? 1 : n);
-    return previous;
-#else
-    (void)n;
-    return 1;
-#endif
+    return worth_it && n_threads > 1 && !nnf_forked_child ? n_threads : 1;
 }
 
 #endif

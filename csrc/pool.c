@@ -4,9 +4,7 @@
 
 #include "nnfast.h"
 #include "parallel.h"
-
-/* Below this many input elements a pooling kernel stays on one thread. */
-#define NNF_POOL_PARALLEL 65536
+#include "tuning.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

@@ -353,8 +353,6 @@ def test_omp_num_threads_70000_is_clamped():
     assert run.stdout.splitlines() == ["1024", "main True", "thread True"]
 
 
-@pytest.mark.xfail(strict=True, reason="the elementwise bindings still run on the calling "
-                   "thread's OpenMP team size; they must set nnfast's (clamped) one")
 def test_omp_num_threads_70000_elementwise_kernels_in_another_thread():
     run = _run_child("""
         import threading

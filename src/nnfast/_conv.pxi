@@ -5,13 +5,6 @@
 
 from numpy cimport PyArray_DATA as _data
 
-# The pooling and dropout loops run on the calling thread's OpenMP team size. Each
-# binding sets it to nnfast's default around the call: that is clamped (OpenMP's own
-# default may be OMP_NUM_THREADS=70000) and is what set_num_threads chose, even in a
-# Python thread that OpenMP gives its own setting.
-cdef extern from "parallel.h":
-    int nnf_swap_team_size(int n) noexcept nogil
-
 # Flat indices into one h x w plane are stored as int32; no size may exceed it either.
 cdef nnf_int _MAX_PLANE = (1 << 31) - 1
 
@@ -195,30 +188,29 @@ def conv2d_backward(x, w, dout, n_threads=None):
 
 # ---- pooling ----
 
-def maxpool2d(x, poolsize):
+def maxpool2d(x, poolsize, n_threads=None):
     """Max pooling of x (N, C, H, W) over non-overlapping poolsize = (p, q) windows
     (p divides H, q divides W): (out, argmax), both (N, C, H/p, W/q), argmax the int32
     flat index y*W + x of each maximum within its H x W plane (the first on ties)."""
     cdef cnp.ndarray X = _array(x, "x", "maxpool2d", 4)
     cdef nnf_int p, q
     p, q = _pool_fits("maxpool2d", (<object>X).shape, poolsize)
+    cdef int nt = _thread_count(n_threads, "maxpool2d")
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], w = X.shape[3]
     cdef cnp.ndarray out = np.empty((n, c, h // p, w // q), dtype=X.dtype)
     cdef cnp.ndarray argmax = np.empty((n, c, h // p, w // q), dtype=np.int32)
-    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_smaxpool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out),
-                                 <int *>_data(argmax))
+                                 <int *>_data(argmax), nt)
     else:
         with nogil:
             nnf_dmaxpool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out),
-                                 <int *>_data(argmax))
-    nnf_swap_team_size(team)
+                                 <int *>_data(argmax), nt)
     return out, argmax
 
 
-def maxpool2d_backward(dout, argmax, x_shape):
+def maxpool2d_backward(dout, argmax, x_shape, n_threads=None):
     """dC/dx for maxpool2d: dout (N, C, OH, OW) routed to the argmax of each window
     of an x of shape x_shape = (N, C, H, W), zero elsewhere."""
     cdef cnp.ndarray D = _array(dout, "dout", "maxpool2d_backward", 4)
@@ -237,45 +229,43 @@ def maxpool2d_backward(dout, argmax, x_shape):
     if argmax.shape != (<object>D).shape:
         raise ValueError(f"maxpool2d_backward: argmax must have dout's shape "
                          f"{(<object>D).shape}, got {argmax.shape}")
+    cdef int nt = _thread_count(n_threads, "maxpool2d_backward")
     cdef cnp.ndarray A = _contiguous(<cnp.ndarray>argmax)
     # The kernel writes dx[argmax]: an index outside the plane would corrupt memory.
     if A.size and (A.min() < 0 or A.max() >= h * w):
         raise ValueError(f"maxpool2d_backward: argmax holds indices outside the {h}x{w} plane")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=D.dtype)
     cdef nnf_int p = h // oh, q = w // ow
-    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(D) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_smaxpool_backward(n * c, h, w, p, q, <float *>_data(D), <int *>_data(A),
-                                  <float *>_data(dx))
+                                  <float *>_data(dx), nt)
     else:
         with nogil:
             nnf_dmaxpool_backward(n * c, h, w, p, q, <double *>_data(D), <int *>_data(A),
-                                  <double *>_data(dx))
-    nnf_swap_team_size(team)
+                                  <double *>_data(dx), nt)
     return dx
 
 
-def l2pool2d(x, poolsize):
+def l2pool2d(x, poolsize, n_threads=None):
     """L2 pooling of x (N, C, H, W): sqrt of the sum of squares over each
     non-overlapping poolsize = (p, q) window, (N, C, H/p, W/q)."""
     cdef cnp.ndarray X = _array(x, "x", "l2pool2d", 4)
     cdef nnf_int p, q
     p, q = _pool_fits("l2pool2d", (<object>X).shape, poolsize)
+    cdef int nt = _thread_count(n_threads, "l2pool2d")
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], w = X.shape[3]
     cdef cnp.ndarray out = np.empty((n, c, h // p, w // q), dtype=X.dtype)
-    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
-            nnf_sl2pool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out))
+            nnf_sl2pool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out), nt)
     else:
         with nogil:
-            nnf_dl2pool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out))
-    nnf_swap_team_size(team)
+            nnf_dl2pool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out), nt)
     return out
 
 
-def l2pool2d_backward(dout, x, out):
+def l2pool2d_backward(dout, x, out, n_threads=None):
     """dC/dx for l2pool2d, from dout, the input x and the forward's out:
     dout * x / out over each window (0 where out is 0). The pool size is x's shape
     over out's."""
@@ -293,24 +283,23 @@ def l2pool2d_backward(dout, x, out):
     if (<object>D).shape != (<object>O).shape:
         raise ValueError(f"l2pool2d_backward: dout must have out's shape {(<object>O).shape}, "
                          f"got {(<object>D).shape}")
+    cdef int nt = _thread_count(n_threads, "l2pool2d_backward")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=X.dtype)
     cdef nnf_int p = h // oh, q = w // ow
-    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sl2pool_backward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(O),
-                                 <float *>_data(D), <float *>_data(dx))
+                                 <float *>_data(D), <float *>_data(dx), nt)
     else:
         with nogil:
             nnf_dl2pool_backward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(O),
-                                 <double *>_data(D), <double *>_data(dx))
-    nnf_swap_team_size(team)
+                                 <double *>_data(D), <double *>_data(dx), nt)
     return dx
 
 
 # ---- dropout ----
 
-def dropout(x, p, seed):
+def dropout(x, p, seed, n_threads=None):
     """(x * mask, mask): mask (uint8, x's shape) keeps each element with probability
     1 - p, drawn from a hash of (seed, element index), so a seed gives the same mask
     for any thread count. Kept values are not rescaled by 1/(1 - p)."""
@@ -323,17 +312,16 @@ def dropout(x, p, seed):
     if not 0 <= seed < (1 << 64):
         raise ValueError(f"dropout: seed must be in [0, 2**64), got {seed}")
     cdef unsigned long long s = int(seed)
+    cdef int nt = _thread_count(n_threads, "dropout")
     cdef nnf_int count = X.size
     cdef cnp.ndarray out = np.empty((<object>X).shape, dtype=X.dtype)
     cdef cnp.ndarray mask = np.empty((<object>X).shape, dtype=np.uint8)
-    cdef int team = nnf_swap_team_size(_threads)
     if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sdropout(count, <float *>_data(X), pr, s, <float *>_data(out),
-                         <unsigned char *>_data(mask))
+                         <unsigned char *>_data(mask), nt)
     else:
         with nogil:
             nnf_ddropout(count, <double *>_data(X), pr, s, <double *>_data(out),
-                         <unsigned char *>_data(mask))
-    nnf_swap_team_size(team)
+                         <unsigned char *>_data(mask), nt)
     return out, mask

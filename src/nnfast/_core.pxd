@@ -31,29 +31,32 @@ cdef extern from "nnfast.h" nogil:
                    const double *b, nnf_int rsb, nnf_int csb, double beta,
                    double *c, nnf_int rsc, nnf_int csc, int n_threads) noexcept
 
-    void nnf_ssigmoid(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dsigmoid(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_ssigmoid_prime(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dsigmoid_prime(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_ssigmoid_prime_from_output(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dsigmoid_prime_from_output(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_stanh(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dtanh(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_stanh_prime_from_output(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dtanh_prime_from_output(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_srelu(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_drelu(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_srelu_prime(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_drelu_prime(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_ssoftmax(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dsoftmax(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_ssigmoid(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dsigmoid(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_ssigmoid_prime(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dsigmoid_prime(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_ssigmoid_prime_from_output(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dsigmoid_prime_from_output(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_stanh(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dtanh(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_stanh_prime_from_output(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dtanh_prime_from_output(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_srelu(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_drelu(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_srelu_prime(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_drelu_prime(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_ssoftmax(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dsoftmax(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
 
-    void nnf_shadamard(nnf_int, nnf_int, const float *, nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dhadamard(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int) noexcept
-    void nnf_sadd_bias(nnf_int, nnf_int, const float *, nnf_int, nnf_int, const float *, nnf_int, float *, nnf_int, nnf_int) noexcept
-    void nnf_dadd_bias(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, double *, nnf_int, nnf_int) noexcept
+    void nnf_shadamard(nnf_int, nnf_int, const float *, nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dhadamard(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
+    void nnf_sadd_bias(nnf_int, nnf_int, const float *, nnf_int, nnf_int, const float *, nnf_int, float *, nnf_int, nnf_int, int) noexcept
+    void nnf_dadd_bias(nnf_int, nnf_int, const double *, nnf_int, nnf_int, const double *, nnf_int, double *, nnf_int, nnf_int, int) noexcept
     void nnf_scolumn_sums(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int) noexcept
     void nnf_dcolumn_sums(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int) noexcept
+
+    int nnf_sall_finite(nnf_int n, const float *x) noexcept
+    int nnf_dall_finite(nnf_int n, const double *x) noexcept
 
     enum:
         NNF_MAX_LAYERS
@@ -74,7 +77,7 @@ cdef extern from "nnfast.h" nogil:
 
     ctypedef struct nnf_slayer:
         int kind, activation
-        nnf_int n_in, n_out, ld
+        nnf_int n_in, n_out
         nnf_int c, h, w, f, kh, kw, ph, pw
         double p_dropout
         float *weights
@@ -92,7 +95,7 @@ cdef extern from "nnfast.h" nogil:
         double *grad_norms
     ctypedef struct nnf_dlayer:
         int kind, activation
-        nnf_int n_in, n_out, ld
+        nnf_int n_in, n_out
         nnf_int c, h, w, f, kh, kw, ph, pw
         double p_dropout
         double *weights
@@ -148,25 +151,25 @@ cdef extern from "nnfast.h" nogil:
                             double *work, int n_threads) noexcept
 
     void nnf_smaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
-                              const float *x, float *out, int *argmax) noexcept
+                              const float *x, float *out, int *argmax, int n_threads) noexcept
     void nnf_dmaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
-                              const double *x, double *out, int *argmax) noexcept
+                              const double *x, double *out, int *argmax, int n_threads) noexcept
     void nnf_smaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
-                               const float *dout, const int *argmax, float *dx) noexcept
+                               const float *dout, const int *argmax, float *dx, int n_threads) noexcept
     void nnf_dmaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
-                               const double *dout, const int *argmax, double *dx) noexcept
+                               const double *dout, const int *argmax, double *dx, int n_threads) noexcept
     void nnf_sl2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
-                             const float *x, float *out) noexcept
+                             const float *x, float *out, int n_threads) noexcept
     void nnf_dl2pool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
-                             const double *x, double *out) noexcept
+                             const double *x, double *out, int n_threads) noexcept
     void nnf_sl2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
                               const float *x, const float *out, const float *dout,
-                              float *dx) noexcept
+                              float *dx, int n_threads) noexcept
     void nnf_dl2pool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
                               const double *x, const double *out, const double *dout,
-                              double *dx) noexcept
+                              double *dx, int n_threads) noexcept
 
     void nnf_sdropout(nnf_int n, const float *x, double p, unsigned long long seed,
-                      float *out, unsigned char *mask) noexcept
+                      float *out, unsigned char *mask, int n_threads) noexcept
     void nnf_ddropout(nnf_int n, const double *x, double p, unsigned long long seed,
-                      double *out, unsigned char *mask) noexcept
+                      double *out, unsigned char *mask, int n_threads) noexcept

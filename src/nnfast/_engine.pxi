@@ -1,4 +1,4 @@
-# Bindings of the training engine (csrc/engine.inc), included in _kernels.pyx so that
+# Bindings of the training engine (csrc/engine.c), included in _kernels.pyx so that
 # one extension module holds the one copy of the C core's state (the dispatched ISA).
 # nnfast.network validates every argument; this file only checks the invariants whose
 # violation would make the C code read or write out of bounds, and releases the GIL.
@@ -26,7 +26,6 @@ cdef class Engine:
     cdef nnf_dnet dnet
     cdef readonly object dtype
     cdef readonly tuple sizes  # per layer boundary: the flattened width
-    cdef readonly tuple ld     # the row stride of each layer's activations
     cdef list _keep            # the arrays whose memory the C structs point into
 
     def __init__(self, specs, cost, weights, biases, vws, vbs):
@@ -37,20 +36,17 @@ cdef class Engine:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"the engine runs float32 or float64, got {self.dtype}")
         self.sizes = (int(specs[0]["n_in"]),) + tuple(int(sp["n_out"]) for sp in specs)
-        lds = [self.sizes[0]]
         self._keep = []
         self.snet.n_layers = self.dnet.n_layers = L
         self.snet.cost = self.dnet.cost = COSTS[cost]
         for i in range(L):
             sp = specs[i]
-            ld = sp["n_out"]
             if sp["kind"] == "dense":
                 shape_w, shape_b = (sp["n_out"], sp["n_in"]), (sp["n_out"],)
             else:
                 shape_w, shape_b = (sp["f"], sp["c"], sp["kh"], sp["kw"]), (sp["f"],)
             if sp["n_in"] != self.sizes[i]:
                 raise ValueError(f"engine: layer {i} does not take the layer below's output")
-            lds.append(ld)
             for arr, shape in ((weights[i], shape_w), (biases[i], shape_b), (vws[i], shape_w),
                                (vbs[i], shape_b)):
                 if (not isinstance(arr, np.ndarray) or arr.dtype != self.dtype
@@ -59,18 +55,16 @@ cdef class Engine:
                     raise ValueError(f"engine: layer {i} parameter must be a writeable "
                                      f"C-contiguous {self.dtype} array of shape {shape}")
                 self._keep.append(arr)
-            self._set_layer(i, sp, ld, weights[i], biases[i], vws[i], vbs[i])
-        self.ld = tuple(lds)
+            self._set_layer(i, sp, weights[i], biases[i], vws[i], vbs[i])
 
-    cdef void _set_layer(self, int i, dict sp, nnf_int ld, cnp.ndarray w, cnp.ndarray b,
-                         cnp.ndarray vw, cnp.ndarray vb):
+    cdef void _set_layer(self, int i, dict sp, cnp.ndarray w, cnp.ndarray b, cnp.ndarray vw,
+                         cnp.ndarray vb):
         cdef nnf_slayer *s = &self.snet.layer[i]
         cdef nnf_dlayer *d = &self.dnet.layer[i]
         s.kind = d.kind = LAYER_KINDS[sp["kind"]]
         s.activation = d.activation = ACTIVATIONS[sp["activation"]]
         s.n_in = d.n_in = sp["n_in"]
         s.n_out = d.n_out = sp["n_out"]
-        s.ld = d.ld = ld
         s.p_dropout = d.p_dropout = sp.get("p_dropout", 0.0)
         s.c = d.c = sp.get("c", 0)
         s.h = d.h = sp.get("h", 0)

@@ -15,9 +15,9 @@ from nnfast._core cimport *
 cnp.import_array()
 
 ctypedef void (*s_unary)(nnf_int, nnf_int, const float *, nnf_int, nnf_int,
-                         float *, nnf_int, nnf_int) noexcept nogil
+                         float *, nnf_int, nnf_int, int) noexcept nogil
 ctypedef void (*d_unary)(nnf_int, nnf_int, const double *, nnf_int, nnf_int,
-                         double *, nnf_int, nnf_int) noexcept nogil
+                         double *, nnf_int, nnf_int, int) noexcept nogil
 
 # The most threads nnfast runs a kernel on. Far more than any CPU it targets has (more
 # threads than cores only take turns), far fewer than make libgomp overflow a stack:
@@ -271,8 +271,10 @@ cdef tuple _copy_strided(cnp.ndarray x, bint trans):
 
 # ---- elementwise ----
 
-cdef cnp.ndarray _unary(str func, str name, object x, object out, s_unary sfn, d_unary dfn):
+cdef cnp.ndarray _unary(str func, str name, object x, object out, object n_threads,
+                        s_unary sfn, d_unary dfn):
     cdef cnp.ndarray X = _matrix(x, name, func)
+    cdef int nt = _thread_count(n_threads, func)
     cdef int typenum = cnp.PyArray_TYPE(X)
     cdef cnp.ndarray O
     if out is None:
@@ -284,62 +286,65 @@ cdef cnp.ndarray _unary(str func, str name, object x, object out, s_unary sfn, d
     cdef nnf_int rsx = _stride(X, 0), csx = _stride(X, 1), rso = _stride(O, 0), cso = _stride(O, 1)
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
-            sfn(m, n, <float *>cnp.PyArray_DATA(X), rsx, csx, <float *>cnp.PyArray_DATA(O), rso, cso)
+            sfn(m, n, <float *>cnp.PyArray_DATA(X), rsx, csx, <float *>cnp.PyArray_DATA(O), rso, cso,
+                nt)
     else:
         with nogil:
-            dfn(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(O), rso, cso)
+            dfn(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(O), rso, cso,
+                nt)
     return O
 
 
-def sigmoid(z, out=None):
+def sigmoid(z, out=None, n_threads=None):
     """sigma(z) = 1 / (1 + exp(-z)), elementwise; finite for any finite z."""
-    return _unary("sigmoid", "z", z, out, nnf_ssigmoid, nnf_dsigmoid)
+    return _unary("sigmoid", "z", z, out, n_threads, nnf_ssigmoid, nnf_dsigmoid)
 
 
-def sigmoid_prime(z, out=None):
+def sigmoid_prime(z, out=None, n_threads=None):
     """sigma'(z) = sigma(z) * (1 - sigma(z)), from the weighted input z."""
-    return _unary("sigmoid_prime", "z", z, out, nnf_ssigmoid_prime, nnf_dsigmoid_prime)
+    return _unary("sigmoid_prime", "z", z, out, n_threads, nnf_ssigmoid_prime, nnf_dsigmoid_prime)
 
 
-def sigmoid_prime_from_output(a, out=None):
+def sigmoid_prime_from_output(a, out=None, n_threads=None):
     """sigma'(z) from the activation a = sigma(z): a * (1 - a)."""
-    return _unary("sigmoid_prime_from_output", "a", a, out,
+    return _unary("sigmoid_prime_from_output", "a", a, out, n_threads,
                   nnf_ssigmoid_prime_from_output, nnf_dsigmoid_prime_from_output)
 
 
-def tanh(z, out=None):
-    return _unary("tanh", "z", z, out, nnf_stanh, nnf_dtanh)
+def tanh(z, out=None, n_threads=None):
+    return _unary("tanh", "z", z, out, n_threads, nnf_stanh, nnf_dtanh)
 
 
-def tanh_prime_from_output(a, out=None):
+def tanh_prime_from_output(a, out=None, n_threads=None):
     """tanh'(z) from a = tanh(z): 1 - a**2."""
-    return _unary("tanh_prime_from_output", "a", a, out,
+    return _unary("tanh_prime_from_output", "a", a, out, n_threads,
                   nnf_stanh_prime_from_output, nnf_dtanh_prime_from_output)
 
 
-def relu(z, out=None):
+def relu(z, out=None, n_threads=None):
     """max(z, 0), elementwise."""
-    return _unary("relu", "z", z, out, nnf_srelu, nnf_drelu)
+    return _unary("relu", "z", z, out, n_threads, nnf_srelu, nnf_drelu)
 
 
-def relu_prime(z, out=None):
+def relu_prime(z, out=None, n_threads=None):
     """1 where z > 0, else 0 (the same from z or from relu(z))."""
-    return _unary("relu_prime", "z", z, out, nnf_srelu_prime, nnf_drelu_prime)
+    return _unary("relu_prime", "z", z, out, n_threads, nnf_srelu_prime, nnf_drelu_prime)
 
 
-def softmax(z, out=None):
+def softmax(z, out=None, n_threads=None):
     """Row-wise softmax, exp(z - max) / sum(exp(z - max)); z needs at least one column."""
     if isinstance(z, np.ndarray) and z.ndim == 2 and z.shape[1] == 0 and z.shape[0] > 0:
         raise ValueError("softmax: z must have at least one column, got shape "
                          f"{z.shape}")
-    return _unary("softmax", "z", z, out, nnf_ssoftmax, nnf_dsoftmax)
+    return _unary("softmax", "z", z, out, n_threads, nnf_ssoftmax, nnf_dsoftmax)
 
 
-def hadamard(a, b, out=None):
+def hadamard(a, b, out=None, n_threads=None):
     """The elementwise product a * b of two matrices of one shape and dtype."""
     cdef cnp.ndarray A = _matrix(a, "a", "hadamard")
     cdef cnp.ndarray B = _matrix(b, "b", "hadamard")
     _same_dtype("hadamard", A, "a", B, "b")
+    cdef int nt = _thread_count(n_threads, "hadamard")
     if (<object>A).shape != (<object>B).shape:
         raise ValueError(f"hadamard: a and b must have the same shape, got {(<object>A).shape} and {(<object>B).shape}")
     cdef int typenum = cnp.PyArray_TYPE(A)
@@ -356,19 +361,22 @@ def hadamard(a, b, out=None):
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             nnf_shadamard(m, n, <float *>cnp.PyArray_DATA(A), rsa, csa,
-                          <float *>cnp.PyArray_DATA(B), rsb, csb, <float *>cnp.PyArray_DATA(O), rso, cso)
+                          <float *>cnp.PyArray_DATA(B), rsb, csb, <float *>cnp.PyArray_DATA(O), rso, cso,
+                          nt)
     else:
         with nogil:
             nnf_dhadamard(m, n, <double *>cnp.PyArray_DATA(A), rsa, csa,
-                          <double *>cnp.PyArray_DATA(B), rsb, csb, <double *>cnp.PyArray_DATA(O), rso, cso)
+                          <double *>cnp.PyArray_DATA(B), rsb, csb, <double *>cnp.PyArray_DATA(O), rso, cso,
+                          nt)
     return O
 
 
-def add_bias(x, bias, out=None):
+def add_bias(x, bias, out=None, n_threads=None):
     """x + bias with the 1-D bias added to every row (z = w.a + b, over a batch)."""
     cdef cnp.ndarray X = _matrix(x, "x", "add_bias")
     cdef cnp.ndarray V = _matrix(bias, "bias", "add_bias", 1)
     _same_dtype("add_bias", X, "x", V, "bias")
+    cdef int nt = _thread_count(n_threads, "add_bias")
     if V.shape[0] != X.shape[1]:
         raise ValueError(f"add_bias: bias must have one entry per column of x ({X.shape[1]}), "
                          f"got shape {(<object>V).shape}")
@@ -386,11 +394,11 @@ def add_bias(x, bias, out=None):
     if typenum == cnp.NPY_FLOAT32:
         with nogil:
             nnf_sadd_bias(m, n, <float *>cnp.PyArray_DATA(X), rsx, csx, <float *>cnp.PyArray_DATA(V), sb,
-                          <float *>cnp.PyArray_DATA(O), rso, cso)
+                          <float *>cnp.PyArray_DATA(O), rso, cso, nt)
     else:
         with nogil:
             nnf_dadd_bias(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(V), sb,
-                          <double *>cnp.PyArray_DATA(O), rso, cso)
+                          <double *>cnp.PyArray_DATA(O), rso, cso, nt)
     return O
 
 
@@ -414,6 +422,30 @@ def column_sums(x, out=None):
         with nogil:
             nnf_dcolumn_sums(m, n, <double *>cnp.PyArray_DATA(X), rsx, csx, <double *>cnp.PyArray_DATA(O), so)
     return O
+
+
+def all_finite(x):
+    """Whether every value of x, a C-contiguous float32 or float64 array of any shape,
+    is finite (no inf, no NaN); True for an empty array."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"all_finite: x must be a numpy.ndarray of float32 or float64, "
+                        f"got {type(x).__name__}")
+    cdef cnp.ndarray X = <cnp.ndarray>x
+    cdef int typenum = cnp.PyArray_TYPE(X)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError(f"all_finite: x must have dtype float32 or float64, got {X.dtype}")
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISALIGNED(X)
+            or not cnp.PyArray_ISNOTSWAPPED(X)):
+        raise ValueError("all_finite: x must be C-contiguous, aligned and in native byte order")
+    cdef nnf_int n = cnp.PyArray_SIZE(X)
+    cdef int finite
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            finite = nnf_sall_finite(n, <float *>cnp.PyArray_DATA(X))
+    else:
+        with nogil:
+            finite = nnf_dall_finite(n, <double *>cnp.PyArray_DATA(X))
+    return bool(finite)
 
 
 include "_engine.pxi"

@@ -3,10 +3,13 @@
 Each takes float32 or float64 NumPy arrays with any strides, validates them once
 (raising TypeError/ValueError that name the argument), and runs in C with the GIL
 released. `out=` writes into a caller's array; an out that overlaps an input is
-handled as if the input had been copied first.
+handled as if the input had been copied first. `n_threads=` (matmul, the elementwise,
+convolution, pooling and dropout kernels) sets the threads of one call; None means
+nnfast.get_num_threads(), whichever Python thread calls.
 """
 from nnfast._kernels import (
     add_bias,
+    all_finite,
     col2im,
     column_sums,
     conv2d,
@@ -31,6 +34,7 @@ from nnfast._kernels import (
 
 __all__ = [
     "add_bias",
+    "all_finite",
     "col2im",
     "column_sums",
     "conv2d",
