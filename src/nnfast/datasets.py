@@ -339,9 +339,11 @@ def search_dirs(name: str, path: Optional[PathLike] = None) -> List[Path]:
     (``$XDG_CACHE_HOME/nnfast/<name>``, default ``~/.cache/nnfast/<name>``), where
     downloads go; then system-wide copies (Debian's ``/usr/share/datasets/fashion-mnist``).
     """
+    if not isinstance(name, str) or name not in _MIRRORS:
+        raise ValueError(f"name must be one of {', '.join(map(repr, _MIRRORS))}, not {name!r}")
     dirs = []
     if path is not None:
-        dirs.append(Path(path).expanduser())
+        dirs.append(_as_path(path, "path").expanduser())
     env = os.environ.get("NNFAST_DATA")
     if env:
         dirs += [Path(env).expanduser() / name, Path(env).expanduser()]
@@ -368,7 +370,7 @@ def _find_in(directory, filename):
 def _locate(name, filenames, path, download):
     """The paths of ``filenames``, all from the first directory that holds every one of
     them (files of different copies are never mixed); else downloaded into the cache."""
-    if path is not None and Path(path).is_file():
+    if path is not None and _as_path(path, "path").is_file():
         raise ValueError(f"{path} is a file; pass the directory holding the IDX files "
                          "(for the book's mnist.pkl.gz use load_mnist_pkl)")
     dirs = search_dirs(name, path)
@@ -525,9 +527,9 @@ def expand(X: np.ndarray, y: np.ndarray, *, shifts: Sequence[Tuple[int, int]] = 
 
     The output is allocated once and filled by slicing; no copy per image is made.
     Raises ValueError on mismatched shapes or a shift as large as the image, TypeError
-    on an image dtype other than float or uint8.
+    on an image dtype other than float or uint8 or ``shifts`` not a sequence.
     """
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = _as_array(X, "X"), _as_array(y, "y")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (one image per row), not of shape {X.shape}")
     if not (X.dtype.kind == "f" or X.dtype == np.uint8):
@@ -566,7 +568,19 @@ def _check_image_shape(image_shape, n_pixels):
     return h, w
 
 
+def _as_array(value, name):
+    try:
+        return np.asarray(value)
+    except ValueError:  # ragged nested lists
+        raise ValueError(f"{name} must be an array (or nested lists of one shape)") from None
+
+
 def _check_shifts(shifts, h, w):
+    try:
+        shifts = list(shifts)
+    except TypeError:
+        raise TypeError(f"shifts must be a sequence of (dy, dx) pairs, not "
+                        f"{type(shifts).__name__}") from None
     checked = []
     for shift in shifts:
         try:
