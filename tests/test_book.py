@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import datasets
-from nnfast.book import network, network2
+from nnfast import _download, datasets
+from nnfast.book import expand_mnist, mnist_loader, network, network2, network3
 from nnfast.book.mnist_loader import vectorized_result
 
 N_TRAIN, N_TEST = 2000, 500
@@ -292,3 +292,74 @@ def test_load_a_hand_written_network2_file(tmp_path):
     x = np.array([[0.25], [0.75]])
     want = _sigmoid(w[1] @ _sigmoid(w[0] @ x + b[0]) + b[1])
     np.testing.assert_allclose(net.feedforward(x), want, rtol=1e-14)
+
+
+# ------------------------------------------------------- the book's data folder
+
+@pytest.fixture
+def book_folders(tmp_path, monkeypatch):
+    """The book's layout, run from src/ with data/ beside it; a cache holding other
+    MNIST files (labels all 9) that must not be used; no network."""
+    monkeypatch.delenv("NNFAST_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "_SYSTEM_DIRS", {})
+    monkeypatch.setattr(_download, "urlopen", lambda *a, **k: pytest.fail("downloaded"))
+    cache = tmp_path / "cache" / "nnfast" / "mnist"
+    cache.mkdir(parents=True)
+    nines = np.full(60000, 9, np.uint8)
+    for name, array in (("train-images-idx3-ubyte", np.zeros((60000, 28, 28), np.uint8)),
+                        ("train-labels-idx1-ubyte", nines),
+                        ("t10k-images-idx3-ubyte", np.zeros((10, 28, 28), np.uint8)),
+                        ("t10k-labels-idx1-ubyte", nines[:10])):
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(
+            int(d).to_bytes(4, "big") for d in array.shape)
+        (cache / name).write_bytes(header + array.tobytes())
+    (tmp_path / "src").mkdir()
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    rng = np.random.default_rng(2)
+    parts = []
+    for n in (12, 5, 4):
+        parts += [rng.integers(0, 256, (n, 784)).astype(np.float32) / 256,
+                  rng.integers(0, 9, n).astype(np.int64)]
+    data = datasets.Dataset(*parts)
+    expand_mnist.save(tmp_path / "data" / "mnist.pkl.gz", data)
+    return data
+
+
+def test_the_loaders_read_the_books_pickle_first(book_folders):
+    data = book_folders
+    training, validation, test = mnist_loader.load_data()
+    assert np.array_equal(training[0], data.X_train) and np.array_equal(test[1], data.y_test)
+    training_data, validation_data, _ = mnist_loader.load_data_wrapper()
+    assert len(training_data) == 12 and len(validation_data) == 5
+    assert np.array_equal(training_data[3][0][:, 0], data.X_train[3])
+    assert validation_data[2][1] == data.y_validation[2]
+    shared = network3.load_data_shared()
+    for (X, y), (X_book, y_book) in zip(shared, (training, validation, test)):
+        assert np.array_equal(X, X_book) and np.array_equal(y, y_book)
+
+
+def test_without_the_books_pickle_the_search_is_used(book_folders, tmp_path):
+    (tmp_path / "data" / "mnist.pkl.gz").unlink()
+    training, _, _ = mnist_loader.load_data()
+    assert len(training[0]) == 50000 and set(training[1]) == {9}
+    assert set(network3.load_data_shared()[2][1]) == {9}
+
+
+@pytest.mark.parametrize("name", ["../data/mnist_expanded.pkl.gz", "../data/typo.pkl.gz",
+                                  "../missing-folder"])
+def test_a_file_that_is_not_there_is_an_error_never_a_search(book_folders, name):
+    for load in (mnist_loader.load_data, mnist_loader.load_data_wrapper,
+                 network3.load_data_shared):
+        with pytest.raises(FileNotFoundError) as info:
+            load(name)
+        assert info.value.filename == name and name in str(info.value)
+        assert not isinstance(info.value, datasets.DataNotFoundError)
+        if "expanded" in name:
+            assert "python -m nnfast.book.expand_mnist" in str(info.value)
+
+
+def test_a_path_of_another_type_is_a_type_error():
+    with pytest.raises(TypeError, match="path must be"):
+        mnist_loader.load_data(42)

@@ -5,7 +5,10 @@ import hashlib
 import io
 import os
 import pickle
+import re
+import tracemalloc
 import urllib.error
+import zlib
 
 import numpy as np
 import pytest
@@ -560,3 +563,247 @@ def test_load_data_from_a_directory(full_size_fake):
 def test_load_data_without_training_files_is_a_clear_error(mnist_dir):
     with pytest.raises(DataNotFoundError, match="lacks train-images"):
         mnist_loader.load_data(mnist_dir)
+
+
+# ---------------------------------------------------------------- hostile files: size
+
+def peak_bytes(function, *args, **kwargs):
+    """What ``function`` raises (or returns) and the peak of Python's and NumPy's
+    allocations while it ran."""
+    tracemalloc.start()
+    try:
+        try:
+            outcome = function(*args, **kwargs)
+        except Exception as exc:
+            outcome = exc
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def gzip_of_zeros(head, n_zeros):
+    """gzip(head + n_zeros zero bytes), compressed a megabyte at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(head)]
+    block = bytes(1 << 20)
+    for _ in range(n_zeros >> 20):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.compress(bytes(n_zeros & ((1 << 20) - 1))))
+    return b"".join(parts) + compressor.flush()
+
+
+BOMB_BYTES = 256 << 20  # 256 MiB of zeros gzip to about 250 kB
+
+
+def test_an_idx_bomb_is_refused_after_what_its_header_implies(tmp_path):
+    header = idx_bytes(np.zeros((2, 28, 28), np.uint8))
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    path.write_bytes(gzip_of_zeros(header, BOMB_BYTES))
+    assert path.stat().st_size < BOMB_BYTES // 500
+    error, peak = peak_bytes(read_idx, path)
+    assert isinstance(error, ValueError) and "trailing bytes" in str(error)
+    assert str(path) in str(error)
+    assert peak < 4 << 20, peak
+
+
+def test_a_header_promising_more_than_gzip_can_hold_is_refused_before_reading(tmp_path):
+    # 10^9 images of 28×28: no 1 kB gzip stream inflates that far (at most 1032-fold).
+    header = bytes([0, 0, 0x08, 3]) + b"".join(int(d).to_bytes(4, "big")
+                                                for d in (10**9, 28, 28))
+    path = tmp_path / "liar.gz"
+    path.write_bytes(gzip.compress(header + bytes(1000)))
+    error, peak = peak_bytes(read_idx, path)
+    assert isinstance(error, ValueError) and "holds at most" in str(error)
+    assert peak < 1 << 20, peak
+    raw = tmp_path / "liar-raw"
+    raw.write_bytes(header + bytes(1000))
+    with pytest.raises(ValueError, match="truncated: expected"):
+        read_idx(raw)
+
+
+def test_a_pair_is_checked_by_its_headers_before_its_images_are_decompressed(tmp_path):
+    write_fake_mnist(tmp_path, n_test=20)
+    images = tmp_path / TEST[0]
+    images.write_bytes(gzip_of_zeros(idx_bytes(np.zeros((20, 28, 28), np.uint8)), BOMB_BYTES))
+    write_idx(tmp_path / TEST[1], np.zeros(19, np.uint8))
+    error, peak = peak_bytes(datasets.load_mnist_test, tmp_path)
+    assert isinstance(error, ValueError) and "expected 20 uint8 labels" in str(error)
+    assert peak < 4 << 20, peak
+    write_idx(tmp_path / TEST[1], np.zeros(20, np.uint8))
+    error, peak = peak_bytes(datasets.load_mnist_test, tmp_path)
+    assert isinstance(error, ValueError) and "trailing bytes" in str(error)
+    assert peak < 4 << 20, peak
+
+
+@pytest.mark.parametrize("files", [TEST, TRAIN])
+def test_a_pair_with_no_images_is_a_value_error_naming_the_file(tmp_path, files):
+    write_fake_mnist(tmp_path)
+    write_idx(tmp_path / files[0], np.zeros((0, 28, 28), np.uint8))
+    write_idx(tmp_path / files[1], np.zeros(0, np.uint8))
+    load = datasets.load_mnist_test if files == TEST else datasets.load_mnist
+    kwargs = {} if files == TEST else {"split": "standard"}
+    with pytest.raises(ValueError, match=f"{files[0]}: holds no images"):
+        load(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: read_idx(None), TypeError, "path must be a file name"),
+    (lambda: read_idx(7), TypeError, "path must be a file name"),
+    (lambda: datasets.load_mnist_pkl(b"mnist.pkl.gz"), TypeError, "path must be"),
+    (lambda: datasets.load_mnist(3.5), TypeError, "path must be"),
+    (lambda: datasets.load_mnist_test(dtype="no such type"), TypeError, "dtype must be"),
+    (lambda: datasets.load_mnist_pkl("x", dtype=[("a", "f4")]), ValueError, "dtype must be"),
+    (lambda: datasets.search_dirs("cifar"), ValueError, "name must be one of"),
+    (lambda: datasets.search_dirs(["mnist"]), ValueError, "name must be one of"),
+])
+def test_bad_arguments_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ----------------------------------------------------------- hostile files: pickles
+
+def write_pickle(tmp_path, data, gz=True, name="mnist.pkl.gz"):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_load_mnist_pkl_reads_every_protocol(tmp_path, protocol, dtype):
+    splits = small_book_splits((7, 3, 1))
+    # As re-pickled files hold them: float64 or big-endian images, Fortran order, uint8
+    # labels, an empty array.
+    splits = ((splits[0][0].astype(np.float64), splits[0][1].astype(np.uint8)),
+              (np.asfortranarray(splits[1][0].astype(">f4")), splits[1][1].astype(">i4")),
+              (splits[2][0][:0], splits[2][1][:0]))
+    path = write_pickle(tmp_path, pickle.dumps(splits, protocol=protocol))
+    data = datasets.load_mnist_pkl(path, dtype=dtype)
+    for (X, y), X_read, y_read in zip(splits, data[0::2], data[1::2]):
+        assert X_read.dtype == dtype and y_read.dtype == np.int64
+        assert X_read.shape == X.shape and np.array_equal(X_read, X.astype(dtype))
+        assert np.array_equal(y_read, y)
+
+
+def books_expanded_pickle(splits, protocol=2):
+    """As the book's expand_mnist.py wrote it: the training set a list [images, labels]
+    of one (784,) array per image and one NumPy int64 scalar per label."""
+    (X, y), validation, test = splits
+    training = [list(X), [np.int64(label) for label in y]]
+    buffer = io.BytesIO()
+    Python2StylePickler(buffer, protocol=protocol).dump((training, validation, test))
+    return gzip.compress(buffer.getvalue())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_books_expanded_pickle_loads(tmp_path, dtype):
+    splits = small_book_splits((9, 2, 3))
+    path = tmp_path / "mnist_expanded.pkl.gz"
+    path.write_bytes(books_expanded_pickle(splits))
+    data = datasets.load_mnist_pkl(path, dtype=dtype)
+    assert data.X_train.shape == (9, 784) and data.X_train.dtype == dtype
+    assert np.array_equal(data.X_train, splits[0][0].astype(dtype))
+    assert np.array_equal(data.y_train, splits[0][1]) and data.y_train.dtype == np.int64
+    assert np.array_equal(data.X_test, splits[2][0].astype(dtype))
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda X, y: ([X[0], X[1][:700]], y[:2]), "image 1 is not 784 floats"),
+    (lambda X, y: ([X[0], "pixels"], y[:2]), "image 1 is not 784 floats"),
+    (lambda X, y: (list(X), [np.int64(1), np.float64(2.0)] + [np.int64(0)] * 7),
+     "only integer labels"),
+    (lambda X, y: (list(X), [1, True] + [0] * 7), "label 1"),
+    (lambda X, y: (list(X), [np.int64(10)] * 9), "label 0 is not one of 0..9"),
+    (lambda X, y: (list(X), [np.int64(1)] * 8), "expected 9 integer labels, found 8"),
+    (lambda X, y: ({"X": X}, y), "expected float images"),
+])
+def test_the_expanded_lists_are_checked(tmp_path, damage, match):
+    (X, y), validation, test = small_book_splits((9, 2, 3))
+    data = pickle.dumps((damage(X, y), validation, test), protocol=2)
+    with pytest.raises(ValueError, match=match):
+        datasets.load_mnist_pkl(write_pickle(tmp_path, data))
+
+
+class Reduces:
+    """Pickles as ``function(*args)``, with ``state`` for BUILD when given."""
+
+    def __init__(self, function, args, state=None):
+        self.function, self.args, self.state = function, args, state
+
+    def __reduce__(self):
+        if self.state is None:
+            return self.function, self.args
+        return self.function, self.args, self.state
+
+
+def with_arrays(bad):
+    """A book-shaped tuple with ``bad`` in place of the training images."""
+    X, y = small_book_splits((2, 1, 1))[0]
+    return ((bad, y), (X[:1], y[:1]), (X[:1], y[:1]))
+
+
+HOSTILE_PICKLES = {
+    # numpy.ndarray(shape, dtype, buffer, offset, strides): 700 MiB from 4 bytes.
+    "zero strides": with_arrays(Reduces(np.ndarray, ((220000, 784), np.dtype("f4"),
+                                                     b"\0" * 4, 0, (0, 0)))),
+    "_reconstruct of 10^8 objects": with_arrays(
+        Reduces(_reconstruct, (np.ndarray, (10**8,), b"O"))),
+    "_reconstruct of a big float array": with_arrays(
+        Reduces(_reconstruct, (np.ndarray, (220000, 784), b"f"))),
+    "data shorter than the shape": with_arrays(
+        Reduces(_reconstruct, (np.ndarray, (0,), b"b"),
+                (1, (220000, 784), np.dtype("f4"), False, b"\0" * 16))),
+    "data longer than the shape": with_arrays(
+        Reduces(_reconstruct, (np.ndarray, (0,), b"b"),
+                (1, (2, 784), np.dtype("f4"), False, b"\0" * (4 * 2 * 784 + 1)))),
+    "an object array": with_arrays(
+        Reduces(_reconstruct, (np.ndarray, (0,), b"b"),
+                (1, (2,), np.dtype("O"), False, [1, 2]))),
+    "a shape that is not sizes": with_arrays(
+        Reduces(_reconstruct, (np.ndarray, (0,), b"b"),
+                (1, (-1, 784), np.dtype("f4"), False, b""))),
+    "a float scalar": with_arrays([np.float64(1.0)]),
+    "bytes(n)": with_arrays(Reduces(bytes, (10**9,))),
+}
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+@pytest.mark.parametrize("case", list(HOSTILE_PICKLES))
+def test_hostile_pickles_are_refused_cheaply_naming_the_file(tmp_path, case, protocol):
+    path = write_pickle(tmp_path, pickle.dumps(HOSTILE_PICKLES[case], protocol=protocol))
+    error, peak = peak_bytes(datasets.load_mnist_pkl, path)
+    assert isinstance(error, ValueError), error
+    assert str(error).startswith(f"{path}: "), error
+    assert peak < 1 << 20, peak
+
+
+@pytest.mark.parametrize("data", [
+    b"\x80\x02Nr" + (10**8).to_bytes(4, "little") + b".",  # memo index 10^8
+    b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"abc.",  # 1 TiB of bytes
+    b"\x80\x05\x96" + (1 << 40).to_bytes(8, "little") + b"abc.",  # a 1 TiB bytearray
+    b"\x80\x04\x95" + (1 << 40).to_bytes(8, "little") + b"N.",  # a 1 TiB frame
+], ids=["memo", "bytes", "bytearray", "frame"])
+def test_pickle_opcodes_claiming_huge_sizes_cost_nothing(tmp_path, data):
+    error, peak = peak_bytes(datasets.load_mnist_pkl, write_pickle(tmp_path, data))
+    assert isinstance(error, ValueError), error
+    assert peak < 1 << 20, peak
+
+
+def test_a_gzip_bomb_after_the_pickle_is_not_decompressed(tmp_path):
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip_of_zeros(book_pickle_bytes(small_book_splits()), BOMB_BYTES))
+    error, peak = peak_bytes(datasets.load_mnist_pkl, path)
+    assert isinstance(error, ValueError) and "data after its end" in str(error)
+    assert peak < 4 << 20, peak
+
+
+def book_pickle_bytes(splits):
+    return gzip.decompress(book_pickle(splits))
+
+
+def test_a_refused_pickle_names_the_file(tmp_path):
+    path = write_pickle(tmp_path, pickle.dumps((RunsACommand(tmp_path / "x"),), protocol=2))
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: refusing to load "
+                                         r"posix\.system|nt\.system"):
+        datasets.load_mnist_pkl(path)

@@ -1,6 +1,8 @@
 """The book's data expansion: nnfast.datasets.expand against a direct translation of the
 book's expand_mnist.py loop, on hand-made and real images; its memory use; the
 nnfast.book.expand_mnist script, its file, and mnist_loader reading that file back."""
+import gzip
+import pickletools
 import tracemalloc
 
 import numpy as np
@@ -9,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnfast import datasets
-from nnfast.book import expand_mnist, mnist_loader
+from nnfast.book import expand_mnist, mnist_loader, network3
 from nnfast.datasets import Dataset, expand
 
 
@@ -167,6 +169,10 @@ def test_memory_is_about_one_output(fashion_dir):
     (np.zeros((1, 784)), [0], {"shifts": [1, 0]}, ValueError, "shifts"),
     (np.zeros((1, 784)), [0], {"shifts": [(1, 0, 0)]}, ValueError, "shifts"),
     (np.zeros((1, 784)), [0], {"shifts": [(0.5, 0)]}, ValueError, "shifts"),
+    (np.zeros((1, 784)), [0], {"shifts": None}, TypeError, "shifts must be a sequence"),
+    (np.zeros((1, 784)), [0], {"shifts": 3}, TypeError, "shifts must be a sequence"),
+    ([[0.0] * 784, [0.0] * 783], [0, 1], {}, ValueError, "X must be an array"),
+    (np.zeros((1, 784)), [[0], [1, 2]], {}, ValueError, "y must be an array"),
 ])
 def test_bad_inputs(X, y, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -209,14 +215,22 @@ def test_expand_training_keeps_images_with_their_labels():
     np.testing.assert_array_equal(again.y_train, y)
 
 
+def book_layout(tmp_path, monkeypatch):
+    """The book's folders: src/ (the working directory) and data/ beside it."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    return tmp_path / "data"
+
+
 def test_main_writes_a_file_load_data_reads(tmp_path, monkeypatch, capsys):
     data = small_dataset()
     monkeypatch.setattr(datasets, "load_mnist", lambda path, split: data)
-    out = tmp_path / "mnist_expanded.npz"
+    out = tmp_path / "mnist_expanded.pkl.gz"
     assert expand_mnist.main(out=out, seed=1) == out
     assert "Expanding" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
-    loaded = expand_mnist.load(out)
+    loaded = datasets.load_mnist_pkl(out)
     expected = expand_mnist.expand_training(data, seed=1)
     for got, want in zip(loaded, expected):
         np.testing.assert_array_equal(got, want)
@@ -232,26 +246,74 @@ def test_main_writes_a_file_load_data_reads(tmp_path, monkeypatch, capsys):
     assert out.read_bytes() == before
 
 
-def test_main_by_default_writes_in_the_current_directory(tmp_path, monkeypatch):
+def test_the_file_holds_only_tuples_and_arrays(tmp_path):
+    path = tmp_path / "e.pkl.gz"
+    expand_mnist.save(path, small_dataset(3))
+    globals_named = {arg for op, arg, _ in pickletools.genops(gzip.decompress(path.read_bytes()))
+                     if op.name in ("GLOBAL", "SHORT_BINUNICODE", "BINUNICODE")}
+    assert globals_named <= {"numpy", "dtype", "numpy._core.numeric", "numpy.core.numeric",
+                             "_frombuffer", "f4", "i8", "<", "C"}, globals_named
+
+
+def test_run_as_the_book_runs_it(tmp_path, monkeypatch):
+    """From src/, the book's ../data/mnist.pkl.gz in, ../data/mnist_expanded.pkl.gz out,
+    and network3 reads it back; the IDX files found elsewhere are not used."""
+    data_dir = book_layout(tmp_path, monkeypatch)
+    data = small_dataset(7)
+    expand_mnist.save(data_dir / "mnist.pkl.gz", data)
+    monkeypatch.setattr(datasets, "load_mnist", lambda *a, **k: pytest.fail("searched"))
+    assert expand_mnist._command(["--seed", "3"]) == 0
+    assert sorted(p.name for p in data_dir.iterdir()) == ["mnist.pkl.gz",
+                                                          "mnist_expanded.pkl.gz"]
+    training, validation, test = network3.load_data_shared("../data/mnist_expanded.pkl.gz")
+    expected = expand_mnist.expand_training(data, seed=3)
+    np.testing.assert_array_equal(training[0], expected.X_train)
+    np.testing.assert_array_equal(training[1], expected.y_train)
+    np.testing.assert_array_equal(test[0], data.X_test)
+
+
+def test_without_the_books_pickle_the_idx_files_are_expanded(tmp_path, monkeypatch):
+    data_dir = book_layout(tmp_path, monkeypatch)
     monkeypatch.setattr(datasets, "load_mnist", lambda path, split: small_dataset(3))
+    assert expand_mnist.main() == expand_mnist.DEFAULT_OUT
+    assert len(datasets.load_mnist_pkl(data_dir / "mnist_expanded.pkl.gz").X_train) == 15
+
+
+def test_without_the_books_data_folder_it_says_where_to_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    expand_mnist.main()
-    assert len(expand_mnist.load(tmp_path / "mnist_expanded.npz").X_train) == 15
+    monkeypatch.setattr(datasets, "load_mnist", lambda path, split: small_dataset(3))
+    with pytest.raises(FileNotFoundError, match="run from the book's src/ folder"):
+        expand_mnist.main()
+    assert expand_mnist._command([]) == 1
+    assert "src/ folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_load_refuses_other_files(tmp_path):
-    text = tmp_path / "not.npz"
+@pytest.mark.parametrize("failure", [OSError(27, "File too large"), KeyboardInterrupt()])
+def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch, failure):
+    path = tmp_path / "mnist_expanded.pkl.gz"
+    expand_mnist.save(path, small_dataset(3))
+    before = path.read_bytes()
+
+    def dump_half_then_fail(obj, file, protocol):
+        file.write(before[:100])
+        raise failure
+    monkeypatch.setattr(expand_mnist.pickle, "dump", dump_half_then_fail)
+    with pytest.raises(type(failure)):
+        expand_mnist.save(path, small_dataset(5))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_load_data_refuses_other_files(tmp_path):
+    text = tmp_path / "not.pkl.gz"
     text.write_text("hello")
-    with pytest.raises(ValueError, match="not a readable .npz"):
-        expand_mnist.load(text)
-    partial = tmp_path / "partial.npz"
-    np.savez_compressed(partial, X_train=np.zeros((1, 784)))
-    with pytest.raises(ValueError, match="no array"):
-        expand_mnist.load(partial)
-    bad = tmp_path / "bad.npz"
+    with pytest.raises(ValueError, match="not a valid mnist.pkl.gz pickle"):
+        mnist_loader.load_data(text)
+    bad = tmp_path / "mnist_expanded.pkl.gz"
     data = small_dataset(3)
     expand_mnist.save(bad, data._replace(y_test=np.array([0, 1, 10])))
-    with pytest.raises(ValueError, match="labels outside"):
-        expand_mnist.load(bad)
+    with pytest.raises(ValueError, match="labels outside(.|\n)*To regenerate it, delete it"):
+        mnist_loader.load_data(bad)
     with pytest.raises(FileNotFoundError):
-        expand_mnist.load(tmp_path / "missing.npz")
+        mnist_loader.load_data(tmp_path / "missing.pkl.gz")

@@ -137,6 +137,36 @@ def test_other_pickles_raise_value_error(tmp_path, value, protocol):
     assert _load_pkl(tmp_path, pickle.dumps(value, protocol=protocol)) is None
 
 
+array_splits = st.tuples(*[st.tuples(
+    st.integers(0, 3).flatmap(lambda n: st.sampled_from(["<f4", ">f4", "<f8", ">f2"]).map(
+        lambda dtype: (np.arange(n * 784) % 256 / 256).astype(dtype).reshape(n, 784))),
+    st.sampled_from(["<i8", ">i4", "u1", "<u2"]).map(lambda dtype: np.arange(3, dtype=dtype)))
+    for _ in range(3)])
+
+
+@fuzz(100)
+@given(splits=array_splits, protocol=st.integers(0, pickle.HIGHEST_PROTOCOL),
+       fortran=st.booleans())
+def test_arrays_at_any_protocol_load_exactly(tmp_path, splits, protocol, fortran):
+    # Labels as many as images, as the loader checks.
+    splits = tuple((np.asfortranarray(X) if fortran else X, y[:len(X)] % 10)
+                   for X, y in splits)
+    result = _load_pkl(tmp_path, gzip.compress(pickle.dumps(splits, protocol=protocol)))
+    assert result is not None
+    for (X, y), X_read, y_read in zip(splits, result[0::2], result[1::2]):
+        assert np.array_equal(X_read, X.astype(np.float32)) and np.array_equal(y_read, y)
+
+
+GOOD_PICKLE_5 = pickle.dumps(_tiny_splits(), protocol=5)
+
+
+@fuzz(300)
+@given(edits=mutations, gz=st.booleans())
+def test_mutated_protocol_5_pickle_loads_or_raises_value_error(tmp_path, edits, gz):
+    data = mutate(GOOD_PICKLE_5, edits)
+    _load_pkl(tmp_path, gzip.compress(data) if gz else data)
+
+
 # Callables a malicious pickle might name. None is on the unpickler's list.
 DANGEROUS = [("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "exec"),
              ("builtins", "getattr"), ("builtins", "__import__"), ("subprocess", "call"),

@@ -12,7 +12,6 @@ import io
 import math
 import operator
 import os
-import pickle
 import struct
 import zlib
 from pathlib import Path
@@ -20,14 +19,9 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nnfast import _download
+from nnfast import _array_pickle, _download
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-try:
-    from numpy._core.multiarray import _reconstruct
-except ImportError:  # NumPy < 2
-    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 __all__ = [
     "DataNotFoundError",
@@ -43,6 +37,9 @@ __all__ = [
 ]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Deflate codes at most 258 bytes in 2 bits: no gzip stream inflates more than 1032-fold.
+_MAX_DEFLATE_RATIO = 1032
+_BUFFER_BYTES = 1 << 16
 
 # The IDX type codes of http://yann.lecun.com/exdb/mnist/ ("the IDX file format").
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -122,111 +119,216 @@ def read_idx(path: PathLike) -> np.ndarray:
 
     Raises ValueError when the file is not well-formed IDX: a bad magic number, an
     unknown type code, too few or too many dimensions, or a data length that does not
-    match the dimensions exactly.
+    match the dimensions exactly. The header is read first and no more is decompressed
+    than it implies (and one byte, to find trailing data), so a gzip bomb costs nothing.
     """
-    path = Path(path)
-    return _parse_idx(_read_maybe_gzipped(path), path)
+    path = _as_path(path, "path")
+    with _DataFile(path) as file:
+        return file.read_idx_data(file.read_idx_header())
 
 
-def _read_maybe_gzipped(path):
-    data = path.read_bytes()
-    if not data.startswith(_GZIP_MAGIC):
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path}: corrupt gzip data ({exc})") from None
+class _CorruptGzip(ValueError):
+    """A gzip stream that does not decompress: the message names the file."""
 
 
-def _parse_idx(data, path):
-    if len(data) < 4 or data[:2] != b"\0\0":
-        raise ValueError(f"{path}: not an IDX file (its first two bytes must be zero)")
-    type_code, ndim = data[2], data[3]
-    if type_code not in _IDX_DTYPES:
-        known = ", ".join(f"0x{code:02X}" for code in _IDX_DTYPES)
-        raise ValueError(f"{path}: unknown IDX type code 0x{type_code:02X} (known: {known})")
-    if not 1 <= ndim <= 4:
-        raise ValueError(f"{path}: IDX header says {ndim} dimensions, expected 1 to 4")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(
-            f"{path}: truncated IDX header: expected {header} bytes for {ndim} "
-            f"dimensions, found {len(data)}")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_IDX_DTYPES[type_code])
-    count = math.prod(dims)
-    expected = header + count * dtype.itemsize
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "trailing bytes after the data"
-        shape = "×".join(map(str, dims))
-        raise ValueError(
-            f"{path}: {problem}: expected {expected} bytes for a {shape} array of "
-            f"{dtype.name}, found {len(data)}")
-    array = np.frombuffer(data, dtype, count=count, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="))
+class _Inflater(io.RawIOBase):
+    """A gzip stream's content, with a corrupt stream a ValueError naming the file. It
+    is read through an io.BufferedReader, whose small reads (a pickle's opcodes) cost
+    no Python call each."""
 
+    def __init__(self, raw, path):
+        self._gzip, self._path = gzip.GzipFile(fileobj=raw), path
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles NumPy arrays and nothing else: a pickle can name any callable, and
-    loading calls it, so every global outside this list is refused."""
+    def readable(self):
+        return True
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,  # NumPy 1 (the book's file)
-        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # NumPy 2
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-
-    def find_class(self, module, name):
+    def readinto(self, buffer):
         try:
-            return self._ALLOWED[module, name]
-        except KeyError:
+            return self._gzip.readinto(buffer)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise _CorruptGzip(f"{self._path}: corrupt gzip data ({exc})") from None
+
+    def close(self):
+        self._gzip.close()
+        super().close()
+
+
+class _DataFile:
+    """A data file opened for reading in pieces, decompressing as it goes when it is
+    gzipped (detected by content, not name). ``stream`` is the content."""
+
+    def __init__(self, path):
+        self.path = path
+        self._raw = open(path, "rb")
+        try:
+            self.size = os.fstat(self._raw.fileno()).st_size
+            self.gzipped = self._raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+            self._raw.seek(0)
+            self.stream = (io.BufferedReader(_Inflater(self._raw, path), _BUFFER_BYTES)
+                           if self.gzipped else self._raw)
+        except BaseException:
+            self._raw.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stream.close()
+        self._raw.close()
+
+    def most_bytes(self):
+        """An upper bound on the bytes the file holds: deflate's best ratio is 1032:1."""
+        return self.size * (_MAX_DEFLATE_RATIO if self.gzipped else 1)
+
+    def read_into(self, buffer):
+        """Fill ``buffer`` (a byte memoryview) as far as the file goes; the count read."""
+        done = 0
+        while done < len(buffer):
+            n = self.stream.readinto(buffer[done:])
+            if not n:
+                break
+            done += n
+        return done
+
+    def read_idx_header(self):
+        """The IDX header's ``(dtype, dims)``, the dtype big-endian as stored."""
+        magic = self.stream.read(4)
+        if len(magic) < 4 or magic[:2] != b"\0\0":
+            raise ValueError(f"{self.path}: not an IDX file (its first two bytes must be zero)")
+        type_code, ndim = magic[2], magic[3]
+        if type_code not in _IDX_DTYPES:
+            known = ", ".join(f"0x{code:02X}" for code in _IDX_DTYPES)
+            raise ValueError(f"{self.path}: unknown IDX type code 0x{type_code:02X} "
+                             f"(known: {known})")
+        if not 1 <= ndim <= 4:
+            raise ValueError(f"{self.path}: IDX header says {ndim} dimensions, expected 1 to 4")
+        sizes = self.stream.read(4 * ndim)
+        if len(sizes) < 4 * ndim:
             raise ValueError(
-                f"refusing to load {module}.{name} from a pickle: only NumPy arrays "
-                "are allowed") from None
+                f"{self.path}: truncated IDX header: expected {4 + 4 * ndim} bytes for "
+                f"{ndim} dimensions, found {4 + len(sizes)}")
+        return np.dtype(_IDX_DTYPES[type_code]), struct.unpack(f">{ndim}I", sizes)
+
+    def read_idx_data(self, header):
+        """The array the header describes, native-endian, read from just after it."""
+        dtype, dims = header
+        start = 4 + 4 * len(dims)
+        count = math.prod(dims)
+        expected = start + count * dtype.itemsize
+
+        def wrong_length(problem, found):
+            shape = "×".join(map(str, dims))
+            return ValueError(f"{self.path}: {problem}: expected {expected} bytes for a "
+                              f"{shape} array of {dtype.name}, found {found}")
+
+        if not self.gzipped and self.size != expected:
+            problem = "truncated" if self.size < expected else "trailing bytes after the data"
+            raise wrong_length(problem, self.size)
+        if expected > self.most_bytes():
+            raise wrong_length("truncated", f"a {self.size}-byte gzip file, which holds at "
+                               f"most {self.most_bytes()}")
+        data = np.empty(expected - start, np.uint8)
+        done = self.read_into(memoryview(data))
+        if done < len(data):
+            raise wrong_length("truncated", start + done)
+        if self.stream.read(1):
+            raise wrong_length("trailing bytes after the data", "more")
+        return data.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def load_mnist_pkl(path: PathLike, *, dtype=np.float32) -> Dataset:
     """The book's ``mnist.pkl.gz`` (50,000 / 10,000 / 10,000 images) as a Dataset.
 
-    The file is a Python 2 pickle of three (images, labels) tuples. It is read with an
-    unpickler that builds NumPy arrays only, so a tampered file cannot run code. The
-    book's pixels are k/256, not k/255; they are kept as stored.
+    The file is a pickle (gzipped or not) of three (images, labels) pairs: images as a
+    float array of shape (N, 784), labels as an integer array. The book's expanded
+    training set (``mnist_expanded.pkl.gz``), a list of 784-pixel images and a list of
+    NumPy integer labels, is read too. Any pickle protocol is read (Python 2's, and
+    Python 3's 0 to 5), by an unpickler that builds NumPy arrays only, each from data
+    in the file that matches its shape: a tampered file cannot run code or allocate
+    more than it holds. The book's pixels are k/256, not k/255; they are kept as stored.
     """
-    path = Path(path)
+    path = _as_path(path, "path")
     dtype = _float_dtype(dtype)
-    data = _read_maybe_gzipped(path)
-    try:
-        splits = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except ValueError:
-        raise
-    except Exception as exc:  # a damaged pickle fails in many ways; report them as one
-        raise ValueError(f"{path}: not a valid mnist.pkl.gz pickle ({exc!r})") from None
-    if not (isinstance(splits, tuple) and len(splits) == 3):
+    with _DataFile(path) as file:
+        try:
+            splits = _array_pickle.load(file.stream)
+            trailing = file.stream.read(1)
+        except _array_pickle.Refused as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        except _CorruptGzip:
+            raise
+        except Exception as exc:  # a damaged pickle fails in many ways; report them as one
+            raise ValueError(f"{path}: not a valid mnist.pkl.gz pickle ({exc!r})") from None
+    if trailing:
+        raise ValueError(f"{path}: not a valid mnist.pkl.gz pickle (data after its end)")
+    if not (isinstance(splits, (tuple, list)) and len(splits) == 3):
         raise ValueError(f"{path}: expected a tuple (training, validation, test)")
     arrays = []
     for part, split in zip(("training", "validation", "test"), splits):
-        X, y = _check_pkl_split(split, f"{path} ({part} data)")
-        arrays += [X.astype(dtype), y.astype(np.int64)]
+        arrays += _pkl_split(split, dtype, f"{path} ({part} data)")
     return Dataset(*arrays)
 
 
-def _check_pkl_split(split, where):
-    if not (isinstance(split, tuple) and len(split) == 2
-            and all(isinstance(a, np.ndarray) for a in split)):
+def _pkl_split(split, dtype, where):
+    """``(X, y)`` as ``dtype`` images and int64 labels, checked."""
+    if not (isinstance(split, (tuple, list)) and len(split) == 2):
         raise ValueError(f"{where}: expected a tuple (images, labels) of NumPy arrays")
-    X, y = split
-    n_pixels = math.prod(_IMAGE_SHAPE)
-    if X.dtype.kind != "f" or X.ndim != 2 or X.shape[1] != n_pixels:
-        raise ValueError(f"{where}: expected float images of shape (N, {n_pixels}), "
-                         f"found {X.dtype} {X.shape}")
-    if y.dtype.kind not in "iu" or y.shape != (len(X),):
-        raise ValueError(f"{where}: expected {len(X)} integer labels, found {y.dtype} {y.shape}")
+    X, y = _pkl_images(split[0], dtype, where), _pkl_labels(split[1], where)
+    if len(y) != len(X):
+        raise ValueError(f"{where}: expected {len(X)} integer labels, found {len(y)}")
     if X.size and not (np.all(X >= 0) and np.all(X <= 1)):
         raise ValueError(f"{where}: pixel values outside [0, 1]")
     if y.size and not (y.min() >= 0 and y.max() < _N_CLASSES):
         raise ValueError(f"{where}: labels outside 0..{_N_CLASSES - 1}")
     return X, y
+
+
+def _pkl_images(images, dtype, where):
+    n_pixels = math.prod(_IMAGE_SHAPE)
+    if isinstance(images, np.ndarray):
+        if images.dtype.kind != "f" or images.shape[1:] != (n_pixels,):
+            raise ValueError(f"{where}: expected float images of shape (N, {n_pixels}), "
+                             f"found {images.dtype} {images.shape}")
+        return images.astype(dtype)
+    if not isinstance(images, list):
+        raise ValueError(f"{where}: expected float images of shape (N, {n_pixels}), "
+                         f"found {type(images).__name__}")
+    # The book's expanded training set: one array per image, copied into one array.
+    X = np.empty((len(images), n_pixels), dtype)
+    for i, image in enumerate(images):
+        if not (isinstance(image, np.ndarray) and image.dtype.kind == "f"
+                and image.shape == (n_pixels,)):
+            found = (f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray)
+                     else type(image).__name__)
+            raise ValueError(f"{where}: image {i} is not {n_pixels} floats: found {found}")
+        X[i] = image
+    return X
+
+
+def _pkl_labels(labels, where):
+    if isinstance(labels, np.ndarray):
+        if labels.dtype.kind not in "iu" or labels.ndim != 1:
+            raise ValueError(f"{where}: expected integer labels of shape (N,), found "
+                             f"{labels.dtype} {labels.shape}")
+        return labels.astype(np.int64)
+    if not isinstance(labels, list):
+        raise ValueError(f"{where}: expected integer labels, found {type(labels).__name__}")
+    # The book's expanded training set: a list of NumPy integer scalars.
+    for i, label in enumerate(labels):
+        if not (isinstance(label, (int, np.integer)) and not isinstance(label, bool)
+                and 0 <= label < _N_CLASSES):
+            raise ValueError(f"{where}: label {i} is not one of 0..{_N_CLASSES - 1}: "
+                             f"{label!r:.40}")
+    return np.array(labels, dtype=np.int64)
+
+
+def _as_path(value, name):
+    try:
+        return Path(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a file name (str or os.PathLike), not "
+                        f"{type(value).__name__}") from None
 
 
 # --------------------------------------------------------------------------- locating
@@ -237,9 +339,11 @@ def search_dirs(name: str, path: Optional[PathLike] = None) -> List[Path]:
     (``$XDG_CACHE_HOME/nnfast/<name>``, default ``~/.cache/nnfast/<name>``), where
     downloads go; then system-wide copies (Debian's ``/usr/share/datasets/fashion-mnist``).
     """
+    if not isinstance(name, str) or name not in _MIRRORS:
+        raise ValueError(f"name must be one of {', '.join(map(repr, _MIRRORS))}, not {name!r}")
     dirs = []
     if path is not None:
-        dirs.append(Path(path).expanduser())
+        dirs.append(_as_path(path, "path").expanduser())
     env = os.environ.get("NNFAST_DATA")
     if env:
         dirs += [Path(env).expanduser() / name, Path(env).expanduser()]
@@ -266,7 +370,7 @@ def _find_in(directory, filename):
 def _locate(name, filenames, path, download):
     """The paths of ``filenames``, all from the first directory that holds every one of
     them (files of different copies are never mixed); else downloaded into the cache."""
-    if path is not None and Path(path).is_file():
+    if path is not None and _as_path(path, "path").is_file():
         raise ValueError(f"{path} is a file; pass the directory holding the IDX files "
                          "(for the book's mnist.pkl.gz use load_mnist_pkl)")
     dirs = search_dirs(name, path)
@@ -362,27 +466,38 @@ def _load_test(name, path, download, dtype):
 
 
 def _read_pair(files, pair, dtype):
-    """Images as float rows in [0, 1] and int64 labels, checked against each other."""
+    """Images as float rows in [0, 1] and int64 labels, checked against each other: both
+    headers first, so that no data is decompressed for a pair that does not match."""
     images_path, labels_path = (files[f] for f in pair)
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.dtype != np.uint8 or images.shape[1:] != _IMAGE_SHAPE:
-        raise ValueError(f"{images_path}: expected 28×28 uint8 images, found "
-                         f"{images.dtype} of shape {images.shape}")
-    if labels.dtype != np.uint8 or labels.shape != images.shape[:1]:
-        raise ValueError(f"{labels_path}: expected {len(images)} uint8 labels (one per "
-                         f"image), found {labels.dtype} of shape {labels.shape}")
-    if labels.size and labels.max() >= _N_CLASSES:
-        raise ValueError(f"{labels_path}: labels outside 0..{_N_CLASSES - 1}")
+    with _DataFile(images_path) as images_file, _DataFile(labels_path) as labels_file:
+        images_header = images_file.read_idx_header()
+        labels_header = labels_file.read_idx_header()
+        (images_dtype, images_dims), (labels_dtype, labels_dims) = images_header, labels_header
+        if images_dtype != np.uint8 or images_dims[1:] != _IMAGE_SHAPE:
+            raise ValueError(f"{images_path}: expected 28×28 uint8 images, found "
+                             f"{images_dtype.name} of shape {images_dims}")
+        if images_dims[0] == 0:
+            raise ValueError(f"{images_path}: holds no images")
+        if labels_dtype != np.uint8 or labels_dims != images_dims[:1]:
+            raise ValueError(f"{labels_path}: expected {images_dims[0]} uint8 labels (one per "
+                             f"image), found {labels_dtype.name} of shape {labels_dims}")
+        labels = labels_file.read_idx_data(labels_header)
+        if labels.max() >= _N_CLASSES:
+            raise ValueError(f"{labels_path}: labels outside 0..{_N_CLASSES - 1}")
+        images = images_file.read_idx_data(images_header)
     X = images.reshape(len(images), -1).astype(dtype)
     X /= 255
     return X, labels.astype(np.int64)
 
 
 def _float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise ValueError(f"dtype must be a floating-point type, not {dtype}")
-    return dtype
+    try:
+        checked = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be a floating-point type, not {dtype!r}") from None
+    if checked.kind != "f":
+        raise ValueError(f"dtype must be a floating-point type, not {checked}")
+    return checked
 
 
 # ---------------------------------------------------------------------------- expansion
@@ -412,9 +527,9 @@ def expand(X: np.ndarray, y: np.ndarray, *, shifts: Sequence[Tuple[int, int]] = 
 
     The output is allocated once and filled by slicing; no copy per image is made.
     Raises ValueError on mismatched shapes or a shift as large as the image, TypeError
-    on an image dtype other than float or uint8.
+    on an image dtype other than float or uint8 or ``shifts`` not a sequence.
     """
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = _as_array(X, "X"), _as_array(y, "y")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (one image per row), not of shape {X.shape}")
     if not (X.dtype.kind == "f" or X.dtype == np.uint8):
@@ -453,7 +568,19 @@ def _check_image_shape(image_shape, n_pixels):
     return h, w
 
 
+def _as_array(value, name):
+    try:
+        return np.asarray(value)
+    except ValueError:  # ragged nested lists
+        raise ValueError(f"{name} must be an array (or nested lists of one shape)") from None
+
+
 def _check_shifts(shifts, h, w):
+    try:
+        shifts = list(shifts)
+    except TypeError:
+        raise TypeError(f"shifts must be a sequence of (dy, dx) pairs, not "
+                        f"{type(shifts).__name__}") from None
     checked = []
     for shift in shifts:
         try:

@@ -60,16 +60,15 @@ def load_data_shared(filename=DEFAULT_FILENAME):
     float32 images (N, 784) and int64 labels (N,), as NumPy arrays (the book's are
     Theano shared variables).
 
-    ``filename`` may be the book's ``mnist.pkl.gz`` (or its expanded pickle), the
-    ``.npz`` written by :mod:`nnfast.book.expand_mnist`, or a directory holding the
-    MNIST IDX files (see :func:`nnfast.book.mnist_loader.load_data`). When the book's
-    default ``../data/mnist.pkl.gz`` does not exist, the IDX files are looked for (and
-    downloaded) as by :func:`nnfast.datasets.load_mnist`. Raises
-    :class:`nnfast.datasets.DataNotFoundError` when there is no data to be had.
+    ``filename`` may be the book's ``mnist.pkl.gz``, the expanded training set
+    ``mnist_expanded.pkl.gz`` (written by :mod:`nnfast.book.expand_mnist` or by the
+    book's own script), or a directory holding the MNIST IDX files. The default is the
+    book's, and :func:`nnfast.book.mnist_loader.load_data`'s: ``../data/mnist.pkl.gz``
+    when it exists, else the IDX files looked for (and downloaded) as by
+    :func:`nnfast.datasets.load_mnist`. Any other ``filename`` that does not exist is a
+    FileNotFoundError, never a search.
     """
-    path = filename
-    if filename == DEFAULT_FILENAME and not Path(filename).exists():
-        path = None
+    path = None if filename == DEFAULT_FILENAME else filename
     return list(mnist_loader.load_data(path))
 
 
