@@ -170,3 +170,6 @@ cdef extern from "nnfast.h" nogil:
                       float *out, unsigned char *mask) noexcept
     void nnf_ddropout(nnf_int n, const double *x, double p, unsigned long long seed,
                       double *out, unsigned char *mask) noexcept
+
+cdef extern from "peak.h" nogil:
+    double nnf_peak_gflops(int arch, int is_double) noexcept

@@ -356,6 +356,12 @@ def cmd_info(args) -> int:
     info = nnfast.info()
     print(f"nnfast {info['version']}")
     print(f"ISA: {info['isa']} (supported here: {', '.join(info['supported_isas'])})")
+    peak = info["peak_gflops"]
+    print(f"peak per core: {peak['float32']:.1f} GFLOP/s float32, {peak['float64']:.1f} float64 "
+          f"(measured: an FMA loop on {info['peak_isa']}; efficiency = GFLOP/s / (peak x threads))")
+    if info["isa"] != info["peak_isa"]:
+        print(f"peak per core of the {info['isa']} kernels in use: "
+              f"{nnfast.peak_gflops('float32', info['isa']):.1f} GFLOP/s float32")
     print(f"OpenMP: {'yes' if info['openmp'] else 'no (one thread)'}")
     print(f"threads: {info['threads']}")
     for dtype, blocking in info["blocking"].items():
