@@ -1,5 +1,7 @@
 """The yardstick's FLOP counts (nnfast.flops): the perf note's per-epoch figures, the
 products the NumPy oracle's backprop performs, and the dense convolution."""
+import re
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,21 @@ def test_efficiency_divides_by_the_measured_peak_and_threads():
 def test_bad_arguments_name_themselves(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_bench_reports_each_epochs_gflops_and_fraction_of_peak(capsys):
+    from nnfast import cli
+
+    assert cli.main(["bench", "--quick", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    peak = nnfast.peak_gflops("float32")
+    assert f"peak {peak:.1f} GFLOP/s a core" in out
+    epochs = re.findall(r"^epoch \[([\d, ]+)\] mb (\d+), ([\d,]+) samples +([\d.]+)ms +([\d.]+) +"
+                        r"([\d.]+) ", out, re.M)
+    assert len(epochs) == 2, out
+    for sizes, _, samples, ms, gflops, of_peak in epochs:
+        net = nnfast.Network([int(s) for s in sizes.split(",")])
+        work = flops.epoch_flops(net, int(samples.replace(",", "")))
+        # The printed time has 3 decimals of a millisecond: rate and fraction to match it.
+        assert float(gflops) == pytest.approx(work / (float(ms) * 1e-3) / 1e9, rel=1e-3, abs=0.01)
+        assert float(of_peak) == pytest.approx(float(gflops) / peak, rel=1e-2, abs=1e-3)
