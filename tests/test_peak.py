@@ -54,6 +54,8 @@ def test_peak_is_at_least_half_what_numpys_gemm_reaches_on_one_core(dtype):
 @pytest.mark.parametrize("call, error, name", [
     (lambda: nnfast.peak_gflops("int8"), ValueError, "dtype"),
     (lambda: nnfast.peak_gflops(np.int32), ValueError, "dtype"),
+    (lambda: nnfast.peak_gflops(None), ValueError, "dtype"),
+    (lambda: nnfast.peak_gflops("no such type"), ValueError, "dtype"),
     (lambda: nnfast.peak_gflops("float32", "sse"), ValueError, "isa"),
 ])
 def test_bad_arguments_name_themselves(call, error, name):

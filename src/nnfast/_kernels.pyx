@@ -402,13 +402,13 @@ def peak_gflops(dtype="float32", isa=None):
     ms) and remembered for the process. Efficiency = achieved GFLOP/s / (this x threads)."""
     cdef int is_double, arch
     cdef double gflops
-    if isinstance(dtype, str) and dtype in ("float32", "float64"):
-        is_double = dtype == "float64"
-    elif dtype is np.float32 or dtype is np.float64 or isinstance(dtype, np.dtype) \
-            and dtype in (np.float32, np.float64):
-        is_double = np.dtype(dtype) == np.float64
-    else:
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ("float32", "float64"):
         raise ValueError(f"peak_gflops: dtype must be float32 or float64, got {dtype!r}")
+    is_double = name == "float64"
     if isa is None:
         arch = nnf_arch_best()
     elif isa not in ARCHS:

@@ -280,7 +280,7 @@ def cmd_bench(args) -> int:
     nnfast.set_num_threads(threads)
     rng = np.random.default_rng(0)
     repeat = 3 if args.quick else 10
-    rows = []  # case, nnfast seconds, numpy seconds, torch seconds or None, flops or None
+    rows: List[tuple] = []  # case, nnfast, NumPy, PyTorch seconds or None, flops or None
 
     gemm_sizes = [(10, 784, 30), (10, 30, 10), (256, 784, 100)]
     gemm_sizes.append((256, 256, 256) if args.quick else (1024, 1024, 1024))
