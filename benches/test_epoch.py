@@ -6,15 +6,22 @@ W4 = ConvPool(20 5x5, pool 2, sigmoid) -> FC 2880->100 sigmoid -> softmax 10, et
 W5 = ConvPool(20 5x5, pool 2, ReLU) -> ConvPool(40, 5x5, pool 2, ReLU) -> FC 640->100
 ReLU -> softmax 10, eta 0.03, lmbda 0.1 (network3.py, chapter 6).
 Baselines in the same run: the vectorised NumPy oracle (nnfast.oracle.sgd_epoch, MLPs
-only) and PyTorch on the CPU when it is importable, limited to the same thread count.
+only), PyTorch on the CPU when it is importable, limited to the same thread count, and
+JAX when it is importable: the whole epoch under one jax.jit, a lax.scan over the
+mini-batches, the strongest small-batch answer. XLA sizes its CPU thread pool once per
+process, so JAX runs only in the rows of the thread count it has: all the cores, or one
+under XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 The conv nets run CONV_SAMPLES samples per round (their full epochs take minutes on a
-small machine); `samples` in extra_info lets the report scale to 50,000.
+small machine); `samples` in extra_info lets the report scale to 50,000. Each run
+records its dense flops (nnfast.flops) for the report's GFLOP/s and efficiency.
 """
+import os
+
 import numpy as np
 import pytest
 
 import nnfast
-from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets, oracle
+from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets, flops, oracle
 from support import blas_threads
 
 NETS = {
@@ -29,7 +36,21 @@ try:
     import torch
 except ImportError:
     torch = None
-IMPLS = ["nnfast", "oracle"] + (["torch"] if torch is not None else [])
+try:
+    import jax
+    import jax.numpy as jnp
+except ImportError:
+    jax = None
+IMPLS = ["nnfast", "oracle"] + (["torch"] if torch is not None else []) + \
+    (["jax"] if jax is not None else [])
+
+
+def jax_threads():
+    """The threads XLA's CPU client computes on in this process (see the docstring)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "--xla_cpu_multi_thread_eigen=false" in flags and "intra_op_parallelism_threads=1" in flags:
+        return 1
+    return len(os.sched_getaffinity(0))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +105,54 @@ def torch_epoch(spec, X, y, mini_batch_size, threads):
     return epoch
 
 
-EPOCHS = {"nnfast": nnfast_epoch, "oracle": oracle_epoch, "torch": torch_epoch}
+def jax_trainer(params, cost, X, labels, mini_batch_size, eta):
+    """A function that trains `params` for one epoch, in one compiled XLA program: the
+    mini-batches of a fresh permutation in a lax.scan of SGD steps on `cost`, then the
+    last, smaller batch when the size does not divide the data."""
+    Xj, yj = jnp.asarray(X), jnp.asarray(labels)
+    full = len(X) // mini_batch_size * mini_batch_size
+
+    def step(params, idx):
+        grads = jax.grad(cost)(params, Xj[idx], yj[idx])
+        return jax.tree.map(lambda p, g: p - eta * g, params, grads), None
+
+    def epoch(params, perm):
+        params, _ = jax.lax.scan(step, params, perm[:full].reshape(-1, mini_batch_size))
+        if full < len(X):
+            params, _ = step(params, perm[full:])
+        return params
+
+    state = {"params": params, "rng": np.random.default_rng(1)}
+    compiled = jax.jit(epoch).lower(params, jnp.arange(len(X))).compile()
+
+    def run():
+        perm = jnp.asarray(state["rng"].permutation(len(X)))
+        state["params"] = jax.block_until_ready(compiled(state["params"], perm))
+    return run
+
+
+def jax_epoch(spec, X, y, mini_batch_size, threads):
+    weights, biases = oracle.default_weight_initializer(spec["sizes"], np.random.default_rng(0),
+                                                        np.float32)
+    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in zip(weights, biases)]
+    # network2's L2 step w <- (1 - eta*lmbda/n) w is the gradient of 0.5*(lmbda/n)*|w|^2.
+    decay = spec["lmbda"] / len(X)
+
+    def cost(params, x, labels):
+        a = x
+        for w, b in params[:-1]:
+            a = jax.nn.sigmoid(a @ w.T + b)
+        z = a @ params[-1][0].T + params[-1][1]
+        target = jax.nn.one_hot(labels, z.shape[1], dtype=z.dtype)
+        if spec["cost"] == "quadratic":
+            c = 0.5 * jnp.sum((jax.nn.sigmoid(z) - target) ** 2)
+        else:  # cross-entropy of sigmoid outputs, from z so that it never takes log 0
+            c = -jnp.sum(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
+        return c / len(x) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
+    return jax_trainer(params, cost, X, y, mini_batch_size, spec["eta"])
+
+
+EPOCHS = {"nnfast": nnfast_epoch, "oracle": oracle_epoch, "torch": torch_epoch, "jax": jax_epoch}
 
 CONV_NETS = {
     "W4": dict(eta=0.1, lmbda=0.0, layers=lambda: [
@@ -133,7 +201,39 @@ def torch_conv_epoch(spec, X, y, mini_batch_size, threads):
     return epoch
 
 
-CONV_EPOCHS = {"nnfast": nnfast_conv_epoch, "torch": torch_conv_epoch}
+def jax_conv_epoch(spec, X, y, mini_batch_size, threads):
+    layers = spec["layers"]()
+    rng = np.random.default_rng(0)
+    params = [tuple(jnp.asarray(p, jnp.float32) for p in layer.initial_parameters(rng))
+              for layer in layers]
+    activations = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "tanh": jnp.tanh,
+                   "linear": lambda z: z}
+    # network3 adds 0.5*lmbda*|w|^2 / num_batches to each mini-batch's mean cost.
+    decay = spec["lmbda"] / (len(X) // mini_batch_size)
+
+    def cost(params, x, labels):
+        a = x
+        for layer, (w, b) in zip(layers, params):
+            if isinstance(layer, ConvPoolLayer):
+                z = jax.lax.conv(a.reshape((len(x),) + layer.image_shape), w, (1, 1), "VALID")
+                window = (1, 1) + layer.poolsize
+                z = jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, window, window, "VALID")
+                a = activations[layer.activation](z + b[None, :, None, None])
+            elif layer.activation == "softmax":
+                log_p = jax.nn.log_softmax(a.reshape(len(x), -1) @ w.T + b)
+            else:
+                a = activations[layer.activation](a.reshape(len(x), -1) @ w.T + b)
+        picked = jnp.take_along_axis(log_p, labels[:, None], axis=1)
+        return -jnp.mean(picked) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
+    return jax_trainer(params, cost, X, y, mini_batch_size, spec["eta"])
+
+
+CONV_EPOCHS = {"nnfast": nnfast_conv_epoch, "torch": torch_conv_epoch, "jax": jax_conv_epoch}
+
+
+def skip_unless_runnable(impl, threads):
+    if impl == "jax" and threads != jax_threads():
+        pytest.skip(f"XLA computes on {jax_threads()} threads in this process, not {threads}")
 
 
 @pytest.mark.benchmark(group="epoch")
@@ -142,8 +242,10 @@ CONV_EPOCHS = {"nnfast": nnfast_conv_epoch, "torch": torch_conv_epoch}
 @pytest.mark.parametrize("mini_batch_size", [10, 64, 256])
 @pytest.mark.parametrize("net", sorted(NETS))
 def test_epoch(benchmark, record, fashion, net, mini_batch_size, threads, impl):
+    skip_unless_runnable(impl, threads)
     X, y = fashion
-    record(net=net, mini_batch_size=mini_batch_size, threads=threads, impl=impl)
+    record(net=net, mini_batch_size=mini_batch_size, threads=threads, impl=impl,
+           flops=flops.epoch_flops(nnfast.Network(NETS[net]["sizes"]), len(X)))
     run = EPOCHS[impl](NETS[net], X, y, mini_batch_size, threads)
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
 
@@ -154,8 +256,10 @@ def test_epoch(benchmark, record, fashion, net, mini_batch_size, threads, impl):
 @pytest.mark.parametrize("mini_batch_size", [10, 64, 256])
 @pytest.mark.parametrize("net", sorted(CONV_NETS))
 def test_conv_epoch(benchmark, record, fashion, net, mini_batch_size, threads, impl):
+    skip_unless_runnable(impl, threads)
     X, y = fashion[0][:CONV_SAMPLES], fashion[1][:CONV_SAMPLES]
     record(net=net, mini_batch_size=mini_batch_size, threads=threads, impl=impl,
-           samples=CONV_SAMPLES)
+           samples=CONV_SAMPLES,
+           flops=flops.epoch_flops(nnfast.Network(CONV_NETS[net]["layers"]()), CONV_SAMPLES))
     run = CONV_EPOCHS[impl](CONV_NETS[net], X, y, mini_batch_size, threads)
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)

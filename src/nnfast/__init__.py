@@ -14,8 +14,8 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "2000"
 
 # libgomp reads its settings when the extension loads it, so this comes after.
-from nnfast import _kernels, datasets, kernels, oracle  # noqa: E402
-from nnfast._kernels import get_num_threads, set_num_threads
+from nnfast import _kernels, datasets, flops, kernels, oracle  # noqa: E402
+from nnfast._kernels import get_num_threads, peak_gflops, set_num_threads
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from nnfast.ensemble import Ensemble, ensemble, sweep
@@ -34,13 +34,17 @@ if _os.environ.get("NNFAST_ARCH"):
 
 
 def info():
-    """What this build of nnfast runs on: version, micro-kernel, OpenMP, threads, blocking."""
+    """What this build of nnfast runs on: version, micro-kernel, OpenMP, threads, the
+    measured peak GFLOP/s of one core, blocking."""
     return {
         "version": __version__,
         "isa": _kernels.get_arch(),
         "supported_isas": list(_kernels.supported_archs()),
         "openmp": _kernels.openmp_enabled(),
         "threads": get_num_threads(),
+        # The machine's yardstick, whichever kernels are in use (measured once, a few ms).
+        "peak_gflops": {"float32": peak_gflops("float32"), "float64": peak_gflops("float64")},
+        "peak_isa": _kernels.supported_archs()[-1],
         "blocking": {"float32": _kernels.blocking("float32"), "float64": _kernels.blocking("float64")},
     }
 
@@ -64,6 +68,7 @@ __all__ = [
     "sweep",
     "get_num_threads",
     "info",
+    "peak_gflops",
     "load",
     "set_num_threads",
 ]

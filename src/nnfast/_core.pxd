@@ -173,3 +173,6 @@ cdef extern from "nnfast.h" nogil:
                       float *out, unsigned char *mask, int n_threads) noexcept
     void nnf_ddropout(nnf_int n, const double *x, double p, unsigned long long seed,
                       double *out, unsigned char *mask, int n_threads) noexcept
+
+cdef extern from "peak.h" nogil:
+    double nnf_peak_gflops(int arch, int is_double) noexcept

@@ -450,3 +450,39 @@ def all_finite(x):
 
 include "_engine.pxi"
 include "_conv.pxi"
+
+
+# ---- the machine's peak (csrc/peak.c) ----
+
+_peaks = {}
+
+
+def peak_gflops(dtype="float32", isa=None):
+    """The peak GFLOP/s of one core in `dtype`: a loop of nothing but fused
+    multiply-adds in the widest vectors of `isa` (default: the best this CPU runs,
+    whichever kernels are in use), measured the first time it is asked for (a few
+    ms) and remembered for the process. Efficiency = achieved GFLOP/s / (this x threads)."""
+    cdef int is_double, arch
+    cdef double gflops
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ("float32", "float64"):
+        raise ValueError(f"peak_gflops: dtype must be float32 or float64, got {dtype!r}")
+    is_double = name == "float64"
+    if isa is None:
+        arch = nnf_arch_best()
+    elif isa not in ARCHS:
+        raise ValueError(f"peak_gflops: isa must be one of {ARCHS}, got {isa!r}")
+    elif ARCHS.index(isa) > nnf_arch_best():
+        raise RuntimeError(f"peak_gflops: this CPU cannot run {isa!r} "
+                           f"(best available: {ARCHS[nnf_arch_best()]!r})")
+    else:
+        arch = ARCHS.index(isa)
+    key = (ARCHS[arch], "float64" if is_double else "float32")
+    if key not in _peaks:
+        with nogil:
+            gflops = nnf_peak_gflops(arch, is_double)
+        _peaks[key] = gflops
+    return _peaks[key]

@@ -370,7 +370,7 @@ def _best(fn, repeat):
 
 
 def cmd_bench(args) -> int:
-    from nnfast import kernels, oracle
+    from nnfast import flops, kernels, oracle
 
     try:
         import torch
@@ -380,7 +380,7 @@ def cmd_bench(args) -> int:
     nnfast.set_num_threads(threads)
     rng = np.random.default_rng(0)
     repeat = 3 if args.quick else 10
-    rows = []  # case, nnfast seconds, numpy seconds, torch seconds or None
+    rows: List[tuple] = []  # case, nnfast, NumPy, PyTorch seconds or None, flops or None
 
     gemm_sizes = [(10, 784, 30), (10, 30, 10), (256, 784, 100)]
     gemm_sizes.append((256, 256, 256) if args.quick else (1024, 1024, 1024))
@@ -391,11 +391,11 @@ def cmd_bench(args) -> int:
         reps = max(1, int(2e7 / (m * k * n)))  # time calls long enough to measure
         mine = _best(lambda: [kernels.matmul(a, b, out) for _ in range(reps)], repeat) / reps
         theirs = _best(lambda: [np.matmul(a, b, out=out) for _ in range(reps)], repeat) / reps
-        rows.append((f"matmul {m}x{k} @ {k}x{n} float32", mine, theirs, None))
+        rows.append((f"matmul {m}x{k} @ {k}x{n} float32", mine, theirs, None, 2 * m * k * n))
     z = rng.standard_normal((10_000, 100)).astype(np.float32)
     out = np.empty_like(z)
     rows.append(("sigmoid 10000x100 float32", _best(lambda: kernels.sigmoid(z, out=out), repeat),
-                 _best(lambda: oracle.sigmoid(z), repeat), None))
+                 _best(lambda: oracle.sigmoid(z), repeat), None, None))
 
     n = 2_000 if args.quick else 10_000
     X = rng.random((n, 784), dtype=np.float32)
@@ -412,16 +412,23 @@ def cmd_bench(args) -> int:
         theirs = _best(lambda: oracle.sgd_epoch(weights, biases, X, Y, mini_batch, eta, 0.0,
                                                 oracle.QuadraticCost, acts, perm), 1)
         torch_s = _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads) if torch else None
-        rows.append((f"epoch {sizes} mb {mini_batch}, {n:,} samples", mine, theirs, torch_s))
+        rows.append((f"epoch {sizes} mb {mini_batch}, {n:,} samples", mine, theirs, torch_s,
+                     flops.epoch_flops(net, n)))
 
-    print(f"nnfast {nnfast.__version__}, {nnfast.info()['isa']}, {threads} threads; "
-          "ratio = baseline time / nnfast time (> 1: nnfast is faster)")
-    header = f"{'case':<44}{'nnfast':>11}{'NumPy':>11}{'ratio':>8}"
+    info = nnfast.info()
+    peak = info["peak_gflops"]["float32"]
+    print(f"nnfast {nnfast.__version__}, {info['isa']}, {threads} threads; peak {peak:.1f} "
+          f"GFLOP/s a core (float32, measured on {info['peak_isa']})\n"
+          "ratio = baseline time / nnfast time (> 1: nnfast is faster); GFLOP/s = nnfast's "
+          "dense flops a second; of peak = GFLOP/s / (peak x threads)")
+    header = f"{'case':<44}{'nnfast':>11}{'GFLOP/s':>9}{'of peak':>9}{'NumPy':>11}{'ratio':>8}"
     if torch:
         header += f"{'PyTorch':>11}{'ratio':>8}"
     print(header)
-    for case, mine, theirs, torch_s in rows:
-        line = f"{case:<44}{_ms(mine)}{_ms(theirs)}{theirs / mine:7.2f}x"
+    for case, mine, theirs, torch_s, work in rows:
+        rate = (f"{work / mine / 1e9:9.2f}{flops.efficiency(work, mine, threads):9.3f}" if work
+                else f"{'-':>9}{'-':>9}")
+        line = f"{case:<44}{_ms(mine)}{rate}{_ms(theirs)}{theirs / mine:7.2f}x"
         if torch:
             line += (f"{_ms(torch_s)}{torch_s / mine:7.2f}x" if torch_s else f"{'-':>11}{'':8}")
         print(line)
@@ -456,6 +463,12 @@ def cmd_info(args) -> int:
     info = nnfast.info()
     print(f"nnfast {info['version']}")
     print(f"ISA: {info['isa']} (supported here: {', '.join(info['supported_isas'])})")
+    peak = info["peak_gflops"]
+    print(f"peak per core: {peak['float32']:.1f} GFLOP/s float32, {peak['float64']:.1f} float64 "
+          f"(measured: an FMA loop on {info['peak_isa']}; efficiency = GFLOP/s / (peak x threads))")
+    if info["isa"] != info["peak_isa"]:
+        print(f"peak per core of the {info['isa']} kernels in use: "
+              f"{nnfast.peak_gflops('float32', info['isa']):.1f} GFLOP/s float32")
     print(f"OpenMP: {'yes' if info['openmp'] else 'no (one thread)'}")
     print(f"threads: {info['threads']}")
     for dtype, blocking in info["blocking"].items():
