@@ -9,7 +9,7 @@ a thread here would give. The data sets travel once, not with every task:
 - a Dask Client (or its get_executor()) scatters them to every worker once;
 - any other executor's processes memory-map them from .npy files that this process
   writes to a temporary directory: the operating system keeps one copy for all the
-  processes of a machine, and each process opens the files once (`_mapped`). Those
+  processes of a machine, and each process opens the files once. Those
   processes must therefore run on this machine, as a ProcessPoolExecutor's do; for
   workers on other machines, use Dask.
 
@@ -65,7 +65,7 @@ def train_network(network: Network, training: Any, evaluation: Any, sgd_kwargs: 
         # A worker process has a default thread count of its own (Dask sets
         # OMP_NUM_THREADS=1): the monitors' and the score's evaluations take n_threads too.
         set_num_threads(n_threads)
-    training, evaluation = _mapped(training), _mapped(evaluation)
+    training, evaluation = _open(training), _open(evaluation)
     history = network.SGD(training, evaluation_data=evaluation, n_threads=n_threads,
                           progress=False, **sgd_kwargs)
     accuracy = network.accuracy(evaluation) if score else None
@@ -163,8 +163,7 @@ class _Dask:
         self.scattered: List[Any] = []
 
     def share(self, samples: Samples, name: str) -> Any:
-        # A list of one, so that scatter sends the Samples whole rather than its fields.
-        [future] = self.client.scatter([samples], broadcast=True, hash=False)
+        [future] = self.client.scatter([_Shipped(samples)], broadcast=True, hash=False)
         self.scattered.append(future)
         return future
 
@@ -206,39 +205,59 @@ def _runner(executor: Any, max_workers: Optional[int], n_threads_each: int, jobs
                     f"concurrent.futures.Executor, got {type(executor).__name__}")
 
 
-# ---- data sets shared through files ----
+# ---- data sets as tasks receive them ----
+
+def _open(data: Any) -> Any:
+    """The Samples (or None) a task was given, or that a handle to them stands for."""
+    return data.open() if isinstance(data, (_Shipped, _OnDisk)) else data
+
+
+class _Shipped:
+    """Samples that arrive aligned. A Dask worker unpickles arrays into its network
+    buffers wherever they land, which the engine's vector loads refuse; the copy this
+    costs is made once per worker, where the scattered data is unpickled."""
+
+    def __init__(self, samples: Samples):
+        self.samples = samples
+
+    def __getstate__(self) -> Samples:
+        return self.samples
+
+    def __setstate__(self, samples: Samples) -> None:
+        self.samples = Samples(*(np.require(a, requirements=("C", "A")) for a in samples))
+
+    def open(self) -> Samples:
+        return self.samples
+
 
 class _OnDisk(NamedTuple):
     """A Samples saved as <path>.X.npy and <path>.labels.npy by _Processes.share."""
 
     path: str
 
+    def open(self) -> Samples:
+        """The Samples, memory-mapped (read-only) once per process: .npy data starts
+        64-byte aligned."""
+        with _MAPS_LOCK:
+            if self.path not in _MAPS:
+                # Earlier runs' directories are gone: drop their maps so their pages go too.
+                for path in [p for p in _MAPS if not os.path.isdir(os.path.dirname(p))]:
+                    del _MAPS[path]
+                try:
+                    _MAPS[self.path] = Samples(np.load(self.path + ".X.npy", mmap_mode="r"),
+                                               np.load(self.path + ".labels.npy", mmap_mode="r"))
+                except FileNotFoundError:
+                    raise FileNotFoundError(
+                        f"{self.path}.X.npy is not on this worker's machine: a "
+                        "concurrent.futures executor's workers read the data from files on "
+                        "the machine that submits; for workers on other machines pass a "
+                        "distributed.Client") from None
+            return _MAPS[self.path]
+
 
 # This process's maps, by path, and the lock that keeps two threads from opening one twice.
 _MAPS: Dict[str, Samples] = {}
 _MAPS_LOCK = threading.Lock()
-
-
-def _mapped(data: Any) -> Any:
-    """data itself, or for an _OnDisk the Samples it names, memory-mapped (read-only)
-    once per process."""
-    if not isinstance(data, _OnDisk):
-        return data
-    with _MAPS_LOCK:
-        if data.path not in _MAPS:
-            # Earlier runs' directories are gone: drop their maps so their pages go too.
-            for path in [p for p in _MAPS if not os.path.isdir(os.path.dirname(p))]:
-                del _MAPS[path]
-            try:
-                _MAPS[data.path] = Samples(np.load(data.path + ".X.npy", mmap_mode="r"),
-                                           np.load(data.path + ".labels.npy", mmap_mode="r"))
-            except FileNotFoundError:
-                raise FileNotFoundError(
-                    f"{data.path}.X.npy is not on this worker's machine: a concurrent.futures "
-                    "executor's workers read the data from files on the machine that "
-                    "submits; for workers on other machines pass a distributed.Client"
-                ) from None
-        return _MAPS[data.path]
 
 
 # ---- connecting to a cluster ----
