@@ -82,3 +82,24 @@ def test_factory_must_make_new_networks():
     net = factory(0)
     with pytest.raises(TypeError, match="new Network"):
         ensemble(lambda seed: net, data(), 2, 1, 10, 0.5)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: sweep(factory, data(), {"eta": 0.1}, 1, 10), TypeError, "grid"),
+    (lambda: sweep(factory, data(), {"eta": [0.1, -1.0]}, 1, 10), ValueError, "eta"),
+    (lambda: sweep(factory, data(), {"eta": [0.1], "speed": [1]}, 1, 10), TypeError, "speed"),
+    (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, n_threads_each=0), ValueError,
+     "n_threads_each"),
+    (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, executor=42), TypeError, "executor"),
+])
+def test_bad_arguments_are_named_before_training(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_sweep_refuses_a_factory_returning_one_network_before_training():
+    net = factory(0)
+    before = net._params.copy()
+    with pytest.raises(TypeError, match="new Network"):
+        sweep(lambda seed: net, data(), {"eta": [0.1, 1.0]}, 1, 10)
+    np.testing.assert_array_equal(net._params, before)

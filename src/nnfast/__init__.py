@@ -18,7 +18,7 @@ from nnfast import _kernels, datasets, flops, kernels, oracle  # noqa: E402
 from nnfast._kernels import get_num_threads, peak_gflops, set_num_threads
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
-from nnfast.ensemble import Ensemble, ensemble, sweep
+from nnfast.ensemble import Ensemble, TrainingFailed, ensemble, sweep
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from nnfast.network import History, Network, load
 from nnfast.training import SGDConfig
@@ -64,6 +64,7 @@ __all__ = [
     "Network",
     "QuadraticCost",
     "SGDConfig",
+    "TrainingFailed",
     "ensemble",
     "sweep",
     "get_num_threads",

@@ -1,23 +1,26 @@
-"""Several networks trained at once in Python threads: ensembles and hyper-parameter
-sweeps on one machine.
+"""Several networks trained at once: ensembles and hyper-parameter sweeps, in Python
+threads on one machine or as tasks on an executor's workers (a Dask cluster, a process
+pool: nnfast.cluster).
 
 The engine releases the GIL for every chunk of mini-batches, so k networks in k threads
 train in about the time of one when there are k cores. Each network is trained and
 evaluated by one thread only (a Network refuses a second thread while it trains).
+Training is deterministic, so where a network trains never changes it.
 Chapter 6 ("Using an ensemble of networks") votes five networks; chapter 3 ("How to
 choose a neural network's hyper-parameters") sweeps η and λ.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from nnfast.checks import as_samples
+from nnfast.checks import as_samples, check_int
+from nnfast.cluster import Job, TrainingFailed, train_networks
 from nnfast.network import History, Network
+from nnfast.training import SGDConfig
 
 NetworkFactory = Callable[[int], Network]
 
@@ -55,44 +58,73 @@ class Ensemble:
         return len(self.networks)
 
 
-def _train(net, training_data, epochs, mini_batch_size, eta, n_threads, sgd_kwargs):
-    history = net.SGD(training_data, epochs, mini_batch_size, eta, n_threads=n_threads,
-                      progress=False, **sgd_kwargs)
-    return net, history
+# SGD's arguments that an ensemble or a sweep sets itself rather than per network.
+_SET_BY_US = ("self", "training_data", "evaluation_data", "n_threads", "progress")
 
 
-def _workers(max_workers, jobs, n_threads_each):
-    if max_workers is None:
-        max_workers = max(1, (os.cpu_count() or 1) // n_threads_each)
-    return max(1, min(max_workers, jobs))
+def _check_sgd_arguments(kwargs: Dict[str, Any], where: str) -> None:
+    """Refuse, before anything trains, what each network's SGD would refuse: unknown
+    names and bad hyper-parameter values (TypeError/ValueError naming them)."""
+    known = inspect.signature(Network.SGD).parameters
+    for name in kwargs:
+        if name not in known or name in _SET_BY_US:
+            raise TypeError(f"{where}: {name!r} is not an SGD argument an ensemble or a "
+                            "sweep passes on (training_data, evaluation_data, n_threads and "
+                            "progress are set for each network)")
+    try:
+        SGDConfig(kwargs["epochs"], kwargs["mini_batch_size"], kwargs["eta"],
+                  kwargs.get("lmbda", 0.0), kwargs.get("momentum", 0.0),
+                  kwargs.get("regularization", "l2"), kwargs.get("eta_schedule"))
+        check_int(kwargs.get("early_stopping_n", 0), "early_stopping_n", minimum=0)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{where}: {error}") from None
+
+
+def _new_networks(network_factory: NetworkFactory, seeds: Sequence[int]) -> List[Network]:
+    """network_factory(seed) for each seed, refusing one network returned twice: it
+    would keep training the previous run's weights."""
+    if not callable(network_factory):
+        raise TypeError(f"network_factory must be a callable seed -> Network, got "
+                        f"{type(network_factory).__name__}")
+    networks = [network_factory(seed) for seed in seeds]
+    if len({id(net) for net in networks}) != len(networks) or not all(
+            isinstance(net, Network) for net in networks):
+        raise TypeError("network_factory(seed) must return a new Network on each call")
+    return networks
 
 
 def ensemble(network_factory: NetworkFactory, training_data: Any, k: int, epochs: int,
              mini_batch_size: int, eta: float, seeds: Optional[Sequence[int]] = None,
              n_threads_each: int = 1, max_workers: Optional[int] = None,
-             **sgd_kwargs: Any) -> Ensemble:
+             executor: Any = None, **sgd_kwargs: Any) -> Ensemble:
     """Train k networks concurrently, network_factory(seed) for each seed, and return
     them as an Ensemble that votes.
 
     seeds defaults to 0..k-1. Each network trains with Network.SGD(training_data,
-    epochs, mini_batch_size, eta, n_threads=n_threads_each, **sgd_kwargs) in its own
-    thread, at most max_workers at once (default: cores // n_threads_each). Since a
-    network's run depends only on its seed, the networks are bit for bit those that
-    training them one after another would give.
+    epochs, mini_batch_size, eta, n_threads=n_threads_each, **sgd_kwargs). Without
+    an executor, each in its own thread, at most max_workers at once (default: cores
+    // n_threads_each); with executor (a distributed.Client, its get_executor(), or
+    a concurrent.futures executor such as ProcessPoolExecutor) each is a task on its
+    workers (see nnfast.cluster). Since a network's run depends only on its seed, the
+    networks are bit for bit those that training them one after another would give.
+    A network that fails raises TrainingFailed naming its seed.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     seeds = list(range(k)) if seeds is None else list(seeds)
     if len(seeds) != k:
         raise ValueError(f"seeds must give k = {k} seeds, got {len(seeds)}")
-    networks = [network_factory(seed) for seed in seeds]
-    if len({id(net) for net in networks}) != k or not all(isinstance(n, Network)
-                                                         for n in networks):
-        raise TypeError("network_factory(seed) must return a new Network on each call")
-    with ThreadPoolExecutor(_workers(max_workers, k, n_threads_each)) as pool:
-        results = list(pool.map(lambda net: _train(net, training_data, epochs, mini_batch_size,
-                                                   eta, n_threads_each, sgd_kwargs), networks))
-    return Ensemble([net for net, _ in results], [history for _, history in results])
+    n_threads_each = check_int(n_threads_each, "n_threads_each", minimum=1)
+    evaluation_data = sgd_kwargs.pop("evaluation_data", None)
+    kwargs = {"epochs": epochs, "mini_batch_size": mini_batch_size, "eta": eta, **sgd_kwargs}
+    _check_sgd_arguments(kwargs, "ensemble")
+    networks = _new_networks(network_factory, seeds)
+    training = networks[0].samples(training_data, "training_data")
+    evaluation = (None if evaluation_data is None
+                  else networks[0].samples(evaluation_data, "evaluation_data"))
+    jobs = [Job(f"the network of seed {seed}", net, kwargs) for seed, net in zip(seeds, networks)]
+    results = train_networks(jobs, training, evaluation, n_threads_each, executor, max_workers)
+    return Ensemble([net for net, _, _ in results], [history for _, history, _ in results])
 
 
 class SweepResult(NamedTuple):
@@ -105,39 +137,69 @@ class SweepResult(NamedTuple):
     accuracy: Optional[int]
 
 
+def _grid_points(grid: Mapping[str, Iterable[Any]]) -> List[Dict[str, Any]]:
+    """Every combination of the grid's values, the last name varying fastest."""
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must map SGD argument names to lists of values, got "
+                        f"{type(grid).__name__}")
+    if not grid:
+        raise ValueError("grid must map SGD argument names to non-empty lists of values")
+    columns = []
+    for name, values in grid.items():
+        if not isinstance(name, str):
+            raise TypeError(f"grid's names must be SGD argument names, got {name!r}")
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            raise TypeError(f"grid[{name!r}] must be a list of values, got "
+                            f"{type(values).__name__} ({values!r}): write [{values!r}]")
+        values = list(values)
+        if not values:
+            raise ValueError(f"grid[{name!r}] is empty")
+        columns.append(values)
+    return [dict(zip(grid, values)) for values in itertools.product(*columns)]
+
+
 def sweep(network_factory: NetworkFactory, training_data: Any,
           grid: Mapping[str, Iterable[Any]], epochs: int, mini_batch_size: int,
           eta: Optional[float] = None, evaluation_data: Any = None, seed: int = 0,
           n_threads_each: int = 1, max_workers: Optional[int] = None,
-          **sgd_kwargs: Any) -> List[SweepResult]:
+          executor: Any = None, **sgd_kwargs: Any) -> List[SweepResult]:
     """Train one network per point of grid (e.g. {"eta": [0.1, 1.0], "lmbda": [0.0, 5.0]},
     any SGD keyword arguments, all combinations) concurrently, each from
     network_factory(seed), so that the points differ only in their hyper-parameters.
+    Grid values take the place of the arguments of the same name.
 
     Returns a SweepResult per point, in the grid's order; with evaluation_data each
-    carries the network's accuracy on it, computed in the network's own thread.
+    carries the network's accuracy on it, computed where the network trained. Runs in
+    threads, or on executor's workers, as ensemble does; every point's arguments are
+    checked before anything trains, and a point that fails raises TrainingFailed
+    naming it.
     """
-    names = list(grid)
-    points = [dict(zip(names, values)) for values in
-              itertools.product(*(list(grid[name]) for name in names))]
-    if not points or not names:
-        raise ValueError("grid must map SGD argument names to non-empty lists of values")
+    points = _grid_points(grid)
     if eta is None and "eta" not in grid:
         raise ValueError("give eta, or put it in the grid")
+    n_threads_each = check_int(n_threads_each, "n_threads_each", minimum=1)
+    if "evaluation_data" in grid:
+        raise TypeError("grid: 'evaluation_data' is the sweep's own argument, not swept")
+    point_kwargs = []
+    for params in points:
+        kwargs = {"epochs": epochs, "mini_batch_size": mini_batch_size, "eta": eta,
+                  **sgd_kwargs, **params}
+        _check_sgd_arguments(kwargs, f"sweep, grid point {_describe(params)}")
+        point_kwargs.append(kwargs)
+    networks = _new_networks(network_factory, [seed] * len(points))
+    training = networks[0].samples(training_data, "training_data")
+    evaluation = (None if evaluation_data is None
+                  else networks[0].samples(evaluation_data, "evaluation_data"))
+    jobs = [Job(f"grid point {_describe(params)}", net, kwargs)
+            for params, net, kwargs in zip(points, networks, point_kwargs)]
+    results = train_networks(jobs, training, evaluation, n_threads_each, executor, max_workers,
+                             score=evaluation is not None)
+    return [SweepResult(params, net, history, accuracy)
+            for params, (net, history, accuracy) in zip(points, results)]
 
-    def run(params):
-        kwargs = {**sgd_kwargs, **params}
-        point_eta = kwargs.pop("eta", eta)
-        net = network_factory(seed)
-        if evaluation_data is not None:
-            kwargs.setdefault("evaluation_data", evaluation_data)
-        net, history = _train(net, training_data, epochs, mini_batch_size, point_eta,
-                              n_threads_each, kwargs)
-        accuracy = net.accuracy(evaluation_data) if evaluation_data is not None else None
-        return SweepResult(params, net, history, accuracy)
 
-    with ThreadPoolExecutor(_workers(max_workers, len(points), n_threads_each)) as pool:
-        return list(pool.map(run, points))
+def _describe(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in params.items())
 
 
-__all__ = ["Ensemble", "SweepResult", "ensemble", "sweep"]
+__all__ = ["Ensemble", "SweepResult", "TrainingFailed", "ensemble", "sweep"]
