@@ -388,3 +388,4 @@ def column_sums(x, out=None):
 
 include "_engine.pxi"
 include "_conv.pxi"
+include "_curvature.pxi"

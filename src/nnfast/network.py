@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from nnfast import _progress
+from nnfast import _progress, curvature
 from nnfast._kernels import MAX_LAYERS, Engine
 from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs, check_int,
                            check_real, check_regularization)
@@ -357,6 +357,34 @@ class Network:
         else:
             record.update(sizes=list(self.sizes), activation=self.activation)
         write_atomically(filename, json.dumps(record))
+
+    # ---- curvature: the Hessian technique of chapter 3 (nnfast.curvature) ----
+
+    def gradient(self, training_data: Data, lmbda: float = 0.0,
+                 n_threads: Optional[int] = None) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(nabla_w, nabla_b) of total_cost(training_data, lmbda), shaped like weights
+        and biases. Dropout layers count as at inference."""
+        return curvature.gradient(self, training_data, lmbda, n_threads)
+
+    def hessian_vector_product(self, training_data: Data, v: Any, lmbda: float = 0.0,
+                               n_threads: Optional[int] = None
+                               ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(Hv_w, Hv_b): the Hessian of total_cost times v = (v_w, v_b), exact, by
+        Pearlmutter's R-operator."""
+        return curvature.hessian_vector_product(self, training_data, v, lmbda, n_threads)
+
+    def gauss_newton_vector_product(self, training_data: Data, v: Any, lmbda: float = 0.0,
+                                    n_threads: Optional[int] = None
+                                    ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(Gv_w, Gv_b): the Gauss-Newton matrix of total_cost (positive semi-definite)
+        times v."""
+        return curvature.gauss_newton_vector_product(self, training_data, v, lmbda, n_threads)
+
+    def hessian(self, training_data: Data, lmbda: float = 0.0,
+                n_threads: Optional[int] = None) -> np.ndarray:
+        """The (P, P) Hessian of total_cost for a small network, parameters ordered
+        w1, b1, w2, b2, ... each row-major."""
+        return curvature.hessian(self, training_data, lmbda, n_threads)
 
 
 def load(filename: PathLike, dtype: Any = None) -> Network:
