@@ -6,14 +6,26 @@ CURVATURE_MATRICES = {"hessian": NNF_CURVATURE_HESSIAN,
                       "gauss-newton": NNF_CURVATURE_GAUSS_NEWTON}
 
 
+cdef nnf_int _parameter_count(Engine engine):
+    """The weights and biases of every layer (both structs hold the same shapes)."""
+    cdef nnf_int count = 0
+    cdef int i
+    for i in range(engine.dnet.n_layers):
+        ly = engine.dnet.layer[i]
+        if ly.kind == NNF_LAYER_DENSE:
+            count += ly.n_out * ly.n_in + ly.n_out
+        else:
+            count += ly.f * ly.c * ly.kh * ly.kw + ly.f
+    return count
+
+
 def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.ndarray rows,
               cnp.ndarray v, double lmbda, bint want_gradient, nnf_int block, int n_threads):
     """(gradient, product) of the mean cost over the rows `rows` (int64 indices) of x:
     flat vectors in the network's parameter order, gradient None unless wanted,
     product None unless v (flat, the same length) is given."""
     cdef int kind = CURVATURE_MATRICES[matrix]
-    cdef nnf_int count = sum(w.size for w in engine._keep[0::4]) + \
-        sum(b.size for b in engine._keep[1::4])
+    cdef nnf_int count = _parameter_count(engine)
     if block < 1:
         raise ValueError("curvature: block must be >= 1")
     if (labels.dtype != np.int64 or labels.ndim != 1 or labels.shape[0] != x.shape[0]

@@ -55,3 +55,9 @@ class Engine:
                     mini_batch_size: int, eta: float, lmbda: float, momentum: float, n: int,
                     regularization: str, work: np.ndarray, n_threads: int, seed: int = ...,
                     grad_norms: Optional[np.ndarray] = ...) -> None: ...
+
+CURVATURE_MATRICES: Dict[str, int]
+
+def curvature(engine: Engine, matrix: str, x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
+              v: Optional[np.ndarray], lmbda: float, want_gradient: bool, block: int,
+              n_threads: int) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]: ...
