@@ -16,7 +16,7 @@ adjoints beside backprop's, about the cost of two gradients.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import numpy as np
 
@@ -82,9 +82,13 @@ def _check(net, training_data, lmbda, n_threads):
     return training, check_real(lmbda, "lmbda", minimum=0.0), check_threads(n_threads)
 
 
-def _run(net, training: Samples, rows: Optional[np.ndarray], matrix: str,
-         v: Optional[np.ndarray], lmbda: float, want_gradient: bool, n_threads: int):
-    """The engine's (gradient, product) over training's rows `rows` (all if None)."""
+def run(net: Any, training: Samples, rows: Optional[np.ndarray], matrix: str,
+        v: Optional[np.ndarray], lmbda: float, want_gradient: bool, n_threads: int
+        ) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """The engine's flat (gradient, product) over the rows `rows` of validated samples
+    (all if None): gradient if want_gradient, the product of the matrix ("hessian" or
+    "gauss-newton") with the flat vector v if v is given. lmbda is divided by the rows'
+    count."""
     X, labels = training
     if rows is None:
         rows = np.arange(len(X), dtype=np.int64)
@@ -97,8 +101,8 @@ def gradient(net: Any, training_data: Data, lmbda: float = 0.0,
              n_threads: Optional[int] = None) -> Pair:
     """(nabla_w, nabla_b) of the mean cost: backprop's BP1-BP4 averaged over the data."""
     training, lmbda, threads = _check(net, training_data, lmbda, n_threads)
-    flat, _ = _run(net, training, None, "hessian", None, lmbda, True, threads)
-    return unflatten(net, flat)
+    flat, _ = run(net, training, None, "hessian", None, lmbda, True, threads)
+    return unflatten(net, cast(np.ndarray, flat))
 
 
 def hessian_vector_product(net: Any, training_data: Data, v: Any, lmbda: float = 0.0,
@@ -106,8 +110,8 @@ def hessian_vector_product(net: Any, training_data: Data, v: Any, lmbda: float =
     """(Hv_w, Hv_b): the Hessian of the mean cost times v = (v_w, v_b), exact."""
     training, lmbda, threads = _check(net, training_data, lmbda, n_threads)
     vector = flatten(net, v, "v")
-    _, flat = _run(net, training, None, "hessian", vector, lmbda, False, threads)
-    return unflatten(net, flat)
+    _, flat = run(net, training, None, "hessian", vector, lmbda, False, threads)
+    return unflatten(net, cast(np.ndarray, flat))
 
 
 def gauss_newton_vector_product(net: Any, training_data: Data, v: Any, lmbda: float = 0.0,
@@ -120,8 +124,8 @@ def gauss_newton_vector_product(net: Any, training_data: Data, v: Any, lmbda: fl
     outputs are linear in its parameters."""
     training, lmbda, threads = _check(net, training_data, lmbda, n_threads)
     vector = flatten(net, v, "v")
-    _, flat = _run(net, training, None, "gauss-newton", vector, lmbda, False, threads)
-    return unflatten(net, flat)
+    _, flat = run(net, training, None, "gauss-newton", vector, lmbda, False, threads)
+    return unflatten(net, cast(np.ndarray, flat))
 
 
 def hessian(net: Any, training_data: Data, lmbda: float = 0.0,
@@ -148,17 +152,6 @@ def hessian_of(net: Any, training: Samples, rows: Optional[np.ndarray], lmbda: f
     unit = np.zeros(P, net.dtype)
     for j in range(P):
         unit[j] = 1
-        H[:, j] = _run(net, training, rows, "hessian", unit, lmbda, False, n_threads)[1]
+        H[:, j] = run(net, training, rows, "hessian", unit, lmbda, False, n_threads)[1]
         unit[j] = 0
     return H
-
-
-def products(net: Any, training: Samples, rows: Optional[np.ndarray], matrix: str,
-             vectors: Sequence[np.ndarray], lmbda: float, n_threads: int) -> List[np.ndarray]:
-    """Flat products of the matrix ("hessian" or "gauss-newton") with each vector."""
-    return [_run(net, training, rows, matrix, v, lmbda, False, n_threads)[1] for v in vectors]
-
-
-def flat_gradient(net: Any, training: Samples, rows: Optional[np.ndarray], lmbda: float,
-                  n_threads: int) -> np.ndarray:
-    return _run(net, training, rows, "hessian", None, lmbda, True, n_threads)[0]
