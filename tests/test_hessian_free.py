@@ -145,3 +145,49 @@ def test_bad_arguments_are_refused_before_training(kwargs, error, match):
     with pytest.raises(error, match=match):
         net.hessian_free(blobs(n=20), 1, 10, **kwargs)
     assert np.array_equal(net._params, before)
+
+
+# --- the book's network2 ---------------------------------------------------------------
+
+def book_pairs(X, labels, n_out):
+    """The book's training data: (x, y) column pairs, y one-hot."""
+    pairs = []
+    for x, label in zip(X, labels):
+        y = np.zeros((n_out, 1))
+        y[label] = 1
+        pairs.append((x.reshape(-1, 1), y))
+    return pairs
+
+
+def test_network2_curvature_delegates_to_the_network():
+    from nnfast.book import network2
+
+    book = network2.Network([6, 5, 3], seed=10)
+    X, labels = blobs(n=40)
+    pairs = book_pairs(X, labels, 3)
+    nabla_w, nabla_b = book.gradient(pairs, lmbda=0.5)
+    assert [b.shape for b in nabla_b] == [(5, 1), (3, 1)]
+    want_w, want_b = book.network.gradient((X, labels), lmbda=0.5)
+    assert all(np.array_equal(a, b) for a, b in zip(nabla_w + nabla_b, want_w + want_b))
+    v = ([np.ones_like(w) for w in book.weights], [np.ones_like(b) for b in book.biases])
+    Hv = book.hessian_vector_product(pairs, v)
+    assert all(np.array_equal(a, b) for a, b in
+               zip(Hv[0] + Hv[1], sum(book.network.hessian_vector_product((X, labels), v), [])))
+    Gv = book.gauss_newton_vector_product(pairs, v)
+    assert sum(float((a * b).sum()) for a, b in zip(Gv[0] + Gv[1], v[0] + v[1])) >= 0
+    assert book.hessian(pairs).shape == (6 * 5 + 5 + 5 * 3 + 3,) * 2
+
+
+def test_network2_hessian_free_prints_as_sgd_does(capsys):
+    from nnfast.book import network2
+
+    book = network2.Network([6, 5, 3], seed=11)
+    X, labels = blobs(n=60)
+    pairs = book_pairs(X, labels, 3)
+    result = book.hessian_free(pairs, 2, 30, lmbda=0.1, evaluation_data=list(zip(X, labels)),
+                               monitor_evaluation_accuracy=True, monitor_training_cost=True)
+    evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = result
+    assert len(evaluation_accuracy) == 2 and len(training_cost) == 2
+    assert evaluation_cost == [] and training_accuracy == []
+    out = capsys.readouterr().out
+    assert "Epoch 1 training complete" in out and "Accuracy on evaluation data" in out
