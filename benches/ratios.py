@@ -20,6 +20,7 @@ def rows(report):
         info.pop("isa", None)
         flops = info.pop("flops", None)
         info.pop("samples", None)
+        info.pop("accuracy", None)  # an outcome of the run, not a parameter
         key = (bench["group"], bench["name"].split("[")[0]) + tuple(sorted(info.items()))
         # Runs over part of an epoch are scaled to the book's 50,000-sample epoch.
         scale = 50_000 / bench["extra_info"]["samples"] if "samples" in bench["extra_info"] else 1
