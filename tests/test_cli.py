@@ -117,4 +117,5 @@ def test_figures_writes_pngs(capsys, data, tmp_path):
     assert status == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["learning_rates.png", "overfitting_evaluation_accuracy.png",
-                     "overfitting_training_cost.png", "vanishing_gradient.png"]
+                     "overfitting_training_cost.png", "second_order.png",
+                     "vanishing_gradient.png"]
