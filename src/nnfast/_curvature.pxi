@@ -28,6 +28,11 @@ def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.
     cdef nnf_int count = _parameter_count(engine)
     if block < 1:
         raise ValueError("curvature: block must be >= 1")
+    if (x.dtype != engine.dtype or x.ndim != 2 or x.shape[1] != engine.sizes[0]
+            or x.strides[1] != x.itemsize or x.strides[0] % x.itemsize != 0
+            or not cnp.PyArray_ISALIGNED(x)):
+        raise ValueError(f"curvature: x must be an aligned {engine.dtype} array with "
+                         f"{engine.sizes[0]} unit-stride columns")
     if (labels.dtype != np.int64 or labels.ndim != 1 or labels.shape[0] != x.shape[0]
             or not labels.flags.c_contiguous):
         raise ValueError("curvature: labels must be contiguous int64, one per row of x")
@@ -43,7 +48,6 @@ def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.
         work = np.empty(nnf_scurvature_workspace_size(&engine.snet, block, n_threads), engine.dtype)
     else:
         work = np.empty(nnf_dcurvature_workspace_size(&engine.dnet, block, n_threads), engine.dtype)
-    engine._check_rows(x, work, block, n_threads)
     gradient = np.empty(count, engine.dtype) if want_gradient else None
     product = np.empty(count, engine.dtype) if v is not None else None
     cdef nnf_int ldx = x.strides[0] // x.itemsize, n_rows = rows.shape[0]
