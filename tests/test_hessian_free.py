@@ -191,3 +191,20 @@ def test_network2_hessian_free_prints_as_sgd_does(capsys):
     assert evaluation_cost == [] and training_accuracy == []
     out = capsys.readouterr().out
     assert "Epoch 1 training complete" in out and "Accuracy on evaluation data" in out
+
+
+def test_an_uphill_warm_start_is_dropped():
+    """CG truncated early may not leave a warm start that points uphill; the step then
+    starts CG from zero, whose iterates all descend."""
+    net = Network([6, 5, 3], dtype=np.float64, seed=12)
+    training = net.samples(blobs(n=100))
+    config = hessian_free.HessianFreeConfig(1, 100, damping=1e-3, cg_iterations=1)
+    run = hessian_free.HessianFree(net, training, config)
+    rows = np.arange(100)
+    uphill = run.curvature_call(rows, None, gradient=True)
+    run.direction = 1e3 * uphill / np.linalg.norm(uphill)
+    before = run.cost(rows)
+    with net.exclusive("hessian_free"):
+        run.step(rows, 0)
+    assert run.cost(rows) < before
+    assert run.direction @ uphill < 0

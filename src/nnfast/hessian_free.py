@@ -124,6 +124,11 @@ class HessianFree:
             d, model = self.newton_direction(rows, grad)
         else:
             d, model = self.cg_direction(curvature_rows, grad)
+            if grad @ d >= 0 and self.direction.any():
+                # CG stopped before leaving a warm start that points uphill; from zero its
+                # every iterate has grad.d < 0.
+                self.direction = np.zeros(self.P)
+                d, model = self.cg_direction(curvature_rows, grad)
             self.direction = d
         slope = float(grad @ d)
         alpha, new_cost = 1.0, math.inf
@@ -171,7 +176,8 @@ class HessianFree:
         y = np.zeros_like(a)
         y[np.arange(len(rows)), labels[rows]] = 1
         weights = sum(float(np.square(w, dtype=np.float64).sum()) for w in self.net._w)
-        return float(self.net.cost.fn(a, y)) / len(rows) + 0.5 * self.config.lmbda / self.n * weights
+        penalty = 0.5 * self.config.lmbda / self.n * weights
+        return float(self.net.cost.fn(a, y)) / len(rows) + penalty
 
     # ---- directions ----
 
