@@ -119,7 +119,8 @@ def test_figures_writes_pngs(capsys, data, tmp_path):
     assert status == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ["learning_rates.png", "overfitting_evaluation_accuracy.png",
-                     "overfitting_training_cost.png", "universality.png", "vanishing_gradient.png"]
+                     "overfitting_training_cost.png", "second_order.png", "universality.png",
+                     "vanishing_gradient.png"]
     assert "2 epochs" in out and "1 epochs" not in out
 
 

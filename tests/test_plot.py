@@ -52,3 +52,19 @@ def test_plot_functions_refuses_mismatched_curves():
         plot.plot_functions([0, 1, 2, 3], {"fit": [0, 1, 2]})
     with pytest.raises(ValueError, match="curves is empty"):
         plot.plot_functions([0, 1], {})
+
+def test_plot_against_seconds(tmp_path):
+    fig = plot.plot_against_seconds({"SGD": ([0.1, 0.2, 0.3], [3, 2, 1]),
+                                     "Hessian-free": ([0.5, 1.0], [1, 0.2])}, "cost",
+                                    tmp_path / "t.png", title="time")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "seconds" and len(ax.lines) == 2
+    assert list(ax.lines[1].get_xdata()) == [0.5, 1.0]
+    assert (tmp_path / "t.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize("curves,match", [({}, "empty"),
+                                          ({"SGD": ([0.1], [3, 2])}, "1 times for 2 values")])
+def test_plot_against_seconds_refuses_bad_curves(curves, match):
+    with pytest.raises(ValueError, match=match):
+        plot.plot_against_seconds(curves, "cost")

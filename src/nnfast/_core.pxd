@@ -176,3 +176,22 @@ cdef extern from "nnfast.h" nogil:
 
 cdef extern from "peak.h" nogil:
     double nnf_peak_gflops(int arch, int is_double) noexcept
+
+                      double *out, unsigned char *mask) noexcept
+
+# The gradient and curvature-vector products (csrc/hvp.h).
+cdef extern from "hvp.h" nogil:
+    enum:
+        NNF_CURVATURE_HESSIAN
+        NNF_CURVATURE_GAUSS_NEWTON
+
+    nnf_int nnf_scurvature_workspace_size(const nnf_snet *net, nnf_int block, int n_threads) noexcept
+    nnf_int nnf_dcurvature_workspace_size(const nnf_dnet *net, nnf_int block, int n_threads) noexcept
+    void nnf_scurvature(const nnf_snet *net, int matrix, const float *x, nnf_int ldx,
+                        const long long *labels, const long long *rows_of_x, nnf_int n_rows,
+                        nnf_int block, float lmbda, const float *v, float *gradient,
+                        float *product, float *work, int n_threads) noexcept
+    void nnf_dcurvature(const nnf_dnet *net, int matrix, const double *x, nnf_int ldx,
+                        const long long *labels, const long long *rows_of_x, nnf_int n_rows,
+                        nnf_int block, double lmbda, const double *v, double *gradient,
+                        double *product, double *work, int n_threads) noexcept

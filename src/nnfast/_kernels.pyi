@@ -73,3 +73,9 @@ class Engine:
                     grad_norms: Optional[np.ndarray] = ...) -> None: ...
 
 def peak_gflops(dtype: Any = ..., isa: Optional[str] = ...) -> float: ...
+
+CURVATURE_MATRICES: Dict[str, int]
+
+def curvature(engine: Engine, matrix: str, x: np.ndarray, labels: np.ndarray, rows: np.ndarray,
+              v: Optional[np.ndarray], lmbda: float, want_gradient: bool, block: int,
+              n_threads: int) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]: ...

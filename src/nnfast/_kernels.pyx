@@ -486,3 +486,5 @@ def peak_gflops(dtype="float32", isa=None):
             gflops = nnf_peak_gflops(arch, is_double)
         _peaks[key] = gflops
     return _peaks[key]
+
+include "_curvature.pxi"

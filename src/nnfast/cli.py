@@ -567,6 +567,7 @@ def cmd_figures(args) -> int:
     written.append(out / "vanishing_gradient.png")
     plot.plot_curves({f"hidden layer {l + 1}": [epoch[l] for epoch in norms] for l in range(3)},
                      "speed of learning |∂C/∂b|", written[-1], "Speed of learning per layer")
+    written.append(second_order_figure((X, y), args.eta_epochs, args.lmbda, out))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -602,6 +603,51 @@ def step_network(f: Callable[[np.ndarray], np.ndarray], n_hidden: int) -> nnfast
     net.weights[1][0, :] = np.diff(heights)
     net.biases[1][0, 0] = heights[0]
     return net
+
+def second_order_figure(training, epochs: int, lmbda: float, out: Path) -> Path:
+    """Chapter 3, "Variations on stochastic gradient descent": the training cost of
+    [784, 30, 10] (cross-entropy) against training seconds for SGD, momentum and
+    Hessian-free, the same epochs each."""
+    from nnfast import hessian_free, plot
+    from nnfast.training import Monitor, SGDConfig
+
+    class Stopwatch(Monitor):
+        """Seconds spent training at the end of each epoch, then the training cost
+        (measured off the clock)."""
+
+        def __init__(self):
+            self.seconds: List[float] = []
+            self.costs: List[float] = []
+            self.spent, self.resumed = 0.0, time.perf_counter()
+
+        def after_epoch(self, epoch, network, training, history):
+            self.spent += time.perf_counter() - self.resumed
+            self.seconds.append(self.spent)
+            self.costs.append(network.total_cost(training, lmbda))
+            self.resumed = time.perf_counter()
+            return False
+
+    print(f"second order: SGD, momentum and Hessian-free, {epochs} epochs", flush=True)
+    runs = {
+        "SGD (η = 0.5)": lambda net, samples, watch: net.train(
+            samples, SGDConfig(epochs, 10, 0.5, lmbda), [watch], progress=False),
+        "momentum (η = 0.1, μ = 0.9)": lambda net, samples, watch: net.train(
+            samples, SGDConfig(epochs, 10, 0.1, lmbda, momentum=0.9), [watch], progress=False),
+        "Hessian-free": lambda net, samples, watch: hessian_free.train(
+            net, samples, hessian_free.HessianFreeConfig(epochs, 1000, lmbda, cg_iterations=20),
+            [watch], progress=False),
+    }
+    curves = {}
+    for label, run in runs.items():
+        net = nnfast.Network([784, 30, 10], cost="cross-entropy", seed=0)
+        samples = net.samples(training, "training")
+        watch = Stopwatch()
+        run(net, samples, watch)
+        curves[label] = (watch.seconds, watch.costs)
+    path = out / "second_order.png"
+    plot.plot_against_seconds(curves, "cost on the training data", path,
+                              f"Training cost against time ({len(training[0]):,} images)")
+    return path
 
 
 # ------------------------------------------------------------------------------- main

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from nnfast import _progress
+from nnfast import _progress, curvature, hessian_free
 from nnfast._kernels import MAX_LAYERS, Engine
 from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs, check_int,
                            check_real, check_regularization)
@@ -357,6 +357,64 @@ class Network:
         else:
             record.update(sizes=list(self.sizes), activation=self.activation)
         write_atomically(filename, json.dumps(record))
+
+    # ---- curvature: the Hessian technique of chapter 3 (nnfast.curvature) ----
+
+    def gradient(self, training_data: Data, lmbda: float = 0.0,
+                 n_threads: Optional[int] = None) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(nabla_w, nabla_b) of total_cost(training_data, lmbda), shaped like weights
+        and biases. Dropout layers count as at inference."""
+        return curvature.gradient(self, training_data, lmbda, n_threads)
+
+    def hessian_vector_product(self, training_data: Data, v: Any, lmbda: float = 0.0,
+                               n_threads: Optional[int] = None
+                               ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(Hv_w, Hv_b): the Hessian of total_cost times v = (v_w, v_b), exact, by
+        Pearlmutter's R-operator."""
+        return curvature.hessian_vector_product(self, training_data, v, lmbda, n_threads)
+
+    def gauss_newton_vector_product(self, training_data: Data, v: Any, lmbda: float = 0.0,
+                                    n_threads: Optional[int] = None
+                                    ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """(Gv_w, Gv_b): the Gauss-Newton matrix of total_cost (positive semi-definite)
+        times v."""
+        return curvature.gauss_newton_vector_product(self, training_data, v, lmbda, n_threads)
+
+    def hessian(self, training_data: Data, lmbda: float = 0.0,
+                n_threads: Optional[int] = None) -> np.ndarray:
+        """The (P, P) Hessian of total_cost for a small network, parameters ordered
+        w1, b1, w2, b2, ... each row-major."""
+        return curvature.hessian(self, training_data, lmbda, n_threads)
+
+    def hessian_free(self, training_data: Data, epochs: int, mini_batch_size: int,
+                     lmbda: float = 0.0, damping: float = 0.1, cg_iterations: int = 50,
+                     curvature_batch_size: Optional[int] = None, method: str = "hessian-free",
+                     evaluation_data: Optional[Data] = None,
+                     monitor_evaluation_cost: bool = False,
+                     monitor_evaluation_accuracy: bool = False,
+                     monitor_training_cost: bool = False,
+                     monitor_training_accuracy: bool = False, early_stopping_n: int = 0,
+                     n_threads: Optional[int] = None,
+                     progress: Union[None, bool, Callable[[int, int, int], Any]] = None
+                     ) -> History:
+        """Second-order training (nnfast.hessian_free): per mini-batch, truncated CG on
+        (G + damping I) d = -grad C with Gauss-Newton products over its first
+        curvature_batch_size samples (Martens 2010), or with method="newton" the
+        explicit Hessian (small networks). damping starts the Levenberg-Marquardt
+        damping; the monitors, progress and result are SGD's."""
+        training = self.samples(training_data, "training_data")
+        config = hessian_free.HessianFreeConfig(epochs, mini_batch_size, lmbda, damping,
+                                                cg_iterations, curvature_batch_size, method,
+                                                n_threads)
+        early_stopping_n = check_int(early_stopping_n, "early_stopping_n", minimum=0)
+        evaluation = (None if evaluation_data is None
+                      else self.samples(evaluation_data, "evaluation_data"))
+        monitors = standard_monitors(
+            evaluation, config.lmbda, "l2", len(self.layers),
+            training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
+            evaluation_cost=monitor_evaluation_cost,
+            evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n)
+        return hessian_free.train(self, training, config, monitors, progress)
 
 
 def load(filename: PathLike, dtype: Any = None) -> Network:

@@ -10,7 +10,7 @@ makes the figure so that a notebook or an interactive session shows it.
 from __future__ import annotations
 
 import os
-from typing import Any, Collection, Mapping, Optional, Sequence, Union
+from typing import Any, Collection, Mapping, Optional, Sequence, Tuple, Union
 
 from nnfast.network import History
 
@@ -148,4 +148,32 @@ def plot_functions(x: Collection[float], curves: Mapping[str, Collection[float]]
     return fig
 
 
-__all__ = ["plot_curves", "plot_functions", "plot_history"]
+def plot_against_seconds(curves: Mapping[str, Tuple[Sequence[float], Sequence[float]]],
+                         ylabel: str, path: Optional[PathLike] = None,
+                         title: Optional[str] = None) -> Any:
+    """Several runs' values against the wall time they were reached at, one line per
+    label -> (seconds, values): methods whose epochs cost different times compared
+    fairly (SGD, momentum, Hessian-free). Returns the Figure; ``path`` saves it."""
+    if not curves:
+        raise ValueError("curves is empty: give at least one label -> (seconds, values)")
+    for label, (seconds, values) in curves.items():
+        if len(seconds) != len(values):
+            raise ValueError(f"curves[{label!r}]: {len(seconds)} times for {len(values)} "
+                             "values")
+    fig = _figure(path, 1)
+    ax = fig.add_subplot(1, 1, 1)
+    for label, (seconds, values) in curves.items():
+        ax.plot(list(seconds), list(values), marker=".", label=label)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=100)
+    return fig
+
+
+__all__ = ["plot_against_seconds", "plot_curves", "plot_functions", "plot_history"]

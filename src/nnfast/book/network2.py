@@ -20,6 +20,7 @@ import json
 import numpy as np
 
 import nnfast
+from nnfast import hessian_free
 from nnfast.book._base import BookNetwork, is_empty
 from nnfast.checks import check_int, check_real
 from nnfast.files import write_atomically
@@ -55,10 +56,20 @@ class Network(BookNetwork):
         training_accuracy). early_stopping_n > 0 stops after that many epochs without a
         better evaluation accuracy."""
         training = self._data(training_data, "training_data")
+        lmbda = check_real(lmbda, "lmbda", minimum=0.0)
+        monitors = self._monitors(training, evaluation_data, lmbda, monitor_evaluation_cost,
+                                  monitor_evaluation_accuracy, monitor_training_cost,
+                                  monitor_training_accuracy, early_stopping_n)
+        history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors)
+        return tuple(history)
+
+    def _monitors(self, training, evaluation_data, lmbda, monitor_evaluation_cost,
+                  monitor_evaluation_accuracy, monitor_training_cost, monitor_training_accuracy,
+                  early_stopping_n):
+        """SGD's monitors, printing each epoch's lines as the book does."""
         evaluation = None if is_empty(evaluation_data) else self._data(evaluation_data,
                                                                         "evaluation_data")
         early_stopping_n = check_int(early_stopping_n, "early_stopping_n", minimum=0)
-        lmbda = check_real(lmbda, "lmbda", minimum=0.0)
         monitors = standard_monitors(
             evaluation, lmbda, "l2", len(self.sizes) - 1, training_cost=monitor_training_cost,
             training_accuracy=monitor_training_accuracy, evaluation_cost=monitor_evaluation_cost,
@@ -68,9 +79,7 @@ class Network(BookNetwork):
         printer = _Printer(len(training.X), evaluation, monitor_training_cost,
                            monitor_training_accuracy, monitor_evaluation_cost,
                            monitor_evaluation_accuracy)
-        monitors = [m for m in monitors if m not in stopping] + [printer] + stopping
-        history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors)
-        return tuple(history)
+        return [m for m in monitors if m not in stopping] + [printer] + stopping
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
         """One step on mini_batch ((x, y) pairs) with L2 regularisation:
@@ -86,6 +95,47 @@ class Network(BookNetwork):
         """The mean cost over data plus the L2 term 0.5·(lmbda/len(data))·Σ||w||².
         The book passes convert=True for data with int labels."""
         return self.network.total_cost(self._data(data, "data"), lmbda)
+
+    # ---- chapter 3's Hessian technique (nnfast.curvature, nnfast.hessian_free) ----
+
+    def gradient(self, training_data, lmbda=0.0):
+        """(nabla_w, nabla_b) of total_cost(training_data, lmbda), in the shapes of
+        weights and biases."""
+        return self.network.gradient(self._data(training_data, "training_data"), lmbda)
+
+    def hessian_vector_product(self, training_data, v, lmbda=0.0):
+        """The Hessian of total_cost times v = (v_w, v_b), shaped like (weights,
+        biases): exact, by Pearlmutter's R-operator."""
+        return self.network.hessian_vector_product(self._data(training_data, "training_data"),
+                                                   v, lmbda)
+
+    def gauss_newton_vector_product(self, training_data, v, lmbda=0.0):
+        """The Gauss-Newton matrix of total_cost (positive semi-definite) times v."""
+        return self.network.gauss_newton_vector_product(
+            self._data(training_data, "training_data"), v, lmbda)
+
+    def hessian(self, training_data, lmbda=0.0):
+        """The (P, P) Hessian of total_cost, parameters ordered w1, b1, w2, b2, ...
+        each row-major (small networks only)."""
+        return self.network.hessian(self._data(training_data, "training_data"), lmbda)
+
+    def hessian_free(self, training_data, epochs, mini_batch_size, lmbda=0.0, damping=0.1,
+                     cg_iterations=50, curvature_batch_size=None, method="hessian-free",
+                     evaluation_data=None, monitor_evaluation_cost=False,
+                     monitor_evaluation_accuracy=False, monitor_training_cost=False,
+                     monitor_training_accuracy=False, early_stopping_n=0):
+        """Second-order training in place of SGD: w -> w + d with (B + damping I) d =
+        -grad C, B the Gauss-Newton matrix (by conjugate gradient, never formed) or,
+        with method="newton", the Hessian itself. Prints and returns what SGD does."""
+        training = self._data(training_data, "training_data")
+        config = hessian_free.HessianFreeConfig(epochs, mini_batch_size, lmbda, damping,
+                                                cg_iterations, curvature_batch_size, method)
+        monitors = self._monitors(training, evaluation_data, config.lmbda,
+                                  monitor_evaluation_cost, monitor_evaluation_accuracy,
+                                  monitor_training_cost, monitor_training_accuracy,
+                                  early_stopping_n)
+        return tuple(hessian_free.train(self.network, training, config, monitors,
+                                        progress=False))
 
     def save(self, filename):
         """Write the network as the book's JSON: sizes, weights, biases, cost name."""
