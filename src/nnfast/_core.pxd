@@ -177,7 +177,6 @@ cdef extern from "nnfast.h" nogil:
 cdef extern from "peak.h" nogil:
     double nnf_peak_gflops(int arch, int is_double) noexcept
 
-                      double *out, unsigned char *mask) noexcept
 
 # The gradient and curvature-vector products (csrc/hvp.h).
 cdef extern from "hvp.h" nogil:

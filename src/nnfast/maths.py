@@ -19,7 +19,7 @@ import numpy as np
 
 def sigmoid(z):
     """The logistic function 1/(1+e^-z), computed without overflow for any z."""
-    z = np.asarray(z)
+    z = np.asanyarray(z)  # keeps subclasses (the tests count products on them)
     # 1/(1+e^-z) overflows e^-z for z << 0; writing both halves with e = e^-|z| <= 1
     # never does. e^-|z| may underflow to 0, which is the correctly rounded answer.
     with np.errstate(under="ignore"):
@@ -59,7 +59,7 @@ def relu(z):
 
 def relu_prime(z):
     """1 where z > 0, else 0 (the kink at 0 takes the derivative of the left side)."""
-    z = np.asarray(z)
+    z = np.asanyarray(z)
     return (z > 0).astype(z.dtype)
 
 

@@ -239,8 +239,9 @@ def feedforward(weights, biases, x, layers):
     return forward(weights, biases, x, layers)[1][-1]
 
 
-def _layer_backward(spec, w, b, a_in, delta, mask):
-    """(∂C/∂b, ∂C/∂w, ∂C/∂a_in) of one layer, given its error δ = ∂C/∂z and its input."""
+def _layer_backward(spec, w, b, a_in, delta, mask, want_input_gradient=True):
+    """(∂C/∂b, ∂C/∂w, ∂C/∂a_in) of one layer, given its error δ = ∂C/∂z and its input;
+    ∂C/∂a_in is None when not wanted (the first layer's: nothing is below it)."""
     if spec["kind"] == "convpool":
         _, conv, argmax = convpool(spec, w, b, a_in)
         delta = delta.reshape(argmax.shape)
@@ -252,6 +253,8 @@ def _layer_backward(spec, w, b, a_in, delta, mask):
         return nabla_b, nabla_w, d_in.reshape(a_in.shape)
     nabla_b = delta.sum(axis=0)  # BP3, summed over the samples
     nabla_w = delta.T @ _through_dropout(spec, a_in, mask)  # BP4: Σ_x δ (a_in)ᵀ
+    if not want_input_gradient:
+        return nabla_b, nabla_w, None
     # (wᵀ δ), transposed as samples are rows; a dropped input gets no error.
     return nabla_b, nabla_w, _through_dropout(spec, delta @ w, mask)
 
@@ -266,7 +269,7 @@ def backprop(weights, biases, x, y, cost, layers, masks=None):
     for l in reversed(range(len(weights))):
         mask = None if masks is None else masks[l]
         nabla_b[l], nabla_w[l], d_in = _layer_backward(specs[l], weights[l], biases[l], acts[l],
-                                                       delta, mask)
+                                                       delta, mask, want_input_gradient=l > 0)
         if l > 0:
             # BP2: δ^{l−1} = ((w^l)ᵀ δ^l) ⊙ f'(z^{l−1})
             delta = d_in * elementwise(specs[l - 1]["activation"]).prime(zs[l - 1])

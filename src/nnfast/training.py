@@ -303,4 +303,4 @@ class Trainer:
                 progress(epoch, stop, len(order))
 
     def _finite(self) -> bool:
-        return bool(np.isfinite(self.parameters).all())
+        return _kernels.all_finite(self.parameters)
