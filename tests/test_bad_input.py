@@ -343,3 +343,21 @@ def test_load_refuses_booleans_among_the_weights(tmp_path):
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match=r"weights\[0\] is not a matrix of numbers"):
         nnfast.load(path)
+
+
+def test_load_stops_parsing_a_file_with_more_numbers_than_its_sizes_call_for(tmp_path):
+    import tracemalloc
+    path = tmp_path / "net.json"
+    # The header says [3, 2]; the weights are a 2 x 300,000 matrix (about 3 MB of text).
+    path.write_text(json.dumps({"sizes": [3, 2], "cost": "CrossEntropyCost",
+                                "weights": [[[0.123456] * 300_000] * 2],
+                                "biases": [[[0.0], [0.0]]]}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="more numbers than its sizes or layers call for"):
+            nnfast.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Parsing it all would hold 600,000 floats in lists: over 20 MB.
+    assert peak < 3 * path.stat().st_size, f"{peak / 2**20:.1f} MiB while loading"

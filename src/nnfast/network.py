@@ -10,6 +10,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import threading
 
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -425,7 +426,11 @@ def load(filename: PathLike, dtype: Any = None) -> Network:
     unpickled. Any fault in the file is a ValueError that names it."""
     try:
         with open(filename) as f:
-            record = json.load(f)
+            text = f.read()
+        numbers = _Numbers(_numbers_expected(text))
+        record = json.loads(text, parse_float=numbers.real, parse_int=numbers.integer)
+    except _TooManyNumbers as e:
+        raise ValueError(f"{filename}: {e}") from None
     except (json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{filename}: not a network file (invalid JSON: {e})") from None
     except UnicodeDecodeError:
@@ -434,6 +439,58 @@ def load(filename: PathLike, dtype: Any = None) -> Network:
         return _network_from_record(record, dtype)
     except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"{filename}: {e}") from None
+
+
+def _numbers_expected(text):
+    """How many parameters the file's own sizes or layers call for, read before the
+    weights are parsed (None when the file does not say): parsing stops once it holds
+    more numbers than that, so a file of the wrong shape costs no more memory than
+    one of the right shape."""
+    match = re.search(r'"(sizes|layers)"\s*:\s*', text)
+    if match is None:
+        return None
+    try:
+        shape, _ = json.JSONDecoder().raw_decode(text, match.end())
+        if match.group(1) == "sizes":
+            sizes = [int(n) for n in shape]
+            return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        total = 0
+        for spec in shape:
+            if spec["kind"] == "convpool":
+                total += spec["f"] * spec["c"] * spec["kh"] * spec["kw"] + spec["f"]
+            else:
+                total += spec["n_in"] * spec["n_out"] + spec["n_out"]
+        return int(total)
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return None  # a malformed header is reported by the full check
+
+
+class _TooManyNumbers(ValueError):
+    pass
+
+
+class _Numbers:
+    """json's parse_float and parse_int: counts a file's numbers and refuses more than
+    `limit` of them (plus room for the header's own)."""
+
+    HEADER = 16 * (MAX_LAYERS + 1)
+
+    def __init__(self, limit):
+        self.limit = None if limit is None else limit + self.HEADER
+        self.count = 0
+
+    def real(self, text):
+        return self._take(float(text))
+
+    def integer(self, text):
+        return self._take(int(text))
+
+    def _take(self, value):
+        self.count += 1
+        if self.limit is not None and self.count > self.limit:
+            raise _TooManyNumbers(f"holds more numbers than its sizes or layers call for "
+                                  f"({self.limit - self.HEADER:,} parameters)")
+        return value
 
 
 def _network_from_record(record, dtype):
