@@ -16,7 +16,8 @@ from collections import defaultdict
 
 EPOCH_SAMPLES = 50_000
 # What describes a run rather than the case it ran: kept out of the row's key.
-RUN_INFO = ("impl", "isa", "flops", "samples", "peak_gflops", "accuracy")
+RUN_INFO = ("impl", "isa", "flops", "samples", "peak_gflops", "accuracy",
+            "overhead_per_task_ms")
 
 
 class Run:

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+import nnfast
 from nnfast import cli
 
 
@@ -310,3 +311,38 @@ def test_offline_error_names_the_urls_and_the_cache(monkeypatch, capsys, tmp_pat
     assert "https://" in err and "train-images-idx3-ubyte.gz" in err and "offline" in err
     assert str(tmp_path / "cache" / "nnfast" / "mnist") in err
     assert "fashion-mnist" in err
+
+
+def test_sweep_prints_the_points_sorted_with_the_best_marked(capsys, data, tmp_path):
+    best, curves = tmp_path / "best.json", tmp_path / "curves.png"
+    status, out, err = run(capsys, "sweep", "--layers", "784,10,10", "--eta", "0.5,3",
+                           "--lmbda", "0,1", "--epochs", "2", "--dataset", str(data),
+                           "--save", str(best), "--plot", str(curves))
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("sweep: 4 points of [784, 10, 10], 2 epochs each, on threads")
+    rows = [line.split() for line in lines[2:6]]
+    accuracies = [float(row[2].rstrip("%")) for row in rows]
+    assert accuracies == sorted(accuracies, reverse=True) and rows[0][-1] == "best"
+    assert {(float(r[0]), float(r[1])) for r in rows} == {(0.5, 0), (0.5, 1), (3, 0), (3, 1)}
+    assert nnfast.load(best).sizes == (784, 10, 10) and curves.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_runs_on_local_workers(capsys, data):
+    pytest.importorskip("distributed")
+    status, out, err = run(capsys, "sweep", "--layers", "784,10,10", "--eta", "0.5,3",
+                           "--lmbda", "0", "--epochs", "1", "--dataset", str(data),
+                           "--local-workers", "2")
+    assert status == 0, err
+    assert "on 2 local workers" in out.splitlines()[0] and "<- best" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--scheduler", "tcp://localhost:1", "--local-workers", "2"], "not both"),
+    (["--eta", "fast"], "expected numbers"),
+    (["--save", "NOWHERE/best.json"], "there is no directory"),
+])
+def test_sweep_refuses_bad_options_before_loading_data(capsys, monkeypatch, argv, message):
+    monkeypatch.setattr(cli, "load_data", lambda *a, **k: pytest.fail("data was loaded"))
+    status, _, err = run(capsys, "sweep", *argv)
+    assert status == 2 and message in err

@@ -94,3 +94,20 @@ def test_without_distributed_threads_work_and_the_cluster_asks_for_the_extra():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert 'pip install "nnfast[dask]"' in out.stdout
+
+
+def test_a_worker_killed_mid_run_is_an_error_naming_the_grid_point():
+    """At the grid point whose eta_schedule is os._exit, the worker process ends at the
+    first epoch; with no retries allowed that is the sweep's error, naming the point,
+    and the client (whose cluster restarts the worker) stays usable."""
+    import os
+    import dask
+    X, y = data()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.Client(n_workers=2, threads_per_worker=1, processes=True,
+                                dashboard_address=None) as client:
+            with pytest.raises(TrainingFailed, match="eta_schedule=<built-in function _exit>"):
+                nnfast.sweep(factory32, (X, y), {"eta_schedule": [None, os._exit]}, 1, 7,
+                             eta=0.1, executor=client)
+            again = nnfast.sweep(factory32, (X, y), {"eta": [0.1, 0.5]}, 1, 7, executor=client)
+            assert len(again) == 2

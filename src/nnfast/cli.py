@@ -652,6 +652,64 @@ def second_order_figure(training, epochs: int, lmbda: float, out: Path) -> Path:
 
 # ------------------------------------------------------------------------------- main
 
+def cmd_sweep(args) -> int:
+    """Chapter 3's hyper-parameter search: one [layers] network per (eta, lmbda) point,
+    trained side by side (threads, local worker processes or a Dask cluster), then a
+    table of the points by evaluation accuracy, the best marked."""
+    if args.scheduler and args.local_workers:
+        raise UsageError("give --scheduler or --local-workers, not both")
+    _check_fits_in_memory(args.layers, np.float32)
+    if args.save:
+        _check_writable(args.save, "--save")
+    if args.plot:
+        _check_plot(args.plot)
+    cost = {"quadratic": nnfast.QuadraticCost, "cross-entropy": nnfast.CrossEntropyCost}[args.cost]
+    layers = args.layers
+
+    def factory(seed):
+        return nnfast.Network(layers, cost=cost, seed=seed)
+    try:
+        factory(0)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    data = load_data(args.dataset)
+    client = None
+    if args.scheduler or args.local_workers:
+        from nnfast import cluster
+        client = cluster.connect(args.scheduler, args.local_workers)
+    grid = {"eta": args.eta, "lmbda": args.lmbda}
+    points = len(args.eta) * len(args.lmbda)
+    where = ("threads" if client is None else
+             f"{_count(args.local_workers, 'local worker')}" if args.local_workers else
+             f"the cluster at {args.scheduler}")
+    print(f"sweep: {_count(points, 'point')} of {layers}, {_count(args.epochs, 'epoch')} each, "
+          f"on {where}", flush=True)
+    try:
+        results = nnfast.sweep(factory, (data.X_train, data.y_train), grid, args.epochs,
+                               args.mini_batch, evaluation_data=(data.X_test, data.y_test),
+                               monitor_evaluation_accuracy=True, executor=client)
+    finally:
+        if client is not None:
+            client.close()
+    ranked = sorted(results, key=lambda r: -(r.accuracy or 0))
+    n = len(data.X_test)
+    print(f"{'eta':>8} {'lmbda':>8} {'accuracy':>10}")
+    for i, result in enumerate(ranked):
+        mark = "  <- best" if i == 0 else ""
+        print(f"{result.params['eta']:>8g} {result.params['lmbda']:>8g} "
+              f"{result.accuracy / n:>10.2%}{mark}")
+    if args.save:
+        ranked[0].network.save(args.save)
+        print(f"saved the best network to {args.save}")
+    if args.plot:
+        from nnfast import plot
+        curves = {f"eta={r.params['eta']:g}, lmbda={r.params['lmbda']:g}":
+                  [a / n for a in r.history.evaluation_accuracy] for r in results}
+        plot.plot_curves(curves, "evaluation accuracy", args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 class _Help(argparse.HelpFormatter):
     """Help that shows each option's default, when it has one that is not in its text."""
 
@@ -726,6 +784,28 @@ def make_parser() -> argparse.ArgumentParser:
                           formatter_class=_Help)
     info.set_defaults(run=cmd_info)
 
+    sweep = sub.add_parser("sweep", help="chapter 3's hyper-parameter search over eta and lmbda",
+                           formatter_class=_Help)
+    sweep.add_argument("--layers", type=_sizes, default=[784, 30, 10],
+                       help="layer sizes, comma-separated")
+    sweep.add_argument("--eta", type=_floats, default=[0.1, 0.5, 2.5],
+                       help="learning rates, comma-separated")
+    sweep.add_argument("--lmbda", type=_floats, default=[0.0, 1.0, 5.0],
+                       help="L2 regularisation strengths, comma-separated")
+    sweep.add_argument("--epochs", type=_positive(int), default=30, help="epochs per point")
+    sweep.add_argument("--mini-batch", type=_positive(int), default=10, help="mini-batch size")
+    sweep.add_argument("--cost", choices=("cross-entropy", "quadratic"), default="cross-entropy",
+                       help="the cost")
+    sweep.add_argument("--dataset", help="as for train")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help="run on the Dask cluster of this scheduler (nnfast[dask])")
+    sweep.add_argument("--local-workers", type=_positive(int), metavar="N",
+                       help="run on N worker processes of this machine (nnfast[dask])")
+    sweep.add_argument("--save", metavar="BEST.json", help="save the best network")
+    sweep.add_argument("--plot", metavar="CURVES.png",
+                       help="plot every point's evaluation accuracy per epoch")
+    sweep.set_defaults(run=cmd_sweep)
+
     figures = sub.add_parser("figures", help="chapter 3's, 4's and 5's figures as PNG files",
                              formatter_class=_Help)
     figures.add_argument("--out", default="figures", help="output directory")
@@ -760,7 +840,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise UsageError("give a command: train, bench, info or figures "
+            raise UsageError("give a command: train, bench, info, sweep or figures "
                              "(nnfast --help lists them)")
         return args.run(args)
     except UsageError as e:
