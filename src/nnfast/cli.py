@@ -697,7 +697,7 @@ def cmd_sweep(args) -> int:
     for i, result in enumerate(ranked):
         mark = "  <- best" if i == 0 else ""
         print(f"{result.params['eta']:>8g} {result.params['lmbda']:>8g} "
-              f"{result.accuracy / n:>10.2%}{mark}")
+              f"{(result.accuracy or 0) / n:>10.2%}{mark}")
     if args.save:
         ranked[0].network.save(args.save)
         print(f"saved the best network to {args.save}")
