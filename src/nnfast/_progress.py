@@ -6,8 +6,9 @@ drawn by hand would be one more thing to keep right (terminal width, rates, note
 """
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 ProgressCallback = Callable[[int, int, int], None]
 
@@ -17,6 +18,25 @@ def want_bar(progress: Union[bool, None]) -> bool:
     if progress is None:
         return sys.stderr.isatty()
     return bool(progress)
+
+
+@contextlib.contextmanager
+def reporting(progress: Union[None, bool, Callable[[int, int, int], Any]],
+              epochs: int) -> Iterator[Optional[Callable[[int, int, int], Any]]]:
+    """The progress callback of a training run, validated: the caller's own, or an
+    EpochBar when `progress` asks for one (closed when the run ends), or None."""
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError("progress must be None, True, False or a callable "
+                        "(epoch, rows_done, n)")
+    if callable(progress):
+        yield progress
+        return
+    bar = EpochBar(epochs) if want_bar(progress) else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 class EpochBar:

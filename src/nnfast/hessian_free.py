@@ -241,16 +241,6 @@ def train(network: Any, training: Samples, config: HessianFreeConfig,
     """Run `config` on the network, held for the whole run; a progress bar per epoch as
     SGD draws it. Ctrl-C stops the run between the engine's calls and leaves the
     network as the interrupted step found it."""
-    if not (progress is None or isinstance(progress, bool) or callable(progress)):
-        raise TypeError("progress must be None, True, False or a callable "
-                        "(epoch, rows_done, n)")
-    bar = None
-    if not callable(progress):
-        bar = _progress.EpochBar(config.epochs) if _progress.want_bar(progress) else None
-        progress = bar
-    with network.exclusive("hessian_free"):
-        try:
-            return HessianFree(network, training, config).run(monitors, progress)
-        finally:
-            if bar is not None:
-                bar.close()
+    with _progress.reporting(progress, config.epochs) as report, \
+            network.exclusive("hessian_free"):
+        return HessianFree(network, training, config).run(monitors, report)

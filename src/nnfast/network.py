@@ -299,22 +299,11 @@ class Network:
         for i, monitor in enumerate(monitors):
             if not isinstance(monitor, Monitor):
                 raise TypeError(f"monitors[{i}] must be a Monitor, got {type(monitor).__name__}")
-        if not (progress is None or isinstance(progress, bool) or callable(progress)):
-            raise TypeError("progress must be None, True, False or a callable "
-                            "(epoch, rows_done, n)")
-        bar = None
-        if not callable(progress):
-            bar = _progress.EpochBar(config.epochs) if _progress.want_bar(progress) else None
-            progress = bar
         trainer = Trainer(self, self._engine, self._params, self._snapshot, self._rng,
                           self._training_workspace, self._flops_per_sample(),
                           any(layer.p_dropout > 0 for layer in self.layers))
-        with self.exclusive("SGD"):
-            try:
-                return trainer.run(training, config, monitors, progress)
-            finally:
-                if bar is not None:
-                    bar.close()
+        with _progress.reporting(progress, config.epochs) as report, self.exclusive("SGD"):
+            return trainer.run(training, config, monitors, report)
 
     def _flops_per_sample(self):
         """Forward and backward, about three times the multiply-adds of the forward pass."""

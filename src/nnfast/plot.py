@@ -51,6 +51,19 @@ def _epoch_axis(ax):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _finish(fig, ax, ylabel, title, path):
+    """One panel's label, title, grid and legend; the figure saved to path if given."""
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=100)
+    return fig
+
+
 def _epochs(values):
     return range(1, len(values) + 1)
 
@@ -111,15 +124,7 @@ def plot_curves(curves: Mapping[str, Sequence[float]], ylabel: str,
     for label, values in curves.items():
         ax.plot(_epochs(values), list(values), label=label)
     _epoch_axis(ax)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=100)
-    return fig
+    return _finish(fig, ax, ylabel, title, path)
 
 
 def plot_functions(x: Collection[float], curves: Mapping[str, Collection[float]],
@@ -165,15 +170,7 @@ def plot_against_seconds(curves: Mapping[str, Tuple[Sequence[float], Sequence[fl
     for label, (seconds, values) in curves.items():
         ax.plot(list(seconds), list(values), marker=".", label=label)
     ax.set_xlabel("seconds")
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=100)
-    return fig
+    return _finish(fig, ax, ylabel, title, path)
 
 
 __all__ = ["plot_against_seconds", "plot_curves", "plot_functions", "plot_history"]
