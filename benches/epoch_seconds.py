@@ -1,0 +1,48 @@
+"""Seconds per 50,000-sample epoch of W1, W2, W4, W5 (2,000 Fashion-MNIST samples a
+round, median of 5 rounds after a warm-up), and efficiency = dense GFLOP/s / (peak x threads).
+Runs against whichever nnfast is importable, so two builds compare in one sitting:
+
+    python benches/epoch_seconds.py before.json        # in the old build's venv
+    python benches/epoch_seconds.py after.json [W1,W2]  # in the new one
+
+Fashion-MNIST comes from ../shared/data beside the repository or $NNFAST_DATA."""
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import nnfast
+from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets
+
+HERE = Path(__file__).resolve().parent
+FOLDER = Path(os.environ.get("NNFAST_DATA", HERE / ".." / ".." / "shared" / "data"))
+data = datasets.load_fashion_mnist(FOLDER / "fashion-mnist", download=False)
+X, y = data[0][:2000], data[1][:2000]
+NETS = {
+    "W1": (lambda: nnfast.Network([784, 30, 10], seed=0), 3.0, 4.794e9),
+    "W2": (lambda: nnfast.Network([784, 100, 10], seed=0), 0.5, 15.98e9),
+    "W4": (lambda: nnfast.Network([ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2)),
+                                   FullyConnectedLayer(2880, 100), SoftmaxLayer(100, 10)],
+                                  seed=0), 0.1, 144.3e9),
+    "W5": (lambda: nnfast.Network([ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+                                   ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), ReLU),
+                                   FullyConnectedLayer(640, 100, ReLU), SoftmaxLayer(100, 10)],
+                                  seed=0), 0.03, 461.1e9),
+}
+CASES = [(w, mb, t) for w in (sys.argv[2].split(",") if len(sys.argv) > 2 else ("W1", "W2", "W4", "W5")) for mb, t in ((10, 1), (10, 2), (256, 2))]
+out = {}
+for name, mb, threads in CASES:
+    make, eta, flops = NETS[name]
+    net = make()
+    Xd = X.astype(net.dtype)
+    net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
+        times.append((time.perf_counter() - t0) * 50000 / len(X))
+    out[f"{name} mb{mb} {threads}t"] = float(np.median(times))
+    print(name, mb, threads, f"{np.median(times):.3f}", flush=True)
+json.dump(out, open(sys.argv[1], "w"))
