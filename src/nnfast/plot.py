@@ -142,15 +142,7 @@ def plot_functions(x: Collection[float], curves: Mapping[str, Collection[float]]
     for label, values in curves.items():
         ax.plot(list(x), list(values), label=label)
     ax.set_xlabel("x")
-    ax.set_ylabel("f(x)")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=100)
-    return fig
+    return _finish(fig, ax, "f(x)", title, path)
 
 
 def plot_against_seconds(curves: Mapping[str, Tuple[Sequence[float], Sequence[float]]],

@@ -249,14 +249,15 @@ class Trainer:
         if norms is not None:
             norms.batches = -(-rows // mini_batch_size)
         history = History()
+        this_run = dataclasses.replace(config, mini_batch_size=mini_batch_size,
+                                       decay_n=config.decay_n or n)
         for epoch in range(config.epochs):
-            eta = config.eta_at(epoch)
+            this_epoch = (this_run if config.eta_schedule is None
+                          else dataclasses.replace(this_run, eta=config.eta_at(epoch)))
             order = (self.rng.permutation(n) if config.shuffle
                      else np.arange(rows, dtype=np.int64))
-            self.train_rows(training, order, dataclasses.replace(config, eta=eta,
-                                                                mini_batch_size=mini_batch_size,
-                                                                decay_n=config.decay_n or n),
-                            epoch, monitors, progress, None if norms is None else norms.sums)
+            self.train_rows(training, order, this_epoch, epoch, monitors, progress,
+                            None if norms is None else norms.sums)
             stop = False
             for monitor in monitors:
                 stop = monitor.after_epoch(epoch, self.network, training, history) or stop

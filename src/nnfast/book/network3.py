@@ -34,7 +34,6 @@ What differs:
 - The book draws its weights from an unseeded ``np.random``; pass ``seed=`` to
   :class:`Network` for a reproducible network and run.
 """
-from pathlib import Path
 
 import numpy as np
 
