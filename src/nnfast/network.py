@@ -450,7 +450,7 @@ def _numbers_expected(text):
             else:
                 total += spec["n_in"] * spec["n_out"] + spec["n_out"]
         return int(total)
-    except (ValueError, TypeError, KeyError, RecursionError):
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError):
         return None  # a malformed header is reported by the full check
 
 

@@ -127,34 +127,37 @@ class Network:
         ``test_accuracy``.
         """
         net = self._net
-        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
-        if mini_batch_size != self.mini_batch_size:
-            raise ValueError(f"mini_batch_size is {mini_batch_size} but the network was "
-                             f"built for {self.mini_batch_size}")
-        training = net.samples(training_data, "training_data")
-        validation = net.samples(validation_data, "validation_data")
-        test = None if is_empty(test_data) else net.samples(test_data, "test_data")
-        for name, data in (("training_data", training), ("validation_data", validation),
-                           ("test_data", test)):
-            if data is not None and len(data.X) < mini_batch_size:
-                raise ValueError(f"{name} has {len(data.X)} samples, fewer than one "
-                                 f"mini-batch of {mini_batch_size}")
-        # network3 uses whole mini-batches only, in order, the same every epoch, and
-        # divides the L2 term by num_training_batches, not by the sample count.
-        num_training_batches = len(training.X) // mini_batch_size
-        config = SGDConfig(epochs, mini_batch_size, eta, lmbda,
-                           decay_n=num_training_batches, shuffle=False,
-                           whole_batches_only=True)
-        report = _BookReport(self, validation, test, num_training_batches)
-        net.train(training, config, [report], progress=False)
-        self.best_validation_accuracy = report.best_validation_accuracy
-        self.best_iteration = report.best_iteration
-        self.test_accuracy = report.test_accuracy
-        print("Finished training network.")
-        print("Best validation accuracy of {0:.2%} obtained at iteration {1}".format(
-            self.best_validation_accuracy, self.best_iteration))
-        if test is not None:
-            print("Corresponding test accuracy of {0:.2%}".format(self.test_accuracy))
+        # The whole run, checks and lines included, holds the network: no other thread
+        # trains or reads it from the first check to the last line printed.
+        with net.exclusive("SGD"):
+            mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
+            if mini_batch_size != self.mini_batch_size:
+                raise ValueError(f"mini_batch_size is {mini_batch_size} but the network was "
+                                 f"built for {self.mini_batch_size}")
+            training = net.samples(training_data, "training_data")
+            validation = net.samples(validation_data, "validation_data")
+            test = None if is_empty(test_data) else net.samples(test_data, "test_data")
+            for name, data in (("training_data", training), ("validation_data", validation),
+                               ("test_data", test)):
+                if data is not None and len(data.X) < mini_batch_size:
+                    raise ValueError(f"{name} has {len(data.X)} samples, fewer than one "
+                                     f"mini-batch of {mini_batch_size}")
+            # network3 uses whole mini-batches only, in order, the same every epoch, and
+            # divides the L2 term by num_training_batches, not by the sample count.
+            num_training_batches = len(training.X) // mini_batch_size
+            config = SGDConfig(epochs, mini_batch_size, eta, lmbda,
+                               decay_n=num_training_batches, shuffle=False,
+                               whole_batches_only=True)
+            report = _BookReport(self, validation, test, num_training_batches)
+            net.train(training, config, [report], progress=False)
+            self.best_validation_accuracy = report.best_validation_accuracy
+            self.best_iteration = report.best_iteration
+            self.test_accuracy = report.test_accuracy
+            print("Finished training network.")
+            print("Best validation accuracy of {0:.2%} obtained at iteration {1}".format(
+                self.best_validation_accuracy, self.best_iteration))
+            if test is not None:
+                print("Corresponding test accuracy of {0:.2%}".format(self.test_accuracy))
 
     def _accuracy(self, data):
         """The book's accuracy: the mean of the per-mini-batch accuracies over the whole
