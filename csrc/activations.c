@@ -6,7 +6,7 @@
 
 #include "nnfast.h"
 #include "parallel.h"
-#include "tuning.h"
+#include "plan.h"
 
 /* e^x for x <= 0 in float, branch-free so that the compiler vectorises the loops
  * that call it (libm's expf is a scalar call, most of a sigmoid's time).

@@ -28,7 +28,7 @@ int nnf_arch_best(void)
     return NNF_ARCH_REF;
 }
 
-static int current_arch = -1;
+static int current_arch = -1, arch_forced = 0;
 
 int nnf_arch_get(void)
 {
@@ -42,8 +42,11 @@ int nnf_arch_set(int arch)
     if (arch < 0 || arch >= NNF_ARCH_COUNT || !cpu_supports(arch))
         return -1;
     current_arch = arch;
+    arch_forced = 1;
     return 0;
 }
+
+int nnf_arch_forced(void) { return arch_forced; }
 
 const char *nnf_arch_name(int arch)
 {

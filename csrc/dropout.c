@@ -6,7 +6,7 @@
 #include "nnfast.h"
 #include "parallel.h"
 #include "rng.h"
-#include "tuning.h"
+#include "plan.h"
 
 /* Element i gets SplitMix64's (i+1)-th output from the state mix64(seed), read as a
  * uniform u in [0, 1) on a 2^-53 grid; it is kept when u >= p, with probability
@@ -24,7 +24,7 @@ static inline unsigned char nnf_keep(uint64_t key, nnf_int i, double p)
                     unsigned char *mask, int n_threads)                                     \
     {                                                                                       \
         const uint64_t key = nnf_mix64(seed);                                               \
-        _Pragma("omp parallel for num_threads(nnf_team(n_threads, n > NNF_DROPOUT_PARALLEL))") \
+        _Pragma("omp parallel for num_threads(nnf_team(n_threads, n > nnf_parallel_threshold(NNF_WORK_DROPOUT)))") \
         for (nnf_int i = 0; i < n; i++) {                                                   \
             mask[i] = nnf_keep(key, i, p);                                                  \
             out[i] = x[i] * (REAL)mask[i]; /* a dropped inf or NaN shows as NaN */          \

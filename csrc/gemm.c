@@ -4,6 +4,7 @@
 
 #include "gemm_ukr.h"
 #include "parallel.h"
+#include "plan.h"
 #include "tuning.h"
 
 /* Packing buffers live per thread and only grow, so a run of GEMMs allocates once;

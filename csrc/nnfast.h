@@ -17,6 +17,7 @@ enum { NNF_ARCH_REF = 0, NNF_ARCH_AVX2 = 1, NNF_ARCH_AVX512 = 2, NNF_ARCH_COUNT 
 int nnf_arch_best(void);             /* the best micro-kernel this CPU can run */
 int nnf_arch_get(void);              /* the micro-kernel in use */
 int nnf_arch_set(int arch);          /* 0 on success, -1 if this CPU cannot run it */
+int nnf_arch_forced(void);           /* 1 once nnf_arch_set chose the micro-kernel */
 const char *nnf_arch_name(int arch); /* "ref", "avx2" or "avx512" */
 
 /* Cache blocking of one GEMM: MR x NR register tile, MC x KC block of A,
@@ -60,7 +61,7 @@ void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const in
 /* ---- Elementwise kernels on m x n matrices (activations.c) ----
  * Each takes an input with strides (rs*, cs*) and writes out with (rso, cso); out may
  * alias the input when the strides agree. Each runs on up to n_threads threads (on one
- * below NNF_ELEMENTWISE_PARALLEL elements, tuning.h); results do not depend on it. */
+ * below the planner's threshold, plan.h); results do not depend on it. */
 
 /* out = sigma(x) = 1 / (1 + e^-x), in float, never overflowing. */
 void nnf_ssigmoid(nnf_int m, nnf_int n, const float *x, nnf_int rsx, nnf_int csx, float *out,

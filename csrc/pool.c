@@ -4,7 +4,7 @@
 
 #include "nnfast.h"
 #include "parallel.h"
-#include "tuning.h"
+#include "plan.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

@@ -10,11 +10,8 @@
 
 /* ---- GEMM (gemm.c) ---- */
 
-/* Below this many flops a product runs on one thread: the fork/join would cost more
- * than it saves (with idle threads spinning briefly, GOMP_SPINCOUNT in __init__.py).
- * Set by benches/test_epoch.py::test_epoch[W2-10-2-nnfast] (faster at 1M than at
- * 4M) and test_epoch[W1-10-2-nnfast] (slower at 256K). */
-#define NNF_GEMM_PARALLEL_FLOPS (1.0 * 1024 * 1024)
+/* How many threads a product runs on, and with which kernel table, is not a
+ * threshold: the planner (plan.c) times the candidates on the machine that runs. */
 
 /* When B (or A^T) has unit column stride, packing costs more than it saves below
  * this many flops, or when C is at most NNF_GEMM_DIRECT_PANELS micro-tiles wide or
@@ -39,21 +36,9 @@
  * backward). */
 #define NNF_GATHER_VECTORS 8
 
-/* ---- Elementwise, pooling and dropout kernels ---- */
-
-/* Below this many elements an elementwise kernel (activations.c) stays on one
- * thread. W4's 10 x 2880 sigmoid is above it. Set by
- * benches/test_epoch.py::test_conv_epoch[W4-10-2-nnfast] (faster at 16384 than at
- * 65536) and benches/test_elementwise.py::test_elementwise. */
-#define NNF_ELEMENTWISE_PARALLEL 16384
-
-/* Below this many input elements a pooling kernel (pool.c) stays on one thread.
- * Set by benches/test_epoch.py::test_conv_epoch. */
-#define NNF_POOL_PARALLEL 65536
-
-/* Below this many elements dropout (dropout.c) stays on one thread. Set by
- * benches/test_epoch.py::test_conv_epoch. */
-#define NNF_DROPOUT_PARALLEL 65536
+/* ---- Elementwise, pooling and dropout kernels ----
+ * When they go parallel is derived from this machine's fork/join and per-element
+ * costs by the planner (plan.c, nnf_parallel_threshold). */
 
 /* ---- Convolution (conv.c) ---- */
 

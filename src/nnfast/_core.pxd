@@ -178,6 +178,42 @@ cdef extern from "peak.h" nogil:
     double nnf_peak_gflops(int arch, int is_double) noexcept
 
 
+# The planner (csrc/plan.h).
+cdef extern from "plan.h" nogil:
+    enum:
+        NNF_PLAN_MEASURE
+        NNF_PLAN_ESTIMATE
+        NNF_PLAN_MAX_CANDIDATES
+        NNF_WORK_KINDS
+    ctypedef struct nnf_gemm_signature:
+        int arch_in_use, is_double
+        nnf_int m, n, k
+        int layout, beta_zero, n_threads
+    ctypedef struct nnf_gemm_candidate:
+        int arch, team
+        double seconds
+    ctypedef struct nnf_gemm_plan:
+        nnf_gemm_signature sig
+        int arch, team, how, n_candidates
+        nnf_gemm_candidate candidate[NNF_PLAN_MAX_CANDIDATES]
+        double planning_seconds
+    ctypedef struct nnf_parallel_plan:
+        nnf_int threshold[NNF_WORK_KINDS]
+        double fork_join_seconds
+        double element_seconds[NNF_WORK_KINDS]
+        int how
+    int nnf_gemm_same_bits(int arch_a, int arch_b) noexcept
+    int nnf_plan_mode() noexcept
+    void nnf_plan_set_mode(int mode) noexcept
+    int nnf_plan_count() noexcept
+    int nnf_plan_get(int i, nnf_gemm_plan *plan) noexcept
+    int nnf_plan_put(const nnf_gemm_plan *plan) noexcept
+    nnf_parallel_plan nnf_plan_parallel() noexcept
+    void nnf_plan_put_parallel(const nnf_parallel_plan *plan) noexcept
+    void nnf_plan_forget() noexcept
+    long long nnf_plan_timed_runs() noexcept
+
+
 # The gradient and curvature-vector products (csrc/hvp.h).
 cdef extern from "hvp.h" nogil:
     enum:

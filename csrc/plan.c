@@ -1,0 +1,410 @@
+/* The planner: FFTW's FFTW_MEASURE for nnfast's products and kernels.
+ *
+ * The first time a GEMM signature is met (plan.h), every candidate that gives the
+ * same bits is timed on this machine, on scratch copies of C, and the fastest is
+ * cached for the process: the team size (1, 2, 4, ... up to the threads asked for:
+ * results are identical for any team) and the kernel table (among the ISAs this CPU
+ * runs, only where nnf_gemm_same_bits says they agree). The elementwise, pooling and
+ * dropout kernels go parallel above a threshold derived, once, from this machine's
+ * fork/join and per-element costs. No performance constant from another CPU decides.
+ *
+ * NNFAST_PLAN=estimate replaces every timing by the fixed rule below (what nnfast did
+ * before it planned). The cache is read under a read lock, written under a write
+ * lock: networks train side by side in threads, each planning as it goes. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "parallel.h"
+#include "plan.h"
+#include "rng.h"
+
+/* ---- The estimate rule (NNFAST_PLAN=estimate) ----
+ * The thresholds nnfast used before it measured, set on an AVX2 machine by
+ * benches/test_epoch.py and benches/test_elementwise.py: a product of fewer flops
+ * runs on one thread, the elementwise, pooling and dropout kernels run on one thread
+ * at or below their element counts; the kernel table is the one in use. */
+#define ESTIMATE_GEMM_PARALLEL_FLOPS (1.0 * 1024 * 1024)
+static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536};
+
+/* ---- Measuring ----
+ * Each GEMM candidate runs once to warm its caches and packing buffers, then
+ * TIMED_RUNS times; the best run is the one no other process interrupted. A
+ * signature's planning therefore costs RUNS_PER_CANDIDATE runs of the product per
+ * candidate: 3 x (team sizes) x (kernel tables), 6 runs for 2 threads on one table. */
+#define TIMED_RUNS 2
+#define RUNS_PER_CANDIDATE (1 + TIMED_RUNS)
+
+/* A kernel's elements on one thread, timed to find its per-element cost: a few
+ * tens of microseconds, as long as the kernels the threshold decides for. */
+#define PROBE_ELEMENTS 16384
+#define PROBE_RUNS 5
+/* A team pays when the half of the work it moves off the calling thread saves at
+ * least twice the fork/join (the margin keeps timing noise from making two threads
+ * slower than one): n c / 2 >= 2 f, so n >= 4 f / c. */
+#define FORK_JOIN_MARGIN 4.0
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static atomic_int plan_mode = NNF_PLAN_MEASURE;
+static atomic_llong timed_runs;
+
+int nnf_plan_mode(void) { return atomic_load(&plan_mode); }
+void nnf_plan_set_mode(int mode) { atomic_store(&plan_mode, mode); }
+long long nnf_plan_timed_runs(void) { return atomic_load(&timed_runs); }
+
+/* The kernel tables' contract: 0 until every kernel of every ISA computes each output
+ * in one canonical summation order. Then this becomes `return 1;`, and the planner
+ * may time every table the CPU runs (tests/test_plan.py checks the promise). */
+int nnf_gemm_same_bits(int arch_a, int arch_b) { return arch_a == arch_b; }
+
+const nnf_gemm_arch *nnf_gemm_table(int arch)
+{
+#if defined(__x86_64__)
+    switch (arch) {
+    case NNF_ARCH_AVX512: return &nnf_gemm_avx512;
+    case NNF_ARCH_AVX2: return &nnf_gemm_avx2;
+    }
+#endif
+    return &nnf_gemm_ref;
+}
+
+/* ---- The cache of GEMM plans: an array in the order planned, and an open-addressed
+ * index of it (-1: empty) at most half full. ---- */
+static pthread_rwlock_t cache_lock = PTHREAD_RWLOCK_INITIALIZER;
+static nnf_gemm_plan *plans;
+static int n_plans, plans_capacity;
+static int *index_slots;
+static size_t index_capacity;
+
+static int same_signature(const nnf_gemm_signature *x, const nnf_gemm_signature *y)
+{
+    return x->arch_in_use == y->arch_in_use && x->is_double == y->is_double && x->m == y->m && x->n == y->n && x->k == y->k &&
+           x->layout == y->layout && x->beta_zero == y->beta_zero && x->n_threads == y->n_threads;
+}
+
+static size_t signature_hash(const nnf_gemm_signature *s)
+{
+    uint64_t h = nnf_mix64((uint64_t)s->m);
+    h = nnf_mix64(h ^ (uint64_t)s->n);
+    h = nnf_mix64(h ^ (uint64_t)s->k);
+    h = nnf_mix64(h ^ ((uint64_t)s->layout << 40 | (uint64_t)s->beta_zero << 36 |
+                       (uint64_t)s->arch_in_use << 33 | (uint64_t)s->is_double << 32 |
+                       (uint64_t)(unsigned)s->n_threads));
+    return (size_t)h;
+}
+
+/* The slot of s in the index: where it is, or the empty slot where it would go. */
+static size_t index_slot(const nnf_gemm_signature *s)
+{
+    size_t i = signature_hash(s) & (index_capacity - 1);
+    while (index_slots[i] >= 0 && !same_signature(&plans[index_slots[i]].sig, s))
+        i = (i + 1) & (index_capacity - 1);
+    return i;
+}
+
+/* The cached choice for s, under the read lock; 0 when there is none. */
+static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice)
+{
+    int found = 0;
+    pthread_rwlock_rdlock(&cache_lock);
+    if (index_capacity) {
+        int at = index_slots[index_slot(s)];
+        if (at >= 0) {
+            choice->arch = plans[at].arch;
+            choice->team = plans[at].team;
+            found = 1;
+        }
+    }
+    pthread_rwlock_unlock(&cache_lock);
+    return found;
+}
+
+static int grow_index(void)
+{
+    size_t capacity = index_capacity ? 2 * index_capacity : 64;
+    int *slots = malloc(capacity * sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < capacity; i++)
+        slots[i] = -1;
+    free(index_slots);
+    index_slots = slots;
+    index_capacity = capacity;
+    for (int p = 0; p < n_plans; p++)
+        index_slots[index_slot(&plans[p].sig)] = p;
+    return 0;
+}
+
+/* Caches plan unless its signature has one (planned meanwhile by another thread, or
+ * imported: then that one stays, replace == 0) or replaces it (replace == 1). The
+ * choice cached is written to choice. -1 when out of memory (nothing cached). */
+static int cache_insert(const nnf_gemm_plan *plan, int replace, nnf_gemm_choice *choice)
+{
+    int status = 0;
+    pthread_rwlock_wrlock(&cache_lock);
+    if (2 * (size_t)(n_plans + 1) > index_capacity && grow_index() != 0) {
+        status = -1;
+        goto done;
+    }
+    size_t slot = index_slot(&plan->sig);
+    if (index_slots[slot] >= 0) {
+        if (replace)
+            plans[index_slots[slot]] = *plan;
+    } else {
+        if (n_plans == plans_capacity) {
+            int capacity = plans_capacity ? 2 * plans_capacity : 32;
+            nnf_gemm_plan *grown = realloc(plans, (size_t)capacity * sizeof *plans);
+            if (!grown) {
+                status = -1;
+                goto done;
+            }
+            plans = grown;
+            plans_capacity = capacity;
+        }
+        plans[n_plans] = *plan;
+        index_slots[slot] = n_plans++;
+    }
+    if (choice) {
+        const nnf_gemm_plan *kept = &plans[index_slots[slot]];
+        choice->arch = kept->arch;
+        choice->team = kept->team;
+    }
+done:
+    pthread_rwlock_unlock(&cache_lock);
+    return status;
+}
+
+int nnf_plan_count(void)
+{
+    pthread_rwlock_rdlock(&cache_lock);
+    int count = n_plans;
+    pthread_rwlock_unlock(&cache_lock);
+    return count;
+}
+
+int nnf_plan_get(int i, nnf_gemm_plan *plan)
+{
+    int status = -1;
+    pthread_rwlock_rdlock(&cache_lock);
+    if (i >= 0 && i < n_plans) {
+        *plan = plans[i];
+        status = 0;
+    }
+    pthread_rwlock_unlock(&cache_lock);
+    return status;
+}
+
+int nnf_plan_put(const nnf_gemm_plan *plan) { return cache_insert(plan, 1, NULL); }
+
+/* ---- Planning one GEMM signature ---- */
+
+static nnf_gemm_signature signature(int is_double, nnf_int m, nnf_int n, nnf_int k, nnf_int rsa,
+                                    nnf_int csa, nnf_int rsb, nnf_int csb, int beta_zero,
+                                    nnf_int rsc, nnf_int csc, int n_threads)
+{
+    nnf_gemm_signature s = {nnf_arch_get(), is_double, m, n, k, 0, beta_zero, n_threads};
+    s.layout = (rsa == 1) | (csa == 1) << 1 | (rsb == 1) << 2 | (csb == 1) << 3 |
+               (rsc == 1) << 4 | (csc == 1) << 5;
+    return s;
+}
+
+static nnf_gemm_plan estimate(const nnf_gemm_signature *s)
+{
+    nnf_gemm_plan plan = {.sig = *s, .arch = s->arch_in_use, .team = 1, .how = NNF_PLAN_ESTIMATED};
+    double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k;
+    if (flops >= ESTIMATE_GEMM_PARALLEL_FLOPS)
+        plan.team = s->n_threads;
+    return plan;
+}
+
+/* The candidates of s: the tables that give the same bits as the one in use (only
+ * it when NNFAST_ARCH chose it), each with teams 1, 2, 4, ... and n_threads. */
+static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
+{
+    int current = s->arch_in_use, count = 0;
+    int threads = nnf_team_size(s->n_threads);
+    for (int arch = 0; arch <= nnf_arch_best(); arch++) {
+        if (arch != current && (nnf_arch_forced() || !nnf_gemm_same_bits(current, arch)))
+            continue;
+        for (int team = 1;; team = team * 2 < threads ? team * 2 : threads) {
+            if (count < NNF_PLAN_MAX_CANDIDATES)
+                out[count++] = (nnf_gemm_candidate){arch, team, INFINITY};
+            if (team == threads)
+                break;
+        }
+    }
+    return count;
+}
+
+/* The fastest candidate, the first (fewest threads, the table in use) on ties. */
+static void choose(nnf_gemm_plan *plan)
+{
+    int best = 0;
+    for (int i = 1; i < plan->n_candidates; i++)
+        if (plan->candidate[i].seconds < plan->candidate[best].seconds)
+            best = i;
+    plan->arch = plan->candidate[best].arch;
+    plan->team = plan->candidate[best].team;
+}
+
+#define REAL float
+#define P(name) nnf_s##name
+#define IS_DOUBLE 0
+#include "plan_gemm.inc"
+#undef REAL
+#undef P
+#undef IS_DOUBLE
+
+#define REAL double
+#define P(name) nnf_d##name
+#define IS_DOUBLE 1
+#include "plan_gemm.inc"
+
+/* ---- Thresholds of the elementwise, pooling and dropout kernels ---- */
+
+static pthread_mutex_t parallel_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int parallel_ready;
+static nnf_parallel_plan parallel_plan;
+static _Atomic nnf_int thresholds[NNF_WORK_KINDS];
+/* Set while this thread times the kernels (on one thread, whatever threshold they
+ * read): their calls back into nnf_parallel_threshold must not wait for the plan. */
+static _Thread_local int probing;
+
+static volatile int fork_join_sink;
+
+/* The best of several two-thread regions that do nothing: what a team costs. */
+static double time_fork_join(void)
+{
+    double best = INFINITY;
+    for (int run = 0; run < 2 * PROBE_RUNS; run++) {
+        double start = now();
+#pragma omp parallel num_threads(2) if (nnf_go_parallel(1))
+        fork_join_sink = nnf_thread_num();
+        double seconds = now() - start;
+        best = seconds < best ? seconds : best;
+    }
+    return best;
+}
+
+/* Seconds per element of a cheap kernel of each kind on one thread: the elementwise
+ * kernels' cheapest (a Hadamard product), 2x2 max-pooling, dropout. The cheapest
+ * sets the bar, so that each kernel of a kind pays at least as much as the one timed. */
+static void time_elements(double *element_seconds)
+{
+    const nnf_int planes = PROBE_ELEMENTS / (32 * 32);
+    float *x = malloc(PROBE_ELEMENTS * sizeof *x), *y = malloc(PROBE_ELEMENTS * sizeof *y);
+    float *out = malloc(PROBE_ELEMENTS * sizeof *out);
+    int *argmax = malloc(PROBE_ELEMENTS * sizeof *argmax);
+    unsigned char *mask = malloc(PROBE_ELEMENTS);
+    if (x && y && out && argmax && mask) {
+        for (nnf_int i = 0; i < PROBE_ELEMENTS; i++) {
+            x[i] = (float)(i % 97) * 0.01f;
+            y[i] = (float)(i % 89) * 0.02f;
+        }
+        for (int kind = 0; kind < NNF_WORK_KINDS; kind++) {
+            double best = INFINITY;
+            for (int run = 0; run <= PROBE_RUNS; run++) {
+                double start = now();
+                if (kind == NNF_WORK_ELEMENTWISE)
+                    nnf_shadamard(1, PROBE_ELEMENTS, x, 0, 1, y, 0, 1, out, 0, 1, 1);
+                else if (kind == NNF_WORK_POOL)
+                    nnf_smaxpool_forward(planes, 32, 32, 2, 2, x, out, argmax, 1);
+                else
+                    nnf_sdropout(PROBE_ELEMENTS, x, 0.5, (unsigned long long)run, out, mask, 1);
+                double seconds = now() - start;
+                if (run > 0 && seconds < best) /* run 0 warms the caches */
+                    best = seconds;
+            }
+            element_seconds[kind] = best / PROBE_ELEMENTS;
+        }
+    }
+    free(x);
+    free(y);
+    free(out);
+    free(argmax);
+    free(mask);
+}
+
+static nnf_parallel_plan plan_parallel(void)
+{
+    nnf_parallel_plan plan = {.how = NNF_PLAN_ESTIMATED};
+    for (int kind = 0; kind < NNF_WORK_KINDS; kind++)
+        plan.threshold[kind] = estimate_threshold[kind];
+    if (nnf_plan_mode() == NNF_PLAN_ESTIMATE)
+        return plan;
+    double element_seconds[NNF_WORK_KINDS] = {0};
+    probing = 1;
+    plan.fork_join_seconds = time_fork_join();
+    time_elements(element_seconds);
+    probing = 0;
+    for (int kind = 0; kind < NNF_WORK_KINDS; kind++) {
+        if (!(element_seconds[kind] > 0))
+            return plan; /* out of memory, or a clock too coarse: the fixed rule */
+        plan.element_seconds[kind] = element_seconds[kind];
+        double n = ceil(FORK_JOIN_MARGIN * plan.fork_join_seconds / element_seconds[kind]);
+        plan.threshold[kind] = n < 1e15 ? (nnf_int)n : (nnf_int)1e15;
+    }
+    plan.how = NNF_PLAN_MEASURED;
+    return plan;
+}
+
+/* Publishes plan under parallel_lock: the thresholds first, then the ready flag. */
+static void publish_parallel(const nnf_parallel_plan *plan)
+{
+    parallel_plan = *plan;
+    for (int kind = 0; kind < NNF_WORK_KINDS; kind++)
+        atomic_store_explicit(&thresholds[kind], plan->threshold[kind], memory_order_relaxed);
+    atomic_store_explicit(&parallel_ready, 1, memory_order_release);
+}
+
+nnf_parallel_plan nnf_plan_parallel(void)
+{
+    pthread_mutex_lock(&parallel_lock);
+    if (!atomic_load_explicit(&parallel_ready, memory_order_acquire)) {
+        nnf_parallel_plan plan = plan_parallel();
+        publish_parallel(&plan);
+    }
+    nnf_parallel_plan plan = parallel_plan;
+    pthread_mutex_unlock(&parallel_lock);
+    return plan;
+}
+
+nnf_int nnf_parallel_threshold(int kind)
+{
+    if (!atomic_load_explicit(&parallel_ready, memory_order_acquire)) {
+        if (probing)
+            return estimate_threshold[kind];
+        nnf_plan_parallel();
+    }
+    return atomic_load_explicit(&thresholds[kind], memory_order_relaxed);
+}
+
+void nnf_plan_put_parallel(const nnf_parallel_plan *plan)
+{
+    pthread_mutex_lock(&parallel_lock);
+    publish_parallel(plan);
+    pthread_mutex_unlock(&parallel_lock);
+}
+
+void nnf_plan_forget(void)
+{
+    pthread_rwlock_wrlock(&cache_lock);
+    n_plans = 0;
+    for (size_t i = 0; i < index_capacity; i++)
+        index_slots[i] = -1;
+    pthread_rwlock_unlock(&cache_lock);
+    pthread_mutex_lock(&parallel_lock);
+    atomic_store_explicit(&parallel_ready, 0, memory_order_release);
+    pthread_mutex_unlock(&parallel_lock);
+}

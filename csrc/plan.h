@@ -1,0 +1,99 @@
+/* The planner (plan.c): how each product and kernel is run on this machine, chosen
+ * the first time it is met, by timing the candidates (NNFAST_PLAN=measure, FFTW's
+ * FFTW_MEASURE) or by a fixed rule (estimate). A plan changes speed, never bits:
+ * every candidate computes each output in the same order. */
+#ifndef NNFAST_PLAN_H
+#define NNFAST_PLAN_H
+
+#include "gemm_ukr.h"
+#include "nnfast.h"
+
+enum { NNF_PLAN_MEASURE = 0, NNF_PLAN_ESTIMATE = 1 };
+
+/* What a GEMM's plan depends on: the kernel table in use (nnf_arch_get), its
+ * precision, shape, which operands are unit stride along which axis, whether C is
+ * read, and the thread count asked for. */
+typedef struct {
+    int arch_in_use, is_double;
+    nnf_int m, n, k;
+    int layout; /* bits: A rows/cols unit stride (0, 1), B (2, 3), C (4, 5) */
+    int beta_zero;
+    int n_threads;
+} nnf_gemm_signature;
+
+/* One timed candidate: a kernel table and a team size, best seconds of its runs. */
+typedef struct {
+    int arch, team;
+    double seconds;
+} nnf_gemm_candidate;
+
+#define NNF_PLAN_MAX_CANDIDATES 36
+enum { NNF_PLAN_ESTIMATED = 0, NNF_PLAN_MEASURED = 1, NNF_PLAN_IMPORTED = 2 };
+
+/* A signature's plan: the kernel table and team size chosen, how (estimated,
+ * measured, imported), the candidates timed and the seconds planning took. */
+typedef struct {
+    nnf_gemm_signature sig;
+    int arch, team, how;
+    int n_candidates;
+    nnf_gemm_candidate candidate[NNF_PLAN_MAX_CANDIDATES];
+    double planning_seconds;
+} nnf_gemm_plan;
+
+/* 1 when arch_a's and arch_b's kernel tables give bit-identical results for every
+ * product, so that the planner may choose between them. */
+int nnf_gemm_same_bits(int arch_a, int arch_b);
+
+/* What a GEMM runs with: a kernel table (NNF_ARCH_*) and a team size. */
+typedef struct {
+    int arch, team;
+} nnf_gemm_choice;
+
+/* The GEMM's choice, planned on first use of its signature (timing runs write only
+ * scratch copies of C) and cached for the process. */
+nnf_gemm_choice nnf_sgemm_plan(nnf_int m, nnf_int n, nnf_int k, float alpha, const float *a,
+                             nnf_int rsa, nnf_int csa, const float *b, nnf_int rsb, nnf_int csb,
+                             float beta, const float *c, nnf_int rsc, nnf_int csc, int n_threads);
+nnf_gemm_choice nnf_dgemm_plan(nnf_int m, nnf_int n, nnf_int k, double alpha,
+                               const double *a, nnf_int rsa, nnf_int csa, const double *b,
+                               nnf_int rsb, nnf_int csb, double beta, const double *c,
+                               nnf_int rsc, nnf_int csc, int n_threads);
+
+/* The GEMM of gemm.inc with its kernel table and team size given (the plan's choice);
+ * m, n > 0, k > 0 and alpha != 0. */
+void nnf_sgemm_planned(const nnf_gemm_arch *arch, int team, nnf_int m, nnf_int n, nnf_int k,
+                       float alpha, const float *a, nnf_int rsa, nnf_int csa, const float *b,
+                       nnf_int rsb, nnf_int csb, float beta, float *c, nnf_int rsc, nnf_int csc);
+void nnf_dgemm_planned(const nnf_gemm_arch *arch, int team, nnf_int m, nnf_int n, nnf_int k,
+                       double alpha, const double *a, nnf_int rsa, nnf_int csa, const double *b,
+                       nnf_int rsb, nnf_int csb, double beta, double *c, nnf_int rsc,
+                       nnf_int csc);
+
+/* The kernel table of an NNF_ARCH_* index. */
+const nnf_gemm_arch *nnf_gemm_table(int arch);
+
+/* ---- Team sizes of the elementwise, pooling and dropout kernels ----
+ * Above threshold(kind) elements a kernel runs on its n_threads, below on one. */
+enum { NNF_WORK_ELEMENTWISE = 0, NNF_WORK_POOL = 1, NNF_WORK_DROPOUT = 2, NNF_WORK_KINDS = 3 };
+nnf_int nnf_parallel_threshold(int kind);
+
+/* What the thresholds were derived from: the fork/join of a two-thread region and
+ * each kind's seconds per element on one thread (0 when estimated). */
+typedef struct {
+    nnf_int threshold[NNF_WORK_KINDS];
+    double fork_join_seconds, element_seconds[NNF_WORK_KINDS];
+    int how; /* NNF_PLAN_ESTIMATED, _MEASURED or _IMPORTED */
+} nnf_parallel_plan;
+
+/* ---- The cache ---- */
+int nnf_plan_mode(void);
+void nnf_plan_set_mode(int mode); /* NNF_PLAN_MEASURE or NNF_PLAN_ESTIMATE */
+int nnf_plan_count(void);         /* GEMM plans cached */
+int nnf_plan_get(int i, nnf_gemm_plan *plan); /* 0, or -1 when i is out of range */
+int nnf_plan_put(const nnf_gemm_plan *plan);  /* 0, or -1 when out of memory */
+nnf_parallel_plan nnf_plan_parallel(void);    /* plans the thresholds if not yet */
+void nnf_plan_put_parallel(const nnf_parallel_plan *plan);
+void nnf_plan_forget(void);                   /* every plan, GEMM and thresholds */
+long long nnf_plan_timed_runs(void);          /* runs made for timing since the start */
+
+#endif
