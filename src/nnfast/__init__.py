@@ -14,7 +14,7 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "2000"
 
 # libgomp reads its settings when the extension loads it, so this comes after.
-from nnfast import _kernels, datasets, flops, kernels, oracle  # noqa: E402
+from nnfast import _kernels, datasets, flops, kernels, oracle, plan  # noqa: E402
 from nnfast._kernels import get_num_threads, peak_gflops, set_num_threads
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
@@ -32,10 +32,13 @@ if _os.environ.get("NNFAST_ARCH"):
     except (ValueError, RuntimeError) as _error:
         raise ImportError(f"NNFAST_ARCH={_os.environ['NNFAST_ARCH']!r}: {_error}") from None
 
+# NNFAST_PLAN: measure (the default) or estimate; anything else fails the import.
+plan._mode_from_environment()
+
 
 def info():
     """What this build of nnfast runs on: version, micro-kernel, OpenMP, threads, the
-    measured peak GFLOP/s of one core, blocking."""
+    measured peak GFLOP/s of one core, blocking, the planner's mode."""
     return {
         "version": __version__,
         "isa": _kernels.get_arch(),
@@ -46,6 +49,7 @@ def info():
         "peak_gflops": {"float32": peak_gflops("float32"), "float64": peak_gflops("float64")},
         "peak_isa": _kernels.supported_archs()[-1],
         "blocking": {"float32": _kernels.blocking("float32"), "float64": _kernels.blocking("float64")},
+        "plan": plan.mode(),
     }
 
 

@@ -5,6 +5,7 @@ redraw chapter 3's, 4's and 5's figures.
     nnfast train --net conv --epochs 3 # chapter 6's convolutional net
     nnfast bench                       # nnfast against NumPy (and PyTorch), as ratios
     nnfast info                        # version, ISA, OpenMP, threads, data found
+    nnfast info --plan                 # the planner's choices for chapter 1's network
     nnfast figures --out figures/      # chapter 3's overfitting and η figures, chapter 4's
                                        # universality, chapter 5's speed of learning
 
@@ -460,6 +461,12 @@ def _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads):
 # ------------------------------------------------------------------------------- info
 
 def cmd_info(args) -> int:
+    if args.net and args.layers:
+        raise UsageError("give --layers or --net, not both")
+    if not args.plan and (args.net or args.layers or args.threads or args.mini_batch != 10
+                          or args.dtype != "float32"):
+        raise UsageError("--layers, --net, --mini-batch, --dtype and --threads describe "
+                         "the network --plan plans: give --plan")
     info = nnfast.info()
     print(f"nnfast {info['version']}")
     print(f"ISA: {info['isa']} (supported here: {', '.join(info['supported_isas'])})")
@@ -473,6 +480,7 @@ def cmd_info(args) -> int:
     print(f"threads: {info['threads']}")
     for dtype, blocking in info["blocking"].items():
         print(f"blocking {dtype}: " + " ".join(f"{k}={v}" for k, v in blocking.items()))
+    print(f"planner: {info['plan']} (NNFAST_PLAN; `nnfast info --plan` shows a network's plan)")
     print("data directories searched (first complete one wins):")
     for name in ("mnist", "fashion-mnist"):
         for directory in datasets.search_dirs(name):
@@ -483,7 +491,41 @@ def cmd_info(args) -> int:
             else:
                 found = "not found" if not directory.is_dir() else "no data files"
             print(f"  {name:<14}{str(directory):<50}{found}")
+    if args.plan:
+        print()
+        _print_plan(args)
     return 0
+
+
+def _print_plan(args) -> None:
+    """The plan of a network's products and kernels at a mini-batch size and thread
+    count: each GEMM's signature, its candidates' best times, the choice."""
+    from nnfast import plan
+
+    kind = args.net or "mlp"
+    layers = NETS[kind]() if kind != "mlp" else (args.layers or [784, 30, 10])
+    net = nnfast.Network(layers, cost=DEFAULTS[kind]["cost"], dtype=args.dtype, seed=0)
+    threads = args.threads or nnfast.get_num_threads()
+    runs = plan.timed_runs()
+    made = plan.plan_network(net, args.mini_batch, threads)
+    print(f"plan of {kind if args.net else ','.join(map(str, net.sizes))} ({args.dtype}), "
+          f"mini-batch {args.mini_batch}, {threads} threads, {plan.mode()}:")
+    print(f"  {'m x n x k':<18}{'unit stride':<26}{'C read':<8}{'chosen':<14}candidates")
+    for p in made:
+        shape = f"{p['m']} x {p['n']} x {p['k']}"
+        timed = ", ".join(f"{c['isa']} {c['team']}t {c['seconds'] * 1e6:.1f} us"
+                          for c in p["candidates"]) or p["how"]
+        chosen = f"{p['isa']} {p['team']}t"
+        print(f"  {shape:<18}{' '.join(p['unit_stride']):<26}"
+              f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<14}{timed}")
+    seconds = sum(p["planning_seconds"] for p in made)
+    print(f"  {len(made)} products planned in {seconds * 1e3:.2f} ms "
+          f"({plan.timed_runs() - runs} timed runs)")
+    par = plan.parallel()
+    print("  kernels parallel above: " + ", ".join(
+        f"{kind} {n:,} elements" for kind, n in par["threshold"].items())
+        + (f" (fork/join {par['fork_join_seconds'] * 1e6:.1f} us; {par['how']})"
+           if par["how"] != "estimated" else " (estimated)"))
 
 
 # ---------------------------------------------------------------------------- figures
@@ -782,6 +824,17 @@ def make_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="version, ISA, OpenMP, threads, data found",
                           formatter_class=_Help)
+    info.add_argument("--plan", action="store_true",
+                      help="plan a network and show each product's choice and timings")
+    planned = info.add_argument_group("the network --plan plans")
+    planned.add_argument("--layers", type=_sizes,
+                         help="layer sizes of a fully connected net (default: 784,30,10)")
+    planned.add_argument("--net", choices=sorted(NETS), help="chapter 6's conv nets")
+    planned.add_argument("--mini-batch", type=_positive(int), default=10,
+                         help="mini-batch size")
+    planned.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                         help="the floating-point type of weights and data")
+    planned.add_argument("--threads", type=_threads, help=threads_help)
     info.set_defaults(run=cmd_info)
 
     sweep = sub.add_parser("sweep", help="chapter 3's hyper-parameter search over eta and lmbda",

@@ -1,0 +1,219 @@
+"""The planner: how each product and kernel runs on this machine (csrc/plan.c).
+
+The first time a GEMM signature is met (dtype, m, n, k, which operands are unit
+stride, whether C is read, the threads asked for) its candidates are timed on scratch
+copies and the fastest is cached for the process: the team size, and the ISA's kernel
+table where tables give the same bits. The elementwise, pooling and dropout kernels go
+parallel above thresholds derived once from the fork/join and per-element costs
+measured here. Every candidate computes each output in the same order, so a plan
+changes speed, never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
+
+NNFAST_PLAN=estimate (read at import) skips all timing for a fixed rule: products
+of at least 2^20 flops run on every thread asked for, smaller ones on one; the
+elementwise kernels go parallel above 16,384 elements, pooling and dropout above
+65,536; the kernel table is the one in use. NNFAST_PLAN=measure is the default.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from nnfast import _kernels
+from nnfast.files import PathLike, write_atomically
+
+MODES = _kernels.PLAN_MODES
+WISDOM_FORMAT = "nnfast-wisdom-1"
+_SIGNATURE_KEYS = ("isa_in_use", "dtype", "m", "n", "k", "unit_stride", "beta_zero", "n_threads")
+
+
+def mode() -> str:
+    """'measure' (time candidates on first use) or 'estimate' (a fixed rule)."""
+    return _kernels.plan_mode()
+
+
+def set_mode(new_mode: str) -> None:
+    """Plan by 'measure' or 'estimate' from now on; plans already made stay."""
+    if new_mode not in MODES:
+        raise ValueError(f"set_mode: mode must be one of {MODES}, got {new_mode!r}")
+    _kernels.plan_mode(new_mode)
+
+
+def plans() -> List[Dict[str, Any]]:
+    """Every GEMM plan of this process, in the order made: the signature, the ISA and
+    team chosen, how ('measured', 'estimated' or 'imported'), the timed candidates
+    (isa, team, best seconds) and the seconds planning took."""
+    return _kernels.gemm_plans()
+
+
+def parallel() -> Dict[str, Any]:
+    """The elementwise, pooling and dropout kernels' thresholds (elements above which
+    they use their threads), and the fork/join and per-element seconds they come from.
+    Measured now if they have not been."""
+    return _kernels.parallel_plan()
+
+
+def forget() -> None:
+    """Drop every plan: the next use of each product and kernel plans it again."""
+    _kernels.forget_plans()
+
+
+def timed_runs() -> int:
+    """GEMM runs made for timing since the process started: each candidate runs three
+    times (one warm-up, the best of two timed), so a signature asked for on t threads
+    costs 3 x (1 + ceil(log2 t)) runs per kernel table timed."""
+    return _kernels.plan_timed_runs()
+
+
+def planning_seconds() -> float:
+    """Seconds spent timing the cached GEMM plans."""
+    return sum(p["planning_seconds"] for p in plans())
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def fingerprint() -> Dict[str, Any]:
+    """What a plan is only good for: the best ISA, the CPU model and the CPUs this
+    process may run on."""
+    return {"isa": _kernels.supported_archs()[-1], "cpu": _cpu_model(), "cpus": _cpus()}
+
+
+def export_wisdom(path: PathLike) -> None:
+    """Write every plan of this process (the thresholds included, measured first if
+    need be) to path as JSON, atomically, with this machine's fingerprint."""
+    gemm = [{key: p[key] for key in _SIGNATURE_KEYS + ("isa", "team")} for p in plans()]
+    wisdom = {"format": WISDOM_FORMAT, "fingerprint": fingerprint(), "gemm": gemm,
+              "parallel": parallel()}
+    write_atomically(path, json.dumps(wisdom, indent=1) + "\n")
+
+
+def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
+    """One GEMM plan of a wisdom file, checked to be one this process could make."""
+    if not isinstance(plan, dict) or set(plan) != set(_SIGNATURE_KEYS + ("isa", "team")):
+        raise ValueError(f"{where}: expected an object with the keys "
+                         f"{sorted(_SIGNATURE_KEYS + ('isa', 'team'))}")
+    supported = _kernels.supported_archs()
+    for key in ("isa_in_use", "isa"):
+        if plan[key] not in supported:
+            raise ValueError(f"{where}: {key} {plan[key]!r} is not one this CPU runs {supported}")
+    if not _kernels.gemm_same_bits(plan["isa_in_use"], plan["isa"]):
+        raise ValueError(f"{where}: the {plan['isa']} kernels do not give the same bits as "
+                         f"the {plan['isa_in_use']} ones")
+    if plan["dtype"] not in ("float32", "float64"):
+        raise ValueError(f"{where}: dtype must be float32 or float64, got {plan['dtype']!r}")
+    for key in ("m", "n", "k", "n_threads", "team"):
+        if type(plan[key]) is not int or plan[key] < 1:
+            raise ValueError(f"{where}: {key} must be a positive int, got {plan[key]!r}")
+    if not plan["n_threads"] <= _kernels.MAX_THREADS or not plan["team"] <= plan["n_threads"]:
+        raise ValueError(f"{where}: team {plan['team']} of n_threads {plan['n_threads']} "
+                         f"(at most {_kernels.MAX_THREADS})")
+    if type(plan["beta_zero"]) is not bool:
+        raise ValueError(f"{where}: beta_zero must be true or false")
+    layout = _kernels._LAYOUT_BITS
+    if (not isinstance(plan["unit_stride"], list)
+            or not all(isinstance(s, str) and s in layout for s in plan["unit_stride"])):
+        raise ValueError(f"{where}: unit_stride must be a list of {layout}")
+    return plan
+
+
+def _check_parallel(plan: Any, where: str) -> Dict[str, Any]:
+    kinds = set(_kernels.PLAN_WORK_KINDS)
+    if (not isinstance(plan, dict) or not isinstance(plan.get("threshold"), dict)
+            or not isinstance(plan.get("element_seconds"), dict)
+            or set(plan["threshold"]) != kinds or set(plan["element_seconds"]) != kinds):
+        raise ValueError(f"{where}: expected threshold and element_seconds for {sorted(kinds)}")
+    if not all(type(t) is int and t >= 0 for t in plan["threshold"].values()):
+        raise ValueError(f"{where}: thresholds must be non-negative ints")
+    seconds = [plan.get("fork_join_seconds"), *plan["element_seconds"].values()]
+    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s >= 0
+               for s in seconds):
+        raise ValueError(f"{where}: seconds must be non-negative numbers")
+    return plan
+
+
+def import_wisdom(path: PathLike) -> int:
+    """Cache the plans of a wisdom file written by export_wisdom on this machine;
+    returns how many GEMM plans it held. A file from another machine (ISA, CPU model
+    or CPU count differ) or a malformed one is refused with a ValueError, before any
+    plan changes; plans of this process with the same signatures are replaced."""
+    name = os.fspath(path)
+    try:
+        with open(name) as f:
+            wisdom = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"import_wisdom: {name} is not a wisdom file: {e}") from None
+    if not isinstance(wisdom, dict) or wisdom.get("format") != WISDOM_FORMAT:
+        raise ValueError(f"import_wisdom: {name} is not a wisdom file (format {WISDOM_FORMAT})")
+    theirs, ours = wisdom.get("fingerprint"), fingerprint()
+    if theirs != ours:
+        differ = ([f"{key} {theirs.get(key)!r} there, {ours[key]!r} here" for key in ours
+                   if theirs.get(key) != ours[key]] if isinstance(theirs, dict)
+                  else ["no fingerprint"])
+        raise ValueError(f"import_wisdom: {name} was planned on another machine "
+                         f"({'; '.join(differ)}): plan here instead")
+    if not isinstance(wisdom.get("gemm"), list):
+        raise ValueError(f"import_wisdom: {name}: gemm must be a list of plans")
+    gemm = [_check_plan(p, f"import_wisdom: {name}: gemm[{i}]")
+            for i, p in enumerate(wisdom["gemm"])]
+    threads = _check_parallel(wisdom.get("parallel"), f"import_wisdom: {name}: parallel")
+    for p in gemm:
+        _kernels.put_gemm_plan(p)
+    _kernels.put_parallel_plan(threads)
+    return len(gemm)
+
+
+def plan_network(net: Any, mini_batch_size: int = 10, n_threads: Optional[int] = None) -> \
+        List[Dict[str, Any]]:
+    """Plan every product and kernel a network runs to train with mini_batch_size on
+    n_threads (and to evaluate): one epoch of two mini-batches of zeros on a copy of
+    the network, then a forward pass. Returns the plans this made (signatures already
+    planned are not planned again)."""
+    from nnfast.checks import check_int
+
+    mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
+    threads = _kernels.check_threads(n_threads)
+    before = {_signature(p) for p in plans()}
+    scratch = copy.deepcopy(net)
+    X = np.zeros((2 * mini_batch_size, scratch.sizes[0]), dtype=scratch.dtype)
+    labels = np.zeros(len(X), dtype=np.int64)
+    scratch.SGD((X, labels), 1, mini_batch_size, 0.1, n_threads=threads, progress=False)
+    scratch._forward(X, threads)
+    return [p for p in plans() if _signature(p) not in before]
+
+
+def _signature(plan: Dict[str, Any]) -> tuple:
+    return tuple(tuple(plan[k]) if k == "unit_stride" else plan[k] for k in _SIGNATURE_KEYS)
+
+
+def _mode_from_environment() -> None:
+    """NNFAST_PLAN as set_mode, or an ImportError naming the variable."""
+    value = os.environ.get("NNFAST_PLAN")
+    if value is None or not value.strip():
+        return
+    if value.strip().lower() not in MODES:
+        raise ImportError(f"NNFAST_PLAN={value!r}: must be one of {MODES}")
+    set_mode(value.strip().lower())
+
+
+__all__ = ["MODES", "export_wisdom", "fingerprint", "forget", "import_wisdom", "mode",
+           "parallel", "plan_network", "planning_seconds", "plans", "set_mode", "timed_runs"]
