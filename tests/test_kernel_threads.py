@@ -3,8 +3,9 @@
 n_threads=None means nnfast's current default (set_num_threads), passed to C
 explicitly: a kernel never relies on OpenMP's per-thread default team size, which
 set_num_threads in one Python thread does not move in another. Results do not depend
-on the thread count. The sizes are odd and above the kernels' parallel thresholds
-(csrc/tuning.h), so that more than one thread really runs.
+on the thread count. The sizes are odd and above the estimate rule's parallel
+thresholds (csrc/plan.c), and the module sets the planner's thresholds to 0, so that
+more than one thread really runs whatever this machine's fork/join costs.
 """
 import os
 import subprocess
@@ -21,7 +22,7 @@ DTYPES = [np.float32, np.float64]
 THREADS = [None, 1, 2, 3]
 
 # Each kernel's arguments from a random generator, for a matrix of 257 x 131 values
-# (33,667, above the 16,384 of NNF_ELEMENTWISE_PARALLEL).
+# (33,667, above the estimate rule's 16,384).
 SHAPE = (257, 131)
 ELEMENTWISE = {
     "sigmoid": lambda r, dt: [r.uniform(-20, 20, SHAPE).astype(dt)],
@@ -38,7 +39,7 @@ ELEMENTWISE = {
                                r.uniform(-1, 1, SHAPE[1]).astype(dt)],
 }
 
-# 3 x 5 planes of 98 x 102 (149,940 values, above the 65,536 of NNF_POOL_PARALLEL).
+# 3 x 5 planes of 98 x 102 (149,940 values, above the estimate rule's 65,536).
 IMAGES = (3, 5, 98, 102)
 
 
@@ -56,6 +57,17 @@ def _pool_calls(rng, dtype):
         ("l2pool2d_backward", lambda nt: kernels.l2pool2d_backward(dout, x, l2, n_threads=nt)),
         ("dropout", lambda nt: kernels.dropout(x, 0.3, 12345, n_threads=nt)),
     ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def every_kernel_parallel():
+    """Thresholds of 0: every kernel here runs its n_threads. The next use after the
+    module plans them again."""
+    kinds = _kernels.PLAN_WORK_KINDS
+    _kernels.put_parallel_plan({"threshold": dict.fromkeys(kinds, 0), "fork_join_seconds": 0.0,
+                                "element_seconds": dict.fromkeys(kinds, 0.0)})
+    yield
+    nnfast.plan.forget()
 
 
 def _as_tuple(result):
@@ -152,7 +164,8 @@ def test_kernel_in_another_python_thread_runs_the_n_threads_asked(mode):
     """From a Python thread other than the one that called set_num_threads, a kernel
     given n_threads=3 (explicit), or none after set_num_threads(3) (default), runs a
     team of 3: two more OS threads, and the result of one thread."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # The estimate rule's thresholds, which the sigmoid's 33,667 values are above.
+    env = dict(os.environ, OMP_NUM_THREADS="1", NNFAST_PLAN="estimate")
     env.pop("OMP_THREAD_LIMIT", None)
     run = subprocess.run([sys.executable, "-c", CROSS_THREAD, mode], env=env,
                          capture_output=True, text=True, timeout=120)

@@ -494,7 +494,7 @@ from libc.string cimport memset
 PLAN_MODES = ("measure", "estimate")
 PLAN_HOW = ("estimated", "measured", "imported")
 PLAN_WORK_KINDS = ("elementwise", "pool", "dropout")
-_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
+PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
 
 
 def plan_mode(mode=None):
@@ -523,7 +523,7 @@ def gemm_plans():
             "isa_in_use": ARCHS[p.sig.arch_in_use],
             "dtype": "float64" if p.sig.is_double else "float32",
             "m": p.sig.m, "n": p.sig.n, "k": p.sig.k,
-            "unit_stride": [name for j, name in enumerate(_LAYOUT_BITS) if p.sig.layout >> j & 1],
+            "unit_stride": [name for j, name in enumerate(PLAN_LAYOUT_BITS) if p.sig.layout >> j & 1],
             "beta_zero": bool(p.sig.beta_zero), "n_threads": p.sig.n_threads,
             "isa": ARCHS[p.arch], "team": p.team, "how": PLAN_HOW[p.how],
             "candidates": [{"isa": ARCHS[p.candidate[j].arch], "team": p.candidate[j].team,
@@ -539,7 +539,7 @@ def put_gemm_plan(plan):
     p.sig.arch_in_use = ARCHS.index(plan["isa_in_use"])
     p.sig.is_double = plan["dtype"] == "float64"
     p.sig.m, p.sig.n, p.sig.k = plan["m"], plan["n"], plan["k"]
-    p.sig.layout = sum(1 << _LAYOUT_BITS.index(name) for name in plan["unit_stride"])
+    p.sig.layout = sum(1 << PLAN_LAYOUT_BITS.index(name) for name in plan["unit_stride"])
     p.sig.beta_zero, p.sig.n_threads = plan["beta_zero"], plan["n_threads"]
     p.arch, p.team, p.how = ARCHS.index(plan["isa"]), plan["team"], PLAN_HOW.index("imported")
     if nnf_plan_put(&p) != 0:

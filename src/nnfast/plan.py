@@ -129,7 +129,7 @@ def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
                          f"(at most {_kernels.MAX_THREADS})")
     if type(plan["beta_zero"]) is not bool:
         raise ValueError(f"{where}: beta_zero must be true or false")
-    layout = _kernels._LAYOUT_BITS
+    layout = _kernels.PLAN_LAYOUT_BITS
     if (not isinstance(plan["unit_stride"], list)
             or not all(isinstance(s, str) and s in layout for s in plan["unit_stride"])):
         raise ValueError(f"{where}: unit_stride must be a list of {layout}")

@@ -1,0 +1,254 @@
+"""The planner (csrc/plan.c, nnfast.plan): its choices change speed, never bits; it
+times each GEMM signature once, on scratch copies; its wisdom round-trips and refuses
+another machine's; NNFAST_PLAN is checked; networks plan side by side in threads."""
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import _kernels, kernels, oracle, plan
+
+DTYPES = [np.float32, np.float64]
+KINDS = _kernels.PLAN_WORK_KINDS
+
+
+@pytest.fixture(autouse=True)
+def fresh_plans():
+    """Each test starts with no plans in measure mode and leaves it so."""
+    previous = plan.mode()
+    plan.set_mode("measure")
+    plan.forget()
+    yield
+    plan.set_mode(previous)
+    plan.forget()
+
+
+def _thresholds(value):
+    return {"threshold": dict.fromkeys(KINDS, value), "fork_join_seconds": 0.0,
+            "element_seconds": dict.fromkeys(KINDS, 0.0)}
+
+
+def _train(dtype, n_threads, seed=3):
+    """A dropout net at odd sizes, one epoch at mini-batch 33: its products are above
+    the estimate rule's 2^20 flops and its dropout above its 65,536 elements."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((99, 2011)).astype(dtype)
+    y = rng.integers(0, 7, 99)
+    net = nnfast.Network([nnfast.FullyConnectedLayer(2011, 37, p_dropout=0.3),
+                          nnfast.FullyConnectedLayer(37, 7)], cost="cross-entropy",
+                         dtype=dtype, seed=seed)
+    net.SGD((X, y), 1, 33, 0.5, lmbda=0.1, n_threads=n_threads, progress=False)
+    return [w.copy() for w in net.weights] + [b.copy() for b in net.biases]
+
+
+def _assert_same(got, want):
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
+    """The same seed gives the same weights bit for bit whatever the planner chose:
+    estimated, measured, every kernel on one thread, every kernel on all three."""
+    plan.set_mode("estimate")
+    want = _train(dtype, 3)
+    assert {p["how"] for p in plan.plans()} == {"estimated"}
+    assert any(p["team"] == 3 for p in plan.plans())  # the rule splits the big products
+    plan.forget()
+    plan.set_mode("measure")
+    _assert_same(_train(dtype, 3), want)
+    assert {p["how"] for p in plan.plans()} == {"measured"}
+    for team in (1, 3):
+        forced = [dict(p, team=team) for p in plan.plans()]
+        plan.forget()
+        for p in forced:
+            _kernels.put_gemm_plan(p)
+        _kernels.put_parallel_plan(_thresholds(0 if team == 3 else 2**62))
+        _assert_same(_train(dtype, 3), want)
+        assert {p["team"] for p in plan.plans()} == {team}
+    _assert_same(_train(dtype, 1), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
+    """The first product of a signature times 1, 2 and 3 threads, three runs each
+    (one warm-up, two timed), on a scratch C: the caller's C (read, beta != 0) gives
+    the oracle's answer and the same bits as the second call, which times nothing."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((61, 53)).astype(dtype)
+    b = rng.standard_normal((29, 61)).astype(dtype)  # used transposed
+    c = rng.standard_normal((53, 29)).astype(dtype)
+    runs = plan.timed_runs()
+    first = kernels.matmul(a, b, c.copy(), trans_a=True, trans_b=True, alpha=0.5, beta=-1.5,
+                           n_threads=3)
+    (made,) = plan.plans()
+    assert [cand["team"] for cand in made["candidates"]] == [1, 2, 3]
+    assert {cand["isa"] for cand in made["candidates"]} == {_kernels.get_arch()}
+    assert plan.timed_runs() - runs == 3 * 3
+    assert made["planning_seconds"] > 0 and made["how"] == "measured"
+    assert (made["m"], made["n"], made["k"], made["n_threads"]) == (53, 29, 61, 3)
+    assert made["beta_zero"] is False
+    second = kernels.matmul(a, b, c.copy(), trans_a=True, trans_b=True, alpha=0.5, beta=-1.5,
+                            n_threads=3)
+    assert plan.timed_runs() - runs == 3 * 3 and len(plan.plans()) == 1
+    np.testing.assert_array_equal(first, second)
+    want = oracle.matmul(a.T.astype(np.float64), b.T.astype(np.float64)) * 0.5 - 1.5 * c
+    # Each element sums 61 products: forward error at most 61 u sum |a||b| (Higham
+    # 3.5), plus the roundings of the scaling and of beta * c.
+    u = np.finfo(dtype).eps / 2
+    bound = 64 * u * (0.5 * np.abs(a.T) @ np.abs(b.T) + 1.5 * np.abs(c))
+    assert np.all(np.abs(first - want) <= bound)
+
+
+def test_estimate_times_nothing():
+    plan.set_mode("estimate")
+    runs = plan.timed_runs()
+    a = np.ones((10, 784), np.float32)
+    kernels.matmul(a, a.T, n_threads=2)
+    assert plan.timed_runs() == runs
+    assert plan.plans()[0]["how"] == "estimated" and plan.plans()[0]["candidates"] == []
+    assert plan.parallel()["how"] == "estimated"
+    assert plan.parallel()["threshold"] == {"elementwise": 16384, "pool": 65536,
+                                            "dropout": 65536}
+
+
+def test_planning_a_network_is_bounded_by_runs_per_candidate():
+    """Chapter 1's network at mini-batch 10 on 2 threads: each product is timed three
+    times per candidate, at most 1 + ceil(log2 2) candidates per kernel table, and
+    planning again costs nothing."""
+    net = nnfast.Network([784, 30, 10], seed=0)
+    runs = plan.timed_runs()
+    made = plan.plan_network(net, 10, 2)
+    assert made and all(p["how"] == "measured" for p in made)
+    tables = sum(_kernels.gemm_same_bits(_kernels.get_arch(), isa)
+                 for isa in _kernels.supported_archs())
+    for p in made:
+        assert 1 <= len(p["candidates"]) <= tables * (1 + math.ceil(math.log2(p["n_threads"])))
+    assert plan.timed_runs() - runs == sum(3 * len(p["candidates"]) for p in made)
+    assert plan.plan_network(net, 10, 2) == []
+    assert plan.parallel()["how"] == "measured"
+    assert all(t >= 0 for t in plan.parallel()["threshold"].values())
+
+
+def test_the_planner_chooses_among_tables_only_where_they_give_the_same_bits():
+    """nnf_gemm_same_bits is the kernel tables' promise: where it holds for two ISAs
+    this CPU runs, their products are bit-identical, and only then are both timed."""
+    isas = _kernels.supported_archs()
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((37, 301)), rng.standard_normal((301, 45))
+    previous = _kernels.get_arch()
+    results = {}
+    try:
+        for isa in isas:
+            _kernels.set_arch(isa)
+            results[isa] = [kernels.matmul(a.astype(dt), b.astype(dt), n_threads=2)
+                            for dt in DTYPES]
+            assert {c["isa"] for p in plan.plans() if p["isa_in_use"] == isa
+                    for c in p["candidates"]} == {isa}  # NNFAST_ARCH / set_arch pins it
+    finally:
+        _kernels.set_arch(previous)
+    for x in isas:
+        assert _kernels.gemm_same_bits(x, x)
+        for y in isas:
+            if _kernels.gemm_same_bits(x, y):
+                _assert_same(results[x], results[y])
+
+
+def test_wisdom_round_trips(tmp_path):
+    net = nnfast.Network([784, 30, 10], seed=0)
+    made = plan.plan_network(net, 10, 2)
+    thresholds = plan.parallel()
+    path = tmp_path / "wisdom.json"
+    plan.export_wisdom(path)
+    assert [f.name for f in tmp_path.iterdir()] == ["wisdom.json"]  # no temporary left
+    plan.forget()
+    assert plan.plans() == []
+    assert plan.import_wisdom(path) == len(made)
+    got = plan.plans()
+    keys = ("dtype", "m", "n", "k", "unit_stride", "beta_zero", "n_threads", "isa", "team")
+    assert [{k: p[k] for k in keys} for p in got] == [{k: p[k] for k in keys} for p in made]
+    assert {p["how"] for p in got} == {"imported"}
+    assert plan.parallel()["threshold"] == thresholds["threshold"]
+    assert plan.parallel()["how"] == "imported"
+    runs = plan.timed_runs()
+    assert plan.plan_network(net, 10, 2) == []  # every product found in the wisdom
+    assert plan.timed_runs() == runs
+
+
+def test_foreign_or_malformed_wisdom_is_refused_before_anything_changes(tmp_path):
+    plan.plan_network(nnfast.Network([784, 30, 10], seed=0), 10, 2)
+    path = tmp_path / "wisdom.json"
+    plan.export_wisdom(path)
+    wisdom = json.loads(path.read_text())
+    before = plan.plans()
+
+    foreign = dict(wisdom, fingerprint=dict(wisdom["fingerprint"], cpu="Another CPU"))
+    path.write_text(json.dumps(foreign))
+    with pytest.raises(ValueError, match=r"another machine \(cpu 'Another CPU' there"):
+        plan.import_wisdom(path)
+
+    bad_team = json.loads(json.dumps(wisdom))
+    bad_team["gemm"][-1]["team"] = bad_team["gemm"][-1]["n_threads"] + 1
+    path.write_text(json.dumps(bad_team))
+    with pytest.raises(ValueError, match=r"gemm\[\d+\]: team"):
+        plan.import_wisdom(path)
+
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="is not a wisdom file"):
+        plan.import_wisdom(path)
+    path.write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValueError, match="is not a wisdom file"):
+        plan.import_wisdom(path)
+    assert plan.plans() == before
+
+
+def test_set_mode_refuses_other_modes():
+    with pytest.raises(ValueError, match=r"^set_mode: mode must be one of"):
+        plan.set_mode("patient")
+    assert plan.mode() == "measure"
+
+
+@pytest.mark.parametrize("value,ok", [("estimate", True), (" Measure ", True),
+                                      ("exhaustive", False)])
+def test_nnfast_plan_is_read_and_checked_at_import(value, ok):
+    env = dict(os.environ, NNFAST_PLAN=value)
+    run = subprocess.run([sys.executable, "-c", "import nnfast; print(nnfast.plan.mode())"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == value.strip().lower()
+    else:
+        assert run.returncode != 0
+        assert "ImportError: NNFAST_PLAN='exhaustive': must be one of" in run.stderr
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_two_threads_plan_and_train_at_once(dtype):
+    """Two Python threads train two networks with the GIL released, both planning the
+    same signatures at once: each gets the weights it gets alone."""
+    want = [_train(dtype, 2, seed) for seed in (1, 2)]
+    for _ in range(3):
+        plan.forget()
+        got = [None, None]
+        barrier = threading.Barrier(2)
+
+        def run(i):
+            barrier.wait()
+            got[i] = _train(dtype, 2, (1, 2)[i])
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        for g, w in zip(got, want):
+            _assert_same(g, w)
+        signatures = [tuple(p[k] for k in ("dtype", "m", "n", "k", "beta_zero"))
+                      + tuple(p["unit_stride"]) for p in plan.plans()]
+        assert len(signatures) == len(set(signatures))  # each planned and cached once
