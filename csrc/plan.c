@@ -247,12 +247,16 @@ static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
     return count;
 }
 
-/* The fastest candidate, the first (fewest threads, the table in use) on ties. */
+/* The fastest candidate; one that comes later in the list (more threads, another
+ * table) must beat the best before it by NOISE_MARGIN, so that a difference within
+ * the timing's noise keeps the fewer threads and the table in use. */
+#define NOISE_MARGIN 0.05
+
 static void choose(nnf_gemm_plan *plan)
 {
     int best = 0;
     for (int i = 1; i < plan->n_candidates; i++)
-        if (plan->candidate[i].seconds < plan->candidate[best].seconds)
+        if (plan->candidate[i].seconds < (1 - NOISE_MARGIN) * plan->candidate[best].seconds)
             best = i;
     plan->arch = plan->candidate[best].arch;
     plan->team = plan->candidate[best].team;
@@ -380,10 +384,21 @@ nnf_parallel_plan nnf_plan_parallel(void)
     return plan;
 }
 
+/* Inside a parallel region (conv's pooling runs in one) a two-thread region is
+ * nested and costs nothing to fork: the costs are measured outside one. */
+static int in_parallel(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return 0;
+#endif
+}
+
 nnf_int nnf_parallel_threshold(int kind)
 {
     if (!atomic_load_explicit(&parallel_ready, memory_order_acquire)) {
-        if (probing)
+        if (probing || in_parallel())
             return estimate_threshold[kind];
         nnf_plan_parallel();
     }

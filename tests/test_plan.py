@@ -106,6 +106,14 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
     assert np.all(np.abs(first - want) <= bound)
 
 
+def test_one_candidate_is_not_timed():
+    runs = plan.timed_runs()
+    kernels.matmul(np.ones((9, 7)), np.ones((7, 5)), n_threads=1)
+    (made,) = plan.plans()
+    assert (made["team"], made["how"], made["candidates"]) == (1, "measured", [])
+    assert plan.timed_runs() == runs
+
+
 def test_estimate_times_nothing():
     plan.set_mode("estimate")
     runs = plan.timed_runs()
@@ -128,8 +136,9 @@ def test_planning_a_network_is_bounded_by_runs_per_candidate():
     assert made and all(p["how"] == "measured" for p in made)
     tables = sum(_kernels.gemm_same_bits(_kernels.get_arch(), isa)
                  for isa in _kernels.supported_archs())
-    for p in made:
-        assert 1 <= len(p["candidates"]) <= tables * (1 + math.ceil(math.log2(p["n_threads"])))
+    for p in made:  # a signature with one candidate times nothing and lists none
+        assert len(p["candidates"]) != 1
+        assert len(p["candidates"]) <= tables * (1 + math.ceil(math.log2(p["n_threads"])))
     assert plan.timed_runs() - runs == sum(3 * len(p["candidates"]) for p in made)
     assert plan.plan_network(net, 10, 2) == []
     assert plan.parallel()["how"] == "measured"

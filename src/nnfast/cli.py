@@ -514,7 +514,8 @@ def _print_plan(args) -> None:
     for p in made:
         shape = f"{p['m']} x {p['n']} x {p['k']}"
         timed = ", ".join(f"{c['isa']} {c['team']}t {c['seconds'] * 1e6:.1f} us"
-                          for c in p["candidates"]) or p["how"]
+                          for c in p["candidates"]) or (
+            "the only one" if p["how"] == "measured" else p["how"])
         chosen = f"{p['isa']} {p['team']}t"
         print(f"  {shape:<18}{' '.join(p['unit_stride']):<26}"
               f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<14}{timed}")
