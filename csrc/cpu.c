@@ -2,6 +2,7 @@
  * Never compiled with -march=native: the wheel must run on any x86-64 (and
  * elsewhere the portable reference kernel is all there is). */
 #include "gemm_ukr.h"
+#include "plan.h"
 
 static int cpu_supports(int arch)
 {
@@ -54,16 +55,7 @@ const char *nnf_arch_name(int arch)
     return (arch >= 0 && arch < NNF_ARCH_COUNT) ? names[arch] : "unknown";
 }
 
-const nnf_gemm_arch *nnf_gemm_current(void)
-{
-#if defined(__x86_64__)
-    switch (nnf_arch_get()) {
-    case NNF_ARCH_AVX512: return &nnf_gemm_avx512;
-    case NNF_ARCH_AVX2: return &nnf_gemm_avx2;
-    }
-#endif
-    return &nnf_gemm_ref;
-}
+const nnf_gemm_arch *nnf_gemm_current(void) { return nnf_gemm_table(nnf_arch_get()); }
 
 nnf_blocking nnf_blocking_s(void) { return nnf_gemm_current()->sblock; }
 nnf_blocking nnf_blocking_d(void) { return nnf_gemm_current()->dblock; }
