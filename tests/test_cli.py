@@ -54,6 +54,34 @@ def test_info_lists_version_isa_and_data_dirs(capsys):
     assert "threads:" in out and "fashion-mnist" in out
 
 
+def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
+    """Chapter 1's network at mini-batch 10: two products forward, one backward (BP2),
+    two weight updates (C read), and two in the forward pass of 20 rows."""
+    nnfast.plan.forget()
+    status, out, _ = run(capsys, "info", "--plan", "--threads", "2")
+    assert status == 0
+    plan = out[out.index("plan of 784,30,10 (float32), mini-batch 10, 2 threads"):]
+    products = [line.split()[:5] for line in plan.splitlines() if line.strip()[:1].isdigit()
+                and " x " in line]
+    assert ["10", "x", "30", "x", "784"] in products and ["30", "x", "784", "x", "10"] in products
+    assert len(products) == len(nnfast.plan.plans()) == 7
+    assert f"{len(products)} products planned in" in plan and "timed runs" in plan
+    assert "kernels parallel above: elementwise" in plan
+    status, out, _ = run(capsys, "info", "--plan", "--net", "conv", "--mini-batch", "3",
+                         "--dtype", "float64", "--threads", "1")
+    assert status == 0 and "plan of conv (float64), mini-batch 3, 1 threads" in out
+    assert "3 x 100 x 2880" in out
+
+
+@pytest.mark.parametrize("argv", [["info", "--layers", "784,30,10"],
+                                  ["info", "--mini-batch", "20"],
+                                  ["info", "--plan", "--net", "conv", "--layers", "4,3"]])
+def test_info_network_options_need_plan_and_one_network(capsys, argv):
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and out == ""
+    assert "give --plan" in err or "not both" in err
+
+
 def test_train_prints_epochs_saves_and_plots(capsys, data, tmp_path):
     pytest.importorskip("matplotlib")
     model, curves = tmp_path / "model.json", tmp_path / "curves.png"
