@@ -2,7 +2,7 @@
  *
  * The first time a GEMM signature is met (plan.h), every candidate that gives the
  * same bits is timed on this machine, on scratch copies of C, and the fastest is
- * cached for the process: the team size (1, 2, 4, ... up to the threads asked for:
+ * cached for the process: the team size (the threads asked for, then halving to 1:
  * results are identical for any team) and the kernel table (among the ISAs this CPU
  * runs, only where nnf_gemm_same_bits says they agree). The elementwise, pooling and
  * dropout kernels go parallel above a threshold derived, once, from this machine's
@@ -33,11 +33,15 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536};
 
 /* ---- Measuring ----
  * Each GEMM candidate runs once to warm its caches and packing buffers, then
- * TIMED_RUNS times; the best run is the one no other process interrupted. A
- * signature's planning therefore costs RUNS_PER_CANDIDATE runs of the product per
- * candidate: 3 x (team sizes) x (kernel tables), 6 runs for 2 threads on one table. */
+ * TIMED_RUNS times; the best run is the one no other process interrupted. A candidate
+ * whose warm-up already took LOSING times the best so far is dropped after it, and
+ * so are its table's smaller teams. A signature's planning therefore costs at most
+ * RUNS_PER_CANDIDATE runs per candidate, 3 x (team sizes) x (kernel tables): 6 runs
+ * for 2 threads on one table; and a big product whose fewer-thread runs lose costs
+ * its best team's three runs plus one run at half the team. */
 #define TIMED_RUNS 2
 #define RUNS_PER_CANDIDATE (1 + TIMED_RUNS)
+#define LOSING 2.0
 
 /* A kernel's elements on one thread, timed to find its per-element cost: a few
  * tens of microseconds, as long as the kernels the threshold decides for. */
@@ -227,36 +231,47 @@ static nnf_gemm_plan estimate(const nnf_gemm_signature *s)
     return plan;
 }
 
-/* The candidates of s: the tables that give the same bits as the one in use (only
- * it when NNFAST_ARCH chose it), each with teams 1, 2, 4, ... and n_threads. */
+/* The candidates of s: the table in use, then the others that give the same bits
+ * (none when NNFAST_ARCH chose it), each with teams of n_threads, then the powers of
+ * two below it down to 1. Most threads first: a big product, which they suit, finds
+ * its best time at once, and fewer threads that cannot win are dropped after one run
+ * (time_candidates). */
 static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
 {
     int current = s->arch_in_use, count = 0;
     int threads = nnf_team_size(s->n_threads);
-    for (int arch = 0; arch <= nnf_arch_best(); arch++) {
+    for (int i = 0; i <= nnf_arch_best(); i++) {
+        int arch = i == 0 ? current : i <= current ? i - 1 : i;
         if (arch != current && (nnf_arch_forced() || !nnf_gemm_same_bits(current, arch)))
             continue;
-        for (int team = 1;; team = team * 2 < threads ? team * 2 : threads) {
+        int below = 1;
+        while (2 * below < threads)
+            below *= 2;
+        for (int team = threads; team >= 1; team = team > below ? below : team / 2)
             if (count < NNF_PLAN_MAX_CANDIDATES)
                 out[count++] = (nnf_gemm_candidate){arch, team, INFINITY};
-            if (team == threads)
-                break;
-        }
     }
     return count;
 }
 
-/* The fastest candidate; one that comes later in the list (more threads, another
- * table) must beat the best before it by NOISE_MARGIN, so that a difference within
- * the timing's noise keeps the fewer threads and the table in use. */
+/* The fewest threads within NOISE_MARGIN of the fastest candidate, the table in use
+ * on ties: a difference within the timing's noise is no reason for more threads. */
 #define NOISE_MARGIN 0.05
 
 static void choose(nnf_gemm_plan *plan)
 {
-    int best = 0;
-    for (int i = 1; i < plan->n_candidates; i++)
-        if (plan->candidate[i].seconds < (1 - NOISE_MARGIN) * plan->candidate[best].seconds)
+    double fastest = INFINITY;
+    for (int i = 0; i < plan->n_candidates; i++)
+        fastest = plan->candidate[i].seconds < fastest ? plan->candidate[i].seconds : fastest;
+    int best = -1;
+    for (int i = 0; i < plan->n_candidates; i++) {
+        const nnf_gemm_candidate *c = &plan->candidate[i];
+        if (c->seconds > (1 + NOISE_MARGIN) * fastest)
+            continue;
+        if (best < 0 || c->team < plan->candidate[best].team ||
+            (c->team == plan->candidate[best].team && c->arch == plan->sig.arch_in_use))
             best = i;
+    }
     plan->arch = plan->candidate[best].arch;
     plan->team = plan->candidate[best].team;
 }

@@ -77,9 +77,10 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
-    """The first product of a signature times 1, 2 and 3 threads, three runs each
-    (one warm-up, two timed), on a scratch C: the caller's C (read, beta != 0) gives
-    the oracle's answer and the same bits as the second call, which times nothing."""
+    """The first product of a signature times 3, 2 and 1 threads, three runs each
+    (one warm-up, two timed; one run for a team that loses by 2x at once, and none for
+    the teams below it), on a scratch C: the caller's C (read, beta != 0) gives the
+    oracle's answer and the same bits as the second call, which times nothing."""
     rng = np.random.default_rng(5)
     a = rng.standard_normal((61, 53)).astype(dtype)
     b = rng.standard_normal((29, 61)).astype(dtype)  # used transposed
@@ -88,15 +89,17 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
     first = kernels.matmul(a, b, c.copy(), trans_a=True, trans_b=True, alpha=0.5, beta=-1.5,
                            n_threads=3)
     (made,) = plan.plans()
-    assert [cand["team"] for cand in made["candidates"]] == [1, 2, 3]
+    teams = [cand["team"] for cand in made["candidates"]]
+    assert len(teams) >= 2 and teams == [3, 2, 1][:len(teams)]
     assert {cand["isa"] for cand in made["candidates"]} == {_kernels.get_arch()}
-    assert plan.timed_runs() - runs == 3 * 3
+    timed = plan.timed_runs() - runs
+    assert 3 + len(teams) - 1 <= timed <= 3 * len(teams)
     assert made["planning_seconds"] > 0 and made["how"] == "measured"
     assert (made["m"], made["n"], made["k"], made["n_threads"]) == (53, 29, 61, 3)
     assert made["beta_zero"] is False
     second = kernels.matmul(a, b, c.copy(), trans_a=True, trans_b=True, alpha=0.5, beta=-1.5,
                             n_threads=3)
-    assert plan.timed_runs() - runs == 3 * 3 and len(plan.plans()) == 1
+    assert plan.timed_runs() - runs == timed and len(plan.plans()) == 1
     np.testing.assert_array_equal(first, second)
     want = oracle.matmul(a.T.astype(np.float64), b.T.astype(np.float64)) * 0.5 - 1.5 * c
     # Each element sums 61 products: forward error at most 61 u sum |a||b| (Higham
@@ -127,9 +130,9 @@ def test_estimate_times_nothing():
 
 
 def test_planning_a_network_is_bounded_by_runs_per_candidate():
-    """Chapter 1's network at mini-batch 10 on 2 threads: each product is timed three
-    times per candidate, at most 1 + ceil(log2 2) candidates per kernel table, and
-    planning again costs nothing."""
+    """Chapter 1's network at mini-batch 10 on 2 threads: each product is timed at most
+    three times per candidate (at least once), at most 1 + ceil(log2 2) candidates per
+    kernel table, and planning again costs nothing."""
     net = nnfast.Network([784, 30, 10], seed=0)
     runs = plan.timed_runs()
     made = plan.plan_network(net, 10, 2)
@@ -139,7 +142,8 @@ def test_planning_a_network_is_bounded_by_runs_per_candidate():
     for p in made:  # a signature with one candidate times nothing and lists none
         assert len(p["candidates"]) != 1
         assert len(p["candidates"]) <= tables * (1 + math.ceil(math.log2(p["n_threads"])))
-    assert plan.timed_runs() - runs == sum(3 * len(p["candidates"]) for p in made)
+    listed = sum(len(p["candidates"]) for p in made)
+    assert listed <= plan.timed_runs() - runs <= 3 * listed
     assert plan.plan_network(net, 10, 2) == []
     assert plan.parallel()["how"] == "measured"
     assert all(t >= 0 for t in plan.parallel()["threshold"].values())

@@ -63,9 +63,9 @@ def forget() -> None:
 
 
 def timed_runs() -> int:
-    """GEMM runs made for timing since the process started: each candidate runs three
-    times (one warm-up, the best of two timed), so a signature asked for on t threads
-    costs 3 x (1 + ceil(log2 t)) runs per kernel table timed."""
+    """GEMM runs made for timing since the process started: at most three per
+    candidate (one warm-up, the best of two timed), so a signature asked for on t
+    threads costs at most 3 x (1 + ceil(log2 t)) runs per kernel table timed."""
     return _kernels.plan_timed_runs()
 
 
