@@ -173,6 +173,27 @@ def test_the_planner_chooses_among_tables_only_where_they_give_the_same_bits():
                 _assert_same(results[x], results[y])
 
 
+TABLES_TIMED = """
+import numpy as np, nnfast
+from nnfast import _kernels, kernels, plan
+kernels.matmul(np.ones((40, 300)), np.ones((300, 50)), n_threads=2)
+in_use = _kernels.get_arch()
+same = {isa for isa in _kernels.supported_archs() if _kernels.gemm_same_bits(in_use, isa)}
+timed = {c["isa"] for c in plan.plans()[0]["candidates"]}
+print(timed == same, plan.plans()[0]["candidates"][0]["isa"] == in_use)
+"""
+
+
+def test_every_table_with_the_same_bits_is_timed_unless_nnfast_arch_chose_one():
+    """In a process where NNFAST_ARCH and set_arch chose nothing, the candidates are
+    the table in use first, then every other table the CPU runs that gives its bits."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NNFAST_ARCH", "NNFAST_PLAN")}
+    run = subprocess.run([sys.executable, "-c", TABLES_TIMED], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "True"]
+
+
 def test_wisdom_round_trips(tmp_path):
     net = nnfast.Network([784, 30, 10], seed=0)
     made = plan.plan_network(net, 10, 2)
