@@ -89,11 +89,14 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
     first = kernels.matmul(a, b, c.copy(), trans_a=True, trans_b=True, alpha=0.5, beta=-1.5,
                            n_threads=3)
     (made,) = plan.plans()
-    teams = [cand["team"] for cand in made["candidates"]]
+    in_use = _kernels.get_arch()
+    teams = [cand["team"] for cand in made["candidates"] if cand["isa"] == in_use]
     assert len(teams) >= 2 and teams == [3, 2, 1][:len(teams)]
-    assert {cand["isa"] for cand in made["candidates"]} == {_kernels.get_arch()}
+    assert made["candidates"][0]["isa"] == in_use
+    assert all(_kernels.gemm_same_bits(in_use, cand["isa"]) for cand in made["candidates"])
+    listed = len(made["candidates"])
     timed = plan.timed_runs() - runs
-    assert 3 + len(teams) - 1 <= timed <= 3 * len(teams)
+    assert listed <= timed <= 3 * listed
     assert made["planning_seconds"] > 0 and made["how"] == "measured"
     assert (made["m"], made["n"], made["k"], made["n_threads"]) == (53, 29, 61, 3)
     assert made["beta_zero"] is False
@@ -110,6 +113,8 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
 
 
 def test_one_candidate_is_not_timed():
+    """One thread on the one table set_arch pins (as NNFAST_ARCH does): no choice."""
+    _kernels.set_arch(_kernels.get_arch())
     runs = plan.timed_runs()
     kernels.matmul(np.ones((9, 7)), np.ones((7, 5)), n_threads=1)
     (made,) = plan.plans()
