@@ -426,6 +426,35 @@ void nnf_plan_put_parallel(const nnf_parallel_plan *plan)
     pthread_mutex_unlock(&parallel_lock);
 }
 
+/* A fork while another thread holds a lock would leave it held forever in the child:
+ * fork() waits until the planner's locks are free (they are held for microseconds,
+ * or while the thresholds are measured), so that the cache and the thresholds are
+ * whole in the child, which starts with fresh locks (its one thread has another id
+ * than the one that took them, so it could not unlock them). Lock order:
+ * parallel_lock, then cache_lock; nothing else holds both. */
+static void lock_for_fork(void)
+{
+    pthread_mutex_lock(&parallel_lock);
+    pthread_rwlock_wrlock(&cache_lock);
+}
+
+static void unlock_in_parent(void)
+{
+    pthread_rwlock_unlock(&cache_lock);
+    pthread_mutex_unlock(&parallel_lock);
+}
+
+static void fresh_locks_in_child(void)
+{
+    pthread_rwlock_init(&cache_lock, NULL);
+    pthread_mutex_init(&parallel_lock, NULL);
+}
+
+__attribute__((constructor)) static void guard_locks_across_fork(void)
+{
+    pthread_atfork(lock_for_fork, unlock_in_parent, fresh_locks_in_child);
+}
+
 void nnf_plan_forget(void)
 {
     pthread_rwlock_wrlock(&cache_lock);

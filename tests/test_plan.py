@@ -267,6 +267,52 @@ def test_nnfast_plan_is_read_and_checked_at_import(value, ok):
         assert "ImportError: NNFAST_PLAN='exhaustive': must be one of" in run.stderr
 
 
+FORK_WHILE_PLANNING = """
+import os, threading, time
+import numpy as np
+from nnfast import kernels, plan
+
+stop = False
+def planning():  # plans without end: forget, then a product and a kernel, again and again
+    a = np.ones((30, 40))
+    while not stop:
+        plan.forget()
+        kernels.matmul(a, a.T, n_threads=2)
+        kernels.sigmoid(a, n_threads=2)  # measures the thresholds, holding their lock
+worker = threading.Thread(target=planning)
+worker.start()
+hung = 0
+for _ in range(20):
+    pid = os.fork()
+    if pid == 0:  # plans a product and the thresholds in the child
+        kernels.matmul(np.ones((7, 9)), np.ones((9, 5)), n_threads=2)
+        kernels.sigmoid(np.ones((7, 9)), n_threads=2)
+        os._exit(0)
+    for _ in range(100):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        hung += 1
+stop = True
+worker.join()
+print("hung", hung)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_plans_can_plan():
+    """fork() never copies a planner lock held by another thread into the child
+    (without the guard about half of these children hang)."""
+    run = subprocess.run([sys.executable, "-c", FORK_WHILE_PLANNING], capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["hung", "0"]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_two_threads_plan_and_train_at_once(dtype):
     """Two Python threads train two networks with the GIL released, both planning the
