@@ -134,24 +134,24 @@ class BookNetwork:
         down the layers with BP3 and BP4 at each."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
         y = self._target(y).reshape(-1, 1)
-        with self._net.exclusive("backprop"):
-            weights = [w.copy() for w in self._net.weights]
-            biases = [b.copy() for b in self.biases]
         functions = [_column_activation(name) for name in self._net.activations]
-        activation, activations, zs = x, [x], []
-        for w, b, (f, _) in zip(weights, biases, functions):
-            z = w @ activation + b
-            zs.append(z)
-            activation = f(z)
-            activations.append(activation)
-        delta = self._output_error(zs[-1], activations[-1], y)  # BP1
-        nabla_b = [np.empty(0)] * len(weights)
-        nabla_w = [np.empty(0)] * len(weights)
-        for l in range(1, len(weights) + 1):
-            if l > 1:  # BP2
-                delta = (weights[-l + 1].T @ delta) * functions[-l][1](activations[-l])
-            nabla_b[-l] = delta  # BP3
-            nabla_w[-l] = kernels.matmul(delta, activations[-l - 1], trans_b=True)  # BP4
+        # Held throughout, so that the parameters are read in place, not copied.
+        with self._net.exclusive("backprop"):
+            weights, biases = self._net.weights, self._net.biases
+            activation, activations, zs = x, [x], []
+            for w, b, (f, _) in zip(weights, biases, functions):
+                z = w @ activation + b
+                zs.append(z)
+                activation = f(z)
+                activations.append(activation)
+            delta = self._output_error(zs[-1], activations[-1], y)  # BP1
+            nabla_b = [np.empty(0)] * len(weights)
+            nabla_w = [np.empty(0)] * len(weights)
+            for l in range(1, len(weights) + 1):
+                if l > 1:  # BP2
+                    delta = (weights[-l + 1].T @ delta) * functions[-l][1](activations[-l])
+                nabla_b[-l] = delta  # BP3
+                nabla_w[-l] = kernels.matmul(delta, activations[-l - 1], trans_b=True)  # BP4
         return nabla_b, nabla_w
 
     def _output_error(self, z, a, y):
@@ -207,12 +207,22 @@ class BookNetwork:
         nabla_w = [np.zeros(w.shape) for w in self.weights]
         for x, y in mini_batch:
             delta_nabla_b, delta_nabla_w = self.backprop(x, y)
-            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
-            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+            # The book's nb + dnb, in place: the same sums without a new array each.
+            for nb, dnb in zip(nabla_b, delta_nabla_b):
+                nb += dnb
+            for nw, dnw in zip(nabla_w, delta_nabla_w):
+                nw += dnw
         m = len(mini_batch)
-        self.weights = [(1 - eta * (lmbda / n)) * w - (eta / m) * nw
-                        for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
+        # The book's (1 - eta*(lmbda/n))*w - (eta/m)*nw and b - (eta/m)*nb, rounded
+        # alike, written into the sums' arrays: new arrays of the first layer's size
+        # cost more in page faults than the arithmetic.
+        for w, nw in zip(self.weights, nabla_w):
+            nw *= -(eta / m)
+            nw += (1 - eta * (lmbda / n)) * w
+        for b, nb in zip(self.biases, nabla_b):
+            nb *= -(eta / m)
+            nb += b
+        self.weights, self.biases = nabla_w, nabla_b
 
     # ---- which code runs: the engine, or the book's loop calling the reader's ----
 
