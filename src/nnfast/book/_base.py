@@ -132,6 +132,9 @@ class BookNetwork:
         """(nabla_b, nabla_w) for one sample, layer by layer in the book's shapes: the
         book's code, feed forward keeping each z and a, BP1 at the output, then BP2
         down the layers with BP3 and BP4 at each."""
+        if any(w.ndim != 2 for w in self._net.weights):
+            raise ValueError("backprop: the book's backprop is network.py's and "
+                             "network2.py's, for networks of fully connected layers")
         x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
         y = self._target(y).reshape(-1, 1)
         functions = [_column_activation(name) for name in self._net.activations]
