@@ -174,8 +174,9 @@ int nnf_dall_finite(nnf_int n, const double *x);
  * take a workspace of workspace_size(net, batch, n_threads) values, for batch =
  * mini_batch_size or block and the same n_threads.
  *
- * For a cost the engine does not know (its cost is then NNF_COST_CALLER), each
- * mini-batch is train_forward, then the caller's BP1, then train_backward: rows
+ * For a cost the engine does not know (its cost is then NNF_COST_CALLER, which
+ * train_chunk must not be given), each mini-batch is train_forward, then the
+ * caller's BP1, then train_backward: rows
  * perm[0..rows) of x fed forward as train_chunk's mini-batch number `batch` (same
  * dropout masks), leaving the output layer's z and a in the workspace; the caller
  * writes delta_L = dC/dz_L there; train_backward does BP2-BP4 and the step.

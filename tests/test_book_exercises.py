@@ -364,3 +364,44 @@ def test_the_notice_is_printed_once_per_sgd_call(capsys):
     network2.Network(SIZES, seed=25).SGD(training, 2, MINI_BATCH, 0.5)
     network.Network(SIZES, seed=25).SGD(training, 2, MINI_BATCH, 3.0)
     assert capsys.readouterr().err == ""
+
+
+# ---- the engine's mini-batch in two halves ----
+
+def test_the_engine_keeps_the_output_z_for_a_readers_delta():
+    seen = []
+
+    class Watching(QuadraticCost):
+        @staticmethod
+        def delta(z, a, y):
+            seen.append((z, a))
+            return QuadraticCost.delta(z, a, y)
+
+    rng = np.random.default_rng(26)
+    X, y = rng.random((N, SIZES[0])), rng.integers(0, SIZES[-1], N)
+    net = nnfast.Network(SIZES[::2], cost=Watching, dtype=np.float64, seed=27)  # one layer
+    z_all = X @ net.weights[0].T + net.biases[0].T  # before the one step of a full batch
+    net.SGD((X, y), 1, N, 0.5)
+    (z, a), = seen
+    # The rows come shuffled: sort both by their first column. One GEMM row against
+    # NumPy's: a few eps of a value of size ~n_in.
+    order, want = np.argsort(z[:, 0]), np.argsort(z_all[:, 0])
+    np.testing.assert_allclose(z[order], z_all[want], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-z)), rtol=1e-15)
+
+
+def test_the_split_mini_batch_refuses_what_would_run_out_of_bounds():
+    net = nnfast.Network(SIZES, cost=CrossEntropyCost, dtype=np.float64, seed=28)
+    engine, X = net._engine, np.zeros((N, SIZES[0]))
+    work = engine.workspace(MINI_BATCH, 1)
+    with pytest.raises(ValueError, match="perm must be 1 to 10"):
+        engine.train_forward(X, np.arange(11, dtype=np.int64), 0, MINI_BATCH, work, 1)
+    with pytest.raises(ValueError, match="perm must index rows of x"):
+        engine.train_forward(X, np.array([0, N], dtype=np.int64), 0, MINI_BATCH, work, 1)
+    with pytest.raises(ValueError, match="workspace too small"):
+        engine.output_buffers(engine.workspace(2, 1), MINI_BATCH, 1)
+    with pytest.raises(ValueError, match="rows must be 1 to 10"):
+        engine.train_backward(0, MINI_BATCH, 0.5, 0.0, 0.0, N, "l2", work, 1)
+    with pytest.raises(ValueError, match="the cost is the caller's"):
+        engine.train_chunk(X, np.zeros(N, np.int64), np.arange(N, dtype=np.int64), MINI_BATCH,
+                           0.5, 0.0, 0.0, N, "l2", work, 1)
