@@ -172,11 +172,20 @@ int nnf_dall_finite(nnf_int n, const double *x);
  * dropout masks come from seed. forward writes the output activations of `rows`
  * rows of x to out (rows x n_out of the last layer), `block` rows at a time. Both
  * take a workspace of workspace_size(net, batch, n_threads) values, for batch =
- * mini_batch_size or block and the same n_threads. */
+ * mini_batch_size or block and the same n_threads.
+ *
+ * For a cost the engine does not know (its cost is then NNF_COST_CALLER, which
+ * train_chunk must not be given), each mini-batch is train_forward, then the
+ * caller's BP1, then train_backward: rows
+ * perm[0..rows) of x fed forward as train_chunk's mini-batch number `batch` (same
+ * dropout masks), leaving the output layer's z and a in the workspace; the caller
+ * writes delta_L = dC/dz_L there; train_backward does BP2-BP4 and the step.
+ * output_buffers says where z, a and delta (rows x n_out, row-major) lie in work. */
 #define NNF_MAX_LAYERS 16
 enum { NNF_ACT_SIGMOID = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_LINEAR = 3,
        NNF_ACT_SOFTMAX = 4 };
-enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2 };
+enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2,
+       NNF_COST_CALLER = 3 };
 enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
 enum { NNF_LAYER_DENSE = 0, NNF_LAYER_CONVPOOL = 1 };
 
@@ -240,10 +249,30 @@ void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int row
 void nnf_strain_chunk(const nnf_snet *net, const nnf_shyper *hp, const float *x,
                       nnf_int ldx, const long long *labels, const long long *perm,
                       nnf_int n_rows, nnf_int mini_batch_size, float *work);
+/* The float net's training forward pass for a caller's BP1 (above). */
+void nnf_strain_forward(const nnf_snet *net, const nnf_shyper *hp, const float *x, nnf_int ldx,
+                        const long long *perm, nnf_int rows, nnf_int batch,
+                        nnf_int mini_batch_size, float *work);
+/* BP2-BP4 and the step of the float net after the caller's BP1. */
+void nnf_strain_backward(const nnf_snet *net, const nnf_shyper *hp, nnf_int rows,
+                         nnf_int mini_batch_size, float *work);
+/* Where the output layer's z, a and delta lie in the float net's workspace. */
+void nnf_soutput_buffers(const nnf_snet *net, nnf_int mini_batch_size, int n_threads,
+                         float *work, float **z, float **a, float **delta);
 /* Trains the double net in place on the rows perm[0..n_rows) of x. */
 void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x,
                       nnf_int ldx, const long long *labels, const long long *perm,
                       nnf_int n_rows, nnf_int mini_batch_size, double *work);
+/* The double net's training forward pass for a caller's BP1 (above). */
+void nnf_dtrain_forward(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
+                        const long long *perm, nnf_int rows, nnf_int batch,
+                        nnf_int mini_batch_size, double *work);
+/* BP2-BP4 and the step of the double net after the caller's BP1. */
+void nnf_dtrain_backward(const nnf_dnet *net, const nnf_dhyper *hp, nnf_int rows,
+                         nnf_int mini_batch_size, double *work);
+/* Where the output layer's z, a and delta lie in the double net's workspace. */
+void nnf_doutput_buffers(const nnf_dnet *net, nnf_int mini_batch_size, int n_threads,
+                         double *work, double **z, double **a, double **delta);
 
 /* ---- Convolution (conv.c) ----
  * NCHW, C-contiguous: x is n x c x h x w, weights f x c x kh x kw, bias f, out

@@ -68,6 +68,7 @@ cdef extern from "nnfast.h" nogil:
         NNF_COST_QUADRATIC
         NNF_COST_CROSS_ENTROPY
         NNF_COST_LOG_LIKELIHOOD
+        NNF_COST_CALLER
         NNF_REG_L2
         NNF_REG_L1
 
@@ -124,6 +125,20 @@ cdef extern from "nnfast.h" nogil:
     void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
                           const long long *labels, const long long *perm, nnf_int n_rows,
                           nnf_int mini_batch_size, double *work) noexcept
+    void nnf_strain_forward(const nnf_snet *net, const nnf_shyper *hp, const float *x,
+                            nnf_int ldx, const long long *perm, nnf_int rows, nnf_int batch,
+                            nnf_int mini_batch_size, float *work) noexcept
+    void nnf_dtrain_forward(const nnf_dnet *net, const nnf_dhyper *hp, const double *x,
+                            nnf_int ldx, const long long *perm, nnf_int rows, nnf_int batch,
+                            nnf_int mini_batch_size, double *work) noexcept
+    void nnf_strain_backward(const nnf_snet *net, const nnf_shyper *hp, nnf_int rows,
+                             nnf_int mini_batch_size, float *work) noexcept
+    void nnf_dtrain_backward(const nnf_dnet *net, const nnf_dhyper *hp, nnf_int rows,
+                             nnf_int mini_batch_size, double *work) noexcept
+    void nnf_soutput_buffers(const nnf_snet *net, nnf_int mini_batch_size, int n_threads,
+                             float *work, float **z, float **a, float **delta) noexcept
+    void nnf_doutput_buffers(const nnf_dnet *net, nnf_int mini_batch_size, int n_threads,
+                             double *work, double **z, double **a, double **delta) noexcept
 
     nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, int n_threads) noexcept

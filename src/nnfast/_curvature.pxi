@@ -28,6 +28,10 @@ def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.
     cdef nnf_int count = _parameter_count(engine)
     if block < 1:
         raise ValueError("curvature: block must be >= 1")
+    if engine.snet.cost == NNF_COST_CALLER:
+        raise ValueError("curvature: the Hessian technique needs a built-in cost (its "
+                         "second derivatives are written in C); a cost of one's own "
+                         "trains with SGD")
     if (x.dtype != engine.dtype or x.ndim != 2 or x.shape[1] != engine.sizes[0]
             or x.strides[1] != x.itemsize or x.strides[0] % x.itemsize != 0
             or not cnp.PyArray_ISALIGNED(x)):

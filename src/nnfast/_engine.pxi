@@ -6,8 +6,10 @@
 MAX_LAYERS = NNF_MAX_LAYERS
 ACTIVATIONS = {"sigmoid": NNF_ACT_SIGMOID, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
                "linear": NNF_ACT_LINEAR, "softmax": NNF_ACT_SOFTMAX}
+# "caller": a cost the engine does not know; the caller computes BP1 between
+# train_forward and train_backward.
 COSTS = {"quadratic": NNF_COST_QUADRATIC, "cross-entropy": NNF_COST_CROSS_ENTROPY,
-         "log-likelihood": NNF_COST_LOG_LIKELIHOOD}
+         "log-likelihood": NNF_COST_LOG_LIKELIHOOD, "caller": NNF_COST_CALLER}
 REGULARIZATIONS = {"l2": NNF_REG_L2, "l1": NNF_REG_L1}
 
 
@@ -118,6 +120,24 @@ cdef class Engine:
                              <double *>cnp.PyArray_DATA(work), n_threads, <double *>cnp.PyArray_DATA(out))
         return out
 
+    cdef int _hyper(self, nnf_shyper *sh, nnf_dhyper *dh, double eta, double lmbda,
+                    double momentum, nnf_int n, str regularization, int n_threads,
+                    unsigned long long seed, cnp.ndarray grad_norms) except -1:
+        """Fills the hyper-parameters of the engine's dtype."""
+        cdef double *norms = NULL
+        if grad_norms is not None:
+            if (grad_norms.dtype != np.float64 or grad_norms.ndim != 1 or not grad_norms.flags.c_contiguous
+                    or grad_norms.shape[0] != len(self.sizes) - 1 or not grad_norms.flags.writeable):
+                raise ValueError("engine: grad_norms must be a writeable float64 array, one per layer")
+            norms = <double *>cnp.PyArray_DATA(grad_norms)
+        cdef int reg = REGULARIZATIONS[regularization]
+        sh.grad_norms = dh.grad_norms = norms
+        sh.eta, sh.lmbda, sh.momentum, sh.n = eta, lmbda, momentum, n
+        dh.eta, dh.lmbda, dh.momentum, dh.n = eta, lmbda, momentum, n
+        sh.regularization, sh.n_threads, sh.seed = reg, n_threads, seed
+        dh.regularization, dh.n_threads, dh.seed = reg, n_threads, seed
+        return 0
+
     def train_chunk(self, cnp.ndarray x, cnp.ndarray[cnp.int64_t, ndim=1] labels,
                     cnp.ndarray[cnp.int64_t, ndim=1] perm, nnf_int mini_batch_size,
                     double eta, double lmbda, double momentum, nnf_int n, str regularization,
@@ -125,31 +145,102 @@ cdef class Engine:
                     cnp.ndarray grad_norms=None):
         """Train on the rows perm (indices into x and labels), mini-batch by mini-batch.
         With grad_norms (float64, one per layer), add each mini-batch's |dC/db| to it."""
+        if self.snet.cost == NNF_COST_CALLER:
+            raise ValueError("engine: the cost is the caller's; train with train_forward "
+                             "and train_backward")
         self._check_rows(x, work, mini_batch_size, n_threads)
         if labels.shape[0] != x.shape[0] or not labels.flags.c_contiguous or not perm.flags.c_contiguous:
             raise ValueError("engine: labels must be contiguous, one per row of x")
         cdef nnf_int ldx = x.strides[0] // x.itemsize, n_rows = perm.shape[0]
         cdef nnf_shyper sh
         cdef nnf_dhyper dh
-        cdef int reg = REGULARIZATIONS[regularization]
-        cdef double *norms = NULL
-        if grad_norms is not None:
-            if (grad_norms.dtype != np.float64 or grad_norms.ndim != 1 or not grad_norms.flags.c_contiguous
-                    or grad_norms.shape[0] != len(self.sizes) - 1 or not grad_norms.flags.writeable):
-                raise ValueError("engine: grad_norms must be a writeable float64 array, one per layer")
-            norms = <double *>cnp.PyArray_DATA(grad_norms)
-        sh.grad_norms = dh.grad_norms = norms
+        self._hyper(&sh, &dh, eta, lmbda, momentum, n, regularization, n_threads, seed,
+                    grad_norms)
         if self.dtype == np.float32:
-            sh.eta, sh.lmbda, sh.momentum, sh.n = eta, lmbda, momentum, n
-            sh.regularization, sh.n_threads, sh.seed = reg, n_threads, seed
             with nogil:
                 nnf_strain_chunk(&self.snet, &sh, <float *>cnp.PyArray_DATA(x), ldx,
                                  <long long *>cnp.PyArray_DATA(labels), <long long *>cnp.PyArray_DATA(perm),
                                  n_rows, mini_batch_size, <float *>cnp.PyArray_DATA(work))
         else:
-            dh.eta, dh.lmbda, dh.momentum, dh.n = eta, lmbda, momentum, n
-            dh.regularization, dh.n_threads, dh.seed = reg, n_threads, seed
             with nogil:
                 nnf_dtrain_chunk(&self.dnet, &dh, <double *>cnp.PyArray_DATA(x), ldx,
                                  <long long *>cnp.PyArray_DATA(labels), <long long *>cnp.PyArray_DATA(perm),
                                  n_rows, mini_batch_size, <double *>cnp.PyArray_DATA(work))
+
+    def output_buffers(self, cnp.ndarray work, nnf_int mini_batch_size, int n_threads):
+        """(z, a, delta) of the output layer in work, a workspace for mini-batches of
+        mini_batch_size rows on n_threads: (mini_batch_size, n_out) views. train_forward
+        leaves z and a there; the caller writes delta for train_backward."""
+        if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
+            raise ValueError("engine: bad workspace")
+        if len(work) < self._workspace_size(mini_batch_size, n_threads):
+            raise ValueError("engine: workspace too small")
+        cdef float *sz
+        cdef float *sa
+        cdef float *sd
+        cdef double *dz
+        cdef double *da
+        cdef double *dd
+        cdef list offsets
+        if self.dtype == np.float32:
+            nnf_soutput_buffers(&self.snet, mini_batch_size, n_threads,
+                                <float *>cnp.PyArray_DATA(work), &sz, &sa, &sd)
+            offsets = [sz - <float *>cnp.PyArray_DATA(work), sa - <float *>cnp.PyArray_DATA(work),
+                       sd - <float *>cnp.PyArray_DATA(work)]
+        else:
+            nnf_doutput_buffers(&self.dnet, mini_batch_size, n_threads,
+                                <double *>cnp.PyArray_DATA(work), &dz, &da, &dd)
+            offsets = [dz - <double *>cnp.PyArray_DATA(work), da - <double *>cnp.PyArray_DATA(work),
+                       dd - <double *>cnp.PyArray_DATA(work)]
+        n_out = self.sizes[len(self.sizes) - 1]
+        count = mini_batch_size * n_out
+        return tuple(work[o:o + count].reshape(mini_batch_size, n_out) for o in offsets)
+
+    def train_forward(self, cnp.ndarray x, cnp.ndarray[cnp.int64_t, ndim=1] perm,
+                      nnf_int batch, nnf_int mini_batch_size, cnp.ndarray work,
+                      int n_threads, unsigned long long seed=0):
+        """Feed the rows perm of x forward as train_chunk(seed)'s mini-batch number
+        `batch` would, keeping the output layer's z and a in work (output_buffers)."""
+        self._check_rows(x, work, mini_batch_size, n_threads)
+        cdef nnf_int rows = perm.shape[0], ldx = x.strides[0] // x.itemsize
+        if not 1 <= rows <= mini_batch_size or not perm.flags.c_contiguous:
+            raise ValueError(f"engine: perm must be 1 to {mini_batch_size} contiguous rows")
+        if perm.min() < 0 or perm.max() >= x.shape[0]:
+            raise ValueError("engine: perm must index rows of x")
+        cdef nnf_shyper sh
+        cdef nnf_dhyper dh
+        self._hyper(&sh, &dh, 0.0, 0.0, 0.0, 1, "l2", n_threads, seed, None)
+        if self.dtype == np.float32:
+            with nogil:
+                nnf_strain_forward(&self.snet, &sh, <float *>cnp.PyArray_DATA(x), ldx,
+                                   <long long *>cnp.PyArray_DATA(perm), rows, batch,
+                                   mini_batch_size, <float *>cnp.PyArray_DATA(work))
+        else:
+            with nogil:
+                nnf_dtrain_forward(&self.dnet, &dh, <double *>cnp.PyArray_DATA(x), ldx,
+                                   <long long *>cnp.PyArray_DATA(perm), rows, batch,
+                                   mini_batch_size, <double *>cnp.PyArray_DATA(work))
+
+    def train_backward(self, nnf_int rows, nnf_int mini_batch_size, double eta, double lmbda,
+                       double momentum, nnf_int n, str regularization, cnp.ndarray work,
+                       int n_threads, cnp.ndarray grad_norms=None):
+        """BP2-BP4 and the step for the `rows` rows train_forward fed, from the output
+        error the caller wrote into work (output_buffers' delta)."""
+        if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
+            raise ValueError("engine: bad workspace")
+        if len(work) < self._workspace_size(mini_batch_size, n_threads):
+            raise ValueError("engine: workspace too small")
+        if not 1 <= rows <= mini_batch_size:
+            raise ValueError(f"engine: rows must be 1 to {mini_batch_size}")
+        cdef nnf_shyper sh
+        cdef nnf_dhyper dh
+        self._hyper(&sh, &dh, eta, lmbda, momentum, n, regularization, n_threads, 0,
+                    grad_norms)
+        if self.dtype == np.float32:
+            with nogil:
+                nnf_strain_backward(&self.snet, &sh, rows, mini_batch_size,
+                                    <float *>cnp.PyArray_DATA(work))
+        else:
+            with nogil:
+                nnf_dtrain_backward(&self.dnet, &dh, rows, mini_batch_size,
+                                    <double *>cnp.PyArray_DATA(work))
