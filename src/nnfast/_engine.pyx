@@ -1,7 +1,16 @@
-# Bindings of the training engine (csrc/engine.c), included in _kernels.pyx so that
-# one extension module holds the one copy of the C core's state (the dispatched ISA).
-# nnfast.network validates every argument; this file only checks the invariants whose
-# violation would make the C code read or write out of bounds, and releases the GIL.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings of the training engine (csrc/engine.c). nnfast.network validates every
+argument; this module only checks the invariants whose violation would make the C
+code read or write out of bounds, and releases the GIL."""
+
+import numpy as np
+
+cimport numpy as cnp
+
+from nnfast._core cimport *
+from nnfast cimport _dtype as nnf
+
+cnp.import_array()
 
 MAX_LAYERS = NNF_MAX_LAYERS
 ACTIVATIONS = {"sigmoid": NNF_ACT_SIGMOID, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
@@ -22,11 +31,6 @@ cdef class Engine:
     "activation"}. A dense layer's weights are (n_out, n_in) and its biases (n_out,);
     a convpool layer's weights are (f, c, kh, kw) and its biases (f,), all C order. vw / vb are the momentum buffers. The
     arrays are the caller's: training updates them in place."""
-    cdef nnf_snet snet
-    cdef nnf_dnet dnet
-    cdef readonly object dtype
-    cdef readonly tuple sizes  # per layer boundary: the flattened width
-    cdef list _keep            # the arrays whose memory the C structs point into
 
     def __init__(self, specs, cost, weights, biases, vws, vbs):
         cdef int L = len(specs), i
@@ -35,6 +39,7 @@ cdef class Engine:
         self.dtype = np.dtype(weights[0].dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"the engine runs float32 or float64, got {self.dtype}")
+        self.f64 = self.dtype == np.float64
         self.sizes = (int(specs[0]["n_in"]),) + tuple(int(sp["n_out"]) for sp in specs)
         self._keep = []
         self.snet.n_layers = self.dnet.n_layers = L
@@ -58,7 +63,7 @@ cdef class Engine:
             self._set_layer(i, sp, weights[i], biases[i], vws[i], vbs[i])
 
     cdef void _set_layer(self, int i, dict sp, cnp.ndarray w, cnp.ndarray b, cnp.ndarray vw,
-                         cnp.ndarray vb):
+                         cnp.ndarray vb) except *:
         cdef nnf_slayer *s = &self.snet.layer[i]
         cdef nnf_dlayer *d = &self.dnet.layer[i]
         s.kind = d.kind = LAYER_KINDS[sp["kind"]]
@@ -74,17 +79,15 @@ cdef class Engine:
         s.kw = d.kw = sp.get("kw", 0)
         s.ph = d.ph = sp.get("ph", 0)
         s.pw = d.pw = sp.get("pw", 0)
-        if self.dtype == np.float32:
-            s.weights, s.b = <float *>cnp.PyArray_DATA(w), <float *>cnp.PyArray_DATA(b)
-            s.vw, s.vb = <float *>cnp.PyArray_DATA(vw), <float *>cnp.PyArray_DATA(vb)
-        else:
-            d.weights, d.b = <double *>cnp.PyArray_DATA(w), <double *>cnp.PyArray_DATA(b)
-            d.vw, d.vb = <double *>cnp.PyArray_DATA(vw), <double *>cnp.PyArray_DATA(vb)
+        # Both views of the one array; only the one of the engine's dtype is ever used.
+        s.weights = <float *>cnp.PyArray_DATA(w)
+        d.weights = <double *>cnp.PyArray_DATA(w)
+        s.b, d.b = <float *>cnp.PyArray_DATA(b), <double *>cnp.PyArray_DATA(b)
+        s.vw, d.vw = <float *>cnp.PyArray_DATA(vw), <double *>cnp.PyArray_DATA(vw)
+        s.vb, d.vb = <float *>cnp.PyArray_DATA(vb), <double *>cnp.PyArray_DATA(vb)
 
-    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads):
-        if self.dtype == np.float32:
-            return nnf_sworkspace_size(&self.snet, batch, n_threads)
-        return nnf_dworkspace_size(&self.dnet, batch, n_threads)
+    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads) noexcept:
+        return nnf.workspace_size(self.f64, &self.snet, &self.dnet, batch, n_threads)
 
     def workspace(self, nnf_int batch, int n_threads=1):
         """A fresh workspace for mini-batches (or forward blocks) of `batch` rows,
@@ -108,14 +111,9 @@ cdef class Engine:
         self._check_rows(x, work, block, n_threads)
         cdef nnf_int rows = x.shape[0], ldx = x.strides[0] // x.itemsize
         cdef cnp.ndarray out = np.empty((rows, self.sizes[len(self.sizes) - 1]), self.dtype)
-        if self.dtype == np.float32:
-            with nogil:
-                nnf_sforward(&self.snet, <float *>cnp.PyArray_DATA(x), ldx, rows, block,
-                             <float *>cnp.PyArray_DATA(work), n_threads, <float *>cnp.PyArray_DATA(out))
-        else:
-            with nogil:
-                nnf_dforward(&self.dnet, <double *>cnp.PyArray_DATA(x), ldx, rows, block,
-                             <double *>cnp.PyArray_DATA(work), n_threads, <double *>cnp.PyArray_DATA(out))
+        with nogil:
+            nnf.forward(self.f64, &self.snet, &self.dnet, cnp.PyArray_DATA(x), ldx, rows, block,
+                        cnp.PyArray_DATA(work), n_threads, cnp.PyArray_DATA(out))
         return out
 
     def train_chunk(self, cnp.ndarray x, cnp.ndarray[cnp.int64_t, ndim=1] labels,
@@ -129,8 +127,7 @@ cdef class Engine:
         if labels.shape[0] != x.shape[0] or not labels.flags.c_contiguous or not perm.flags.c_contiguous:
             raise ValueError("engine: labels must be contiguous, one per row of x")
         cdef nnf_int ldx = x.strides[0] // x.itemsize, n_rows = perm.shape[0]
-        cdef nnf_shyper sh
-        cdef nnf_dhyper dh
+        cdef nnf_dhyper hp
         cdef int reg = REGULARIZATIONS[regularization]
         cdef double *norms = NULL
         if grad_norms is not None:
@@ -138,18 +135,10 @@ cdef class Engine:
                     or grad_norms.shape[0] != len(self.sizes) - 1 or not grad_norms.flags.writeable):
                 raise ValueError("engine: grad_norms must be a writeable float64 array, one per layer")
             norms = <double *>cnp.PyArray_DATA(grad_norms)
-        sh.grad_norms = dh.grad_norms = norms
-        if self.dtype == np.float32:
-            sh.eta, sh.lmbda, sh.momentum, sh.n = eta, lmbda, momentum, n
-            sh.regularization, sh.n_threads, sh.seed = reg, n_threads, seed
-            with nogil:
-                nnf_strain_chunk(&self.snet, &sh, <float *>cnp.PyArray_DATA(x), ldx,
-                                 <long long *>cnp.PyArray_DATA(labels), <long long *>cnp.PyArray_DATA(perm),
-                                 n_rows, mini_batch_size, <float *>cnp.PyArray_DATA(work))
-        else:
-            dh.eta, dh.lmbda, dh.momentum, dh.n = eta, lmbda, momentum, n
-            dh.regularization, dh.n_threads, dh.seed = reg, n_threads, seed
-            with nogil:
-                nnf_dtrain_chunk(&self.dnet, &dh, <double *>cnp.PyArray_DATA(x), ldx,
-                                 <long long *>cnp.PyArray_DATA(labels), <long long *>cnp.PyArray_DATA(perm),
-                                 n_rows, mini_batch_size, <double *>cnp.PyArray_DATA(work))
+        hp.eta, hp.lmbda, hp.momentum, hp.n = eta, lmbda, momentum, n
+        hp.regularization, hp.n_threads, hp.seed, hp.grad_norms = reg, n_threads, seed, norms
+        with nogil:
+            nnf.train_chunk(self.f64, &self.snet, &self.dnet, &hp, cnp.PyArray_DATA(x), ldx,
+                            <long long *>cnp.PyArray_DATA(labels),
+                            <long long *>cnp.PyArray_DATA(perm), n_rows, mini_batch_size,
+                            cnp.PyArray_DATA(work))
