@@ -1,4 +1,5 @@
-# Types of the compiled module nnfast._kernels (_kernels.pyx, _engine.pxi, _conv.pxi).
+# Types of the compiled module nnfast._kernels: its own kernels (_kernels.pyx) and what it
+# re-exports from _runtime.pyx, _conv.pyx, _engine.pyx and _curvature.pyx.
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np

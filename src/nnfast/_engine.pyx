@@ -1,7 +1,16 @@
-# Bindings of the training engine (csrc/engine.c), included in _kernels.pyx so that
-# one extension module holds the one copy of the C core's state (the dispatched ISA).
-# nnfast.network validates every argument; this file only checks the invariants whose
-# violation would make the C code read or write out of bounds, and releases the GIL.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings of the training engine (csrc/engine.c). nnfast.network validates every
+argument; this module only checks the invariants whose violation would make the C
+code read or write out of bounds, and releases the GIL."""
+
+import numpy as np
+
+cimport numpy as cnp
+
+from nnfast._core cimport *
+from nnfast cimport _dtype as nnf
+
+cnp.import_array()
 
 MAX_LAYERS = NNF_MAX_LAYERS
 ACTIVATIONS = {"sigmoid": NNF_ACT_SIGMOID, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
@@ -24,11 +33,6 @@ cdef class Engine:
     "activation"}. A dense layer's weights are (n_out, n_in) and its biases (n_out,);
     a convpool layer's weights are (f, c, kh, kw) and its biases (f,), all C order. vw / vb are the momentum buffers. The
     arrays are the caller's: training updates them in place."""
-    cdef nnf_snet snet
-    cdef nnf_dnet dnet
-    cdef readonly object dtype
-    cdef readonly tuple sizes  # per layer boundary: the flattened width
-    cdef list _keep            # the arrays whose memory the C structs point into
 
     def __init__(self, specs, cost, weights, biases, vws, vbs):
         cdef int L = len(specs), i
@@ -37,6 +41,7 @@ cdef class Engine:
         self.dtype = np.dtype(weights[0].dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"the engine runs float32 or float64, got {self.dtype}")
+        self.f64 = self.dtype == np.float64
         self.sizes = (int(specs[0]["n_in"]),) + tuple(int(sp["n_out"]) for sp in specs)
         self._keep = []
         self.snet.n_layers = self.dnet.n_layers = L
@@ -60,7 +65,7 @@ cdef class Engine:
             self._set_layer(i, sp, weights[i], biases[i], vws[i], vbs[i])
 
     cdef void _set_layer(self, int i, dict sp, cnp.ndarray w, cnp.ndarray b, cnp.ndarray vw,
-                         cnp.ndarray vb):
+                         cnp.ndarray vb) except *:
         cdef nnf_slayer *s = &self.snet.layer[i]
         cdef nnf_dlayer *d = &self.dnet.layer[i]
         s.kind = d.kind = LAYER_KINDS[sp["kind"]]
@@ -76,17 +81,15 @@ cdef class Engine:
         s.kw = d.kw = sp.get("kw", 0)
         s.ph = d.ph = sp.get("ph", 0)
         s.pw = d.pw = sp.get("pw", 0)
-        if self.dtype == np.float32:
-            s.weights, s.b = <float *>cnp.PyArray_DATA(w), <float *>cnp.PyArray_DATA(b)
-            s.vw, s.vb = <float *>cnp.PyArray_DATA(vw), <float *>cnp.PyArray_DATA(vb)
-        else:
-            d.weights, d.b = <double *>cnp.PyArray_DATA(w), <double *>cnp.PyArray_DATA(b)
-            d.vw, d.vb = <double *>cnp.PyArray_DATA(vw), <double *>cnp.PyArray_DATA(vb)
+        # Both views of the one array; only the one of the engine's dtype is ever used.
+        s.weights = <float *>cnp.PyArray_DATA(w)
+        d.weights = <double *>cnp.PyArray_DATA(w)
+        s.b, d.b = <float *>cnp.PyArray_DATA(b), <double *>cnp.PyArray_DATA(b)
+        s.vw, d.vw = <float *>cnp.PyArray_DATA(vw), <double *>cnp.PyArray_DATA(vw)
+        s.vb, d.vb = <float *>cnp.PyArray_DATA(vb), <double *>cnp.PyArray_DATA(vb)
 
-    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads):
-        if self.dtype == np.float32:
-            return nnf_sworkspace_size(&self.snet, batch, n_threads)
-        return nnf_dworkspace_size(&self.dnet, batch, n_threads)
+    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads) noexcept:
+        return nnf.workspace_size(self.f64, &self.snet, &self.dnet, batch, n_threads)
 
     def workspace(self, nnf_int batch, int n_threads=1):
         """A fresh workspace for mini-batches (or forward blocks) of `batch` rows,
@@ -110,32 +113,24 @@ cdef class Engine:
         self._check_rows(x, work, block, n_threads)
         cdef nnf_int rows = x.shape[0], ldx = x.strides[0] // x.itemsize
         cdef cnp.ndarray out = np.empty((rows, self.sizes[len(self.sizes) - 1]), self.dtype)
-        if self.dtype == np.float32:
-            with nogil:
-                nnf_sforward(&self.snet, <float *>cnp.PyArray_DATA(x), ldx, rows, block,
-                             <float *>cnp.PyArray_DATA(work), n_threads, <float *>cnp.PyArray_DATA(out))
-        else:
-            with nogil:
-                nnf_dforward(&self.dnet, <double *>cnp.PyArray_DATA(x), ldx, rows, block,
-                             <double *>cnp.PyArray_DATA(work), n_threads, <double *>cnp.PyArray_DATA(out))
+        with nogil:
+            nnf.forward(self.f64, &self.snet, &self.dnet, cnp.PyArray_DATA(x), ldx, rows, block,
+                        cnp.PyArray_DATA(work), n_threads, cnp.PyArray_DATA(out))
         return out
 
-    cdef int _hyper(self, nnf_shyper *sh, nnf_dhyper *dh, double eta, double lmbda,
-                    double momentum, nnf_int n, str regularization, int n_threads,
-                    unsigned long long seed, cnp.ndarray grad_norms) except -1:
-        """Fills the hyper-parameters of the engine's dtype."""
+    cdef int _hyper(self, nnf_dhyper *hp, double eta, double lmbda, double momentum,
+                    nnf_int n, str regularization, int n_threads, unsigned long long seed,
+                    cnp.ndarray grad_norms) except -1:
+        """Fills the hyper-parameters (in double; nnf.as_float rounds them for float)."""
         cdef double *norms = NULL
         if grad_norms is not None:
             if (grad_norms.dtype != np.float64 or grad_norms.ndim != 1 or not grad_norms.flags.c_contiguous
                     or grad_norms.shape[0] != len(self.sizes) - 1 or not grad_norms.flags.writeable):
                 raise ValueError("engine: grad_norms must be a writeable float64 array, one per layer")
             norms = <double *>cnp.PyArray_DATA(grad_norms)
-        cdef int reg = REGULARIZATIONS[regularization]
-        sh.grad_norms = dh.grad_norms = norms
-        sh.eta, sh.lmbda, sh.momentum, sh.n = eta, lmbda, momentum, n
-        dh.eta, dh.lmbda, dh.momentum, dh.n = eta, lmbda, momentum, n
-        sh.regularization, sh.n_threads, sh.seed = reg, n_threads, seed
-        dh.regularization, dh.n_threads, dh.seed = reg, n_threads, seed
+        hp.eta, hp.lmbda, hp.momentum, hp.n = eta, lmbda, momentum, n
+        hp.regularization, hp.n_threads, hp.seed = REGULARIZATIONS[regularization], n_threads, seed
+        hp.grad_norms = norms
         return 0
 
     def train_chunk(self, cnp.ndarray x, cnp.ndarray[cnp.int64_t, ndim=1] labels,
@@ -152,49 +147,33 @@ cdef class Engine:
         if labels.shape[0] != x.shape[0] or not labels.flags.c_contiguous or not perm.flags.c_contiguous:
             raise ValueError("engine: labels must be contiguous, one per row of x")
         cdef nnf_int ldx = x.strides[0] // x.itemsize, n_rows = perm.shape[0]
-        cdef nnf_shyper sh
-        cdef nnf_dhyper dh
-        self._hyper(&sh, &dh, eta, lmbda, momentum, n, regularization, n_threads, seed,
-                    grad_norms)
-        if self.dtype == np.float32:
-            with nogil:
-                nnf_strain_chunk(&self.snet, &sh, <float *>cnp.PyArray_DATA(x), ldx,
-                                 <long long *>cnp.PyArray_DATA(labels), <long long *>cnp.PyArray_DATA(perm),
-                                 n_rows, mini_batch_size, <float *>cnp.PyArray_DATA(work))
-        else:
-            with nogil:
-                nnf_dtrain_chunk(&self.dnet, &dh, <double *>cnp.PyArray_DATA(x), ldx,
-                                 <long long *>cnp.PyArray_DATA(labels), <long long *>cnp.PyArray_DATA(perm),
-                                 n_rows, mini_batch_size, <double *>cnp.PyArray_DATA(work))
+        cdef nnf_dhyper hp
+        self._hyper(&hp, eta, lmbda, momentum, n, regularization, n_threads, seed, grad_norms)
+        with nogil:
+            nnf.train_chunk(self.f64, &self.snet, &self.dnet, &hp, cnp.PyArray_DATA(x), ldx,
+                            <long long *>cnp.PyArray_DATA(labels),
+                            <long long *>cnp.PyArray_DATA(perm), n_rows, mini_batch_size,
+                            cnp.PyArray_DATA(work))
+
+    cdef void _check_work(self, cnp.ndarray work, nnf_int mini_batch_size,
+                          int n_threads) except *:
+        if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
+            raise ValueError("engine: bad workspace")
+        if len(work) < self._workspace_size(mini_batch_size, n_threads):
+            raise ValueError("engine: workspace too small")
 
     def output_buffers(self, cnp.ndarray work, nnf_int mini_batch_size, int n_threads):
         """(z, a, delta) of the output layer in work, a workspace for mini-batches of
         mini_batch_size rows on n_threads: (mini_batch_size, n_out) views. train_forward
         leaves z and a there; the caller writes delta for train_backward."""
-        if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
-            raise ValueError("engine: bad workspace")
-        if len(work) < self._workspace_size(mini_batch_size, n_threads):
-            raise ValueError("engine: workspace too small")
-        cdef float *sz
-        cdef float *sa
-        cdef float *sd
-        cdef double *dz
-        cdef double *da
-        cdef double *dd
-        cdef list offsets
-        if self.dtype == np.float32:
-            nnf_soutput_buffers(&self.snet, mini_batch_size, n_threads,
-                                <float *>cnp.PyArray_DATA(work), &sz, &sa, &sd)
-            offsets = [sz - <float *>cnp.PyArray_DATA(work), sa - <float *>cnp.PyArray_DATA(work),
-                       sd - <float *>cnp.PyArray_DATA(work)]
-        else:
-            nnf_doutput_buffers(&self.dnet, mini_batch_size, n_threads,
-                                <double *>cnp.PyArray_DATA(work), &dz, &da, &dd)
-            offsets = [dz - <double *>cnp.PyArray_DATA(work), da - <double *>cnp.PyArray_DATA(work),
-                       dd - <double *>cnp.PyArray_DATA(work)]
+        self._check_work(work, mini_batch_size, n_threads)
+        cdef nnf_int offsets[3]
+        nnf.output_offsets(self.f64, &self.snet, &self.dnet, mini_batch_size, n_threads,
+                           cnp.PyArray_DATA(work), offsets)
         n_out = self.sizes[len(self.sizes) - 1]
         count = mini_batch_size * n_out
-        return tuple(work[o:o + count].reshape(mini_batch_size, n_out) for o in offsets)
+        return tuple(work[o:o + count].reshape(mini_batch_size, n_out)
+                     for o in (offsets[0], offsets[1], offsets[2]))
 
     def train_forward(self, cnp.ndarray x, cnp.ndarray[cnp.int64_t, ndim=1] perm,
                       nnf_int batch, nnf_int mini_batch_size, cnp.ndarray work,
@@ -207,40 +186,23 @@ cdef class Engine:
             raise ValueError(f"engine: perm must be 1 to {mini_batch_size} contiguous rows")
         if perm.min() < 0 or perm.max() >= x.shape[0]:
             raise ValueError("engine: perm must index rows of x")
-        cdef nnf_shyper sh
-        cdef nnf_dhyper dh
-        self._hyper(&sh, &dh, 0.0, 0.0, 0.0, 1, "l2", n_threads, seed, None)
-        if self.dtype == np.float32:
-            with nogil:
-                nnf_strain_forward(&self.snet, &sh, <float *>cnp.PyArray_DATA(x), ldx,
-                                   <long long *>cnp.PyArray_DATA(perm), rows, batch,
-                                   mini_batch_size, <float *>cnp.PyArray_DATA(work))
-        else:
-            with nogil:
-                nnf_dtrain_forward(&self.dnet, &dh, <double *>cnp.PyArray_DATA(x), ldx,
-                                   <long long *>cnp.PyArray_DATA(perm), rows, batch,
-                                   mini_batch_size, <double *>cnp.PyArray_DATA(work))
+        cdef nnf_dhyper hp
+        self._hyper(&hp, 0.0, 0.0, 0.0, 1, "l2", n_threads, seed, None)
+        with nogil:
+            nnf.train_forward(self.f64, &self.snet, &self.dnet, &hp, cnp.PyArray_DATA(x), ldx,
+                              <long long *>cnp.PyArray_DATA(perm), rows, batch,
+                              mini_batch_size, cnp.PyArray_DATA(work))
 
     def train_backward(self, nnf_int rows, nnf_int mini_batch_size, double eta, double lmbda,
                        double momentum, nnf_int n, str regularization, cnp.ndarray work,
                        int n_threads, cnp.ndarray grad_norms=None):
         """BP2-BP4 and the step for the `rows` rows train_forward fed, from the output
         error the caller wrote into work (output_buffers' delta)."""
-        if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
-            raise ValueError("engine: bad workspace")
-        if len(work) < self._workspace_size(mini_batch_size, n_threads):
-            raise ValueError("engine: workspace too small")
+        self._check_work(work, mini_batch_size, n_threads)
         if not 1 <= rows <= mini_batch_size:
             raise ValueError(f"engine: rows must be 1 to {mini_batch_size}")
-        cdef nnf_shyper sh
-        cdef nnf_dhyper dh
-        self._hyper(&sh, &dh, eta, lmbda, momentum, n, regularization, n_threads, 0,
-                    grad_norms)
-        if self.dtype == np.float32:
-            with nogil:
-                nnf_strain_backward(&self.snet, &sh, rows, mini_batch_size,
-                                    <float *>cnp.PyArray_DATA(work))
-        else:
-            with nogil:
-                nnf_dtrain_backward(&self.dnet, &dh, rows, mini_batch_size,
-                                    <double *>cnp.PyArray_DATA(work))
+        cdef nnf_dhyper hp
+        self._hyper(&hp, eta, lmbda, momentum, n, regularization, n_threads, 0, grad_norms)
+        with nogil:
+            nnf.train_backward(self.f64, &self.snet, &self.dnet, &hp, rows, mini_batch_size,
+                               cnp.PyArray_DATA(work))
