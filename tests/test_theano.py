@@ -284,3 +284,197 @@ def _engine_weights(theano_params):
     """Theano's weights in the engine's convention: conv kernels rotated, dense
     weights (n_out, n_in)."""
     return [w[..., ::-1, ::-1] if w.ndim == 4 else w.T for w, _ in theano_params]
+
+
+def test_predictions_per_test_mini_batch(capsys):
+    """What conv.py's ensemble reads: test_mb_predictions(i) after SGD, and predict."""
+    net = book_network(8)
+    x = untied_images(3 * MB + 4, SHAPE, 9).astype(np.float32)
+    y = np.random.default_rng(10).integers(0, 5, len(x))
+    with pytest.raises(ValueError, match="trained by SGD"):
+        net.test_mb_predictions(0)
+    net.SGD((x[:MB], y[:MB]), 1, MB, 0.1, (x, y), (x, y))
+    capsys.readouterr()
+    everything = np.argmax(net.network.feedforward(x), axis=1)
+    assert np.array_equal(net.predict(x), everything)
+    assert np.array_equal(net.predict((x, y)), everything)
+    for i in range(3):
+        assert np.array_equal(net.test_mb_predictions(i), everything[i * MB:(i + 1) * MB])
+    with pytest.raises(ValueError, match="3 whole test mini-batches"):
+        net.test_mb_predictions(3)
+    with pytest.raises(TypeError, match="i must be an int"):
+        net.test_mb_predictions(1.0)
+
+
+def test_a_refused_network_leaves_its_layers_unset():
+    conv = network3.ConvPoolLayer(image_shape=(MB,) + SHAPE, filter_shape=(3, 1, 3, 3))
+    with pytest.raises(ValueError, match="takes"):
+        network3.Network([conv, network3.SoftmaxLayer(n_in=7, n_out=5)], MB)
+    assert conv.ties is None and not hasattr(conv, "w")
+
+
+# ------------------------------------------- the engine's ties="all" in float64
+
+def core_nets(activation):
+    """Odd sizes: a 3 x 2 pool; a 6 x 13 pool, whose 78 tie bits take three words;
+    and two conv layers, the second's input gradient going back through tied windows."""
+    return {
+        "pool3x2": [ConvPoolLayer((3, 2, 3, 2), (2, 11, 9), (3, 2), activation, ties="all"),
+                    FullyConnectedLayer(36, 5, activation), SoftmaxLayer(5, 3)],
+        "pool6x13": [ConvPoolLayer((2, 1, 2, 3), (1, 13, 15), (6, 13), activation, ties="all"),
+                     FullyConnectedLayer(4, 3, activation), SoftmaxLayer(3, 4)],
+        "two-conv": [ConvPoolLayer((3, 1, 3, 3), (1, 14, 12), (2, 2), activation, ties="all"),
+                     ConvPoolLayer((4, 3, 3, 2), (3, 6, 5), (2, 2), activation, ties="all"),
+                     FullyConnectedLayer(16, 4, activation), SoftmaxLayer(4, 3)],
+    }
+
+
+def core_net(name, activation=sigmoid, dtype=np.float64, seed=12):
+    net = nnfast.Network(core_nets(activation)[name], dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    for p in net.weights + net.biases:  # the softmax starts at zero
+        p[...] += 0.5 * rng.standard_normal(p.shape)
+    return net
+
+
+def engine_gradient(net, X, labels, n_threads=1):
+    """(nabla_w, nabla_b) summed over X, read back from one engine step with eta equal
+    to the batch size (so that the step is the gradient itself) on a copy of net."""
+    copy = net.__copy__()
+    w0, b0 = params(copy)
+    engine_train(copy, X, labels, np.arange(len(X)), len(X), float(len(X)),
+                 n_threads=n_threads)
+    w1, b1 = params(copy)
+    return [a - b for a, b in zip(w0, w1)], [a - b for a, b in zip(b0, b1)]
+
+
+# Both sides sum the same float64 terms in different orders: a few ulps of values
+# O(1-10), and reading the gradient back as w0 - w1 adds one rounding of |w| ~ 2:
+# ~1e-14. 1e-11 is far below a window's gradient sent to one maximum instead of all
+# (O(0.01-1), which the test checks is the case here).
+CORE_TOL = 1e-11
+
+
+@pytest.mark.parametrize("name", ["pool3x2", "pool6x13", "two-conv"])
+@pytest.mark.parametrize("activation", [sigmoid, ReLU])
+def test_all_ties_gradient_is_the_oracles(name, activation):
+    net = core_net(name, activation)
+    spec0 = net.layers[0]
+    X = tied_images(7, spec0.image_shape, 12)
+    labels = np.random.default_rng(13).integers(0, net.sizes[-1], 7)
+    weights, biases = params(net)
+    layers = [layer.spec() for layer in net.layers]
+    Y = np.eye(net.sizes[-1])[labels]
+    want_b, want_w = oracle.backprop(weights, biases, X, Y, oracle.LogLikelihoodCost, layers)
+    got_w, got_b = engine_gradient(net, X, labels)
+    for l in range(len(layers)):
+        assert_close_to(got_w[l], want_w[l], CORE_TOL, f"nabla_w[{l}]")
+        assert_close_to(got_b[l], want_b[l], CORE_TOL, f"nabla_b[{l}]")
+    # the windows really tie: each conv layer's first-maximum rule would be another
+    # gradient (the second layer's through the input gradient it sends down, too)
+    for l, spec in enumerate(layers):
+        if spec["kind"] == "convpool":
+            first = layers[:l] + [dict(spec, ties="first")] + layers[l + 1:]
+            _, first_w = oracle.backprop(weights, biases, X, Y, oracle.LogLikelihoodCost,
+                                         first)
+            assert max(float(np.abs(a - b).max()) for a, b in zip(first_w, want_w)) > 1e-3
+            if l > 0:
+                assert float(np.abs(first_w[l - 1] - want_w[l - 1]).max()) > 1e-3
+
+
+FD_H = 1e-6
+# As tests/test_convnet.py's FD_TOL: the central difference's truncation (h^2/6 |C'''|)
+# and rounding ((eps |C| + a few ulps) / h ~ 1e-9) on the scale max(1, max|grad|),
+# with 100x to spare; a wrong route through the pool is off by O(0.01-1).
+FD_TOL = 1e-7
+
+
+@pytest.mark.parametrize("name", ["pool3x2", "pool6x13", "two-conv"])
+def test_all_ties_gradient_is_the_derivative_where_nothing_ties(name):
+    """Away from ties, ties="all" is the max-pool's derivative, as "first" is."""
+    net = core_net(name)
+    X = untied_images(4, net.layers[0].image_shape, 14)
+    labels = np.random.default_rng(15).integers(0, net.sizes[-1], 4)
+    layers = [layer.spec() for layer in net.layers]
+    weights, biases = params(net)
+    _, convs, _ = zip(*[oracle.convpool(spec, w, b, a) for spec, w, b, a in
+                        zip(layers, weights, biases,
+                            oracle.forward(weights, biases, X, layers)[1])
+                        if spec["kind"] == "convpool"])
+    for spec, conv in zip(layers, convs):
+        top2 = np.sort(oracle.pool_windows(conv, (spec["ph"], spec["pw"])), axis=-1)[..., -2:]
+        assert (top2[..., 1] - top2[..., 0]).min() > 1e-4  # +-h crosses no tie
+    got_w, got_b = engine_gradient(net, X, labels)
+
+    def cost():
+        a = net.feedforward(X)
+        return float(-np.log(a[np.arange(len(X)), labels]).sum())
+
+    for got, p in zip(got_w + got_b, net.weights + net.biases):
+        fd = np.zeros(p.shape)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + FD_H
+            up = cost()
+            p[idx] = old - FD_H
+            down = cost()
+            p[idx] = old
+            fd[idx] = (up - down) / (2 * FD_H)
+        assert_close_to(got, fd.reshape(got.shape), FD_TOL, "gradient")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["pool3x2", "two-conv"])
+def test_all_ties_training_is_the_same_bits_for_any_thread_count(name, dtype):
+    runs = []
+    for n_threads in (1, 2):
+        net = core_net(name, ReLU, dtype)
+        X = tied_images(24, net.layers[0].image_shape, 16)
+        labels = np.random.default_rng(17).integers(0, net.sizes[-1], 24)
+        engine_train(net, X, labels, np.arange(24), 12, 0.1, n_threads=n_threads)
+        runs.append(net.weights + net.biases)
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
+
+def test_the_default_tie_rule_is_the_first_maximum():
+    """An unset rule trains as "first" does, bit for bit, and not as "all"."""
+    results = {}
+    for ties in (None, "first", "all"):
+        layers = [ConvPoolLayer((3, 1, 3, 3), (1, 14, 12), (2, 2), ties=ties),
+                  FullyConnectedLayer(90, 5), SoftmaxLayer(5, 3)]
+        net = nnfast.Network(layers, dtype=np.float64, seed=18)
+        net.weights[-1][...] = np.random.default_rng(19).standard_normal((3, 5))
+        X = tied_images(8, (1, 14, 12), 20)
+        engine_train(net, X, np.arange(8) % 3, np.arange(8), 8, 0.5)
+        results[ties] = net.weights[0].copy()
+        assert net.layers[0].spec()["ties"] == (ties or "first")
+    assert np.array_equal(results[None], results["first"])
+    assert np.abs(results["all"] - results["first"]).max() > 1e-3
+
+
+def test_the_tie_rule_is_checked_saved_and_loaded(tmp_path):
+    with pytest.raises(ValueError, match="ties must be 'first', 'all' or None"):
+        ConvPoolLayer((3, 1, 3, 3), (1, 10, 10), (2, 2), ties="every")
+    with pytest.raises(ValueError, match="ties must be"):
+        ConvPoolLayer((3, 1, 3, 3), (1, 10, 10), (2, 2), ties=["all"])
+    net = core_net("two-conv")
+    net.save(tmp_path / "net.json")
+    loaded = nnfast.load(tmp_path / "net.json")
+    assert [layer.ties for layer in loaded.layers[:2]] == ["all", "all"]
+    X = tied_images(5, (1, 14, 12), 20)
+    assert np.array_equal(engine_gradient(loaded, X, np.arange(5) % 3)[0][0],
+                          engine_gradient(net, X, np.arange(5) % 3)[0][0])
+    # a spec saved before the rule was a choice is the first-maximum rule
+    spec = dict(net.layers[0].spec())
+    del spec["ties"]
+    assert nnfast.layers.layer_from_spec(spec).ties == "first"
+    with pytest.raises(ValueError, match="ties"):
+        nnfast.layers.layer_from_spec(dict(spec, ties="every"))
+
+
+def test_curvature_refuses_theanos_tie_rule():
+    net = core_net("pool3x2")
+    X = untied_images(3, (2, 11, 9), 21)
+    with pytest.raises(ValueError, match="ties='all'"):
+        net.gradient((X, np.arange(3) % 3))
