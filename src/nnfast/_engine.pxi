@@ -19,7 +19,8 @@ cdef class Engine:
 
     specs describes each layer: {"kind": "dense", "n_in", "n_out", "activation",
     "p_dropout"} or {"kind": "convpool", "c", "h", "w", "f", "kh", "kw", "ph", "pw",
-    "activation", "ties"} (ties "first", the default, or "all": the max-pool's tie rule). A dense layer's weights are (n_out, n_in) and its biases (n_out,);
+    "activation", "ties"} (ties "first", the default, or "all": the max-pool's tie
+    rule). A dense layer's weights are (n_out, n_in) and its biases (n_out,);
     a convpool layer's weights are (f, c, kh, kw) and its biases (f,), all C order. vw / vb are the momentum buffers. The
     arrays are the caller's: training updates them in place."""
     cdef nnf_snet snet

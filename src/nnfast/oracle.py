@@ -201,8 +201,8 @@ def dropout(x, p, seed):
 # {"kind": "convpool", "activation", "c", "h", "w", "f", "kh", "kw", "ph", "pw", "ties"}.
 # A convpool layer computes f(maxpool(conv(a)) + b), one bias per filter, and hands its
 # output on flattened to (batch, f·h'·w'); convpool layers come first. Its "ties" is
-# the pool's gradient at tied maxima: "first" (or absent) to the first, "all" to each. The cost is one
-# of nnfast.maths's classes, the same that nnfast.costs exports.
+# the pool's gradient at tied maxima: "first" (or absent) to the first, "all" to each.
+# The cost is one of nnfast.maths's classes, the same that nnfast.costs exports.
 #
 # Dropout, as network3 and the engine do it: while training, a dense layer's input is
 # multiplied by a 0/1 mask (no rescaling); at inference its w·a is scaled by 1 − p.
