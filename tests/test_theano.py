@@ -306,6 +306,20 @@ def test_predictions_per_test_mini_batch(capsys):
         net.test_mb_predictions(1.0)
 
 
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copys_layers_view_the_copys_parameters(how):
+    import copy
+    import pickle
+    net = book_network(11)
+    twin = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
+    for a, b in zip(net.params, twin.params):
+        assert np.array_equal(a, b) and not np.shares_memory(a, b)
+    twin.layers[0].w[1, 0, 2, 1] = 7.0
+    twin.layers[3].w[0, 4] = -3.0
+    assert twin.network.weights[0][1, 0, 0, 1] == 7.0 and twin.network.weights[3][4, 0] == -3.0
+    assert net.layers[0].w[1, 0, 2, 1] != 7.0 and net.layers[3].w[0, 4] != -3.0
+
+
 def test_a_refused_network_leaves_its_layers_unset():
     conv = network3.ConvPoolLayer(image_shape=(MB,) + SHAPE, filter_shape=(3, 1, 3, 3))
     with pytest.raises(ValueError, match="takes"):

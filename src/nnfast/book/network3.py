@@ -127,16 +127,25 @@ class Network:
             raise
         self.layers = layers
         self.mini_batch_size = mini_batch_size
-        for layer, w, b in zip(layers, self._net._w, self._net._b):
+        self._give_layers_their_parameters()
+        self._test = None
+        self.best_validation_accuracy = None
+        self.best_iteration = None
+        self.test_accuracy = None
+
+    def _give_layers_their_parameters(self):
+        """Each layer's w, b and params: views of the engine's parameters."""
+        for layer, w, b in zip(self.layers, self._net._w, self._net._b):
             # Theano's conv2d flips the kernel: its w is the engine's filter rotated
             # by 180 degrees. A dense layer's w is (n_in, n_out), the engine's transposed.
             layer.w = w[..., ::-1, ::-1] if w.ndim == 4 else w.T
             layer.b = b
             layer.params = [layer.w, layer.b]
-        self._test = None
-        self.best_validation_accuracy = None
-        self.best_iteration = None
-        self.test_accuracy = None
+
+    def __setstate__(self, state):
+        # A copy's layers must view the copy's parameters, not hold copies of them.
+        self.__dict__.update(state)
+        self._give_layers_their_parameters()
 
     @property
     def network(self):
@@ -152,7 +161,7 @@ class Network:
         """The predicted digit (the most probable output) for each row of images
         (N, n_in), or of the images of an (images, labels) pair; every row, whole
         mini-batch or not."""
-        if isinstance(images, (tuple, list)) and len(images) == 2:
+        if isinstance(images, tuple) and len(images) == 2:
             images = images[0]
         return self._net.predict(images)
 
