@@ -75,11 +75,14 @@ cdef extern from "nnfast.h" nogil:
     enum:
         NNF_LAYER_DENSE
         NNF_LAYER_CONVPOOL
+        NNF_TIES_FIRST
+        NNF_TIES_ALL
 
     ctypedef struct nnf_slayer:
         int kind, activation
         nnf_int n_in, n_out
         nnf_int c, h, w, f, kh, kw, ph, pw
+        int ties
         double p_dropout
         float *weights
         float *b
@@ -98,6 +101,7 @@ cdef extern from "nnfast.h" nogil:
         int kind, activation
         nnf_int n_in, n_out
         nnf_int c, h, w, f, kh, kw, ph, pw
+        int ties
         double p_dropout
         double *weights
         double *b

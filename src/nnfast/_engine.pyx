@@ -30,7 +30,8 @@ cdef class Engine:
 
     specs describes each layer: {"kind": "dense", "n_in", "n_out", "activation",
     "p_dropout"} or {"kind": "convpool", "c", "h", "w", "f", "kh", "kw", "ph", "pw",
-    "activation"}. A dense layer's weights are (n_out, n_in) and its biases (n_out,);
+    "activation", "ties"} (ties "first", the default, or "all": the max-pool's tie
+    rule). A dense layer's weights are (n_out, n_in) and its biases (n_out,);
     a convpool layer's weights are (f, c, kh, kw) and its biases (f,), all C order. vw / vb are the momentum buffers. The
     arrays are the caller's: training updates them in place."""
 
@@ -81,6 +82,7 @@ cdef class Engine:
         s.kw = d.kw = sp.get("kw", 0)
         s.ph = d.ph = sp.get("ph", 0)
         s.pw = d.pw = sp.get("pw", 0)
+        s.ties = d.ties = NNF_TIES_ALL if sp.get("ties") == "all" else NNF_TIES_FIRST
         # Both views of the one array; only the one of the engine's dtype is ever used.
         s.weights = <float *>cnp.PyArray_DATA(w)
         d.weights = <double *>cnp.PyArray_DATA(w)
