@@ -502,7 +502,7 @@ def test_the_default_tie_rule_is_the_first_maximum():
 def test_the_tie_rule_is_checked_saved_and_loaded(tmp_path):
     with pytest.raises(ValueError, match="ties must be 'first', 'all' or None"):
         ConvPoolLayer((3, 1, 3, 3), (1, 10, 10), (2, 2), ties="every")
-    with pytest.raises(ValueError, match="ties must be"):
+    with pytest.raises(TypeError, match="ties must be 'first', 'all' or None, got list"):
         ConvPoolLayer((3, 1, 3, 3), (1, 10, 10), (2, 2), ties=["all"])
     net = core_net("two-conv")
     net.save(tmp_path / "net.json")

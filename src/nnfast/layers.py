@@ -105,7 +105,9 @@ class ConvPoolLayer:
     def __init__(self, filter_shape: Sequence[int], image_shape: Sequence[int],
                  poolsize: Sequence[int] = (2, 2), activation_fn: Any = sigmoid,
                  ties: Optional[str] = None) -> None:
-        if ties is not None and (not isinstance(ties, str) or ties not in TIES):
+        if ties is not None and not isinstance(ties, str):
+            raise TypeError(f"ties must be 'first', 'all' or None, got {type(ties).__name__}")
+        if ties is not None and ties not in TIES:
             raise ValueError(f"ties must be 'first', 'all' or None, got {ties!r}")
         self.ties = ties
         self.filter_shape = _ints(filter_shape, 4, "filter_shape")
