@@ -2,7 +2,6 @@
  * Never compiled with -march=native: the wheel must run on any x86-64 (and
  * elsewhere the portable reference kernel is all there is). */
 #include "gemm_ukr.h"
-#include "tuning.h"
 
 static int cpu_supports(int arch)
 {
@@ -63,17 +62,5 @@ const nnf_gemm_arch *nnf_gemm_current(void)
     return &nnf_gemm_ref;
 }
 
-/* kc is the same on every ISA: part of the summation order (tuning.h). */
-nnf_blocking nnf_blocking_s(void)
-{
-    nnf_blocking bs = nnf_gemm_current()->sblock;
-    bs.kc = NNF_GEMM_KC;
-    return bs;
-}
-
-nnf_blocking nnf_blocking_d(void)
-{
-    nnf_blocking bs = nnf_gemm_current()->dblock;
-    bs.kc = NNF_GEMM_KC;
-    return bs;
-}
+nnf_blocking nnf_blocking_s(void) { return nnf_gemm_current()->sblock; }
+nnf_blocking nnf_blocking_d(void) { return nnf_gemm_current()->dblock; }

@@ -60,8 +60,8 @@ typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int 
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);
 
-/* One ISA's kernels and their block sizes: data, not code. The blockings' kc is
- * not per ISA (NNF_GEMM_KC, part of the summation order) and is left 0 here. */
+/* One ISA's kernels and their block sizes: data, not code. kc is NNF_GEMM_KC in
+ * every table: part of the summation order, never per ISA. */
 typedef struct {
     nnf_blocking sblock, dblock;
     nnf_sukr_fn sukr;

@@ -98,8 +98,8 @@ static inline __m256i first_lanes_d(int n)
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx2 = {
-    .sblock = {.mr = 6, .nr = 16, .mc = 144, .nc = 4080},
-    .dblock = {.mr = 6, .nr = 8, .mc = 72, .nc = 4080},
+    .sblock = {.mr = 6, .nr = 16, .mc = 144, .kc = NNF_GEMM_KC, .nc = 4080},
+    .dblock = {.mr = 6, .nr = 8, .mc = 72, .kc = NNF_GEMM_KC, .nc = 4080},
     .sukr = nnf_sukr_avx2,
     .dukr = nnf_dukr_avx2,
     .sdirect = nnf_sdukr_avx2,

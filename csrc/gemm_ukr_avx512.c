@@ -92,8 +92,8 @@ static inline double dot_reduce_avx512_d(const __m512d *v)
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx512 = {
-    .sblock = {.mr = 12, .nr = 32, .mc = 144, .nc = 4096},
-    .dblock = {.mr = 12, .nr = 16, .mc = 96, .nc = 4096},
+    .sblock = {.mr = 12, .nr = 32, .mc = 144, .kc = NNF_GEMM_KC, .nc = 4096},
+    .dblock = {.mr = 12, .nr = 16, .mc = 96, .kc = NNF_GEMM_KC, .nc = 4096},
     .sukr = nnf_sukr_avx512,
     .dukr = nnf_dukr_avx512,
     .sdirect = nnf_sdukr_avx512,

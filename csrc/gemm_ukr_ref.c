@@ -95,8 +95,8 @@ DEFINE_REF_GATHER(sgather_ref, float, fmaf)
 DEFINE_REF_GATHER(dgather_ref, double, fma)
 
 const nnf_gemm_arch nnf_gemm_ref = {
-    .sblock = {.mr = REF_MR, .nr = REF_NR, .mc = 128, .nc = 4096},
-    .dblock = {.mr = REF_MR, .nr = REF_NR, .mc = 64, .nc = 4096},
+    .sblock = {.mr = REF_MR, .nr = REF_NR, .mc = 128, .kc = NNF_GEMM_KC, .nc = 4096},
+    .dblock = {.mr = REF_MR, .nr = REF_NR, .mc = 64, .kc = NNF_GEMM_KC, .nc = 4096},
     .sukr = sukr_ref,
     .dukr = dukr_ref,
     .sdirect = sdirect_ref,
