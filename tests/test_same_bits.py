@@ -6,8 +6,8 @@ avx512, on any thread count.
 Each SIMD ISA this CPU runs is compared with the reference kernel, bit for bit: the
 GEMM on shapes and strides that take each path (dot, direct, packed) with k below
 and above KC, the gather kernel (sparse_matmul) at every width 1..70, the conv
-kernels, and whole training runs of a W1-like MLP and a W4-like conv net (whose
-backward takes the sparse products) on 1 and 2 threads. An ISA the CPU lacks is
+kernels, and whole training runs of a W1-like MLP and W4- and W5-like conv nets
+(whose backward takes the sparse products) on 1 and 2 threads. An ISA the CPU lacks is
 skipped with the reason; under CI=true the CPU must have one to compare.
 """
 import contextlib
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from nnfast import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, _kernels, kernels
+from nnfast.activations import ReLU
 
 SIMD_ISAS = tuple(name for name in _kernels.ARCHS if name != "ref")
 DTYPES = (np.float32, np.float64)
@@ -216,3 +217,16 @@ def test_conv_training_same_bits(isa, dtype):
 
     data = _data(200, 784, 2)
     assert_all_same(on_each(isa, lambda nt: _train(make_net, data, 1, 0.1, 0.0, nt)))
+
+
+def test_two_conv_training_same_bits(isa):
+    """W5's shape (two conv-pool layers of ReLUs, a ReLU layer of 100, softmax): the
+    second conv's products have k = 500 > KC and its sparse products 500 columns."""
+    def make_net():
+        conv1 = ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), ReLU)
+        conv2 = ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), ReLU)
+        return Network([conv1, conv2, FullyConnectedLayer(conv2.n_out, 100, ReLU),
+                        SoftmaxLayer(100, 10)], seed=9)
+
+    data = _data(60, 784, 3)
+    assert_all_same(on_each(isa, lambda nt: _train(make_net, data, 1, 0.03, 0.1, nt)))
