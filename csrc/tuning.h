@@ -43,13 +43,15 @@
 
 /* When B (or A^T) has unit column stride, packing costs more than it saves below
  * this many flops, or when C is at most NNF_GEMM_DIRECT_PANELS micro-tiles wide or
- * tall: such products run the direct kernel. Set by
+ * tall: such products run the direct kernel. The flops bound also admits products to
+ * the dot path (below), which makes it part of the summation order. Set by
  * benches/test_gemm.py::test_gemm_book_shapes and benches/test_epoch.py::test_epoch. */
 #define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
 #define NNF_GEMM_DIRECT_PANELS 4
 
 /* Products with both operands contiguous along k take the dot kernels when small,
- * or when C has at most this many rows or columns. Set by
+ * or when C has at most this many rows or columns. Part of the summation order: it
+ * picks the dot family over the chain family (gemm.inc). Set by
  * benches/test_gemm.py::test_gemm_book_shapes and benches/test_epoch.py::test_epoch. */
 #define NNF_GEMM_DOT_NARROW 32
 
