@@ -30,6 +30,12 @@ cdef extern from "nnfast.h" nogil:
                    const double *a, nnf_int rsa, nnf_int csa,
                    const double *b, nnf_int rsb, nnf_int csb, double beta,
                    double *c, nnf_int rsc, nnf_int csc, int n_threads) noexcept
+    void nnf_ssparse_gemm(nnf_int m, const int *start, const float *alpha, const int *idx,
+                          const float *b, nnf_int rsb, float beta, float *c, nnf_int ldc,
+                          nnf_int n) noexcept
+    void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const int *idx,
+                          const double *b, nnf_int rsb, double beta, double *c, nnf_int ldc,
+                          nnf_int n) noexcept
 
     void nnf_ssigmoid(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
     void nnf_dsigmoid(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept

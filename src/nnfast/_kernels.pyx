@@ -74,6 +74,78 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
     return C
 
 
+def sparse_matmul(indptr, indices, values, b, out=None, *, beta=0.0):
+    """C = A @ b + beta * out for A in compressed rows (SciPy's CSR layout): row i of
+    A has values[indptr[i]:indptr[i+1]] in the columns indices[indptr[i]:indptr[i+1]].
+
+    The conv backward's sparse products (the gather kernel). indptr and indices are
+    1-D integer arrays, values 1-D and b 2-D of one float dtype. Each element sums its
+    row's entries in two chains, those at even and those at odd positions in the
+    order listed, so results are the same bits on every ISA. Without out, a new
+    C-ordered array is returned (beta must then be 0); out must have unit column
+    stride. Runs on the calling thread."""
+    cdef cnp.ndarray V = _matrix(values, "values", "sparse_matmul", 1)
+    cdef cnp.ndarray B = _matrix(b, "b", "sparse_matmul")
+    _same_dtype("sparse_matmul", V, "values", B, "b")
+    cdef double be = _real(beta, "sparse_matmul", "beta")
+    cdef cnp.ndarray P = _index_array(indptr, "indptr")
+    cdef cnp.ndarray I = _index_array(indices, "indices")
+    if P.shape[0] < 1:
+        raise ValueError("sparse_matmul: indptr must have at least one entry (rows + 1)")
+    cdef nnf_int m = P.shape[0] - 1, n = B.shape[1], nnz = V.shape[0]
+    cdef object Pobj = <object>P, Iobj = <object>I
+    if Pobj[0] != 0 or Pobj[m] != nnz or (m > 0 and bool((np.diff(Pobj) < 0).any())):
+        raise ValueError(f"sparse_matmul: indptr must rise from 0 to len(values) = {nnz}, "
+                         f"got {Pobj[0]} to {Pobj[m]}" + (", not in order" if Pobj[0] == 0
+                         and Pobj[m] == nnz else ""))
+    if I.shape[0] != nnz:
+        raise ValueError(f"sparse_matmul: indices and values must have the same length, "
+                         f"got {I.shape[0]} and {nnz}")
+    if nnz > 0 and (int(Iobj.min()) < 0 or int(Iobj.max()) >= B.shape[0]):
+        raise ValueError(f"sparse_matmul: indices must be rows of b, in [0, {B.shape[0]}), "
+                         f"got {int(Iobj.min())} to {int(Iobj.max())}")
+    cdef int typenum = cnp.PyArray_TYPE(B)
+    cdef cnp.ndarray C
+    if out is None:
+        if be != 0:
+            raise ValueError("sparse_matmul: beta != 0 needs out, the array to accumulate into")
+        C = cnp.PyArray_EMPTY(2, [m, n], typenum, 0)
+    else:
+        C = _out(out, "sparse_matmul", (m, n), B)
+        if n > 1 and _stride(C, 1) != 1:
+            raise ValueError("sparse_matmul: out must have unit column stride")
+        if _overlaps(V, C):
+            V = V.copy()
+        if _overlaps(B, C):
+            B = B.copy()
+    if n > 1 and _stride(B, 1) != 1:
+        B = np.ascontiguousarray(B)
+    cdef nnf_int rsb = _stride(B, 0) if B.shape[0] > 1 else n, ldc = _stride(C, 0) if m > 1 else n
+    if typenum == cnp.NPY_FLOAT32:
+        with nogil:
+            nnf_ssparse_gemm(m, <int *>cnp.PyArray_DATA(P), <float *>cnp.PyArray_DATA(V),
+                             <int *>cnp.PyArray_DATA(I), <float *>cnp.PyArray_DATA(B), rsb,
+                             <float>be, <float *>cnp.PyArray_DATA(C), ldc, n)
+    else:
+        with nogil:
+            nnf_dsparse_gemm(m, <int *>cnp.PyArray_DATA(P), <double *>cnp.PyArray_DATA(V),
+                             <int *>cnp.PyArray_DATA(I), <double *>cnp.PyArray_DATA(B), rsb,
+                             be, <double *>cnp.PyArray_DATA(C), ldc, n)
+    return C
+
+
+cdef cnp.ndarray _index_array(object x, str name):
+    """x as a contiguous 1-D array of C ints, its values checked to fit."""
+    if not isinstance(x, np.ndarray) or not np.issubdtype((<cnp.ndarray>x).dtype, np.integer):
+        raise TypeError(f"sparse_matmul: {name} must be a numpy.ndarray of integers, "
+                        f"got {type(x).__name__ if not isinstance(x, np.ndarray) else x.dtype}")
+    if (<cnp.ndarray>x).ndim != 1:
+        raise ValueError(f"sparse_matmul: {name} must be a 1-D array, got shape {x.shape}")
+    if x.size and (int(x.min()) < np.iinfo(np.intc).min or int(x.max()) > np.iinfo(np.intc).max):
+        raise ValueError(f"sparse_matmul: {name} must fit a C int, got {int(x.min())} to {int(x.max())}")
+    return np.ascontiguousarray(x, dtype=np.intc)
+
+
 cdef tuple _copy_strided(cnp.ndarray x, bint trans):
     cdef cnp.ndarray c = x.copy()
     if trans:

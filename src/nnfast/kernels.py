@@ -32,6 +32,7 @@ from nnfast._kernels import (
     sigmoid_prime,
     sigmoid_prime_from_output,
     softmax,
+    sparse_matmul,
     tanh,
     tanh_prime_from_output,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "sigmoid_prime",
     "sigmoid_prime_from_output",
     "softmax",
+    "sparse_matmul",
     "tanh",
     "tanh_prime_from_output",
 ]
