@@ -33,6 +33,17 @@ cdef inline void gemm(bint f64, nnf_int m, nnf_int n, nnf_int k, double alpha,
                   csb, <float>beta, <float *>c, rsc, csc, n_threads)
 
 
+cdef inline void sparse_gemm(bint f64, nnf_int m, const int *start, const void *alpha,
+                             const int *idx, const void *b, nnf_int rsb, double beta, void *c,
+                             nnf_int ldc, nnf_int n) noexcept nogil:
+    if f64:
+        nnf_dsparse_gemm(m, start, <const double *>alpha, idx, <const double *>b, rsb, beta,
+                         <double *>c, ldc, n)
+    else:
+        nnf_ssparse_gemm(m, start, <const float *>alpha, idx, <const float *>b, rsb,
+                         <float>beta, <float *>c, ldc, n)
+
+
 # The elementwise maps x -> out of one matrix: a pair of C functions each.
 ctypedef void (*s_unary)(nnf_int, nnf_int, const float *, nnf_int, nnf_int,
                          float *, nnf_int, nnf_int, int) noexcept nogil

@@ -121,16 +121,10 @@ def sparse_matmul(indptr, indices, values, b, out=None, *, beta=0.0):
     if n > 1 and _stride(B, 1) != 1:
         B = np.ascontiguousarray(B)
     cdef nnf_int rsb = _stride(B, 0) if B.shape[0] > 1 else n, ldc = _stride(C, 0) if m > 1 else n
-    if typenum == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_ssparse_gemm(m, <int *>cnp.PyArray_DATA(P), <float *>cnp.PyArray_DATA(V),
-                             <int *>cnp.PyArray_DATA(I), <float *>cnp.PyArray_DATA(B), rsb,
-                             <float>be, <float *>cnp.PyArray_DATA(C), ldc, n)
-    else:
-        with nogil:
-            nnf_dsparse_gemm(m, <int *>cnp.PyArray_DATA(P), <double *>cnp.PyArray_DATA(V),
-                             <int *>cnp.PyArray_DATA(I), <double *>cnp.PyArray_DATA(B), rsb,
-                             be, <double *>cnp.PyArray_DATA(C), ldc, n)
+    with nogil:
+        nnf.sparse_gemm(typenum == cnp.NPY_FLOAT64, m, <int *>cnp.PyArray_DATA(P),
+                        cnp.PyArray_DATA(V), <int *>cnp.PyArray_DATA(I), cnp.PyArray_DATA(B), rsb,
+                        be, cnp.PyArray_DATA(C), ldc, n)
     return C
 
 
