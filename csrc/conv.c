@@ -40,6 +40,31 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
     return forward > backward ? forward : backward;
 }
 
+/* A max-pool window's tie bits (maxpool_ties's): whether any is set, the next set
+ * bit after t (start from -1; -1 when none is left), and the position in the
+ * ow-wide conv output plane of bit t of the plane's pooled window o. */
+static int window_ties(const unsigned *bits, nnf_int words)
+{
+    for (nnf_int t = 0; t < words; t++)
+        if (bits[t])
+            return 1;
+    return 0;
+}
+
+static nnf_int next_tie(const unsigned *bits, nnf_int n_bits, nnf_int t)
+{
+    for (t++; t < n_bits; t++)
+        if ((bits[t / 32] >> (t % 32)) & 1u)
+            return t;
+    return -1;
+}
+
+static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_int pw)
+{
+    const nnf_int across = ow / pw; /* windows in a row */
+    return ((o / across) * ph + t / pw) * ow + (o % across) * pw + t % pw;
+}
+
 #define REAL float
 #define P(name) nnf_s##name
 #define GEMM nnf_sgemm

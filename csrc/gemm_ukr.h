@@ -1,23 +1,37 @@
 /* The micro-kernel contract shared by gemm.c and the per-ISA gemm_ukr_*.c files.
  *
+ * Every kernel of every ISA computes each element of C in one order, written here,
+ * so that the ISA, the tile shape and the thread count never change a bit (the
+ * orders' constants are in tuning.h). All multiply-adds are fused (FMA), alpha*S is
+ * rounded before it is combined with C, and C = alpha*S + beta*C is
+ * fma(beta, C, alpha*S), with C never read when beta == 0.
+ *
  * A micro-kernel computes one MR x NR tile: C := alpha * A_panel * B_panel + beta * C,
  * where A_panel is MR x k packed column by column (MR contiguous values per step)
  * and B_panel is k x NR packed row by row (NR contiguous values per step), both
  * zero-padded to full MR / NR and 64-byte aligned. Only the top-left m x n corner
- * of the tile is written (edge tiles). With beta == 0, C is never read.
+ * of the tile is written (edge tiles). Each element's sum S is one FMA chain over
+ * p = 0 .. k-1, from +0.
  *
- * A direct kernel computes the same m x n tile without packing, reading A with any
- * strides (never past its m x k block) and B with unit column stride and NR
- * readable columns in each of its k rows.
+ * A direct kernel computes the same m x n tile, in the same order, without packing,
+ * reading A with any strides (never past its m x k block) and B with unit column
+ * stride and NR readable columns in each of its k rows. The callers give both kinds
+ * at most NNF_GEMM_KC steps of k at a time, so the chains are the same on every
+ * path.
  *
  * A dot kernel computes an m x n block, m <= dot_mr and any n, from A with unit
  * column stride and B with unit row stride (both contiguous along k), touching
- * nothing outside A's m x k and B's k x n blocks.
+ * nothing outside A's m x k and B's k x n blocks. Each element's sum S is
+ * NNF_DOT_LANE_BYTES of partial sums (L = 16 in float, 8 in double): partial l is
+ * the FMA chain over p = l, l + L, l + 2L, ... < k, from +0; then, for half = L/2,
+ * ..., 2, 1, partial l += partial l + half (l < half), and S is partial 0.
  *
  * A gather kernel computes C := beta * C + A . B, C m x n (rows ldc apart), A
  * sparse in compressed rows (row i: values alpha[start[i] .. start[i+1]) in columns
- * idx[...]), B with rows rsb apart and unit column stride; each element sums A's
- * entries in the order listed (beta == 0 never reads C). */
+ * idx[...]), B with rows rsb apart and unit column stride. Each element's sum is
+ * two FMA chains from +0, one over the row's entries at even positions and one over
+ * those at odd positions (in the order listed), added at the end: even + odd
+ * (beta == 0 never reads C). */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -46,7 +60,8 @@ typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int 
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);
 
-/* One ISA's kernels and their block sizes: data, not code. */
+/* One ISA's kernels and their block sizes: data, not code. kc is NNF_GEMM_KC in
+ * every table: part of the summation order, never per ISA. */
 typedef struct {
     nnf_blocking sblock, dblock;
     nnf_sukr_fn sukr;

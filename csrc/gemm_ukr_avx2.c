@@ -1,5 +1,7 @@
 /* AVX2 + FMA micro-kernels: 6x16 (float) and 6x8 (double) tiles use 12 of the 16
- * ymm registers for accumulators, 2 for a row of B and 1 for a broadcast of A. */
+ * ymm registers for accumulators, 2 for a row of B and 1 for a broadcast of A. The
+ * dot kernels' 2x3 tiles keep two vectors of partial sums per element (12
+ * registers), 2 for A's rows and 1 for B's column. */
 #include "gemm_ukr.h"
 #include "tuning.h"
 
@@ -7,34 +9,34 @@
 #include <immintrin.h>
 #include <math.h>
 
-/* Lane sums in a fixed order: halves, then quarters, then pairs. */
-static inline float hsum_avx2_s(__m256 v)
+/* The dot kernels' reductions, by the halving tree of gemm_ukr.h: 16 float
+ * partial sums in two vectors (lanes 0-7, 8-15) or 8 double ones (0-3, 4-7): the
+ * two vectors added, then their halves, quarters and pairs. */
+static inline float hsum8_s(__m256 v) /* lane l + lane l+4, l+2, l+1 */
 {
     __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     x = _mm_add_ps(x, _mm_movehl_ps(x, x));
     return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
-static inline double hsum_avx2_d(__m256d v)
+static inline double hsum4_d(__m256d v) /* lane l + lane l+2, l+1 */
 {
     __m128d x = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
 }
 
-/* Four lane sums at once: pairwise horizontal adds within each 128-bit half, then
- * the halves. Each sum's order depends on its own vector only: (v0+v1)+(v2+v3) in
- * each half, then low + high (float); v0+v1, v2+v3, then low + high (double). */
-static inline void hsum4_avx2_s(const __m256 *v, float *out)
+static inline float dot_reduce_avx2_s(const __m256 *v) { return hsum8_s(_mm256_add_ps(v[0], v[1])); }
+static inline double dot_reduce_avx2_d(const __m256d *v) { return hsum4_d(_mm256_add_pd(v[0], v[1])); }
+
+/* Masks of the first n lanes (0 <= n <= lanes) for vmaskmov. */
+static inline __m256i first_lanes_s(int n)
 {
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static inline void hsum4_avx2_d(const __m256d *v, double *out)
+static inline __m256i first_lanes_d(int n)
 {
-    __m256d h01 = _mm256_hadd_pd(v[0], v[1]), h23 = _mm256_hadd_pd(v[2], v[3]);
-    __m256d lo = _mm256_permute2f128_pd(h01, h23, 0x20), hi = _mm256_permute2f128_pd(h01, h23, 0x31);
-    _mm256_storeu_pd(out, _mm256_add_pd(lo, hi));
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
 #define UKR_NAME nnf_sukr_avx2
@@ -56,11 +58,14 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx2
 #define GATHER_NAME nnf_sgather_avx2
-#define GATHER_NV NNF_GATHER_VECTORS
-#define DOT_MR 3
-#define DOT_NR 4
-#define VHSUM hsum_avx2_s
-#define VHSUM4 hsum4_avx2_s
+#define GATHER_NV NNF_GATHER_VECTORS_AVX2
+#define DOT_MR 2
+#define DOT_NR 3
+#define DOT_REDUCE dot_reduce_avx2_s
+#define VMASK __m256i
+#define VMASK_FIRST first_lanes_s
+#define VMASKLOAD _mm256_maskload_ps
+#define VMASKSTORE _mm256_maskstore_ps
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx2
@@ -82,16 +87,19 @@ static inline void hsum4_avx2_d(const __m256d *v, double *out)
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx2
 #define GATHER_NAME nnf_dgather_avx2
-#define GATHER_NV NNF_GATHER_VECTORS
-#define DOT_MR 3
-#define DOT_NR 4
-#define VHSUM hsum_avx2_d
-#define VHSUM4 hsum4_avx2_d
+#define GATHER_NV NNF_GATHER_VECTORS_AVX2
+#define DOT_MR 2
+#define DOT_NR 3
+#define DOT_REDUCE dot_reduce_avx2_d
+#define VMASK __m256i
+#define VMASK_FIRST first_lanes_d
+#define VMASKLOAD _mm256_maskload_pd
+#define VMASKSTORE _mm256_maskstore_pd
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx2 = {
-    .sblock = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080},
-    .dblock = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080},
+    .sblock = {.mr = 6, .nr = 16, .mc = 144, .kc = NNF_GEMM_KC, .nc = 4080},
+    .dblock = {.mr = 6, .nr = 8, .mc = 72, .kc = NNF_GEMM_KC, .nc = 4080},
     .sukr = nnf_sukr_avx2,
     .dukr = nnf_dukr_avx2,
     .sdirect = nnf_sdukr_avx2,
@@ -100,7 +108,7 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .sgather = nnf_sgather_avx2,
     .ddot = nnf_ddot_avx2,
     .dgather = nnf_dgather_avx2,
-    .dot_mr = 3,
-    .dot_nr = 4,
+    .dot_mr = 2,
+    .dot_nr = 3,
 };
 #endif

@@ -8,6 +8,31 @@
 #include <immintrin.h>
 #include <math.h>
 
+/* The dot kernels' reductions, by the halving tree of gemm_ukr.h: one vector of 16
+ * float or 8 double partial sums, its halves added and then reduced as the AVX2
+ * kernels reduce theirs (never _mm512_reduce_add, whose order is the compiler's). */
+static inline float dot_reduce_avx512_s(const __m512 *v)
+{
+    __m256 lo = _mm512_castps512_ps256(v[0]);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[0]), 1));
+    __m256 y = _mm256_add_ps(lo, hi);
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(y), _mm256_extractf128_ps(y, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+
+static inline double dot_reduce_avx512_d(const __m512d *v)
+{
+    __m256d y = _mm256_add_pd(_mm512_castpd512_pd256(v[0]), _mm512_extractf64x4_pd(v[0], 1));
+    __m128d x = _mm_add_pd(_mm256_castpd256_pd128(y), _mm256_extractf128_pd(y, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
+}
+
+#define FIRST_LANES_S(n) ((__mmask16)((1u << (n)) - 1))
+#define FIRST_LANES_D(n) ((__mmask8)((1u << (n)) - 1))
+#define MASKZ_LOADU_PS(p, mask) _mm512_maskz_loadu_ps(mask, p)
+#define MASKZ_LOADU_PD(p, mask) _mm512_maskz_loadu_pd(mask, p)
+
 #define UKR_NAME nnf_sukr_avx512
 #define DUKR_NAME nnf_sdukr_avx512
 #define STORE_NAME store_tile_s
@@ -27,10 +52,14 @@
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx512
 #define GATHER_NAME nnf_sgather_avx512
-#define GATHER_NV NNF_GATHER_VECTORS
+#define GATHER_NV NNF_GATHER_VECTORS_AVX512
 #define DOT_MR 3
 #define DOT_NR 8
-#define VHSUM _mm512_reduce_add_ps
+#define DOT_REDUCE dot_reduce_avx512_s
+#define VMASK __mmask16
+#define VMASK_FIRST FIRST_LANES_S
+#define VMASKLOAD MASKZ_LOADU_PS
+#define VMASKSTORE _mm512_mask_storeu_ps
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx512
@@ -52,15 +81,19 @@
 #define SFMA fma
 #define DOT_NAME nnf_ddot_avx512
 #define GATHER_NAME nnf_dgather_avx512
-#define GATHER_NV NNF_GATHER_VECTORS
+#define GATHER_NV NNF_GATHER_VECTORS_AVX512
 #define DOT_MR 3
 #define DOT_NR 8
-#define VHSUM _mm512_reduce_add_pd
+#define DOT_REDUCE dot_reduce_avx512_d
+#define VMASK __mmask8
+#define VMASK_FIRST FIRST_LANES_D
+#define VMASKLOAD MASKZ_LOADU_PD
+#define VMASKSTORE _mm512_mask_storeu_pd
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx512 = {
-    .sblock = {.mr = 12, .nr = 32, .mc = 144, .kc = 384, .nc = 4096},
-    .dblock = {.mr = 12, .nr = 16, .mc = 96, .kc = 256, .nc = 4096},
+    .sblock = {.mr = 12, .nr = 32, .mc = 144, .kc = NNF_GEMM_KC, .nc = 4096},
+    .dblock = {.mr = 12, .nr = 16, .mc = 96, .kc = NNF_GEMM_KC, .nc = 4096},
     .sukr = nnf_sukr_avx512,
     .dukr = nnf_dukr_avx512,
     .sdirect = nnf_sdukr_avx512,

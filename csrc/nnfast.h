@@ -166,6 +166,7 @@ int nnf_dall_finite(nnf_int n, const double *x);
  *  - convpool (network3's ConvPoolLayer): input c x h x w (NCHW, flattened), f
  *    filters kh x kw (w is f x c x kh x kw, b has f entries), valid convolution,
  *    max-pool over ph x pw, then a = f(pooled + b). n_out = f*oh/ph*ow/pw.
+ *    ties says where the pool's gradient goes at tied maxima (NNF_TIES_*).
  * vw / vb are momentum buffers shaped like w / b. Convpool layers come first.
  *
  * train_chunk trains on the rows perm[0..n_rows) of x (row stride ldx), in
@@ -173,19 +174,32 @@ int nnf_dall_finite(nnf_int n, const double *x);
  * dropout masks come from seed. forward writes the output activations of `rows`
  * rows of x to out (rows x n_out of the last layer), `block` rows at a time. Both
  * take a workspace of workspace_size(net, batch, n_threads) values, for batch =
- * mini_batch_size or block and the same n_threads. */
+ * mini_batch_size or block and the same n_threads.
+ *
+ * For a cost the engine does not know (its cost is then NNF_COST_CALLER, which
+ * train_chunk must not be given), each mini-batch is train_forward, then the
+ * caller's BP1, then train_backward: rows
+ * perm[0..rows) of x fed forward as train_chunk's mini-batch number `batch` (same
+ * dropout masks), leaving the output layer's z and a in the workspace; the caller
+ * writes delta_L = dC/dz_L there; train_backward does BP2-BP4 and the step.
+ * output_buffers says where z, a and delta (rows x n_out, row-major) lie in work. */
 #define NNF_MAX_LAYERS 16
 enum { NNF_ACT_SIGMOID = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_LINEAR = 3,
        NNF_ACT_SOFTMAX = 4 };
-enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2 };
+enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2,
+       NNF_COST_CALLER = 3 };
 enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
 enum { NNF_LAYER_DENSE = 0, NNF_LAYER_CONVPOOL = 1 };
+/* Where a max-pool window's gradient goes when several pixels hold its maximum: to
+ * the first (PyTorch's rule) or to each of them (Theano's, network3's). */
+enum { NNF_TIES_FIRST = 0, NNF_TIES_ALL = 1 };
 
 /* One layer of a float network: its shape, activation and parameters (above). */
 typedef struct {
     int kind, activation;
     nnf_int n_in, n_out;
     nnf_int c, h, w, f, kh, kw, ph, pw; /* convpool only */
+    int ties;                           /* convpool: NNF_TIES_FIRST or NNF_TIES_ALL */
     double p_dropout;                   /* dense only */
     float *weights, *b, *vw, *vb;
 } nnf_slayer;
@@ -209,6 +223,7 @@ typedef struct {
     int kind, activation;
     nnf_int n_in, n_out;
     nnf_int c, h, w, f, kh, kw, ph, pw; /* convpool only */
+    int ties;                           /* convpool: NNF_TIES_FIRST or NNF_TIES_ALL */
     double p_dropout;                   /* dense only */
     double *weights, *b, *vw, *vb;
 } nnf_dlayer;
@@ -241,14 +256,36 @@ void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int row
 void nnf_strain_chunk(const nnf_snet *net, const nnf_shyper *hp, const float *x,
                       nnf_int ldx, const long long *labels, const long long *perm,
                       nnf_int n_rows, nnf_int mini_batch_size, float *work);
+/* The float net's training forward pass for a caller's BP1 (above). */
+void nnf_strain_forward(const nnf_snet *net, const nnf_shyper *hp, const float *x, nnf_int ldx,
+                        const long long *perm, nnf_int rows, nnf_int batch,
+                        nnf_int mini_batch_size, float *work);
+/* BP2-BP4 and the step of the float net after the caller's BP1. */
+void nnf_strain_backward(const nnf_snet *net, const nnf_shyper *hp, nnf_int rows,
+                         nnf_int mini_batch_size, float *work);
+/* Where the output layer's z, a and delta lie in the float net's workspace. */
+void nnf_soutput_buffers(const nnf_snet *net, nnf_int mini_batch_size, int n_threads,
+                         float *work, float **z, float **a, float **delta);
 /* Trains the double net in place on the rows perm[0..n_rows) of x. */
 void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x,
                       nnf_int ldx, const long long *labels, const long long *perm,
                       nnf_int n_rows, nnf_int mini_batch_size, double *work);
+/* The double net's training forward pass for a caller's BP1 (above). */
+void nnf_dtrain_forward(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
+                        const long long *perm, nnf_int rows, nnf_int batch,
+                        nnf_int mini_batch_size, double *work);
+/* BP2-BP4 and the step of the double net after the caller's BP1. */
+void nnf_dtrain_backward(const nnf_dnet *net, const nnf_dhyper *hp, nnf_int rows,
+                         nnf_int mini_batch_size, double *work);
+/* Where the output layer's z, a and delta lie in the double net's workspace. */
+void nnf_doutput_buffers(const nnf_dnet *net, nnf_int mini_batch_size, int n_threads,
+                         double *work, double **z, double **a, double **delta);
 
 /* ---- Convolution (conv.c) ----
  * NCHW, C-contiguous: x is n x c x h x w, weights f x c x kh x kw, bias f, out
- * n x f x oh x ow with oh = h-kh+1, ow = w-kw+1 (valid cross-correlation, stride 1).
+ * n x f x oh x ow with oh = h-kh+1, ow = w-kw+1 (valid cross-correlation, stride 1,
+ * as PyTorch's conv2d: Theano's conv2d, a true convolution, is this with each kernel
+ * rotated by 180 degrees, which nnfast.book.network3 does in its view of the weights).
  * im2col writes one sample's cols, (c*kh*kw) x (oh*ow) row-major, row c*kh*kw +
  * i*kw + j; col2im overwrites x with its adjoint (the sum of the columns back into
  * the pixels). conv_forward and conv_backward use work, conv_workspace_size(n, c,
@@ -258,7 +295,11 @@ void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x
  * order: results are bit-identical for any n_threads. convpool_forward is
  * conv_forward then maxpool_forward then the bias, per filter (out rows ldo apart);
  * convpool_backward is conv_backward after that max-pool, from the pool's output
- * gradient and argmax. Both take convpool_workspace_size(...) values of work. */
+ * gradient and argmax. Both take convpool_workspace_size(...) values of work. The
+ * pool's tie rule: with ties NULL a window's gradient goes to its first maximum
+ * (PyTorch's rule); given ties (NNF_TIE_WORDS(ph, pw) words per pooled output),
+ * convpool_forward records each window's tied maxima there (maxpool_ties) and
+ * convpool_backward gives the window's gradient to every one of them (Theano's). */
 /* The values of work conv_forward and conv_backward need. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads);
@@ -299,24 +340,24 @@ void nnf_dconv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double
 void nnf_sconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                            const float *weights, const float *bias, float *out, nnf_int ldo,
-                           int *argmax, float *work, int n_threads);
+                           int *argmax, unsigned *ties, float *work, int n_threads);
 /* out (rows ldo apart) = max-pool(conv(x)) + bias, with the pool's argmax, in double. */
 void nnf_dconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                            const double *weights, const double *bias, double *out, nnf_int ldo,
-                           int *argmax, double *work, int n_threads);
+                           int *argmax, unsigned *ties, double *work, int n_threads);
 /* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in float. */
 void nnf_sconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                             const float *weights, const float *dpool, const int *argmax,
-                            float *dx, float *dweights, float *dbias, float *work,
-                            int n_threads);
+                            const unsigned *ties, float *dx, float *dweights, float *dbias,
+                            float *work, int n_threads);
 /* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in double. */
 void nnf_dconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                             const double *weights, const double *dpool, const int *argmax,
-                            double *dx, double *dweights, double *dbias, double *work,
-                            int n_threads);
+                            const unsigned *ties, double *dx, double *dweights, double *dbias,
+                            double *work, int n_threads);
 
 /* ---- Pooling (pool.c) ----
  * planes = n*c planes of h x w, C-contiguous, pooled over non-overlapping p x q
@@ -331,6 +372,15 @@ void nnf_smaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_i
 /* out = each p x q window's maximum of x, argmax where it is, in double. */
 void nnf_dmaxpool_forward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
                           const double *x, double *out, int *argmax, int n_threads);
+/* The words of tie bits maxpool_ties keeps per p x q window. */
+#define NNF_TIE_WORDS(p, q) (((p) * (q) + 31) / 32)
+/* ties = per window, the bits of the pixels equal to its maximum out (all zero when
+ * only one is), for Theano's tie rule, in float. */
+void nnf_smaxpool_ties(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                       const float *x, const float *out, unsigned *ties, int n_threads);
+/* The same in double. */
+void nnf_dmaxpool_ties(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
+                       const double *x, const double *out, unsigned *ties, int n_threads);
 /* dx = dout scattered through argmax, zero elsewhere, in float. */
 void nnf_smaxpool_backward(nnf_int planes, nnf_int h, nnf_int w, nnf_int p, nnf_int q,
                            const float *dout, const int *argmax, float *dx, int n_threads);

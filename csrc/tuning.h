@@ -3,25 +3,52 @@
  * results do not depend on them. Those marked "part of the summation order" shape
  * the order itself: moving one changes results (for every thread count alike).
  * Each cites the benchmark that set it; rerun that benchmark before moving it.
- * The GEMM block sizes {mr, nr, mc, kc, nc} are data per ISA, next to their
- * micro-kernels (gemm_ukr_ref.c, gemm_ukr_avx2.c, gemm_ukr_avx512.c). */
+ * The GEMM block sizes {mr, nr, mc, nc} are data per ISA, next to their
+ * micro-kernels (gemm_ukr_ref.c, gemm_ukr_avx2.c, gemm_ukr_avx512.c); they move
+ * speed only. What fixes the order of a sum is here, the same on every ISA, so that
+ * the reference, AVX2 and AVX-512 kernels give the same bits (README, Guarantees). */
 #ifndef NNFAST_TUNING_H
 #define NNFAST_TUNING_H
 
 /* ---- GEMM (gemm.c) ---- */
+
+/* The GEMM's summation orders, one per family of paths (gemm_ukr.h has the
+ * details):
+ *  - chain (the direct and packed paths): each element of C is one FMA chain over k
+ *    in blocks of NNF_GEMM_KC, C = alpha*S + beta*C after the first block and
+ *    C = C + alpha*S after each later one;
+ *  - dot: each element is NNF_DOT_LANE_BYTES of partial sums (lane p mod 16 in
+ *    float, p mod 8 in double), each an FMA chain, reduced by halving (lane l plus
+ *    lane l + half, half = 8, 4, 2, 1 in float);
+ *  - gather: each element is two FMA chains over A's entries (even and odd
+ *    positions in the row), added at the end.
+ * Which family a product takes depends on its shape and strides only (gemm.inc). */
+
+/* The packed path's KC, and the blocks of k of the direct path: part of the
+ * summation order, so one value for every ISA. 256 was the AVX2 kernels' KC, set by
+ * benches/test_gemm.py::test_gemm_large; it keeps a 12 x 32 AVX-512 float tile's
+ * panels of A and B (12 KiB and 32 KiB) in L1, where AVX-512's former 384 did not. */
+#define NNF_GEMM_KC 256
+
+/* The dot kernels' partial sums per element: one zmm of them, 16 float or 8 double
+ * (two ymm on AVX2, that many scalars in the reference kernel). Part of the
+ * summation order. */
+#define NNF_DOT_LANE_BYTES 64
 
 /* How many threads a product runs on, and with which kernel table, is not a
  * threshold: the planner (plan.c) times the candidates on the machine that runs. */
 
 /* When B (or A^T) has unit column stride, packing costs more than it saves below
  * this many flops, or when C is at most NNF_GEMM_DIRECT_PANELS micro-tiles wide or
- * tall: such products run the direct kernel. Set by
+ * tall: such products run the direct kernel. The flops bound also admits products to
+ * the dot path (below), which makes it part of the summation order. Set by
  * benches/test_gemm.py::test_gemm_book_shapes and benches/test_epoch.py::test_epoch. */
 #define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
 #define NNF_GEMM_DIRECT_PANELS 4
 
 /* Products with both operands contiguous along k take the dot kernels when small,
- * or when C has at most this many rows or columns. Set by
+ * or when C has at most this many rows or columns. Part of the summation order: it
+ * picks the dot family over the chain family (gemm.inc). Set by
  * benches/test_gemm.py::test_gemm_book_shapes and benches/test_epoch.py::test_epoch. */
 #define NNF_GEMM_DOT_NARROW 32
 
@@ -29,12 +56,13 @@
  * benches/test_epoch.py::test_conv_epoch (conv backward's dot products). */
 #define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
 
-/* The SIMD gather kernel's accumulator vectors (gemm_ukr_vec.inc, at most 8): C's
- * columns go by in panels of this many vectors, and a narrower panel (at most half
- * of them) splits each sum into two chains. Part of the summation order. Set by
+/* The SIMD gather kernel's panels of C (gemm_ukr_vec.inc, at most 8 vectors): two
+ * accumulators a vector (the two chains of each sum), in 16 of AVX-512's 32
+ * registers and 12 of AVX2's 16. Speed only. Set by
  * benches/test_epoch.py::test_conv_epoch (the sparse products of convpool's
  * backward). */
-#define NNF_GATHER_VECTORS 8
+#define NNF_GATHER_VECTORS_AVX512 8
+#define NNF_GATHER_VECTORS_AVX2 6
 
 /* ---- Elementwise, pooling and dropout kernels ----
  * When they go parallel is derived from this machine's fork/join and per-element

@@ -377,6 +377,49 @@ def test_matmul_misaligned_and_byte_swapped_inputs(dtype):
     check_gemm(kernels.matmul(a, swapped), a, b)
 
 
+# ---- the sparse product (the gather kernel) against the oracle ----
+
+
+def _dense(indptr, indices, values, columns):
+    """The sparse matrix as a dense one (repeated columns add up)."""
+    dense = np.zeros((len(indptr) - 1, columns), dtype=values.dtype)
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    np.add.at(dense, (rows, indices), values)
+    return dense
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_sparse_matmul_against_oracle(arch, dtype):
+    """Widths on both sides of each ISA's vector and panel (1..70, then 129 and 200),
+    rows of 0 to 40 entries with repeated columns, beta 0 and not, out inside a wider
+    array. The tolerance is GEMM's with K the rows of b, at least each row's entries."""
+    rng = np.random.default_rng(5)
+    for width in list(range(1, 71)) + [129, 200]:
+        counts = rng.integers(0, 41, 9)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        indices = rng.integers(0, 23, int(indptr[-1]))
+        values = rng.standard_normal(int(indptr[-1])).astype(dtype)
+        b = rng.standard_normal((23, width)).astype(dtype)
+        dense = _dense(indptr, indices, values, 23)
+        check_gemm(kernels.sparse_matmul(indptr, indices, values, b), dense, b)
+        c0 = rng.standard_normal((9, width + 2)).astype(dtype)
+        out = c0.copy()
+        got = kernels.sparse_matmul(indptr, indices, values, b, out[:, 1:-1], beta=-0.5)
+        check_gemm(got, dense, b, beta=-0.5, c0=c0[:, 1:-1])
+        assert np.shares_memory(got, out)
+        np.testing.assert_array_equal(out[:, [0, -1]], c0[:, [0, -1]])
+
+
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_sparse_matmul_beta_zero_never_reads_out(arch):
+    out = np.full((2, 19), np.nan, np.float32)
+    b = np.ones((3, 19), np.float32)
+    got = kernels.sparse_matmul(np.array([0, 0, 2]), np.array([2, 1]), np.ones(2, np.float32),
+                                b, out)
+    np.testing.assert_array_equal(got, [[0.0] * 19, [2.0] * 19])
+
+
 # ---- threads ----
 
 

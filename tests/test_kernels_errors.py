@@ -415,3 +415,55 @@ def test_saved_conv_layer_with_planes_past_int32_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"net\.json: a convpool layer spec's h x w "
                                          r"\(65536x131072\)"):
         nnfast.load(path)
+
+
+# ---- sparse_matmul ----
+
+def _sparse_args(dtype=np.float64):
+    """A 2 x 4 sparse matrix with 3 entries and a 4 x 5 b that fit."""
+    return (np.array([0, 2, 3]), np.array([0, 3, 1]), np.ones(3, dtype), np.ones((4, 5), dtype))
+
+
+SPARSE_BAD = [
+    # (argument changed, its value, error, name in the message)
+    (0, [0, 2, 3], TypeError, "indptr"),
+    (0, np.array([0.0, 2.0, 3.0]), TypeError, "indptr"),
+    (0, np.array([[0, 2, 3]]), ValueError, "indptr"),
+    (0, np.array([], dtype=np.int64), ValueError, "indptr"),
+    (0, np.array([1, 2, 3]), ValueError, "indptr"),
+    (0, np.array([0, 2, 4]), ValueError, "indptr"),
+    (0, np.array([0, 4, 3]), ValueError, "indptr"),
+    (0, np.array([0, 2, 2**40]), ValueError, "indptr"),
+    (1, np.array([0, 3]), ValueError, "indices"),
+    (1, np.array([0, 4, 1]), ValueError, "indices"),
+    (1, np.array([0, -1, 1]), ValueError, "indices"),
+    (1, np.array([0.0, 3.0, 1.0]), TypeError, "indices"),
+    (2, np.ones(3, np.float32), TypeError, "values and b"),
+    (2, np.ones(3, np.int64), TypeError, "values"),
+    (2, np.ones((3, 1)), ValueError, "values"),
+    (3, np.ones(5), ValueError, "b"),
+    (3, [[1.0] * 5] * 4, TypeError, "b"),
+]
+
+
+@pytest.mark.parametrize("position,value,error,name", SPARSE_BAD,
+                         ids=[f"{i}-{n}" for i, (_, _, _, n) in enumerate(SPARSE_BAD)])
+def test_sparse_matmul_bad_arguments(position, value, error, name):
+    args = list(_sparse_args())
+    args[position] = value
+    with pytest.raises(error, match=rf"^sparse_matmul: {re.escape(name)}\b"):
+        kernels.sparse_matmul(*args)
+
+
+def test_sparse_matmul_out_and_beta_checked_before_writing():
+    args = _sparse_args()
+    with pytest.raises(ValueError, match=names("sparse_matmul", "beta")):
+        kernels.sparse_matmul(*args, beta=1.0)
+    for out, error in [(np.zeros((2, 4)), ValueError), (np.zeros((2, 5), np.float32), TypeError),
+                       (np.zeros((5, 2)).T, ValueError), ([[0.0] * 5] * 2, TypeError)]:
+        before = np.array(out, copy=True)
+        with pytest.raises(error, match=names("sparse_matmul", "out")):
+            kernels.sparse_matmul(*args, out)
+        np.testing.assert_array_equal(out, before)
+    with pytest.raises(TypeError, match=names("sparse_matmul", "beta")):
+        kernels.sparse_matmul(*args, np.zeros((2, 5)), beta="1")

@@ -155,9 +155,9 @@ def test_dropout_runs_repeat_with_a_seed(book_data, capsys):
 
 # ----------------------------------------------------------- what training does
 
-def small_layers():
+def small_layers(ties=None):
     return [ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28), filter_shape=(4, 1, 5, 5),
-                          poolsize=(2, 2), activation_fn=ReLU),
+                          poolsize=(2, 2), activation_fn=ReLU, ties=ties),
             FullyConnectedLayer(n_in=4*12*12, n_out=20),
             SoftmaxLayer(n_in=20, n_out=10)]
 
@@ -166,7 +166,9 @@ def small_layers():
 def test_epochs_are_engine_steps_in_order_on_whole_mini_batches(book_data, capsys,
                                                                 monkeypatch, chunk_flops):
     """Two epochs equal two engine passes over the first whole mini-batches, in order,
-    with the L2 decay eta*lmbda/num_training_batches; chunking changes nothing."""
+    with the L2 decay eta*lmbda/num_training_batches and Theano's max-pool tie rule;
+    chunking changes nothing. The book's conv weights are the engine's filters rotated
+    by 180 degrees (Theano's true convolution)."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", chunk_flops)
     (X, y), validation_data, test_data = book_data
     X, y = X[:305], y[:305]  # 30 whole mini-batches; the last 5 samples are never used
@@ -174,14 +176,16 @@ def test_epochs_are_engine_steps_in_order_on_whole_mini_batches(book_data, capsy
     book = Network(small_layers(), mini_batch_size, seed=7)
     book.SGD((X, y), 2, mini_batch_size, eta, validation_data, test_data, lmbda=lmbda)
 
-    direct = nnfast.Network(small_layers(), cost=LogLikelihoodCost, dtype=np.float32, seed=7)
+    direct = nnfast.Network(small_layers(ties="all"), cost=LogLikelihoodCost, dtype=np.float32,
+                            seed=7)
     engine, threads = direct._engine, nnfast.get_num_threads()
     X_used = np.ascontiguousarray(X[:300])
     for _ in range(2):
         engine.train_chunk(X_used, y[:300], np.arange(300, dtype=np.int64), mini_batch_size,
                            eta, lmbda, 0.0, 30, "l2", engine.workspace(mini_batch_size, threads),
                            threads)
-    for a, b in zip(book.params, [p for w, b in zip(direct._wt, direct._b) for p in (w, b)]):
+    for a, b in zip(book.params, [p for w, b in zip(direct._wt, direct._b)
+                                  for p in (w[..., ::-1, ::-1] if w.ndim == 4 else w, b)]):
         assert np.array_equal(a, b)
     assert book.params[0].shape == (4, 1, 5, 5) and book.params[2].shape == (4*12*12, 20)
     assert book.best_iteration in (29, 59)

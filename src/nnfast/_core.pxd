@@ -30,6 +30,12 @@ cdef extern from "nnfast.h" nogil:
                    const double *a, nnf_int rsa, nnf_int csa,
                    const double *b, nnf_int rsb, nnf_int csb, double beta,
                    double *c, nnf_int rsc, nnf_int csc, int n_threads) noexcept
+    void nnf_ssparse_gemm(nnf_int m, const int *start, const float *alpha, const int *idx,
+                          const float *b, nnf_int rsb, float beta, float *c, nnf_int ldc,
+                          nnf_int n) noexcept
+    void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const int *idx,
+                          const double *b, nnf_int rsb, double beta, double *c, nnf_int ldc,
+                          nnf_int n) noexcept
 
     void nnf_ssigmoid(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int, nnf_int, int) noexcept
     void nnf_dsigmoid(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int, nnf_int, int) noexcept
@@ -68,17 +74,21 @@ cdef extern from "nnfast.h" nogil:
         NNF_COST_QUADRATIC
         NNF_COST_CROSS_ENTROPY
         NNF_COST_LOG_LIKELIHOOD
+        NNF_COST_CALLER
         NNF_REG_L2
         NNF_REG_L1
 
     enum:
         NNF_LAYER_DENSE
         NNF_LAYER_CONVPOOL
+        NNF_TIES_FIRST
+        NNF_TIES_ALL
 
     ctypedef struct nnf_slayer:
         int kind, activation
         nnf_int n_in, n_out
         nnf_int c, h, w, f, kh, kw, ph, pw
+        int ties
         double p_dropout
         float *weights
         float *b
@@ -97,6 +107,7 @@ cdef extern from "nnfast.h" nogil:
         int kind, activation
         nnf_int n_in, n_out
         nnf_int c, h, w, f, kh, kw, ph, pw
+        int ties
         double p_dropout
         double *weights
         double *b
@@ -124,6 +135,20 @@ cdef extern from "nnfast.h" nogil:
     void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
                           const long long *labels, const long long *perm, nnf_int n_rows,
                           nnf_int mini_batch_size, double *work) noexcept
+    void nnf_strain_forward(const nnf_snet *net, const nnf_shyper *hp, const float *x,
+                            nnf_int ldx, const long long *perm, nnf_int rows, nnf_int batch,
+                            nnf_int mini_batch_size, float *work) noexcept
+    void nnf_dtrain_forward(const nnf_dnet *net, const nnf_dhyper *hp, const double *x,
+                            nnf_int ldx, const long long *perm, nnf_int rows, nnf_int batch,
+                            nnf_int mini_batch_size, double *work) noexcept
+    void nnf_strain_backward(const nnf_snet *net, const nnf_shyper *hp, nnf_int rows,
+                             nnf_int mini_batch_size, float *work) noexcept
+    void nnf_dtrain_backward(const nnf_dnet *net, const nnf_dhyper *hp, nnf_int rows,
+                             nnf_int mini_batch_size, double *work) noexcept
+    void nnf_soutput_buffers(const nnf_snet *net, nnf_int mini_batch_size, int n_threads,
+                             float *work, float **z, float **a, float **delta) noexcept
+    void nnf_doutput_buffers(const nnf_dnet *net, nnf_int mini_batch_size, int n_threads,
+                             double *work, double **z, double **a, double **delta) noexcept
 
     nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, int n_threads) noexcept

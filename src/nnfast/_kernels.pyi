@@ -1,4 +1,5 @@
-# Types of the compiled module nnfast._kernels (_kernels.pyx, _engine.pxi, _conv.pxi).
+# Types of the compiled module nnfast._kernels: its own kernels (_kernels.pyx) and what it
+# re-exports from _runtime.pyx, _conv.pyx, _engine.pyx, _curvature.pyx and _plan.pyx.
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,6 +20,8 @@ def openmp_enabled() -> bool: ...
 def matmul(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = ..., *,
            trans_a: bool = ..., trans_b: bool = ..., alpha: float = ..., beta: float = ...,
            n_threads: Optional[int] = ...) -> np.ndarray: ...
+def sparse_matmul(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, b: np.ndarray,
+                  out: Optional[np.ndarray] = ..., *, beta: float = ...) -> np.ndarray: ...
 def sigmoid(z: np.ndarray, out: Optional[np.ndarray] = ...,
             n_threads: Optional[int] = ...) -> np.ndarray: ...
 def sigmoid_prime(z: np.ndarray, out: Optional[np.ndarray] = ...,
@@ -71,6 +74,13 @@ class Engine:
                     mini_batch_size: int, eta: float, lmbda: float, momentum: float, n: int,
                     regularization: str, work: np.ndarray, n_threads: int, seed: int = ...,
                     grad_norms: Optional[np.ndarray] = ...) -> None: ...
+    def output_buffers(self, work: np.ndarray, mini_batch_size: int,
+                       n_threads: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def train_forward(self, x: np.ndarray, perm: np.ndarray, batch: int, mini_batch_size: int,
+                      work: np.ndarray, n_threads: int, seed: int = ...) -> None: ...
+    def train_backward(self, rows: int, mini_batch_size: int, eta: float, lmbda: float,
+                       momentum: float, n: int, regularization: str, work: np.ndarray,
+                       n_threads: int, grad_norms: Optional[np.ndarray] = ...) -> None: ...
 
 def peak_gflops(dtype: Any = ..., isa: Optional[str] = ...) -> float: ...
 
@@ -80,7 +90,7 @@ def curvature(engine: Engine, matrix: str, x: np.ndarray, labels: np.ndarray, ro
               v: Optional[np.ndarray], lmbda: float, want_gradient: bool, block: int,
               n_threads: int) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]: ...
 
-# The planner (nnfast.plan is its face).
+# The planner (_plan.pyx; nnfast.plan is its face).
 PLAN_MODES: Tuple[str, ...]
 PLAN_HOW: Tuple[str, ...]
 PLAN_WORK_KINDS: Tuple[str, ...]

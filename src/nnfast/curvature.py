@@ -89,6 +89,12 @@ def run(net: Any, training: Samples, rows: Optional[np.ndarray], matrix: str,
     (all if None): gradient if want_gradient, the product of the matrix ("hessian" or
     "gauss-newton") with the flat vector v if v is given. lmbda is divided by the rows'
     count."""
+    for i, layer in enumerate(net.layers):
+        if getattr(layer, "ties", None) == "all":
+            # The R-operator's routes through a max-pool are its first maxima: at a
+            # tie, Theano's rule would be a different function's derivatives.
+            raise ValueError(f"layers[{i}] pools with ties='all' (Theano's rule); the "
+                             "curvature is computed for ties='first' only")
     X, labels = training
     if rows is None:
         rows = np.arange(len(X), dtype=np.int64)

@@ -6,6 +6,10 @@ released. `out=` writes into a caller's array; an out that overlaps an input is
 handled as if the input had been copied first. `n_threads=` (matmul, the elementwise,
 convolution, pooling and dropout kernels) sets the threads of one call; None means
 nnfast.get_num_threads(), whichever Python thread calls.
+
+conv2d is the valid cross-correlation, PyTorch's convention (Theano's conv2d, which
+the book's network3 used, flips the kernel: conv2d(x, w[..., ::-1, ::-1]) is Theano's
+conv2d(x, w)). maxpool2d's argmax is each window's first maximum.
 """
 from nnfast._kernels import (
     add_bias,
@@ -28,6 +32,7 @@ from nnfast._kernels import (
     sigmoid_prime,
     sigmoid_prime_from_output,
     softmax,
+    sparse_matmul,
     tanh,
     tanh_prime_from_output,
 )
@@ -53,6 +58,7 @@ __all__ = [
     "sigmoid_prime",
     "sigmoid_prime_from_output",
     "softmax",
+    "sparse_matmul",
     "tanh",
     "tanh_prime_from_output",
 ]

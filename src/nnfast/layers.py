@@ -9,7 +9,7 @@ inference the layer's weighted input w.x is scaled by 1 - p_dropout instead.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -81,18 +81,35 @@ class SoftmaxLayer(FullyConnectedLayer):
         return f"SoftmaxLayer(n_in={self.n_in}, n_out={self.n_out}, p_dropout={self.p_dropout})"
 
 
+TIES = ("first", "all")
+
+
 class ConvPoolLayer:
-    """A convolution (valid, stride 1) followed by max-pooling, as network3's.
+    """A convolution (valid, stride 1) followed by max-pooling.
 
     filter_shape is (filters, input channels, height, width); image_shape is
     (mini-batch size, channels, height, width) as in network3, or just (channels,
     height, width): the mini-batch size is SGD's to choose. Outputs are
-    activation_fn(maxpool(conv(x)) + b), one bias per filter."""
+    activation_fn(maxpool(conv(x)) + b), one bias per filter. The convolution is a
+    cross-correlation, as PyTorch's conv2d (network3's Theano flips the kernel:
+    nnfast.book.network3 shows its filters rotated to match).
+
+    ties says where the gradient of a pool window goes when several of its pixels
+    hold the maximum: "first" to the first of them in row-major order (PyTorch's
+    rule), "all" to every one of them (Theano's, so network3's). None, the default,
+    leaves it to the network: nnfast.Network takes "first", nnfast.book.network3's
+    Network "all"."""
 
     p_dropout = 0.0
 
     def __init__(self, filter_shape: Sequence[int], image_shape: Sequence[int],
-                 poolsize: Sequence[int] = (2, 2), activation_fn: Any = sigmoid) -> None:
+                 poolsize: Sequence[int] = (2, 2), activation_fn: Any = sigmoid,
+                 ties: Optional[str] = None) -> None:
+        if ties is not None and not isinstance(ties, str):
+            raise TypeError(f"ties must be 'first', 'all' or None, got {type(ties).__name__}")
+        if ties is not None and ties not in TIES:
+            raise ValueError(f"ties must be 'first', 'all' or None, got {ties!r}")
+        self.ties = ties
         self.filter_shape = _ints(filter_shape, 4, "filter_shape")
         if isinstance(image_shape, (tuple, list)) and len(image_shape) == 4:
             image_shape = tuple(image_shape)[1:]
@@ -125,7 +142,7 @@ class ConvPoolLayer:
         ph, pw = self.poolsize
         return {"kind": "convpool", "n_in": self.n_in, "n_out": self.n_out,
                 "activation": self.activation, "c": c, "h": h, "w": w, "f": f, "kh": kh,
-                "kw": kw, "ph": ph, "pw": pw}
+                "kw": kw, "ph": ph, "pw": pw, "ties": self.ties or "first"}
 
     def initial_parameters(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         """network3's start: w ~ N(0, 1/n_out) with n_out = f*kh*kw/(ph*pw), b ~ N(0, 1)."""
@@ -136,7 +153,8 @@ class ConvPoolLayer:
 
     def __repr__(self):
         return (f"ConvPoolLayer(filter_shape={self.filter_shape}, image_shape="
-                f"{self.image_shape}, poolsize={self.poolsize}, activation_fn={self.activation})")
+                f"{self.image_shape}, poolsize={self.poolsize}, activation_fn={self.activation}, "
+                f"ties={self.ties!r})")
 
 
 def layer_from_spec(spec: Dict[str, Any]) -> Any:
@@ -148,7 +166,9 @@ def layer_from_spec(spec: Dict[str, Any]) -> Any:
         expected = {"kind", "n_in", "n_out", "activation", "p_dropout"}
     elif kind == "convpool":
         expected = {"kind", "n_in", "n_out", "activation", "c", "h", "w", "f", "kh", "kw",
-                    "ph", "pw"}
+                    "ph", "pw", "ties"}
+        if "ties" not in spec:  # saved before the tie rule was a choice: the first maximum
+            spec = {**spec, "ties": "first"}
     else:
         raise ValueError(f"unknown layer kind {kind!r}")
     if set(spec) != expected:
@@ -165,7 +185,7 @@ def layer_from_spec(spec: Dict[str, Any]) -> Any:
     else:
         layer = ConvPoolLayer((spec["f"], spec["c"], spec["kh"], spec["kw"]),
                               (spec["c"], spec["h"], spec["w"]), (spec["ph"], spec["pw"]),
-                              spec["activation"])
+                              spec["activation"], spec["ties"])
     if layer.spec() != spec:
         raise ValueError(f"inconsistent layer spec {spec!r}")
     return layer

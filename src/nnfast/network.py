@@ -21,7 +21,8 @@ from nnfast import _progress, curvature, hessian_free
 from nnfast._kernels import MAX_LAYERS, Engine
 from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs, check_int,
                            check_real, check_regularization)
-from nnfast.costs import CrossEntropyCost, LogLikelihoodCost, resolve_cost
+from nnfast.costs import (CrossEntropyCost, LogLikelihoodCost, check_cost, cost_name, is_builtin,
+                          resolve_cost)
 from nnfast.files import write_atomically
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
 from nnfast.training import (History, Monitor, SGDConfig, Trainer, check_threads,
@@ -44,7 +45,11 @@ class Network:
     SoftmaxLayer(...)]) is chapter 6's, started as network3 starts it; convolutional
     layers come first. `cost` is QuadraticCost, CrossEntropyCost (sigmoid outputs) or
     LogLikelihoodCost (a softmax output layer); None picks LogLikelihoodCost for a
-    softmax output and CrossEntropyCost otherwise. Parameters are drawn from `seed`:
+    softmax output and CrossEntropyCost otherwise. A cost of one's own, any object
+    with fn(a, y) and delta(z, a, y) as the book's exercises write them, works too:
+    they are called on a batch, one row per sample (the book's costs are elementwise
+    and summed, so they work unchanged), and SGD computes BP1 with its delta once per
+    mini-batch in Python, the rest in the engine. Parameters are drawn from `seed`:
     one seed gives the same network, and the same training run, bit for bit, on any
     number of threads.
 
@@ -59,6 +64,8 @@ class Network:
                  activation: str = "sigmoid") -> None:
         dtype = check_dtype(dtype)
         seed = _check_seed(seed)
+        if cost is not None:
+            cost = check_cost(cost)
         hidden: Optional[str] = None  # the hidden layers' activation, for sizes
         if _is_layer_list(sizes_or_layers):
             layers = _check_layers(sizes_or_layers)
@@ -67,16 +74,15 @@ class Network:
             if activation not in HIDDEN_ACTIVATIONS:
                 raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, "
                                  f"got {activation!r}")
-            output = (SoftmaxLayer(sizes[-2], sizes[-1]) if cost is not None
-                      and resolve_cost(cost) is LogLikelihoodCost else
+            output = (SoftmaxLayer(sizes[-2], sizes[-1]) if cost is LogLikelihoodCost else
                       FullyConnectedLayer(sizes[-2], sizes[-1], activation))
             layers = [FullyConnectedLayer(n_in, n_out, activation)
                       for n_in, n_out in zip(sizes[:-2], sizes[1:-1])] + [output]
             hidden = activation
         if cost is None:
             cost = LogLikelihoodCost if layers[-1].activation == "softmax" else CrossEntropyCost
-        cost = resolve_cost(cost)
-        cost.check_output_activation(layers[-1].activation)
+        if is_builtin(cost):
+            cost.check_output_activation(layers[-1].activation)
         self._build(layers, cost, dtype, hidden)
         self._rng = np.random.default_rng(seed)
         if self.activation is None:
@@ -122,7 +128,8 @@ class Network:
         # network3's shapes: a dense layer's weights (and velocities) as (n_in, n_out).
         self._wt = [w if w.ndim == 4 else w.T for w in self._w]
         self._vwt = [v if v.ndim == 4 else v.T for v in self._vw]
-        self._engine = Engine([layer.spec() for layer in layers], cost.name,
+        self._engine = Engine([layer.spec() for layer in layers],
+                              cost.name if is_builtin(cost) else "caller",
                               self._w, self._b, self._vw, self._vb)
 
     # ---- parameters ----
@@ -165,13 +172,15 @@ class Network:
     def __getstate__(self) -> Dict[str, Any]:
         with self.exclusive("pickling"):
             return {"layers": [layer.spec() for layer in self.layers],
-                    "activation": self.activation, "cost": self.cost.__name__,
+                    "activation": self.activation,
+                    # a reader's cost pickles as itself (by reference, for a class)
+                    "cost": self.cost.__name__ if is_builtin(self.cost) else self.cost,
                     "dtype": self.dtype.name, "parameters": self._params.copy(),
                     "rng": self._rng.bit_generator.state}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         layers = [layer_from_spec(spec) for spec in state["layers"]]
-        self._build(layers, resolve_cost(state["cost"]), check_dtype(state["dtype"]),
+        self._build(layers, check_cost(state["cost"]), check_dtype(state["dtype"]),
                     state["activation"])
         np.copyto(self._params, state["parameters"])
         self._rng = np.random.default_rng()
@@ -301,7 +310,8 @@ class Network:
                 raise TypeError(f"monitors[{i}] must be a Monitor, got {type(monitor).__name__}")
         trainer = Trainer(self, self._engine, self._params, self._snapshot, self._rng,
                           self._training_workspace, self._flops_per_sample(),
-                          any(layer.p_dropout > 0 for layer in self.layers))
+                          any(layer.p_dropout > 0 for layer in self.layers),
+                          None if is_builtin(self.cost) else self.cost)
         with _progress.reporting(progress, config.epochs) as report, self.exclusive("SGD"):
             return trainer.run(training, config, monitors, report)
 
@@ -336,11 +346,13 @@ class Network:
     def save(self, filename: PathLike) -> None:
         """Write the network as JSON: network2's format (sizes, weights, biases, cost)
         plus dtype and activation, or its layers instead of sizes for network3's nets.
-        The file is replaced whole or not at all (written beside it, then renamed)."""
+        The file is replaced whole or not at all (written beside it, then renamed).
+        A cost of one's own is recorded by its class's name, as the book's save does;
+        load knows only the built-in names."""
         with self.exclusive("saving"):
             record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
                       "biases": [b.astype(np.float64).tolist() for b in self.biases],
-                      "cost": self.cost.__name__,
+                      "cost": cost_name(self.cost),
                       "dtype": self.dtype.name}
         if self.activation is None:
             record["layers"] = [layer.spec() for layer in self.layers]

@@ -53,8 +53,10 @@ def column_sums(x):
 
 # --- Convolution, pooling and dropout (chapter 6, network3) ------------------------
 # Images are NCHW: x has shape (batch, channels, height, width). The convolution is
-# network3's: the valid cross-correlation with stride 1, so a kh x kw filter maps an
-# h x w image to (h - kh + 1) x (w - kw + 1).
+# the kernels' and the engine's: the valid cross-correlation with stride 1 (PyTorch's
+# conv2d), so a kh x kw filter maps an h x w image to (h - kh + 1) x (w - kw + 1).
+# Theano's, which the book's network3 ran, is the true convolution: see the model of
+# Theano's network3 at the end.
 
 
 def conv2d(x, w, b=None):
@@ -133,12 +135,28 @@ def maxpool2d(x, poolsize):
 
 
 def maxpool2d_backward(dout, argmax, x_shape):
-    """∂C/∂x: each window's dout goes to its maximum; the other inputs get 0."""
+    """∂C/∂x: each window's dout goes to its (first) maximum; the other inputs get 0."""
     n, c, h, w = x_shape
     dx = np.zeros((n * c, h * w), dout.dtype)
     planes = np.arange(n * c)[:, None]
     np.add.at(dx, (planes, argmax.reshape(n * c, -1)), dout.reshape(n * c, -1))
     return dx.reshape(x_shape)
+
+
+def unpool_windows(windows, poolsize):
+    """The inverse of pool_windows: (n, c, h/p, w/q, p*q) back to (n, c, h, w)."""
+    p, q = poolsize
+    n, c, oh, ow, _ = windows.shape
+    return (windows.reshape(n, c, oh, ow, p, q).transpose(0, 1, 2, 4, 3, 5)
+            .reshape(n, c, oh * p, ow * q))
+
+
+def maxpool2d_backward_all_ties(dout, x, poolsize):
+    """∂C/∂x by Theano's rule (ties="all"): each window's dout goes to every input
+    equal to the window's maximum, gx = (x == max) ? gz : 0."""
+    windows = pool_windows(x, poolsize)
+    at_max = windows == windows.max(axis=-1, keepdims=True)
+    return unpool_windows(at_max * dout[..., None], poolsize)
 
 
 def l2pool2d(x, poolsize):
@@ -180,10 +198,11 @@ def dropout(x, p, seed):
 # A network is its list of layers, each given by its activation's name (a dense layer,
 # as in network.py and network2.py) or by the spec nnfast.layers writes for network3's
 # layers: {"kind": "dense", "activation", "n_in", "n_out", "p_dropout"} or
-# {"kind": "convpool", "activation", "c", "h", "w", "f", "kh", "kw", "ph", "pw"}. A
-# convpool layer computes f(maxpool(conv(a)) + b), one bias per filter, and hands its
-# output on flattened to (batch, f·h'·w'); convpool layers come first. The cost is one
-# of nnfast.maths's classes, the same that nnfast.costs exports.
+# {"kind": "convpool", "activation", "c", "h", "w", "f", "kh", "kw", "ph", "pw", "ties"}.
+# A convpool layer computes f(maxpool(conv(a)) + b), one bias per filter, and hands its
+# output on flattened to (batch, f·h'·w'); convpool layers come first. Its "ties" is
+# the pool's gradient at tied maxima: "first" (or absent) to the first, "all" to each.
+# The cost is one of nnfast.maths's classes, the same that nnfast.costs exports.
 #
 # Dropout, as network3 and the engine do it: while training, a dense layer's input is
 # multiplied by a 0/1 mask (no rescaling); at inference its w·a is scaled by 1 − p.
@@ -245,10 +264,15 @@ def _layer_backward(spec, w, b, a_in, delta, mask, want_input_gradient=True):
     if spec["kind"] == "convpool":
         _, conv, argmax = convpool(spec, w, b, a_in)
         delta = delta.reshape(argmax.shape)
-        # Max-pooling passes each window's δ to its maximum alone, then the convolution
+        # Max-pooling passes each window's δ to its maximum (to each of its maxima with
+        # Theano's tie rule), then the convolution
         # spreads it over the taps and the input pixels that made that maximum.
         x = a_in.reshape(len(a_in), spec["c"], spec["h"], spec["w"])
-        d_in, nabla_w, _ = conv2d_backward(x, w, maxpool2d_backward(delta, argmax, conv.shape))
+        if spec.get("ties", "first") == "all":
+            d_conv = maxpool2d_backward_all_ties(delta, conv, (spec["ph"], spec["pw"]))
+        else:
+            d_conv = maxpool2d_backward(delta, argmax, conv.shape)
+        d_in, nabla_w, _ = conv2d_backward(x, w, d_conv)
         nabla_b = delta.sum(axis=(0, 2, 3))  # BP3: b adds to every pooled output of its filter
         return nabla_b, nabla_w, d_in.reshape(a_in.shape)
     nabla_b = delta.sum(axis=0)  # BP3, summed over the samples
@@ -391,3 +415,98 @@ def vectorized_result(labels, n_classes, dtype=np.float64):
     y = np.zeros((len(labels), n_classes), dtype=dtype)
     y[np.arange(len(labels)), labels] = 1
     return y
+
+
+# --- Theano's network3 -------------------------------------------------------------
+# What the book's network3.py computed with Theano, written from Theano's definitions
+# and not from the engine's: the model nnfast.book.network3 is held to. Parameters are
+# Theano's, one (w, b) per layer: a ConvPoolLayer's w is filter_shape, the kernel of
+# theano.tensor.nnet.conv.conv2d, a true convolution; a FullyConnectedLayer's and a
+# SoftmaxLayer's w is (n_in, n_out). Max-pooling is pool_2d with ignore_border=True,
+# whose gradient goes to every input equal to its window's maximum. Layers are the
+# specs nnfast.layers writes (network3's layers). No dropout while training (its masks
+# are random draws): at inference a layer's w·a is scaled by 1 - p_dropout, as there.
+
+
+def true_conv2d(x, w):
+    """conv2d(x, w) in Theano's sense, mode "valid": the kernel flipped,
+    out[n, f, y, x] = Σ_c Σ_i Σ_j w[f, c, i, j] · x[n, c, y + kh-1-i, x + kw-1-j]."""
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    oh, ow = h - kh + 1, wd - kw + 1
+    out = np.zeros((n, f, oh, ow), np.result_type(x, w))
+    for i in range(kh):
+        for j in range(kw):
+            shifted = x[:, :, kh - 1 - i:kh - 1 - i + oh, kw - 1 - j:kw - 1 - j + ow]
+            out += np.einsum("nchw,fc->nfhw", shifted, w[:, :, i, j])
+    return out
+
+
+def true_conv2d_backward(x, w, dout):
+    """(dx, dw): the gradients of true_conv2d given dout = ∂C/∂out, tap by tap."""
+    _, _, kh, kw = w.shape
+    oh, ow = dout.shape[2:]
+    dx = np.zeros(x.shape, np.result_type(x, w, dout))
+    dw = np.zeros(w.shape, dx.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(kh - 1 - i, kh - 1 - i + oh)
+            cols = slice(kw - 1 - j, kw - 1 - j + ow)
+            dw[:, :, i, j] = np.einsum("nfhw,nchw->fc", dout, x[:, :, rows, cols])
+            dx[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    return dx, dw
+
+
+def network3_forward(params, layers, x):
+    """Theano's network3 at inference: (zs, acts, convs), acts[0] = x and every z and
+    activation flattened to (batch, n_out); convs[l] is a conv layer's convolution."""
+    zs, acts, convs = [], [x], []
+    for (w, b), spec in zip(params, layers):
+        a = acts[-1]
+        if spec["kind"] == "convpool":
+            conv = true_conv2d(a.reshape(len(a), spec["c"], spec["h"], spec["w"]), w)
+            pooled = pool_windows(conv, (spec["ph"], spec["pw"])).max(axis=-1)
+            z = (pooled + b[:, None, None]).reshape(len(a), -1)
+        else:
+            conv = None
+            z = (1 - spec.get("p_dropout", 0.0)) * (a @ w) + b
+        zs.append(z)
+        acts.append(activate(spec["activation"], z))
+        convs.append(conv)
+    return zs, acts, convs
+
+
+def network3_gradients(params, layers, x, y):
+    """[(∂C/∂w, ∂C/∂b)] per layer of network3's cost on the mini-batch (x, labels y)
+    without its L2 term: C = the mean over the batch of -log a^L_y, a^L the softmax."""
+    if any(spec.get("p_dropout", 0.0) for spec in layers):
+        raise ValueError("the model trains without dropout")
+    zs, acts, convs = network3_forward(params, layers, x)
+    m = len(x)
+    delta = acts[-1].copy()
+    delta[np.arange(m), y] -= 1
+    delta /= m  # ∂C/∂z^L of the mean log-likelihood through the softmax
+    grads = [None] * len(params)
+    for l in reversed(range(len(params))):
+        (w, _), spec, a_in = params[l], layers[l], acts[l]
+        if spec["kind"] == "convpool":
+            d_pooled = delta.reshape(m, spec["f"], -1, convs[l].shape[3] // spec["pw"])
+            d_conv = maxpool2d_backward_all_ties(d_pooled, convs[l], (spec["ph"], spec["pw"]))
+            image = a_in.reshape(m, spec["c"], spec["h"], spec["w"])
+            d_in, gw = true_conv2d_backward(image, w, d_conv)
+            grads[l] = (gw, d_pooled.sum(axis=(0, 2, 3)))
+            d_in = d_in.reshape(m, -1)
+        else:
+            grads[l] = (a_in.T @ delta, delta.sum(axis=0))
+            d_in = delta @ w.T
+        if l > 0:
+            delta = d_in * elementwise(layers[l - 1]["activation"]).prime(zs[l - 1])
+    return grads
+
+
+def network3_sgd_step(params, layers, x, y, eta, lmbda, num_training_batches):
+    """One of network3's updates on the mini-batch (x, y): param - eta * ∂/∂param of
+    C + 0.5 * lmbda * Σ w² / num_training_batches (the weights of every layer)."""
+    decay = float(lmbda) / num_training_batches
+    return [(w - float(eta) * (gw + decay * w), b - float(eta) * gb)
+            for (w, b), (gw, gb) in zip(params, network3_gradients(params, layers, x, y))]

@@ -228,15 +228,24 @@ class Trainer:
     one array, which the engine updates in place) and `snapshot` an array of its size:
     before each chunk the block is copied there, and a chunk that leaves a value
     non-finite is undone from it. `rng` draws the shuffles and the dropout seeds.
-    `workspace(rows, n_threads)` gives the engine's scratch memory."""
+    `workspace(rows, n_threads)` gives the engine's scratch memory.
+
+    `cost` is a cost of the caller's own (fn and delta, see nnfast.costs), or None for
+    the built-in cost the engine computes BP1 for. The engine cannot call Python
+    inside a chunk, so with a cost of one's own each mini-batch is three calls: the
+    engine's forward pass, the cost's delta in Python on the (m, n_out) outputs (BP1),
+    and the engine's BP2-BP4 and step. The mini-batches, their dropout masks and the
+    chunks (for progress, interrupts and the rollback) are the same as the engine's
+    own: a copy of a built-in cost trains to the same weights, up to rounding."""
 
     def __init__(self, network: Any, engine: Any, parameters: np.ndarray,
                  snapshot: np.ndarray, rng: np.random.Generator,
                  workspace: Callable[[int, int], np.ndarray], flops_per_sample: float,
-                 has_dropout: bool):
+                 has_dropout: bool, cost: Any = None):
         self.network, self.engine, self.rng = network, engine, rng
         self.parameters, self.snapshot, self.workspace = parameters, snapshot, workspace
         self.flops_per_sample, self.has_dropout = flops_per_sample, has_dropout
+        self.cost = cost
 
     def run(self, training: Samples, config: SGDConfig, monitors: Sequence[Monitor] = (),
             progress: Optional[ProgressCallback] = None) -> History:
@@ -287,10 +296,14 @@ class Trainer:
             seed = int(self.rng.integers(2**63)) if self.has_dropout else 0
             np.copyto(self.snapshot, self.parameters)
             try:
-                self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
-                                        config.eta, config.lmbda, config.momentum,
-                                        config.decay_n, config.regularization, work,
-                                        n_threads, seed, grad_norms)
+                if self.cost is None:
+                    self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
+                                            config.eta, config.lmbda, config.momentum,
+                                            config.decay_n, config.regularization, work,
+                                            n_threads, seed, grad_norms)
+                else:
+                    self._train_chunk_with_cost(training, order[start:stop], config, work,
+                                                seed, grad_norms)
             finally:
                 # Also on the way out of an interrupt: never leave a diverged network.
                 diverged = not self._finite()
@@ -302,6 +315,31 @@ class Trainer:
                     "they are back to those before the chunk that diverged (try a smaller eta)")
             if progress is not None:
                 progress(epoch, stop, len(order))
+
+    def _train_chunk_with_cost(self, training: Samples, rows: np.ndarray, config: SGDConfig,
+                               work: np.ndarray, seed: int,
+                               grad_norms: Optional[np.ndarray]) -> None:
+        """What engine.train_chunk does, with BP1 from self.cost.delta per mini-batch."""
+        X, labels = training
+        mini_batch_size, n_threads = config.mini_batch_size, cast(int, config.n_threads)
+        z, a, delta = self.engine.output_buffers(work, mini_batch_size, n_threads)
+        n_out = a.shape[1]
+        for batch, start in enumerate(range(0, len(rows), mini_batch_size)):
+            batch_rows = np.ascontiguousarray(rows[start:start + mini_batch_size])
+            m = len(batch_rows)
+            self.engine.train_forward(X, batch_rows, batch, mini_batch_size, work, n_threads,
+                                      seed)
+            y = np.zeros((m, n_out), X.dtype)
+            y[np.arange(m), labels[batch_rows]] = 1
+            # Copies: the cost may write into its arguments, as the book's code never does.
+            error = np.asarray(self.cost.delta(z[:m].copy(), a[:m].copy(), y))
+            if error.shape != (m, n_out):
+                raise ValueError(f"cost.delta(z, a, y) must return the output error shaped "
+                                 f"like a, {(m, n_out)}, got {error.shape}")
+            delta[:m] = error
+            self.engine.train_backward(m, mini_batch_size, config.eta, config.lmbda,
+                                       config.momentum, cast(int, config.decay_n),
+                                       config.regularization, work, n_threads, grad_norms)
 
     def _finite(self) -> bool:
         return _kernels.all_finite(self.parameters)

@@ -11,6 +11,7 @@ neurons; ``weights`` and ``biases`` are lists of (n_out, n_in) matrices and (n_o
 columns, and they are the network's live parameters. The book draws from
 ``np.random``; pass ``seed`` for a reproducible network and training run.
 """
+from nnfast import kernels
 from nnfast.book._base import BookNetwork, EpochPrinter, is_empty
 from nnfast.costs import QuadraticCost
 from nnfast.maths import sigmoid, sigmoid_prime
@@ -20,6 +21,10 @@ __all__ = ["Network", "sigmoid", "sigmoid_prime"]
 
 class Network(BookNetwork):
     """Network(sizes): sizes[0] inputs, then the sizes of the layers that follow."""
+
+    # network.py's backprop takes BP1 from cost_derivative, which a reader may rewrite.
+    READER_METHODS = BookNetwork.READER_METHODS + ("cost_derivative",)
+    GRADIENT_METHODS = BookNetwork.GRADIENT_METHODS + ("cost_derivative",)
 
     def __init__(self, sizes, seed=None):
         super().__init__(sizes, QuadraticCost, seed=seed)
@@ -31,7 +36,8 @@ class Network(BookNetwork):
         epoch, as in the book."""
         training = self._data(training_data, "training_data")
         test = None if is_empty(test_data) else self._data(test_data, "test_data")
-        self._sgd(training, epochs, mini_batch_size, eta, 0.0, [EpochPrinter(test)])
+        self._sgd(training, epochs, mini_batch_size, eta, 0.0, [EpochPrinter(test)],
+                  lambda mini_batch: self.update_mini_batch(mini_batch, eta))
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient descent step on mini_batch, a list of (x, y) pairs:
@@ -39,6 +45,17 @@ class Network(BookNetwork):
         mini_batch = list(mini_batch)
         self._step(mini_batch, eta, 0.0, max(len(mini_batch), 1))
 
+    def _output_error(self, z, a, y):
+        """BP1 as network.py writes it: ∂C/∂a ⊙ σ'(z)."""
+        return self.cost_derivative(a, y) * kernels.sigmoid_prime(z)
+
     def evaluate(self, test_data):
-        """The number of test inputs, (x, label) pairs, classified correctly."""
-        return self.network.accuracy(self._data(test_data, "test_data"))
+        """The number of test inputs, (x, label) pairs, classified correctly (by the
+        reader's feedforward, one input at a time, when they rewrote it)."""
+        test = self._data(test_data, "test_data")
+        if self._is_readers("feedforward"):
+            return self._book_accuracy(test)
+        return self.network.accuracy(test)
+
+    def _monitored_accuracy(self, pairs, is_training):
+        return self.evaluate(pairs)

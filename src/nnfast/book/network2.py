@@ -26,7 +26,7 @@ from nnfast.checks import check_int, check_real
 from nnfast.files import write_atomically
 from nnfast.training import EarlyStopping, Monitor, standard_monitors
 from nnfast.book.mnist_loader import vectorized_result
-from nnfast.costs import CrossEntropyCost, QuadraticCost
+from nnfast.costs import CrossEntropyCost, QuadraticCost, cost_name, is_builtin
 from nnfast.maths import sigmoid, sigmoid_prime
 
 __all__ = ["CrossEntropyCost", "Network", "QuadraticCost", "load", "sigmoid",
@@ -60,7 +60,9 @@ class Network(BookNetwork):
         monitors = self._monitors(training, evaluation_data, lmbda, monitor_evaluation_cost,
                                   monitor_evaluation_accuracy, monitor_training_cost,
                                   monitor_training_accuracy, early_stopping_n)
-        history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors)
+        n = len(training.X)
+        history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors,
+                            lambda mini_batch: self.update_mini_batch(mini_batch, eta, lmbda, n))
         return tuple(history)
 
     def _monitors(self, training, evaluation_data, lmbda, monitor_evaluation_cost,
@@ -87,14 +89,29 @@ class Network(BookNetwork):
         self._step(list(mini_batch), eta, lmbda, n)
 
     def accuracy(self, data, convert=False):
-        """How many of data's (x, y) pairs are classified correctly. The book passes
+        """How many of data's (x, y) pairs are classified correctly (by the reader's
+        feedforward, one input at a time, when they rewrote it). The book passes
         convert=True for training data (one-hot y), False for int labels."""
-        return self.network.accuracy(self._data(data, "data"))
+        samples = self._data(data, "data")
+        if self._is_readers("feedforward"):
+            return self._book_accuracy(samples)
+        return self.network.accuracy(samples)
 
     def total_cost(self, data, lmbda, convert=False):
-        """The mean cost over data plus the L2 term 0.5·(lmbda/len(data))·Σ||w||².
+        """The mean cost over data plus the L2 term 0.5·(lmbda/len(data))·Σ||w||²
+        (one input at a time through the reader's feedforward or cost, when theirs).
         The book passes convert=True for data with int labels."""
-        return self.network.total_cost(self._data(data, "data"), lmbda)
+        samples = self._data(data, "data")
+        if self._is_readers("feedforward") or not is_builtin(self.cost):
+            lmbda = check_real(lmbda, "lmbda", minimum=0.0)
+            return self._book_total_cost(samples, lmbda)
+        return self.network.total_cost(samples, lmbda)
+
+    def _monitored_accuracy(self, pairs, is_training):
+        return self.accuracy(pairs, convert=is_training)
+
+    def _monitored_cost(self, pairs, lmbda, is_training):
+        return self.total_cost(pairs, lmbda, convert=not is_training)
 
     # ---- chapter 3's Hessian technique (nnfast.curvature, nnfast.hessian_free) ----
 
@@ -143,7 +160,7 @@ class Network(BookNetwork):
             data = {"sizes": self.sizes,
                     "weights": [w.tolist() for w in self.weights],
                     "biases": [b.tolist() for b in self.biases],
-                    "cost": self.cost.__name__}
+                    "cost": cost_name(self.cost)}
         write_atomically(filename, json.dumps(data))
 
 

@@ -15,6 +15,15 @@ replaces the book's import; its sessions run unchanged::
 What is the book's:
 
 - the layers (:mod:`nnfast.layers`), their initial weights and their dropout;
+- Theano's arithmetic in a ConvPoolLayer: ``conv.conv2d`` is a true convolution (the
+  kernel flipped), and at a max-pool window whose maximum several pixels hold, the
+  gradient goes to every one of them (``gx = (x == max) ? gz : 0``). The engine
+  computes a cross-correlation (PyTorch's convention) with the filters rotated by
+  180 degrees, and pools with ``ties="all"``;
+- each layer's ``w``, ``b`` and ``params = [w, b]``, live and shaped as Theano holds
+  them: a ConvPoolLayer's ``w`` is ``filter_shape``, a fully connected or softmax
+  layer's ``(n_in, n_out)``. They are NumPy views of the engine's parameters (the
+  book's ``layer.w.eval()`` is ``layer.w``), so writes through them change the network;
 - float32 arithmetic (the book's ``theano.config.floatX``);
 - the cost: log-likelihood of a softmax output layer, plus the L2 term
   ``0.5*lmbda*sum(w**2)/num_training_batches`` over every layer's weights, so each
@@ -33,6 +42,8 @@ What differs:
   the book's, in the book's order, but a chunk's lines come out together.
 - The book draws its weights from an unseeded ``np.random``; pass ``seed=`` to
   :class:`Network` for a reproducible network and run.
+- Predictions: ``net.test_mb_predictions(i)`` (after SGD, as the book's ``conv.py``
+  builds it) and ``net.predict(images)`` return the predicted digits.
 """
 
 import numpy as np
@@ -79,12 +90,16 @@ def size(data):
 class Network:
     """Network(layers, mini_batch_size): a stack of network3 layers, the last a SoftmaxLayer.
 
-    ``layers`` and ``mini_batch_size`` are kept as the book keeps them; ``params`` lists
-    each layer's weights and biases in network3's shapes ((n_in, n_out) for a fully
-    connected layer, (filters, channels, height, width) for a convolutional one): views,
-    so writes change the network. ``network`` is the :class:`nnfast.Network` underneath.
-    After SGD, ``best_validation_accuracy``, ``best_iteration`` and ``test_accuracy``
-    hold what was printed last.
+    ``layers`` and ``mini_batch_size`` are kept as the book keeps them. As in Theano,
+    each layer then holds its parameters: ``layer.w``, ``layer.b`` and ``layer.params``
+    are views into this network's, in network3's shapes ((n_in, n_out) for a fully
+    connected layer; for a convolutional one ``filter_shape``, the kernel Theano's true
+    convolution holds, which is the engine's cross-correlation filter rotated by 180
+    degrees), so writes change the network; ``params`` lists them all, layer by layer.
+    A ConvPoolLayer whose ``ties`` is unset takes Theano's tie rule, ``"all"``.
+    ``network`` is the :class:`nnfast.Network` underneath. After SGD,
+    ``best_validation_accuracy``, ``best_iteration`` and ``test_accuracy`` hold what
+    was printed last.
     """
 
     def __init__(self, layers, mini_batch_size, seed=None):
@@ -98,12 +113,39 @@ class Network:
         if not layers or not isinstance(layers[-1], SoftmaxLayer):
             raise ValueError("network3 trains with the log-likelihood cost: the last layer "
                              "must be a SoftmaxLayer")
+        mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
+        unset = [layer for layer in layers
+                 if isinstance(layer, ConvPoolLayer) and layer.ties is None]
+        for layer in unset:
+            layer.ties = "all"  # Theano's max-pool gradient
+        try:
+            self._net = nnfast.Network(layers, cost=LogLikelihoodCost, dtype=np.float32,
+                                       seed=seed)
+        except BaseException:
+            for layer in unset:  # a network refused leaves its layers as they came
+                layer.ties = None
+            raise
         self.layers = layers
-        self.mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
-        self._net = nnfast.Network(layers, cost=LogLikelihoodCost, dtype=np.float32, seed=seed)
+        self.mini_batch_size = mini_batch_size
+        self._give_layers_their_parameters()
+        self._test = None
         self.best_validation_accuracy = None
         self.best_iteration = None
         self.test_accuracy = None
+
+    def _give_layers_their_parameters(self):
+        """Each layer's w, b and params: views of the engine's parameters."""
+        for layer, w, b in zip(self.layers, self._net._w, self._net._b):
+            # Theano's conv2d flips the kernel: its w is the engine's filter rotated
+            # by 180 degrees. A dense layer's w is (n_in, n_out), the engine's transposed.
+            layer.w = w[..., ::-1, ::-1] if w.ndim == 4 else w.T
+            layer.b = b
+            layer.params = [layer.w, layer.b]
+
+    def __setstate__(self, state):
+        # A copy's layers must view the copy's parameters, not hold copies of them.
+        self.__dict__.update(state)
+        self._give_layers_their_parameters()
 
     @property
     def network(self):
@@ -112,10 +154,29 @@ class Network:
 
     @property
     def params(self):
-        """[w0, b0, w1, b1, ...] in network3's shapes (views into the network): a fully
-        connected layer's weights as (n_in, n_out), biases flat."""
-        return [p for w, b in zip(self._net.weights, self._net.biases)
-                for p in ((w, b) if w.ndim == 4 else (w.T, b.reshape(-1)))]
+        """[w0, b0, w1, b1, ...]: every layer's ``params``, as network3's ``self.params``."""
+        return [p for layer in self.layers for p in layer.params]
+
+    def predict(self, images):
+        """The predicted digit (the most probable output) for each row of images
+        (N, n_in), or of the images of an (images, labels) pair; every row, whole
+        mini-batch or not."""
+        if isinstance(images, tuple) and len(images) == 2:
+            images = images[0]
+        return self._net.predict(images)
+
+    def test_mb_predictions(self, i):
+        """The predicted digits of test mini-batch i (the test_data of the last SGD
+        call), as the book's ``conv.py`` compiles ``net.test_mb_predictions``."""
+        if self._test is None:
+            raise ValueError("test_mb_predictions needs a network trained by SGD with "
+                             "test_data")
+        batches = len(self._test.X) // self.mini_batch_size
+        i = check_int(i, "i", minimum=0)
+        if i >= batches:
+            raise ValueError(f"i must be below the {batches} whole test mini-batches, got {i}")
+        m = self.mini_batch_size
+        return self._net.predict(self._test.X[i * m:(i + 1) * m])
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data,
             lmbda=0.0):
@@ -150,6 +211,7 @@ class Network:
                                whole_batches_only=True)
             report = _BookReport(self, validation, test, num_training_batches)
             net.train(training, config, [report], progress=False)
+            self._test = test
             self.best_validation_accuracy = report.best_validation_accuracy
             self.best_iteration = report.best_iteration
             self.test_accuracy = report.test_accuracy

@@ -1,53 +1,21 @@
-# Bindings of the convolution, pooling and dropout kernels (csrc/conv.c, pool.c,
-# dropout.c), included in _kernels.pyx. Images are NCHW. Float32 or float64 arrays
-# of any strides are accepted and copied to C order only when they are not already;
-# the C code trusts them. Every kernel runs with the GIL released.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings of the convolution, pooling and dropout kernels (csrc/conv.c, pool.c,
+dropout.c). Images are NCHW. Float32 or float64 arrays of any strides are accepted and
+copied to C order only when they are not already; the C code trusts them. Every kernel
+runs with the GIL released."""
 
-from numpy cimport PyArray_DATA as _data
+import numbers
 
-# Flat indices into one h x w plane are stored as int32; no size may exceed it either.
-cdef nnf_int _MAX_PLANE = (1 << 31) - 1
+import numpy as np
 
+cimport numpy as cnp
 
-# ---- argument checks ----
+from nnfast._arrays cimport *
+from nnfast._core cimport *
+from nnfast cimport _dtype as nnf
+from nnfast._runtime cimport _thread_count
 
-cdef cnp.ndarray _array(object x, str name, str func, int ndim):
-    """x as a C-contiguous, aligned, native-endian float32/float64 array of ndim
-    dimensions (ndim < 0: any), copied only when it is not one already."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
-                        f"got {type(x).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>x
-    cdef int t = cnp.PyArray_TYPE(arr)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {arr.dtype}")
-    if ndim >= 0 and arr.ndim != ndim:
-        raise ValueError(f"{func}: {name} must be a {ndim}-D array, got shape {(<object>arr).shape}")
-    return _contiguous(arr)
-
-
-cdef cnp.ndarray _contiguous(cnp.ndarray arr):
-    if (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
-            and cnp.PyArray_ISNOTSWAPPED(arr)):
-        return arr
-    return np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
-
-
-cdef nnf_int _size(object v, str func, str name, nnf_int low) except -1:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{func}: {name} must be an int, got {type(v).__name__}")
-    if v < low:
-        raise ValueError(f"{func}: {name} must be at least {low}, got {v}")
-    if v > _MAX_PLANE:
-        raise ValueError(f"{func}: {name} must be at most {_MAX_PLANE}, got {v}")
-    return v
-
-
-cdef tuple _sizes(object v, int count, str func, str name, nnf_int low):
-    """A tuple of count ints >= low (a shape or a pool size)."""
-    if not isinstance(v, (tuple, list)) or len(v) != count:
-        raise TypeError(f"{func}: {name} must be a tuple of {count} ints, got {v!r}")
-    return tuple(_size(e, func, name, low) for e in v)
+cnp.import_array()
 
 
 cdef tuple _kernel_fits(str func, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw, str name):
@@ -78,12 +46,9 @@ def im2col(x, kh, kw):
     cdef nnf_int c = X.shape[0], h = X.shape[1], w = X.shape[2], oh, ow
     oh, ow = _kernel_fits("im2col", h, w, KH, KW, "kh x kw")
     cdef cnp.ndarray cols = np.empty((c * KH * KW, oh * ow), dtype=X.dtype)
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_sim2col(c, h, w, KH, KW, <float *>_data(X), <float *>_data(cols))
-    else:
-        with nogil:
-            nnf_dim2col(c, h, w, KH, KW, <double *>_data(X), <double *>_data(cols))
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.im2col(f64, c, h, w, KH, KW, _data(X), _data(cols))
     return cols
 
 
@@ -99,12 +64,9 @@ def col2im(cols, x_shape, kh, kw):
         raise ValueError(f"col2im: cols must have shape {(c * KH * KW, oh * ow)} for x_shape "
                          f"{(c, h, w)} and a {KH}x{KW} kernel, got {(<object>C).shape}")
     cdef cnp.ndarray X = np.empty((c, h, w), dtype=C.dtype)
-    if cnp.PyArray_TYPE(C) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_scol2im(c, h, w, KH, KW, <float *>_data(C), <float *>_data(X))
-    else:
-        with nogil:
-            nnf_dcol2im(c, h, w, KH, KW, <double *>_data(C), <double *>_data(X))
+    cdef bint f64 = nnf.is_double(C)
+    with nogil:
+        nnf.col2im(f64, c, h, w, KH, KW, _data(C), _data(X))
     return X
 
 
@@ -142,14 +104,10 @@ def conv2d(x, w, b=None, n_threads=None):
     cdef nnf_int f = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3]
     cdef cnp.ndarray out = np.empty((n, f, oh, ow), dtype=X.dtype)
     cdef cnp.ndarray work = np.empty(nnf_conv_workspace_size(n, c, h, wd, f, kh, kw, nt), dtype=X.dtype)
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_sconv_forward(n, c, h, wd, <float *>_data(X), f, kh, kw, <float *>_data(Wt),
-                              <float *>bias, <float *>_data(out), <float *>_data(work), nt)
-    else:
-        with nogil:
-            nnf_dconv_forward(n, c, h, wd, <double *>_data(X), f, kh, kw, <double *>_data(Wt),
-                              <double *>bias, <double *>_data(out), <double *>_data(work), nt)
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.conv_forward(f64, n, c, h, wd, _data(X), f, kh, kw, _data(Wt), bias,
+                         _data(out), _data(work), nt)
     return out
 
 
@@ -173,16 +131,10 @@ def conv2d_backward(x, w, dout, n_threads=None):
     cdef cnp.ndarray dw = np.empty((f, c, kh, kw), dtype=X.dtype)
     cdef cnp.ndarray db = np.empty(f, dtype=X.dtype)
     cdef cnp.ndarray work = np.empty(nnf_conv_workspace_size(n, c, h, wd, f, kh, kw, nt), dtype=X.dtype)
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_sconv_backward(n, c, h, wd, <float *>_data(X), f, kh, kw, <float *>_data(Wt),
-                               <float *>_data(D), <float *>_data(dx), <float *>_data(dw),
-                               <float *>_data(db), <float *>_data(work), nt)
-    else:
-        with nogil:
-            nnf_dconv_backward(n, c, h, wd, <double *>_data(X), f, kh, kw, <double *>_data(Wt),
-                               <double *>_data(D), <double *>_data(dx), <double *>_data(dw),
-                               <double *>_data(db), <double *>_data(work), nt)
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.conv_backward(f64, n, c, h, wd, _data(X), f, kh, kw, _data(Wt), _data(D),
+                          _data(dx), _data(dw), _data(db), _data(work), nt)
     return dx, dw, db
 
 
@@ -199,14 +151,10 @@ def maxpool2d(x, poolsize, n_threads=None):
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], w = X.shape[3]
     cdef cnp.ndarray out = np.empty((n, c, h // p, w // q), dtype=X.dtype)
     cdef cnp.ndarray argmax = np.empty((n, c, h // p, w // q), dtype=np.int32)
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_smaxpool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out),
-                                 <int *>_data(argmax), nt)
-    else:
-        with nogil:
-            nnf_dmaxpool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out),
-                                 <int *>_data(argmax), nt)
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.maxpool_forward(f64, n * c, h, w, p, q, _data(X), _data(out),
+                            <int *>_data(argmax), nt)
     return out, argmax
 
 
@@ -236,14 +184,9 @@ def maxpool2d_backward(dout, argmax, x_shape, n_threads=None):
         raise ValueError(f"maxpool2d_backward: argmax holds indices outside the {h}x{w} plane")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=D.dtype)
     cdef nnf_int p = h // oh, q = w // ow
-    if cnp.PyArray_TYPE(D) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_smaxpool_backward(n * c, h, w, p, q, <float *>_data(D), <int *>_data(A),
-                                  <float *>_data(dx), nt)
-    else:
-        with nogil:
-            nnf_dmaxpool_backward(n * c, h, w, p, q, <double *>_data(D), <int *>_data(A),
-                                  <double *>_data(dx), nt)
+    cdef bint f64 = nnf.is_double(D)
+    with nogil:
+        nnf.maxpool_backward(f64, n * c, h, w, p, q, _data(D), <int *>_data(A), _data(dx), nt)
     return dx
 
 
@@ -256,12 +199,9 @@ def l2pool2d(x, poolsize, n_threads=None):
     cdef int nt = _thread_count(n_threads, "l2pool2d")
     cdef nnf_int n = X.shape[0], c = X.shape[1], h = X.shape[2], w = X.shape[3]
     cdef cnp.ndarray out = np.empty((n, c, h // p, w // q), dtype=X.dtype)
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_sl2pool_forward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(out), nt)
-    else:
-        with nogil:
-            nnf_dl2pool_forward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(out), nt)
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.l2pool_forward(f64, n * c, h, w, p, q, _data(X), _data(out), nt)
     return out
 
 
@@ -286,14 +226,10 @@ def l2pool2d_backward(dout, x, out, n_threads=None):
     cdef int nt = _thread_count(n_threads, "l2pool2d_backward")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=X.dtype)
     cdef nnf_int p = h // oh, q = w // ow
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_sl2pool_backward(n * c, h, w, p, q, <float *>_data(X), <float *>_data(O),
-                                 <float *>_data(D), <float *>_data(dx), nt)
-    else:
-        with nogil:
-            nnf_dl2pool_backward(n * c, h, w, p, q, <double *>_data(X), <double *>_data(O),
-                                 <double *>_data(D), <double *>_data(dx), nt)
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.l2pool_backward(f64, n * c, h, w, p, q, _data(X), _data(O), _data(D),
+                            _data(dx), nt)
     return dx
 
 
@@ -316,12 +252,7 @@ def dropout(x, p, seed, n_threads=None):
     cdef nnf_int count = X.size
     cdef cnp.ndarray out = np.empty((<object>X).shape, dtype=X.dtype)
     cdef cnp.ndarray mask = np.empty((<object>X).shape, dtype=np.uint8)
-    if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
-        with nogil:
-            nnf_sdropout(count, <float *>_data(X), pr, s, <float *>_data(out),
-                         <unsigned char *>_data(mask), nt)
-    else:
-        with nogil:
-            nnf_ddropout(count, <double *>_data(X), pr, s, <double *>_data(out),
-                         <unsigned char *>_data(mask), nt)
+    cdef bint f64 = nnf.is_double(X)
+    with nogil:
+        nnf.dropout(f64, count, _data(X), pr, s, _data(out), <unsigned char *>_data(mask), nt)
     return out, mask

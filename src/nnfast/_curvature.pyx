@@ -1,6 +1,17 @@
-# Bindings of the gradient and curvature-vector products (csrc/hvp.inc), included at
-# the end of _kernels.pyx beside the Engine whose network they read. nnfast.curvature
-# validates every argument; this file checks only what keeps the C code in bounds.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings of the gradient and curvature-vector products (csrc/hvp.inc), over the
+network an Engine holds. nnfast.curvature validates every argument; this module checks
+only what keeps the C code in bounds."""
+
+import numpy as np
+
+cimport numpy as cnp
+
+from nnfast._core cimport *
+from nnfast cimport _dtype as nnf
+from nnfast._engine cimport Engine
+
+cnp.import_array()
 
 CURVATURE_MATRICES = {"hessian": NNF_CURVATURE_HESSIAN,
                       "gauss-newton": NNF_CURVATURE_GAUSS_NEWTON}
@@ -28,6 +39,10 @@ def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.
     cdef nnf_int count = _parameter_count(engine)
     if block < 1:
         raise ValueError("curvature: block must be >= 1")
+    if engine.snet.cost == NNF_COST_CALLER:
+        raise ValueError("curvature: the Hessian technique needs a built-in cost (its "
+                         "second derivatives are written in C); a cost of one's own "
+                         "trains with SGD")
     if (x.dtype != engine.dtype or x.ndim != 2 or x.shape[1] != engine.sizes[0]
             or x.strides[1] != x.itemsize or x.strides[0] % x.itemsize != 0
             or not cnp.PyArray_ISALIGNED(x)):
@@ -43,11 +58,9 @@ def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.
     if v is not None and (v.dtype != engine.dtype or v.ndim != 1 or v.shape[0] != count
                           or not v.flags.c_contiguous):
         raise ValueError(f"curvature: v must be a contiguous {engine.dtype} vector of {count}")
-    cdef cnp.ndarray work
-    if engine.dtype == np.float32:
-        work = np.empty(nnf_scurvature_workspace_size(&engine.snet, block, n_threads), engine.dtype)
-    else:
-        work = np.empty(nnf_dcurvature_workspace_size(&engine.dnet, block, n_threads), engine.dtype)
+    cdef cnp.ndarray work = np.empty(
+        nnf.curvature_workspace_size(engine.f64, &engine.snet, &engine.dnet, block, n_threads),
+        engine.dtype)
     gradient = np.empty(count, engine.dtype) if want_gradient else None
     product = np.empty(count, engine.dtype) if v is not None else None
     cdef nnf_int ldx = x.strides[0] // x.itemsize, n_rows = rows.shape[0]
@@ -56,14 +69,7 @@ def curvature(Engine engine, str matrix, cnp.ndarray x, cnp.ndarray labels, cnp.
     cdef void *vp = NULL if v is None else cnp.PyArray_DATA(v)
     cdef long long *lp = <long long *>cnp.PyArray_DATA(labels)
     cdef long long *rp = <long long *>cnp.PyArray_DATA(rows)
-    if engine.dtype == np.float32:
-        with nogil:
-            nnf_scurvature(&engine.snet, kind, <float *>cnp.PyArray_DATA(x), ldx, lp, rp, n_rows,
-                           block, <float>lmbda, <float *>vp, <float *>g, <float *>p,
-                           <float *>cnp.PyArray_DATA(work), n_threads)
-    else:
-        with nogil:
-            nnf_dcurvature(&engine.dnet, kind, <double *>cnp.PyArray_DATA(x), ldx, lp, rp, n_rows,
-                           block, lmbda, <double *>vp, <double *>g, <double *>p,
-                           <double *>cnp.PyArray_DATA(work), n_threads)
+    with nogil:
+        nnf.curvature(engine.f64, &engine.snet, &engine.dnet, kind, cnp.PyArray_DATA(x), ldx, lp,
+                      rp, n_rows, block, lmbda, vp, g, p, cnp.PyArray_DATA(work), n_threads)
     return gradient, product

@@ -1,0 +1,96 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings of the planner (csrc/plan.h): its mode, its cache of GEMM plans and the
+elementwise, pooling and dropout kernels' thresholds. nnfast.plan is its Python face,
+which checks what it passes here."""
+
+from libc.string cimport memset
+
+from nnfast._core cimport *
+
+from nnfast._runtime import ARCHS
+
+PLAN_MODES = ("measure", "estimate")
+PLAN_HOW = ("estimated", "measured", "imported")
+PLAN_WORK_KINDS = ("elementwise", "pool", "dropout")
+PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
+
+
+def plan_mode(mode=None):
+    """The planner's mode, 'measure' or 'estimate'; set first when mode is given."""
+    if mode is not None:
+        if mode not in PLAN_MODES:
+            raise ValueError(f"plan_mode: mode must be one of {PLAN_MODES}, got {mode!r}")
+        nnf_plan_set_mode(NNF_PLAN_ESTIMATE if mode == "estimate" else NNF_PLAN_MEASURE)
+    return "estimate" if nnf_plan_mode() == NNF_PLAN_ESTIMATE else "measure"
+
+
+def gemm_same_bits(isa_a, isa_b):
+    """Whether two ISAs' kernel tables give bit-identical products."""
+    return bool(nnf_gemm_same_bits(ARCHS.index(isa_a), ARCHS.index(isa_b)))
+
+
+def gemm_plans():
+    """Every cached GEMM plan as a dict, in the order planned."""
+    cdef nnf_gemm_plan p
+    cdef int i, j
+    result = []
+    for i in range(nnf_plan_count()):
+        if nnf_plan_get(i, &p) != 0:
+            break
+        result.append({
+            "isa_in_use": ARCHS[p.sig.arch_in_use],
+            "dtype": "float64" if p.sig.is_double else "float32",
+            "m": p.sig.m, "n": p.sig.n, "k": p.sig.k,
+            "unit_stride": [name for j, name in enumerate(PLAN_LAYOUT_BITS) if p.sig.layout >> j & 1],
+            "beta_zero": bool(p.sig.beta_zero), "n_threads": p.sig.n_threads,
+            "isa": ARCHS[p.arch], "team": p.team, "how": PLAN_HOW[p.how],
+            "candidates": [{"isa": ARCHS[p.candidate[j].arch], "team": p.candidate[j].team,
+                            "seconds": p.candidate[j].seconds} for j in range(p.n_candidates)],
+            "planning_seconds": p.planning_seconds})
+    return result
+
+
+def put_gemm_plan(plan):
+    """Cache one plan, a dict as gemm_plans() gives it (candidates are not kept)."""
+    cdef nnf_gemm_plan p
+    memset(&p, 0, sizeof(p))
+    p.sig.arch_in_use = ARCHS.index(plan["isa_in_use"])
+    p.sig.is_double = plan["dtype"] == "float64"
+    p.sig.m, p.sig.n, p.sig.k = plan["m"], plan["n"], plan["k"]
+    p.sig.layout = sum(1 << PLAN_LAYOUT_BITS.index(name) for name in plan["unit_stride"])
+    p.sig.beta_zero, p.sig.n_threads = plan["beta_zero"], plan["n_threads"]
+    p.arch, p.team, p.how = ARCHS.index(plan["isa"]), plan["team"], PLAN_HOW.index("imported")
+    if nnf_plan_put(&p) != 0:
+        raise MemoryError("put_gemm_plan: out of memory")
+
+
+def parallel_plan():
+    """The elementwise, pooling and dropout kernels' thresholds (planned if not yet)."""
+    cdef nnf_parallel_plan p
+    with nogil:
+        p = nnf_plan_parallel()
+    return {"threshold": {kind: p.threshold[i] for i, kind in enumerate(PLAN_WORK_KINDS)},
+            "fork_join_seconds": p.fork_join_seconds,
+            "element_seconds": {kind: p.element_seconds[i] for i, kind in enumerate(PLAN_WORK_KINDS)},
+            "how": PLAN_HOW[p.how]}
+
+
+def put_parallel_plan(plan):
+    """Set the thresholds, a dict as parallel_plan() gives it."""
+    cdef nnf_parallel_plan p
+    cdef int i
+    memset(&p, 0, sizeof(p))
+    for i, kind in enumerate(PLAN_WORK_KINDS):
+        p.threshold[i] = plan["threshold"][kind]
+        p.element_seconds[i] = plan["element_seconds"][kind]
+    p.fork_join_seconds, p.how = plan["fork_join_seconds"], PLAN_HOW.index("imported")
+    nnf_plan_put_parallel(&p)
+
+
+def forget_plans():
+    nnf_plan_forget()
+
+
+def plan_timed_runs():
+    """GEMM runs made for timing since the process started."""
+    return nnf_plan_timed_runs()
