@@ -55,7 +55,8 @@ def _assert_same(got, want):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
     """The same seed gives the same weights bit for bit whatever the planner chose:
-    estimated, measured, every kernel on one thread, every kernel on all three."""
+    estimated, measured, every product on each kernel table it may choose, every
+    kernel on one thread, every kernel on all three."""
     plan.set_mode("estimate")
     want = _train(dtype, 3)
     assert {p["how"] for p in plan.plans()} == {"estimated"}
@@ -64,8 +65,16 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
     plan.set_mode("measure")
     _assert_same(_train(dtype, 3), want)
     assert {p["how"] for p in plan.plans()} == {"measured"}
+    measured = plan.plans()
+    in_use = _kernels.get_arch()
+    for isa in _kernels.supported_archs():  # every table the planner may choose
+        if _kernels.gemm_same_bits(in_use, isa):
+            plan.forget()
+            for p in measured:
+                _kernels.put_gemm_plan(dict(p, isa=isa))
+            _assert_same(_train(dtype, 3), want)
     for team in (1, 3):
-        forced = [dict(p, team=team) for p in plan.plans()]
+        forced = [dict(p, team=team) for p in measured]
         plan.forget()
         for p in forced:
             _kernels.put_gemm_plan(p)
