@@ -66,10 +66,12 @@ int nnf_plan_mode(void) { return atomic_load(&plan_mode); }
 void nnf_plan_set_mode(int mode) { atomic_store(&plan_mode, mode); }
 long long nnf_plan_timed_runs(void) { return atomic_load(&timed_runs); }
 
-/* The kernel tables' contract: 0 until every kernel of every ISA computes each output
- * in one canonical summation order. Then this becomes `return 1;`, and the planner
- * may time every table the CPU runs (tests/test_plan.py checks the promise). */
-int nnf_gemm_same_bits(int arch_a, int arch_b) { return arch_a == arch_b; }
+/* The kernel tables' contract: every kernel of every ISA computes each output in one
+ * summation order per family of paths (tuning.h, gemm_ukr.h), so the planner may time
+ * every table the CPU runs. Should an ISA's kernels ever round differently, this
+ * returns arch_a == arch_b for it (tests/test_plan.py and test_same_bits.py check the
+ * promise). */
+int nnf_gemm_same_bits(int arch_a, int arch_b) { return 1; }
 
 const nnf_gemm_arch *nnf_gemm_table(int arch)
 {
