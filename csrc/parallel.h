@@ -27,4 +27,28 @@ static inline int nnf_team(int n_threads, int worth_it)
     return worth_it && n_threads > 1 && !nnf_forked_child ? n_threads : 1;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+/* The floating-point mode a kernel runs in: x86's flush-to-zero and
+ * denormals-are-zero bits of MXCSR (the float engine sets them: engine.c). The mode is
+ * per thread, so every parallel region reads the caller's mode first and each
+ * thread of the team adopts it (nnf_fp_join) before it computes: a kernel gives
+ * the same bits on any thread count in whichever mode it is called. */
+#if defined(__x86_64__) || defined(__i386__)
+#define NNF_FP_FLUSH 0x8040u /* FTZ (bit 15) | DAZ (bit 6) */
+static inline unsigned nnf_fp_mode(void) { return _mm_getcsr() & NNF_FP_FLUSH; }
+static inline void nnf_fp_join(unsigned mode)
+{
+    unsigned csr = _mm_getcsr();
+    if ((csr & NNF_FP_FLUSH) != mode)
+        _mm_setcsr((csr & ~NNF_FP_FLUSH) | mode);
+}
+#else
+#define NNF_FP_FLUSH 0u
+static inline unsigned nnf_fp_mode(void) { return 0; }
+static inline void nnf_fp_join(unsigned mode) { (void)mode; }
+#endif
+
 #endif
