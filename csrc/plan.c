@@ -38,10 +38,17 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536};
  * so are its table's smaller teams. A signature's planning therefore costs at most
  * RUNS_PER_CANDIDATE runs per candidate, 3 x (team sizes) x (kernel tables): 6 runs
  * for 2 threads on one table; and a big product whose fewer-thread runs lose costs
- * its best team's three runs plus one run at half the team. */
+ * its best team's three runs plus one run at half the team.
+ * A timed run of a product shorter than BATCH_SECONDS repeats it (at most
+ * BATCH_REPEATS times) until the run lasts that long, and counts the mean: a
+ * mini-batch-10 product of a microsecond or two is otherwise decided by the timer's
+ * resolution and a single interruption. That bounds a signature's planning at
+ * about 2 x BATCH_SECONDS per candidate beyond the product's own runs. */
 #define TIMED_RUNS 2
 #define RUNS_PER_CANDIDATE (1 + TIMED_RUNS)
 #define LOSING 2.0
+#define BATCH_SECONDS 50e-6
+#define BATCH_REPEATS 64
 
 /* A kernel's elements on one thread, timed to find its per-element cost: a few
  * tens of microseconds, as long as the kernels the threshold decides for. */
