@@ -52,6 +52,14 @@ static void *nnf_pack_space(int which, size_t bytes)
 /* How a product is computed (see gemm.inc). */
 enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
 
+int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_cols_unit,
+                       int b_rows_unit, int b_cols_unit)
+{
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    return a_cols_unit && b_rows_unit && !b_cols_unit && !a_rows_unit &&
+           (flops < NNF_GEMM_DIRECT_FLOPS || m <= NNF_GEMM_DOT_NARROW || n <= NNF_GEMM_DOT_NARROW);
+}
+
 #define REAL float
 #define P(name) nnf_s##name
 #define BLOCK sblock

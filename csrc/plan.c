@@ -135,6 +135,7 @@ static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice)
         if (at >= 0) {
             choice->arch = plans[at].arch;
             choice->team = plans[at].team;
+            choice->path = plans[at].path;
             found = 1;
         }
     }
@@ -191,6 +192,7 @@ static int cache_insert(const nnf_gemm_plan *plan, int replace, nnf_gemm_choice 
         const nnf_gemm_plan *kept = &plans[index_slots[slot]];
         choice->arch = kept->arch;
         choice->team = kept->team;
+        choice->path = kept->path;
     }
 done:
     pthread_rwlock_unlock(&cache_lock);
@@ -241,14 +243,24 @@ static nnf_gemm_plan estimate(const nnf_gemm_signature *s)
 }
 
 /* The candidates of s: the table in use, then the others that give the same bits
- * (none when NNFAST_ARCH chose it), each with teams of n_threads, then the powers of
- * two below it down to 1. Most threads first: a big product, which they suit, finds
- * its best time at once, and fewer threads that cannot win are dropped after one run
- * (time_candidates). */
+ * (none when NNFAST_ARCH chose it); for each, in the chain family, the direct path
+ * (where an operand allows it) and the packed one, else the one path the shape rule
+ * gives; for each, teams of n_threads, then the powers of two below it down to 1.
+ * Most threads first: a big product, which they suit, finds its best time at once,
+ * and fewer threads that cannot win are dropped after one run (time_candidates). */
 static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
 {
     int current = s->arch_in_use, count = 0;
     int threads = nnf_team_size(s->n_threads);
+    int a_rows = s->layout & 1, a_cols = s->layout >> 1 & 1;
+    int b_rows = s->layout >> 2 & 1, b_cols = s->layout >> 3 & 1;
+    int paths[2] = {NNF_GEMM_PATH_RULE}, n_paths = 1;
+    if (!nnf_gemm_takes_dot(s->m, s->n, s->k, a_rows, a_cols, b_rows, b_cols) &&
+        (b_cols || a_rows)) {
+        paths[0] = NNF_GEMM_PATH_DIRECT;
+        paths[1] = NNF_GEMM_PATH_PACKED;
+        n_paths = 2;
+    }
     for (int i = 0; i <= nnf_arch_best(); i++) {
         int arch = i == 0 ? current : i <= current ? i - 1 : i;
         if (arch != current && (nnf_arch_forced() || !nnf_gemm_same_bits(current, arch)))
@@ -256,9 +268,10 @@ static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
         int below = 1;
         while (2 * below < threads)
             below *= 2;
-        for (int team = threads; team >= 1; team = team > below ? below : team / 2)
-            if (count < NNF_PLAN_MAX_CANDIDATES)
-                out[count++] = (nnf_gemm_candidate){arch, team, INFINITY};
+        for (int p = 0; p < n_paths; p++)
+            for (int team = threads; team >= 1; team = team > below ? below : team / 2)
+                if (count < NNF_PLAN_MAX_CANDIDATES)
+                    out[count++] = (nnf_gemm_candidate){arch, team, paths[p], INFINITY};
     }
     return count;
 }
@@ -278,11 +291,13 @@ static void choose(nnf_gemm_plan *plan)
         if (c->seconds > (1 + NOISE_MARGIN) * fastest)
             continue;
         if (best < 0 || c->team < plan->candidate[best].team ||
-            (c->team == plan->candidate[best].team && c->arch == plan->sig.arch_in_use))
+            (c->team == plan->candidate[best].team && c->arch == plan->sig.arch_in_use &&
+             plan->candidate[best].arch != plan->sig.arch_in_use))
             best = i;
     }
     plan->arch = plan->candidate[best].arch;
     plan->team = plan->candidate[best].team;
+    plan->path = plan->candidate[best].path;
 }
 
 #define REAL float

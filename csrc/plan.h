@@ -21,20 +21,32 @@ typedef struct {
     int n_threads;
 } nnf_gemm_signature;
 
-/* One timed candidate: a kernel table and a team size, best seconds of its runs. */
+/* How a chain-family product (gemm_ukr.h) is computed: as the shape rule says, or
+ * forced onto the direct kernel (operands read in place) or the packed one. Both
+ * give the same bits, so the planner may choose; the dot family has one path. */
+enum { NNF_GEMM_PATH_RULE = 0, NNF_GEMM_PATH_DIRECT = 1, NNF_GEMM_PATH_PACKED = 2 };
+
+/* Whether a product of this shape takes the dot family: A and B both contiguous
+ * along k, neither with the direct path's unit stride, and the product small or C
+ * narrow. Shapes and strides alone decide, with the same constants on every ISA. */
+int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_cols_unit,
+                       int b_rows_unit, int b_cols_unit);
+
+/* One timed candidate: a kernel table, a team size and a path, best seconds of its
+ * runs. */
 typedef struct {
-    int arch, team;
+    int arch, team, path;
     double seconds;
 } nnf_gemm_candidate;
 
-#define NNF_PLAN_MAX_CANDIDATES 36
+#define NNF_PLAN_MAX_CANDIDATES 72
 enum { NNF_PLAN_ESTIMATED = 0, NNF_PLAN_MEASURED = 1, NNF_PLAN_IMPORTED = 2 };
 
 /* A signature's plan: the kernel table and team size chosen, how (estimated,
  * measured, imported), the candidates timed and the seconds planning took. */
 typedef struct {
     nnf_gemm_signature sig;
-    int arch, team, how;
+    int arch, team, path, how;
     int n_candidates;
     nnf_gemm_candidate candidate[NNF_PLAN_MAX_CANDIDATES];
     double planning_seconds;
@@ -44,9 +56,9 @@ typedef struct {
  * product, so that the planner may choose between them. */
 int nnf_gemm_same_bits(int arch_a, int arch_b);
 
-/* What a GEMM runs with: a kernel table (NNF_ARCH_*) and a team size. */
+/* What a GEMM runs with: a kernel table (NNF_ARCH_*), a team size and a path. */
 typedef struct {
-    int arch, team;
+    int arch, team, path;
 } nnf_gemm_choice;
 
 /* The GEMM's choice, planned on first use of its signature (timing runs write only
@@ -59,12 +71,12 @@ nnf_gemm_choice nnf_dgemm_plan(nnf_int m, nnf_int n, nnf_int k, double alpha,
                                nnf_int rsb, nnf_int csb, double beta, const double *c,
                                nnf_int rsc, nnf_int csc, int n_threads);
 
-/* The GEMM of gemm.inc with its kernel table and team size given (the plan's choice);
- * m, n > 0, k > 0 and alpha != 0. */
-void nnf_sgemm_planned(const nnf_gemm_arch *arch, int team, nnf_int m, nnf_int n, nnf_int k,
+/* The GEMM of gemm.inc with its kernel table, team size and path (NNF_GEMM_PATH_*)
+ * given (the plan's choice); m, n > 0, k > 0 and alpha != 0. */
+void nnf_sgemm_planned(const nnf_gemm_arch *arch, int team, int path, nnf_int m, nnf_int n, nnf_int k,
                        float alpha, const float *a, nnf_int rsa, nnf_int csa, const float *b,
                        nnf_int rsb, nnf_int csb, float beta, float *c, nnf_int rsc, nnf_int csc);
-void nnf_dgemm_planned(const nnf_gemm_arch *arch, int team, nnf_int m, nnf_int n, nnf_int k,
+void nnf_dgemm_planned(const nnf_gemm_arch *arch, int team, int path, nnf_int m, nnf_int n, nnf_int k,
                        double alpha, const double *a, nnf_int rsa, nnf_int csa, const double *b,
                        nnf_int rsb, nnf_int csb, double beta, double *c, nnf_int rsc,
                        nnf_int csc);

@@ -56,7 +56,8 @@ def _assert_same(got, want):
 def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
     """The same seed gives the same weights bit for bit whatever the planner chose:
     estimated, measured, every product on each kernel table it may choose, every
-    kernel on one thread, every kernel on all three."""
+    product of the chain family on its direct and on its packed path (k above and
+    below the canonical KC), every kernel on one thread, every kernel on all three."""
     plan.set_mode("estimate")
     want = _train(dtype, 3)
     assert {p["how"] for p in plan.plans()} == {"estimated"}
@@ -73,6 +74,13 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
             for p in measured:
                 _kernels.put_gemm_plan(dict(p, isa=isa))
             _assert_same(_train(dtype, 3), want)
+    chain = [p for p in measured if p["path"] != "rule"]  # the direct/packed choices
+    assert chain
+    for path in ("direct", "packed"):  # every chain product on each of its paths
+        plan.forget()
+        for p in measured:
+            _kernels.put_gemm_plan(dict(p, path=path) if p["path"] != "rule" else p)
+        _assert_same(_train(dtype, 3), want)
     for team in (1, 3):
         forced = [dict(p, team=team) for p in measured]
         plan.forget()
@@ -86,9 +94,9 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
-    """The first product of a signature times 3, 2 and 1 threads, three runs each
-    (one warm-up, two timed; one run for a team that loses by 2x at once, and none for
-    the teams below it), on a scratch C: the caller's C (read, beta != 0) gives the
+    """The first product of a signature times 3, 2 and 1 threads on each of the chain
+    family's direct and packed paths, three runs each (one warm-up, two timed; one run
+    for a team that loses by 2x at once, and none for the teams below it), on a scratch C: the caller's C (read, beta != 0) gives the
     oracle's answer and the same bits as the second call, which times nothing."""
     rng = np.random.default_rng(5)
     a = rng.standard_normal((61, 53)).astype(dtype)
@@ -99,8 +107,13 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
                            n_threads=3)
     (made,) = plan.plans()
     in_use = _kernels.get_arch()
-    teams = [cand["team"] for cand in made["candidates"] if cand["isa"] == in_use]
-    assert len(teams) >= 2 and teams == [3, 2, 1][:len(teams)]
+    paths = [cand["path"] for cand in made["candidates"] if cand["isa"] == in_use]
+    assert paths[0] == "direct" and set(paths) == {"direct", "packed"}  # the chain family
+    for path in ("direct", "packed"):
+        teams = [cand["team"] for cand in made["candidates"]
+                 if cand["isa"] == in_use and cand["path"] == path]
+        assert teams == [3, 2, 1][:len(teams)]
+    assert len([cand for cand in made["candidates"] if cand["isa"] == in_use]) >= 2
     assert made["candidates"][0]["isa"] == in_use
     assert all(_kernels.gemm_same_bits(in_use, cand["isa"]) for cand in made["candidates"])
     listed = len(made["candidates"])
@@ -122,10 +135,12 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
 
 
 def test_one_candidate_is_not_timed():
-    """One thread on the one table set_arch pins (as NNFAST_ARCH does): no choice."""
+    """One thread on the one table set_arch pins (as NNFAST_ARCH does), and a product
+    of the dot family (both operands contiguous along k), which has one path: no
+    choice."""
     _kernels.set_arch(_kernels.get_arch())
     runs = plan.timed_runs()
-    kernels.matmul(np.ones((9, 7)), np.ones((7, 5)), n_threads=1)
+    kernels.matmul(np.ones((9, 7)), np.ones((5, 7)), trans_b=True, n_threads=1)
     (made,) = plan.plans()
     assert (made["team"], made["how"], made["candidates"]) == (1, "measured", [])
     assert plan.timed_runs() == runs

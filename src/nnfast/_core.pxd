@@ -215,11 +215,11 @@ cdef extern from "plan.h" nogil:
         nnf_int m, n, k
         int layout, beta_zero, n_threads
     ctypedef struct nnf_gemm_candidate:
-        int arch, team
+        int arch, team, path
         double seconds
     ctypedef struct nnf_gemm_plan:
         nnf_gemm_signature sig
-        int arch, team, how, n_candidates
+        int arch, team, path, how, n_candidates
         nnf_gemm_candidate candidate[NNF_PLAN_MAX_CANDIDATES]
         double planning_seconds
     ctypedef struct nnf_parallel_plan:

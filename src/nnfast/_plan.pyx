@@ -13,6 +13,8 @@ PLAN_MODES = ("measure", "estimate")
 PLAN_HOW = ("estimated", "measured", "imported")
 PLAN_WORK_KINDS = ("elementwise", "pool", "dropout")
 PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
+# NNF_GEMM_PATH_*: as the shape rule says, or the chain family's direct or packed path.
+PLAN_PATHS = ("rule", "direct", "packed")
 
 
 def plan_mode(mode=None):
@@ -43,8 +45,10 @@ def gemm_plans():
             "m": p.sig.m, "n": p.sig.n, "k": p.sig.k,
             "unit_stride": [name for j, name in enumerate(PLAN_LAYOUT_BITS) if p.sig.layout >> j & 1],
             "beta_zero": bool(p.sig.beta_zero), "n_threads": p.sig.n_threads,
-            "isa": ARCHS[p.arch], "team": p.team, "how": PLAN_HOW[p.how],
+            "isa": ARCHS[p.arch], "team": p.team, "path": PLAN_PATHS[p.path],
+            "how": PLAN_HOW[p.how],
             "candidates": [{"isa": ARCHS[p.candidate[j].arch], "team": p.candidate[j].team,
+                            "path": PLAN_PATHS[p.candidate[j].path],
                             "seconds": p.candidate[j].seconds} for j in range(p.n_candidates)],
             "planning_seconds": p.planning_seconds})
     return result
@@ -60,6 +64,7 @@ def put_gemm_plan(plan):
     p.sig.layout = sum(1 << PLAN_LAYOUT_BITS.index(name) for name in plan["unit_stride"])
     p.sig.beta_zero, p.sig.n_threads = plan["beta_zero"], plan["n_threads"]
     p.arch, p.team, p.how = ARCHS.index(plan["isa"]), plan["team"], PLAN_HOW.index("imported")
+    p.path = PLAN_PATHS.index(plan["path"])
     if nnf_plan_put(&p) != 0:
         raise MemoryError("put_gemm_plan: out of memory")
 

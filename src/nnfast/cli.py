@@ -510,15 +510,15 @@ def _print_plan(args) -> None:
     made = plan.plan_network(net, args.mini_batch, threads)
     print(f"plan of {kind if args.net else ','.join(map(str, net.sizes))} ({args.dtype}), "
           f"mini-batch {args.mini_batch}, {threads} threads, {plan.mode()}:")
-    print(f"  {'m x n x k':<18}{'unit stride':<26}{'C read':<8}{'chosen':<14}candidates")
+    print(f"  {'m x n x k':<18}{'unit stride':<26}{'C read':<8}{'chosen':<21}candidates")
     for p in made:
         shape = f"{p['m']} x {p['n']} x {p['k']}"
-        timed = ", ".join(f"{c['isa']} {c['team']}t {c['seconds'] * 1e6:.1f} us"
+        timed = ", ".join(f"{c['isa']} {c['team']}t {c['path']} {c['seconds'] * 1e6:.1f} us"
                           for c in p["candidates"]) or (
             "the only one" if p["how"] == "measured" else p["how"])
-        chosen = f"{p['isa']} {p['team']}t"
+        chosen = f"{p['isa']} {p['team']}t {p['path']}"
         print(f"  {shape:<18}{' '.join(p['unit_stride']):<26}"
-              f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<14}{timed}")
+              f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<21}{timed}")
     seconds = sum(p["planning_seconds"] for p in made)
     print(f"  {len(made)} products planned in {seconds * 1e3:.2f} ms "
           f"({plan.timed_runs() - runs} timed runs)")

@@ -29,6 +29,7 @@ from nnfast.files import PathLike, write_atomically
 MODES = _kernels.PLAN_MODES
 WISDOM_FORMAT = "nnfast-wisdom-1"
 _SIGNATURE_KEYS = ("isa_in_use", "dtype", "m", "n", "k", "unit_stride", "beta_zero", "n_threads")
+_CHOICE_KEYS = _SIGNATURE_KEYS + ("isa", "team", "path")
 
 
 def mode() -> str:
@@ -101,7 +102,7 @@ def fingerprint() -> Dict[str, Any]:
 def export_wisdom(path: PathLike) -> None:
     """Write every plan of this process (the thresholds included, measured first if
     need be) to path as JSON, atomically, with this machine's fingerprint."""
-    gemm = [{key: p[key] for key in _SIGNATURE_KEYS + ("isa", "team")} for p in plans()]
+    gemm = [{key: p[key] for key in _CHOICE_KEYS} for p in plans()]
     wisdom = {"format": WISDOM_FORMAT, "fingerprint": fingerprint(), "gemm": gemm,
               "parallel": parallel()}
     write_atomically(path, json.dumps(wisdom, indent=1) + "\n")
@@ -109,9 +110,11 @@ def export_wisdom(path: PathLike) -> None:
 
 def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
     """One GEMM plan of a wisdom file, checked to be one this process could make."""
-    if not isinstance(plan, dict) or set(plan) != set(_SIGNATURE_KEYS + ("isa", "team")):
-        raise ValueError(f"{where}: expected an object with the keys "
-                         f"{sorted(_SIGNATURE_KEYS + ('isa', 'team'))}")
+    if not isinstance(plan, dict) or set(plan) != set(_CHOICE_KEYS):
+        raise ValueError(f"{where}: expected an object with the keys {sorted(_CHOICE_KEYS)}")
+    if plan["path"] not in _kernels.PLAN_PATHS:
+        raise ValueError(f"{where}: path must be one of {_kernels.PLAN_PATHS}, "
+                         f"got {plan['path']!r}")
     supported = _kernels.supported_archs()
     for key in ("isa_in_use", "isa"):
         if plan[key] not in supported:
