@@ -1,5 +1,21 @@
-"""Helpers shared by the engine's tests (test_network.py, test_convnet.py)."""
+"""Helpers shared by the engine's and the kernels' tests (test_network.py,
+test_convnet.py, test_curvature.py, test_kernels.py, test_same_bits.py)."""
+import contextlib
+
 import numpy as np
+
+from nnfast import _kernels
+
+
+@contextlib.contextmanager
+def using_arch(name):
+    """Run the block with the named micro-kernel, then restore the one in use before."""
+    previous = _kernels.get_arch()
+    _kernels.set_arch(name)
+    try:
+        yield
+    finally:
+        _kernels.set_arch(previous)
 
 
 def params(net):

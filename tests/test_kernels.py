@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 
 import nnfast
 from nnfast import _kernels, kernels, oracle
+from engine_checks import using_arch
 
 ARCHS = _kernels.supported_archs()
 DTYPES = (np.float32, np.float64)
@@ -66,17 +67,6 @@ def _tid(value):
 
 
 # ---- helpers ----
-
-
-@contextlib.contextmanager
-def using_arch(name):
-    """Run the block with the named micro-kernel, then restore the one in use before."""
-    previous = _kernels.get_arch()
-    _kernels.set_arch(name)
-    try:
-        yield
-    finally:
-        _kernels.set_arch(previous)
 
 
 @pytest.fixture

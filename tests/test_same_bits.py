@@ -10,7 +10,6 @@ kernels, and whole training runs of a W1-like MLP and W4- and W5-like conv nets
 (whose backward takes the sparse products) on 1 and 2 threads. An ISA the CPU lacks is
 skipped with the reason; under CI=true the CPU must have one to compare.
 """
-import contextlib
 import os
 
 import numpy as np
@@ -18,20 +17,11 @@ import pytest
 
 from nnfast import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, _kernels, kernels
 from nnfast.activations import ReLU
+from engine_checks import using_arch
 
 SIMD_ISAS = tuple(name for name in _kernels.ARCHS if name != "ref")
 DTYPES = (np.float32, np.float64)
 KC = _kernels.blocking(np.float32)["kc"]
-
-
-@contextlib.contextmanager
-def using_arch(name):
-    previous = _kernels.get_arch()
-    _kernels.set_arch(name)
-    try:
-        yield
-    finally:
-        _kernels.set_arch(previous)
 
 
 @pytest.fixture(params=SIMD_ISAS)

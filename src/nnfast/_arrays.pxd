@@ -10,6 +10,7 @@ from numpy cimport PyArray_DATA as _data
 cdef enum:
     _MAX_PLANE = 2147483647  # (1 << 31) - 1
 
+cdef cnp.ndarray _floats(object x, str name, str func)
 cdef cnp.ndarray _matrix(object x, str name, str func, int ndim=*)
 cdef cnp.ndarray _out(object out, str func, tuple shape, cnp.ndarray like)
 cdef bint _overlaps(cnp.ndarray a, cnp.ndarray b) noexcept

@@ -11,16 +11,21 @@ cimport numpy as cnp
 cnp.import_array()
 
 
-cdef cnp.ndarray _matrix(object x, str name, str func, int ndim=2):
-    """x as an aligned, native-endian float32/float64 array of ndim dimensions
-    (copied only when it is misaligned or byte-swapped)."""
+cdef cnp.ndarray _floats(object x, str name, str func):
+    """x itself, once checked to be a float32 or float64 ndarray."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
                         f"got {type(x).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>x
-    cdef int t = cnp.PyArray_TYPE(arr)
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>x)
     if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {arr.dtype}")
+        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {x.dtype}")
+    return <cnp.ndarray>x
+
+
+cdef cnp.ndarray _matrix(object x, str name, str func, int ndim=2):
+    """x as an aligned, native-endian float32/float64 array of ndim dimensions
+    (copied only when it is misaligned or byte-swapped)."""
+    cdef cnp.ndarray arr = _floats(x, name, func)
     if arr.ndim != ndim:
         raise ValueError(f"{func}: {name} must be a {ndim}-D array, got shape {(<object>arr).shape}")
     if not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
@@ -113,13 +118,7 @@ cdef void _flag(object v, str func, str name) except *:
 cdef cnp.ndarray _array(object x, str name, str func, int ndim):
     """x as a C-contiguous, aligned, native-endian float32/float64 array of ndim
     dimensions (ndim < 0: any), copied only when it is not one already."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
-                        f"got {type(x).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>x
-    cdef int t = cnp.PyArray_TYPE(arr)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {arr.dtype}")
+    cdef cnp.ndarray arr = _floats(x, name, func)
     if ndim >= 0 and arr.ndim != ndim:
         raise ValueError(f"{func}: {name} must be a {ndim}-D array, got shape {(<object>arr).shape}")
     return _contiguous(arr)

@@ -296,13 +296,8 @@ def column_sums(x, out=None):
 def all_finite(x):
     """Whether every value of x, a C-contiguous float32 or float64 array of any shape,
     is finite (no inf, no NaN); True for an empty array."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"all_finite: x must be a numpy.ndarray of float32 or float64, "
-                        f"got {type(x).__name__}")
-    cdef cnp.ndarray X = <cnp.ndarray>x
+    cdef cnp.ndarray X = _floats(x, "x", "all_finite")
     cdef int typenum = cnp.PyArray_TYPE(X)
-    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
-        raise TypeError(f"all_finite: x must have dtype float32 or float64, got {X.dtype}")
     if (not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISALIGNED(X)
             or not cnp.PyArray_ISNOTSWAPPED(X)):
         raise ValueError("all_finite: x must be C-contiguous, aligned and in native byte order")
