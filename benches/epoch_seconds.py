@@ -1,5 +1,5 @@
 """Seconds per 50,000-sample epoch of W1, W2, W4, W5 (2,000 Fashion-MNIST samples a
-round, median of 5 rounds after a warm-up), and efficiency = dense GFLOP/s / (peak x threads).
+round, median of 5 rounds after the warm-up rounds that planning takes), and efficiency = dense GFLOP/s / (peak x threads).
 Runs against whichever nnfast is importable, so two builds compare in one sitting:
 
     python benches/epoch_seconds.py before.json        # in the old build's venv
@@ -37,7 +37,14 @@ for name, mb, threads in CASES:
     make, eta, flops = NETS[name]
     net = make()
     Xd = X.astype(net.dtype)
-    net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
+    # Warm-up: until the planner has chosen (each product's plan, then how many of
+    # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
+    for _ in range(6):
+        net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
+        planner = getattr(nnfast, "plan", None)
+        trials = planner.teams() if hasattr(planner, "teams") else []
+        if all(t["chosen"] is not None for t in trials):
+            break
     times = []
     for _ in range(5):
         t0 = time.perf_counter()

@@ -242,8 +242,8 @@ static nnf_gemm_plan estimate(const nnf_gemm_signature *s)
     return plan;
 }
 
-/* The candidates of s: the table in use, then the others that give the same bits
- * (none when NNFAST_ARCH chose it); for each, in the chain family, the direct path
+/* The candidates of s: the table in use, then the other SIMD tables that give the
+ * same bits (none when NNFAST_ARCH chose it); for each, in the chain family, the direct path
  * (where an operand allows it) and the packed one, else the one path the shape rule
  * gives; for each, teams of n_threads, then the powers of two below it down to 1.
  * Most threads first: a big product, which they suit, finds its best time at once,
@@ -264,6 +264,10 @@ static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
     for (int i = 0; i <= nnf_arch_best(); i++) {
         int arch = i == 0 ? current : i <= current ? i - 1 : i;
         if (arch != current && (nnf_arch_forced() || !nnf_gemm_same_bits(current, arch)))
+            continue;
+        /* The scalar reference kernels are the portable fallback, never a SIMD CPU's
+         * fastest: timing them would cost the most of any candidate for nothing. */
+        if (arch == NNF_ARCH_REF && current != NNF_ARCH_REF)
             continue;
         int below = 1;
         while (2 * below < threads)

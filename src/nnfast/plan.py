@@ -19,7 +19,8 @@ import copy
 import json
 import os
 import platform
-from typing import Any, Dict, List, Optional
+import threading
+from typing import Any, Dict, Hashable, List, Optional
 
 import numpy as np
 
@@ -61,6 +62,80 @@ def parallel() -> Dict[str, Any]:
 def forget() -> None:
     """Drop every plan: the next use of each product and kernel plans it again."""
     _kernels.forget_plans()
+    with _teams_lock:
+        _teams.clear()
+
+
+class TeamTrial:
+    """Whether a training run's threads pay, measured on its own chunks.
+
+    Each product is planned alone, its team kept awake; inside a mini-batch-10 step,
+    between stretches of one-thread work, a team must first wake its threads, so a
+    run on two threads can be slower than on one although each product was faster.
+    So the run's thread count is planned too, where it is used: the first chunks run
+    on every thread asked for, then on one (each a chunk to plan and warm up, then a
+    timed chunk), and the rest of the run, and every later run of the same network
+    shape, mini-batch size and thread count in this process, uses whichever trained
+    faster per row (fewer threads unless more are 5% faster). The weights do not
+    depend on it: they are the same bits on any thread count."""
+
+    MARGIN = 0.05
+
+    def __init__(self, n_threads: int) -> None:
+        self.n_threads = n_threads
+        self.candidates = [n_threads, 1]
+        self.seconds_per_row: Dict[int, float] = {}
+        self.chunks_run = 0  # of the candidate being tried
+        self.chosen: Optional[int] = None
+        self._lock = threading.Lock()  # networks of one shape may train in two threads
+
+    def team(self) -> int:
+        """The thread count of the next chunk."""
+        if self.chosen is not None:
+            return self.chosen
+        return self.candidates[len(self.seconds_per_row)]
+
+    def record(self, team: int, seconds: float, rows: int) -> None:
+        """A chunk of `rows` rows took `seconds` on `team` threads."""
+        with self._lock:
+            self._record(team, seconds, rows)
+
+    def _record(self, team: int, seconds: float, rows: int) -> None:
+        if self.chosen is not None or team != self.team() or rows <= 0:
+            return
+        self.chunks_run += 1
+        if self.chunks_run < 2:  # the first chunk plans and warms this team's products
+            return
+        self.seconds_per_row[team] = seconds / rows
+        self.chunks_run = 0
+        if len(self.seconds_per_row) == len(self.candidates):
+            fastest = min(self.seconds_per_row.values())
+            self.chosen = min(t for t, s in self.seconds_per_row.items()
+                              if s <= (1 + self.MARGIN) * fastest)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"n_threads": self.n_threads, "chosen": self.chosen,
+                "seconds_per_row": dict(self.seconds_per_row)}
+
+
+_teams: Dict[Hashable, TeamTrial] = {}
+_teams_lock = threading.Lock()
+
+
+def team_trial(key: Hashable, n_threads: int) -> Optional[TeamTrial]:
+    """The trial of a run keyed by key (what it trains and how), or None when there is
+    nothing to choose: one thread, or the estimate mode, which uses them all."""
+    if n_threads < 2 or mode() == "estimate":
+        return None
+    with _teams_lock:
+        return _teams.setdefault((key, n_threads), TeamTrial(n_threads))
+
+
+def teams() -> List[Dict[str, Any]]:
+    """Every run's thread-count trial of this process: threads asked for, the seconds
+    per row measured on each count tried, and the count chosen (None while trying)."""
+    with _teams_lock:
+        return [trial.as_dict() for trial in _teams.values()]
 
 
 def timed_runs() -> int:
@@ -218,5 +293,6 @@ def _mode_from_environment() -> None:
     set_mode(value.strip().lower())
 
 
-__all__ = ["MODES", "export_wisdom", "fingerprint", "forget", "import_wisdom", "mode",
-           "parallel", "plan_network", "planning_seconds", "plans", "set_mode", "timed_runs"]
+__all__ = ["MODES", "TeamTrial", "export_wisdom", "fingerprint", "forget", "import_wisdom",
+           "mode", "parallel", "plan_network", "planning_seconds", "plans", "set_mode",
+           "team_trial", "teams", "timed_runs"]

@@ -10,11 +10,12 @@ chunk with consistent weights. A chunk that leaves a parameter non-finite is und
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Callable, List, Optional, Sequence, cast
 
 import numpy as np
 
-from nnfast import _kernels
+from nnfast import _kernels, plan
 from nnfast.checks import (Samples, check_int, check_real, check_regularization)
 
 # About this many flops per engine call: 50-100 ms on one core of a small machine, short
@@ -285,8 +286,11 @@ class Trainer:
         batches_per_chunk = max(1, int(CHUNK_FLOPS / (self.flops_per_sample * mini_batch_size)))
         chunk = batches_per_chunk * mini_batch_size
         n_threads = cast(int, config.n_threads)  # resolved when the config was made
-        work = self.workspace(mini_batch_size, n_threads)
+        work = self.workspace(mini_batch_size, n_threads)  # enough for fewer threads too
         X, labels = training
+        trial = (plan.team_trial((self.engine.sizes, str(self.engine.dtype),
+                                  self.flops_per_sample, mini_batch_size), n_threads)
+                 if self.cost is None else None)
         for start in range(0, len(order), chunk):
             stop = min(start + chunk, len(order))
             for monitor in monitors:
@@ -297,10 +301,14 @@ class Trainer:
             np.copyto(self.snapshot, self.parameters)
             try:
                 if self.cost is None:
+                    team = n_threads if trial is None else trial.team()
+                    began = time.perf_counter()
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
-                                            n_threads, seed, grad_norms)
+                                            team, seed, grad_norms)
+                    if trial is not None:
+                        trial.record(team, time.perf_counter() - began, stop - start)
                 else:
                     self._train_chunk_with_cost(training, order[start:stop], config, work,
                                                 seed, grad_norms)
