@@ -12,7 +12,9 @@ mini-batches, the strongest small-batch answer. XLA sizes its CPU thread pool on
 process, so JAX runs only in the rows of the thread count it has: all the cores, or one
 under XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 The conv nets run CONV_SAMPLES samples per round (their full epochs take minutes on a
-small machine); `samples` in extra_info lets the report scale to 50,000. Each run
+small machine); `samples` in extra_info lets the report scale to 50,000. One warm-up
+round precedes the three timed: nnfast's planner times its choices there (each
+product's kernels and team, then the run's thread count), and JAX compiles. Each run
 records its dense flops (nnfast.flops) for the report's GFLOP/s and efficiency.
 """
 import os
@@ -247,7 +249,7 @@ def test_epoch(benchmark, record, fashion, net, mini_batch_size, threads, impl):
     record(net=net, mini_batch_size=mini_batch_size, threads=threads, impl=impl,
            flops=flops.epoch_flops(nnfast.Network(NETS[net]["sizes"]), len(X)))
     run = EPOCHS[impl](NETS[net], X, y, mini_batch_size, threads)
-    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="epoch")
@@ -262,4 +264,4 @@ def test_conv_epoch(benchmark, record, fashion, net, mini_batch_size, threads, i
            samples=CONV_SAMPLES,
            flops=flops.epoch_flops(nnfast.Network(CONV_NETS[net]["layers"]()), CONV_SAMPLES))
     run = CONV_EPOCHS[impl](CONV_NETS[net], X, y, mini_batch_size, threads)
-    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
