@@ -7,6 +7,15 @@ import numpy as np
 from nnfast import _kernels
 
 
+def thresholds(value):
+    """A plan of the elementwise, pooling and dropout kernels for
+    nnfast._kernels.put_parallel_plan: each goes parallel above `value` elements (0:
+    always, on the threads it is given)."""
+    kinds = _kernels.PLAN_WORK_KINDS
+    return {"threshold": dict.fromkeys(kinds, value), "fork_join_seconds": 0.0,
+            "element_seconds": dict.fromkeys(kinds, 0.0)}
+
+
 @contextlib.contextmanager
 def using_arch(name):
     """Run the block with the named micro-kernel, then restore the one in use before."""

@@ -17,6 +17,7 @@ import pytest
 
 import nnfast
 from nnfast import _kernels, kernels
+from engine_checks import thresholds
 
 DTYPES = [np.float32, np.float64]
 THREADS = [None, 1, 2, 3]
@@ -63,9 +64,7 @@ def _pool_calls(rng, dtype):
 def every_kernel_parallel():
     """Thresholds of 0: every kernel here runs its n_threads. The next use after the
     module plans them again."""
-    kinds = _kernels.PLAN_WORK_KINDS
-    _kernels.put_parallel_plan({"threshold": dict.fromkeys(kinds, 0), "fork_join_seconds": 0.0,
-                                "element_seconds": dict.fromkeys(kinds, 0.0)})
+    _kernels.put_parallel_plan(thresholds(0))
     yield
     nnfast.plan.forget()
 

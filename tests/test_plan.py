@@ -13,9 +13,9 @@ import pytest
 
 import nnfast
 from nnfast import _kernels, kernels, oracle, plan
+from engine_checks import thresholds
 
 DTYPES = [np.float32, np.float64]
-KINDS = _kernels.PLAN_WORK_KINDS
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +27,6 @@ def fresh_plans():
     yield
     plan.set_mode(previous)
     plan.forget()
-
-
-def _thresholds(value):
-    return {"threshold": dict.fromkeys(KINDS, value), "fork_join_seconds": 0.0,
-            "element_seconds": dict.fromkeys(KINDS, 0.0)}
 
 
 def _train(dtype, n_threads, seed=3):
@@ -86,7 +81,7 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
         plan.forget()
         for p in forced:
             _kernels.put_gemm_plan(p)
-        _kernels.put_parallel_plan(_thresholds(0 if team == 3 else 2**62))
+        _kernels.put_parallel_plan(thresholds(0 if team == 3 else 2**62))
         _assert_same(_train(dtype, 3), want)
         assert {p["team"] for p in plan.plans()} == {team}
     _assert_same(_train(dtype, 1), want)

@@ -9,6 +9,7 @@ import pytest
 
 import nnfast
 from nnfast import _kernels, kernels
+from engine_checks import thresholds
 
 pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
                                 reason="flush-to-zero is x86's MXCSR; elsewhere nothing flushes")
@@ -22,9 +23,7 @@ ROWS = 64  # enough rows that a team of two splits them
 def two_threads_everywhere():
     """Every kernel goes parallel (thresholds of 0) on two threads by default."""
     previous = nnfast.get_num_threads()
-    kinds = _kernels.PLAN_WORK_KINDS
-    _kernels.put_parallel_plan({"threshold": dict.fromkeys(kinds, 0), "fork_join_seconds": 0.0,
-                                "element_seconds": dict.fromkeys(kinds, 0.0)})
+    _kernels.put_parallel_plan(thresholds(0))
     nnfast.set_num_threads(2)
     yield
     nnfast.set_num_threads(previous)
