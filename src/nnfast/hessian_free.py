@@ -29,6 +29,7 @@ import numpy as np
 
 from nnfast import _progress, curvature
 from nnfast.checks import Samples, check_int, check_real
+from nnfast.maths import one_hot
 from nnfast.training import History, Monitor, check_threads
 
 METHODS = ("hessian-free", "newton")
@@ -173,8 +174,7 @@ class HessianFree:
         set's L2 term."""
         X, labels = self.training
         a = self.net._forward(X[rows], self.config.n_threads).astype(np.float64)
-        y = np.zeros_like(a)
-        y[np.arange(len(rows)), labels[rows]] = 1
+        y = one_hot(labels[rows], a.shape[1])
         weights = sum(float(np.square(w, dtype=np.float64).sum()) for w in self.net._w)
         penalty = 0.5 * self.config.lmbda / self.n * weights
         return float(self.net.cost.fn(a, y)) / len(rows) + penalty

@@ -115,6 +115,15 @@ def activate(name, z):
     return softmax(z) if name == "softmax" else elementwise(name).f(z)
 
 
+def one_hot(labels, n_classes, dtype=np.float64):
+    """The desired outputs y of the labels: row i has a 1 in column labels[i] (the
+    book's vectorized_result, a row per sample)."""
+    labels = np.asarray(labels)
+    y = np.zeros((len(labels), n_classes), dtype=dtype)
+    y[np.arange(len(labels)), labels] = 1
+    return y
+
+
 # --- Costs --------------------------------------------------------------------------
 # As network2.py has them: fn(a, y) the cost of the outputs a against the desired y,
 # summed over a batch; delta(z, a, y) the output error δ^L = ∂C/∂z^L of BP1. Each also

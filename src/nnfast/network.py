@@ -25,6 +25,7 @@ from nnfast.costs import (CrossEntropyCost, LogLikelihoodCost, check_cost, cost_
                           resolve_cost)
 from nnfast.files import write_atomically
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
+from nnfast.maths import one_hot
 from nnfast.training import (History, Monitor, SGDConfig, Trainer, check_threads,
                              standard_monitors)
 
@@ -244,8 +245,7 @@ class Network:
             else:
                 penalty = 0.5 * (lmbda / len(X)) * sum(np.square(w, dtype=np.float64).sum()
                                                        for w in self._w)
-        y = np.zeros_like(a)
-        y[np.arange(len(labels)), labels] = 1
+        y = one_hot(labels, a.shape[1])
         return self.cost.fn(a, y) / len(X) + penalty
 
     def samples(self, data: Data, name: str = "data") -> Samples:

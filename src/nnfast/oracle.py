@@ -17,8 +17,9 @@ import numpy as np
 # The activations and costs, and through them the kernels sigmoid ... softmax, are
 # nnfast.maths's: the oracle checks the engine against the maths the public API uses.
 from nnfast.maths import (  # noqa: F401
-    CrossEntropyCost, LogLikelihoodCost, QuadraticCost, activate, elementwise, relu, relu_prime,
-    sigmoid, sigmoid_prime, sigmoid_prime_from_output, softmax, tanh, tanh_prime_from_output)
+    CrossEntropyCost, LogLikelihoodCost, QuadraticCost, activate, elementwise, one_hot, relu,
+    relu_prime, sigmoid, sigmoid_prime, sigmoid_prime_from_output, softmax, tanh,
+    tanh_prime_from_output)
 
 # --- Kernels -----------------------------------------------------------------------
 # One function per compiled kernel, with the same meaning, for checking them (the
@@ -409,12 +410,7 @@ def large_weight_initializer(sizes, rng, dtype=np.float64):
     return weights, biases
 
 
-def vectorized_result(labels, n_classes, dtype=np.float64):
-    """One-hot rows: row i has a 1 in column labels[i]."""
-    labels = np.asarray(labels)
-    y = np.zeros((len(labels), n_classes), dtype=dtype)
-    y[np.arange(len(labels)), labels] = 1
-    return y
+vectorized_result = one_hot  # the book's name, a row per sample
 
 
 # --- Theano's network3 -------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 
 from nnfast import _kernels, plan
 from nnfast.checks import (Samples, check_int, check_real, check_regularization)
+from nnfast.maths import one_hot
 
 # About this many flops per engine call: 50-100 ms on one core of a small machine, short
 # enough for progress and Ctrl-C, long enough that the call's overhead is noise.
@@ -337,8 +338,7 @@ class Trainer:
             m = len(batch_rows)
             self.engine.train_forward(X, batch_rows, batch, mini_batch_size, work, n_threads,
                                       seed)
-            y = np.zeros((m, n_out), X.dtype)
-            y[np.arange(m), labels[batch_rows]] = 1
+            y = one_hot(labels[batch_rows], n_out, X.dtype)
             # Copies: the cost may write into its arguments, as the book's code never does.
             error = np.asarray(self.cost.delta(z[:m].copy(), a[:m].copy(), y))
             if error.shape != (m, n_out):
