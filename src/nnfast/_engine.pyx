@@ -105,10 +105,7 @@ cdef class Engine:
                 or not cnp.PyArray_ISALIGNED(x)):
             raise ValueError(f"engine: x must be an aligned {self.dtype} array with "
                              f"{self.sizes[0]} unit-stride columns")
-        if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
-            raise ValueError("engine: bad workspace")
-        if len(work) < self._workspace_size(batch, n_threads):
-            raise ValueError("engine: workspace too small")
+        self._check_work(work, batch, n_threads)
 
     def forward(self, cnp.ndarray x, nnf_int block, cnp.ndarray work, int n_threads):
         """The output activations for every row of x."""
