@@ -374,6 +374,13 @@ def test_a_team_trial_runs_each_count_twice_then_keeps_the_faster():
     assert trial.team() == 4
 
 
+def test_a_team_trial_checks_its_thread_count():
+    with pytest.raises(TypeError, match="n_threads must be a positive int"):
+        plan.TeamTrial("2")
+    with pytest.raises(ValueError, match="n_threads must be in"):
+        plan.TeamTrial(0)
+
+
 def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     trial = plan.TeamTrial(2)
     for team, seconds in ((2, 1.0), (2, 1.0), (1, 1.0), (1, 1.04)):

@@ -82,6 +82,7 @@ class TeamTrial:
     MARGIN = 0.05
 
     def __init__(self, n_threads: int) -> None:
+        n_threads = _kernels.check_threads(n_threads)
         self.n_threads = n_threads
         self.candidates = [n_threads, 1]
         self.seconds_per_row: Dict[int, float] = {}
@@ -294,5 +295,5 @@ def _mode_from_environment() -> None:
 
 
 __all__ = ["MODES", "TeamTrial", "export_wisdom", "fingerprint", "forget", "import_wisdom",
-           "mode", "parallel", "plan_network", "planning_seconds", "plans", "set_mode",
-           "team_trial", "teams", "timed_runs"]
+           "mode", "parallel", "plan_network", "planning_seconds", "plans", "set_mode", "teams",
+           "timed_runs"]
