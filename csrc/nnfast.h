@@ -214,6 +214,8 @@ typedef struct {
     nnf_int n;          /* the decay is eta*lmbda/n: n is the training set's size */
     int regularization; /* NNF_REG_L2 or NNF_REG_L1 */
     int n_threads;
+    /* the threads of each layer's kernels, at most n_threads; 0: n_threads */
+    int layer_threads[NNF_MAX_LAYERS];
     unsigned long long seed; /* of the dropout masks */
     double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
 } nnf_shyper;
@@ -238,6 +240,8 @@ typedef struct {
     nnf_int n;          /* the decay is eta*lmbda/n: n is the training set's size */
     int regularization; /* NNF_REG_L2 or NNF_REG_L1 */
     int n_threads;
+    /* the threads of each layer's kernels, at most n_threads; 0: n_threads */
+    int layer_threads[NNF_MAX_LAYERS];
     unsigned long long seed; /* of the dropout masks */
     double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
 } nnf_dhyper;

@@ -35,14 +35,14 @@ def params(net):
 
 
 def engine_train(net, X, labels, perm, mini_batch_size, eta, lmbda=0.0, momentum=0.0, n=None,
-                 regularization="l2", n_threads=1, seed=0):
+                 regularization="l2", n_threads=1, seed=0, layer_threads=None):
     """One engine call over the rows perm, as Network.SGD makes it."""
     X = np.ascontiguousarray(X, dtype=net.dtype)
     work = net._engine.workspace(mini_batch_size, n_threads)
     net._engine.train_chunk(X, np.ascontiguousarray(labels, dtype=np.int64),
                             np.ascontiguousarray(perm, dtype=np.int64), mini_batch_size,
                             eta, lmbda, momentum, len(X) if n is None else n, regularization,
-                            work, n_threads, seed)
+                            work, n_threads, seed, None, layer_threads)
 
 
 def assert_close_to(got, want, rel, what):

@@ -13,7 +13,7 @@ import pytest
 
 import nnfast
 from nnfast import _kernels, kernels, oracle, plan
-from engine_checks import thresholds
+from engine_checks import engine_train, thresholds
 
 DTYPES = [np.float32, np.float64]
 
@@ -363,40 +363,114 @@ def test_two_threads_plan_and_train_at_once(dtype):
 def test_a_team_trial_runs_each_count_twice_then_keeps_the_faster():
     trial = plan.TeamTrial(4)
     for seconds in (9.0, 2.0):  # the first chunk on a count plans and warms it
-        assert trial.team() == 4
-        trial.record(4, seconds, 100)
+        assert trial.team() == (4,)
+        trial.record((4,), seconds, 100)
     for seconds in (9.0, 3.0):
-        assert trial.team() == 1
-        trial.record(1, seconds, 100)
-    assert trial.chosen == 4 and trial.team() == 4
-    assert trial.seconds_per_row == {4: 0.02, 1: 0.03}
-    trial.record(1, 0.1, 100)  # decided: later chunks change nothing
-    assert trial.team() == 4
+        assert trial.team() == (1,)
+        trial.record((1,), seconds, 100)
+    assert trial.chosen == (4,) and trial.team() == (4,)
+    assert trial.seconds_per_row == {(4,): 0.02, (1,): 0.03}
+    trial.record((1,), 0.1, 100)  # decided: later chunks change nothing
+    assert trial.team() == (4,)
 
 
-def test_a_team_trial_checks_its_thread_count():
+def test_a_team_trial_checks_its_thread_and_layer_counts():
     with pytest.raises(TypeError, match="n_threads must be a positive int"):
         plan.TeamTrial("2")
     with pytest.raises(ValueError, match="n_threads must be in"):
         plan.TeamTrial(0)
+    with pytest.raises(TypeError, match="n_layers must be an int"):
+        plan.TeamTrial(2, 2.0)
+    with pytest.raises(ValueError, match="n_layers must be >= 1"):
+        plan.TeamTrial(2, 0)
 
 
 def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     trial = plan.TeamTrial(2)
     for team, seconds in ((2, 1.0), (2, 1.0), (1, 1.0), (1, 1.04)):
-        trial.record(team, seconds, 10)
-    assert trial.chosen == 1
+        trial.record((team,), seconds, 10)
+    assert trial.chosen == (1,)
     trial = plan.TeamTrial(2)
     for team, seconds in ((2, 1.0), (1, 5.0), (2, 1.0), (1, 1.0)):
-        trial.record(team, seconds, 10)  # a chunk on the wrong count is not counted
-    assert trial.seconds_per_row == {2: 0.1} and trial.team() == 1
+        trial.record((team,), seconds, 10)  # a chunk on the wrong count is not counted
+    assert trial.seconds_per_row == {(2,): 0.1} and trial.team() == (1,)
+
+
+def _run(trial, seconds_of):
+    """Records two chunks of 10 rows for each team the trial asks for, timed by
+    seconds_of(team), until it chooses."""
+    tried = []
+    while trial.chosen is None:
+        team = trial.team()
+        tried.append(team)
+        trial.record(team, 99.0, 10)  # the warm-up chunk
+        trial.record(team, seconds_of(team), 10)
+    return tried
+
+
+def test_a_team_trial_then_tries_each_layer_on_the_other_count():
+    """After every layer on all threads and every layer on one, each layer in turn
+    flips from the faster of the two; the fastest team is kept."""
+    trial = plan.TeamTrial(2, 3)
+    # A layer on two threads saves 1 s, but the middle one costs 3 s more there.
+    cost = {0: -1.0, 1: 3.0, 2: -1.0}
+    tried = _run(trial, lambda team: 10 + sum(cost[i] for i, t in enumerate(team) if t == 2))
+    assert tried == [(2, 2, 2), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2)]
+    assert trial.chosen == (2, 1, 1)  # (2, 1, 2) was never tried: one flip at a time
+    assert trial.as_dict()["chosen"] == [2, 1, 1]
+    assert {"layer_threads": [1, 2, 1], "seconds": 1.3} in trial.as_dict()["seconds_per_row"]
+
+
+def test_a_team_trial_prefers_fewer_threads_in_all_within_the_margin():
+    trial = plan.TeamTrial(4, 2)
+    tried = _run(trial, lambda team: {(4, 4): 1.0, (1, 1): 2.0, (1, 4): 1.02,
+                                      (4, 1): 1.2}[team])
+    assert tried == [(4, 4), (1, 1), (1, 4), (4, 1)]
+    assert trial.chosen == (1, 4)
+
+
+def _conv_net(dtype):
+    return nnfast.Network([nnfast.ConvPoolLayer((3, 1, 4, 4), (1, 11, 13), (2, 5)),
+                           nnfast.FullyConnectedLayer(3 * 4 * 2, 13),
+                           nnfast.SoftmaxLayer(13, 5)], seed=2, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_each_layer_on_its_own_thread_count_gives_the_same_bits(dtype):
+    """The engine runs each layer's kernels on the threads layer_threads gives it; on
+    any mix (every kernel parallel) the weights are those of one thread."""
+    rng = np.random.default_rng(8)
+    X = rng.random((57, 143)).astype(dtype)
+    y = rng.integers(0, 5, 57)
+    perm = rng.permutation(57)
+    _kernels.put_parallel_plan(thresholds(0))
+    runs = {}
+    for n_threads, layer_threads in ((1, None), (2, (2, 1, 2)), (2, (1, 2, 1)), (3, (3, 3, 2))):
+        net = _conv_net(dtype)
+        engine_train(net, X, y, perm, 7, 0.3, 0.1, n_threads=n_threads,
+                     layer_threads=layer_threads)
+        runs[layer_threads] = [w.copy() for w in net.weights + net.biases]
+    for got in runs.values():
+        _assert_same(got, runs[None])
+
+
+@pytest.mark.parametrize("layer_threads", [(1, 1), (1, 3, 1), (0, 1, 1), (1, 1.0, 1), "121"])
+def test_bad_layer_threads_are_refused_before_training(layer_threads):
+    net = _conv_net(np.float32)
+    before = [w.copy() for w in net.weights]
+    X = np.zeros((10, 143), np.float32)
+    with pytest.raises(ValueError, match="engine: layer_threads must be 3 thread counts from 1 to 2"):
+        engine_train(net, X, np.zeros(10), np.arange(10), 5, 0.1, n_threads=2,
+                     layer_threads=layer_threads)
+    _assert_same(net.weights, before)
 
 
 def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bits(
         monkeypatch):
-    """A run on two threads times its chunks on two threads and on one and keeps the
-    faster for the rest of the run and for later runs of its shape; the weights are
-    those of a one-thread run (estimate mode tries nothing)."""
+    """A run on two threads times its chunks with every layer on two threads, on one,
+    and each layer flipped, and keeps the fastest for the rest of the run and for
+    later runs of its shape; the weights are those of a one-thread run (estimate
+    mode tries nothing)."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e7)  # about 80 rows a chunk
     rng = np.random.default_rng(3)
     X = rng.random((3000, 400), dtype=np.float32)
@@ -408,8 +482,10 @@ def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bi
         weights[threads] = [w.copy() for w in net.weights + net.biases]
     _assert_same(weights[2], weights[1])
     (trial,) = plan.teams()
-    assert trial["n_threads"] == 2 and trial["chosen"] in (1, 2)
-    assert set(trial["seconds_per_row"]) == {1, 2}
+    assert trial["n_threads"] == 2 and trial["n_layers"] == 2
+    assert trial["chosen"] in ([1, 1], [1, 2], [2, 1], [2, 2])
+    tried = [t["layer_threads"] for t in trial["seconds_per_row"]]
+    assert tried[:2] == [[2, 2], [1, 1]] and len(tried) == 4
     plan.forget()
     assert plan.teams() == []
     plan.set_mode("estimate")

@@ -101,6 +101,7 @@ cdef extern from "nnfast.h" nogil:
         float eta, lmbda, momentum
         nnf_int n
         int regularization, n_threads
+        int layer_threads[16]
         unsigned long long seed
         double *grad_norms
     ctypedef struct nnf_dlayer:
@@ -120,6 +121,7 @@ cdef extern from "nnfast.h" nogil:
         double eta, lmbda, momentum
         nnf_int n
         int regularization, n_threads
+        int layer_threads[16]
         unsigned long long seed
         double *grad_norms
 

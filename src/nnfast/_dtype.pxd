@@ -221,6 +221,7 @@ cdef inline nnf_shyper as_float(const nnf_dhyper *hp) noexcept nogil:
     sh.eta, sh.lmbda, sh.momentum, sh.n = <float>hp.eta, <float>hp.lmbda, <float>hp.momentum, hp.n
     sh.regularization, sh.n_threads, sh.seed = hp.regularization, hp.n_threads, hp.seed
     sh.grad_norms = hp.grad_norms
+    sh.layer_threads = hp.layer_threads
     return sh
 
 

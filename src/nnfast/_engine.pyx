@@ -119,9 +119,21 @@ cdef class Engine:
 
     cdef int _hyper(self, nnf_dhyper *hp, double eta, double lmbda, double momentum,
                     nnf_int n, str regularization, int n_threads, unsigned long long seed,
-                    cnp.ndarray grad_norms) except -1:
-        """Fills the hyper-parameters (in double; nnf.as_float rounds them for float)."""
+                    cnp.ndarray grad_norms, object layer_threads=None) except -1:
+        """Fills the hyper-parameters (in double; nnf.as_float rounds them for float).
+        layer_threads, if not None, is each layer's thread count (1 to n_threads)."""
         cdef double *norms = NULL
+        cdef int i, n_layers = len(self.sizes) - 1
+        for i in range(NNF_MAX_LAYERS):
+            hp.layer_threads[i] = 0
+        if layer_threads is not None:
+            if (len(layer_threads) != n_layers
+                    or any(not isinstance(t, int) or not 1 <= t <= n_threads
+                           for t in layer_threads)):
+                raise ValueError(f"engine: layer_threads must be {n_layers} thread counts "
+                                 f"from 1 to {n_threads}, got {layer_threads!r}")
+            for i in range(n_layers):
+                hp.layer_threads[i] = layer_threads[i]
         if grad_norms is not None:
             if (grad_norms.dtype != np.float64 or grad_norms.ndim != 1 or not grad_norms.flags.c_contiguous
                     or grad_norms.shape[0] != len(self.sizes) - 1 or not grad_norms.flags.writeable):
@@ -136,9 +148,11 @@ cdef class Engine:
                     cnp.ndarray[cnp.int64_t, ndim=1] perm, nnf_int mini_batch_size,
                     double eta, double lmbda, double momentum, nnf_int n, str regularization,
                     cnp.ndarray work, int n_threads, unsigned long long seed=0,
-                    cnp.ndarray grad_norms=None):
+                    cnp.ndarray grad_norms=None, layer_threads=None):
         """Train on the rows perm (indices into x and labels), mini-batch by mini-batch.
-        With grad_norms (float64, one per layer), add each mini-batch's |dC/db| to it."""
+        With grad_norms (float64, one per layer), add each mini-batch's |dC/db| to it.
+        layer_threads, one count per layer (1 to n_threads), runs each layer's kernels
+        on its own number of threads; without it every layer runs on n_threads."""
         if self.snet.cost == NNF_COST_CALLER:
             raise ValueError("engine: the cost is the caller's; train with train_forward "
                              "and train_backward")
@@ -147,7 +161,8 @@ cdef class Engine:
             raise ValueError("engine: labels must be contiguous, one per row of x")
         cdef nnf_int ldx = x.strides[0] // x.itemsize, n_rows = perm.shape[0]
         cdef nnf_dhyper hp
-        self._hyper(&hp, eta, lmbda, momentum, n, regularization, n_threads, seed, grad_norms)
+        self._hyper(&hp, eta, lmbda, momentum, n, regularization, n_threads, seed, grad_norms,
+                    layer_threads)
         with nogil:
             nnf.train_chunk(self.f64, &self.snet, &self.dnet, &hp, cnp.PyArray_DATA(x), ldx,
                             <long long *>cnp.PyArray_DATA(labels),

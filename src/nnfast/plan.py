@@ -20,7 +20,7 @@ import json
 import os
 import platform
 import threading
-from typing import Any, Dict, Hashable, List, Optional
+from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 import numpy as np
 
@@ -66,42 +66,53 @@ def forget() -> None:
         _teams.clear()
 
 
-class TeamTrial:
-    """Whether a training run's threads pay, measured on its own chunks.
+Team = Tuple[int, ...]  # the threads of each layer's kernels
 
-    Each product is planned alone, its team kept awake; inside a mini-batch-10 step,
-    between stretches of one-thread work, a team must first wake its threads, so a
-    run on two threads can be slower than on one although each product was faster.
-    So the run's thread count is planned too, where it is used: the first chunks run
-    on every thread asked for, then on one (each a chunk to plan and warm up, then a
-    timed chunk), and the rest of the run, and every later run of the same network
-    shape, mini-batch size and thread count in this process, uses whichever trained
-    faster per row (fewer threads unless more are 5% faster). The weights do not
-    depend on it: they are the same bits on any thread count."""
+
+class TeamTrial:
+    """How many threads each layer of a training run uses, measured on its own chunks.
+
+    Each product is planned alone, its team kept awake and its operands where its
+    last timing left them. Inside a run neither holds: between stretches of
+    one-thread work a team must first wake its threads, and a layer whose products
+    split its weights differently (the forward by rows of w, BP2 on one thread) moves
+    them between the cores' caches at every step, which can cost more than the split
+    saves. So the run's threads are planned too, per layer, where they are used: the
+    first chunks run every layer on all the threads asked for, then every layer on
+    one, then, from the faster of the two, each layer in turn on the other count.
+    Each candidate gets a chunk to plan and warm up, then a timed chunk. The rest of
+    the run, and every later run of the same network shape, mini-batch size and
+    thread count in this process, uses the fastest per row (the fewest threads in
+    all unless more are 5% faster). The weights do not depend on it: they are the
+    same bits on any thread count."""
 
     MARGIN = 0.05
 
-    def __init__(self, n_threads: int) -> None:
+    def __init__(self, n_threads: int, n_layers: int = 1) -> None:
         n_threads = _kernels.check_threads(n_threads)
-        self.n_threads = n_threads
-        self.candidates = [n_threads, 1]
-        self.seconds_per_row: Dict[int, float] = {}
+        if isinstance(n_layers, bool) or not isinstance(n_layers, int):
+            raise TypeError(f"n_layers must be an int, got {type(n_layers).__name__}")
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        self.n_threads, self.n_layers = n_threads, n_layers
+        self.candidates: List[Team] = [(n_threads,) * n_layers, (1,) * n_layers]
+        self.seconds_per_row: Dict[Team, float] = {}
         self.chunks_run = 0  # of the candidate being tried
-        self.chosen: Optional[int] = None
+        self.chosen: Optional[Team] = None
         self._lock = threading.Lock()  # networks of one shape may train in two threads
 
-    def team(self) -> int:
-        """The thread count of the next chunk."""
+    def team(self) -> Team:
+        """Each layer's thread count for the next chunk."""
         if self.chosen is not None:
             return self.chosen
         return self.candidates[len(self.seconds_per_row)]
 
-    def record(self, team: int, seconds: float, rows: int) -> None:
-        """A chunk of `rows` rows took `seconds` on `team` threads."""
+    def record(self, team: Team, seconds: float, rows: int) -> None:
+        """A chunk of `rows` rows took `seconds` with the layers on `team` threads."""
         with self._lock:
-            self._record(team, seconds, rows)
+            self._record(tuple(team), seconds, rows)
 
-    def _record(self, team: int, seconds: float, rows: int) -> None:
+    def _record(self, team: Team, seconds: float, rows: int) -> None:
         if self.chosen is not None or team != self.team() or rows <= 0:
             return
         self.chunks_run += 1
@@ -109,32 +120,47 @@ class TeamTrial:
             return
         self.seconds_per_row[team] = seconds / rows
         self.chunks_run = 0
+        if len(self.seconds_per_row) == 2 and self.n_layers > 1:
+            best = self._fastest()
+            for i in range(self.n_layers):
+                other = 1 if best[i] > 1 else self.n_threads
+                flipped = best[:i] + (other,) + best[i + 1:]
+                if flipped not in self.candidates:
+                    self.candidates.append(flipped)
         if len(self.seconds_per_row) == len(self.candidates):
-            fastest = min(self.seconds_per_row.values())
-            self.chosen = min(t for t, s in self.seconds_per_row.items()
-                              if s <= (1 + self.MARGIN) * fastest)
+            self.chosen = self._fastest()
+
+    def _fastest(self) -> Team:
+        """Of the teams timed, the one with the fewest threads in all among those
+        within the margin of the fastest."""
+        fastest = min(self.seconds_per_row.values())
+        return min((t for t, s in self.seconds_per_row.items()
+                    if s <= (1 + self.MARGIN) * fastest), key=sum)
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"n_threads": self.n_threads, "chosen": self.chosen,
-                "seconds_per_row": dict(self.seconds_per_row)}
+        return {"n_threads": self.n_threads, "n_layers": self.n_layers,
+                "chosen": None if self.chosen is None else list(self.chosen),
+                "seconds_per_row": [{"layer_threads": list(t), "seconds": s}
+                                    for t, s in self.seconds_per_row.items()]}
 
 
 _teams: Dict[Hashable, TeamTrial] = {}
 _teams_lock = threading.Lock()
 
 
-def team_trial(key: Hashable, n_threads: int) -> Optional[TeamTrial]:
+def team_trial(key: Hashable, n_threads: int, n_layers: int) -> Optional[TeamTrial]:
     """The trial of a run keyed by key (what it trains and how), or None when there is
     nothing to choose: one thread, or the estimate mode, which uses them all."""
     if n_threads < 2 or mode() == "estimate":
         return None
     with _teams_lock:
-        return _teams.setdefault((key, n_threads), TeamTrial(n_threads))
+        return _teams.setdefault((key, n_threads), TeamTrial(n_threads, n_layers))
 
 
 def teams() -> List[Dict[str, Any]]:
-    """Every run's thread-count trial of this process: threads asked for, the seconds
-    per row measured on each count tried, and the count chosen (None while trying)."""
+    """Every run's thread-count trial of this process: threads asked for, layers, the
+    seconds per row measured with each team tried (each layer's thread count), and
+    the team chosen (None while trying)."""
     with _teams_lock:
         return [trial.as_dict() for trial in _teams.values()]
 

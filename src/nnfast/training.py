@@ -290,7 +290,8 @@ class Trainer:
         work = self.workspace(mini_batch_size, n_threads)  # enough for fewer threads too
         X, labels = training
         trial = (plan.team_trial((self.engine.sizes, str(self.engine.dtype),
-                                  self.flops_per_sample, mini_batch_size), n_threads)
+                                  self.flops_per_sample, mini_batch_size), n_threads,
+                                 len(self.engine.sizes) - 1)
                  if self.cost is None else None)
         for start in range(0, len(order), chunk):
             stop = min(start + chunk, len(order))
@@ -302,13 +303,13 @@ class Trainer:
             np.copyto(self.snapshot, self.parameters)
             try:
                 if self.cost is None:
-                    team = n_threads if trial is None else trial.team()
+                    team = None if trial is None else trial.team()
                     began = time.perf_counter()
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
-                                            team, seed, grad_norms)
-                    if trial is not None:
+                                            n_threads, seed, grad_norms, team)
+                    if trial is not None and team is not None:
                         trial.record(team, time.perf_counter() - began, stop - start)
                 else:
                     self._train_chunk_with_cost(training, order[start:stop], config, work,
