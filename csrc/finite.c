@@ -1,17 +1,21 @@
-/* Whether every value of an array is finite: the check of a network's parameters
- * after training. A value is infinite or NaN exactly when its exponent bits are all
- * ones; testing the bits instead of calling isfinite leaves a loop of integer ands
- * and ors, which the compiler vectorises, and keeps -ffast-math from ever folding
- * the test away. */
+/* Whether every value of an array is finite: the check of the training data before
+ * a run and of a network's parameters after each chunk. A value is infinite or NaN
+ * exactly when its exponent bits are all ones; testing the bits instead of calling
+ * isfinite leaves a loop of integer ands and ors, which the compiler vectorises, and
+ * keeps -ffast-math from ever folding the test away. Threads take slices of a large
+ * array: the data set is read at the speed of memory, which one core does not reach. */
 #include <stdint.h>
 #include <string.h>
 
 #include "nnfast.h"
+#include "parallel.h"
+#include "plan.h"
 
 #define NNF_DEFINE_ALL_FINITE(NAME, REAL, BITS, EXPONENT)                                  \
-    int NAME(nnf_int n, const REAL *x)                                                      \
+    int NAME(nnf_int n, const REAL *x, int n_threads)                                       \
     {                                                                                       \
         BITS nonfinite = 0;                                                                 \
+        _Pragma("omp parallel for reduction(|: nonfinite) schedule(static) num_threads(nnf_team(n_threads, n > nnf_parallel_threshold(NNF_WORK_ELEMENTWISE)))") \
         for (nnf_int i = 0; i < n; i++) {                                                   \
             BITS bits;                                                                      \
             memcpy(&bits, x + i, sizeof bits);                                              \

@@ -150,9 +150,9 @@ void nnf_dcolumn_sums(nnf_int m, nnf_int n, const double *x, nnf_int rsx, nnf_in
 /* ---- Finiteness (finite.c) ---- */
 
 /* 1 when every one of the n contiguous floats at x is finite (no inf, no NaN), else 0. */
-int nnf_sall_finite(nnf_int n, const float *x);
+int nnf_sall_finite(nnf_int n, const float *x, int n_threads);
 /* 1 when every one of the n contiguous doubles at x is finite (no inf, no NaN), else 0. */
-int nnf_dall_finite(nnf_int n, const double *x);
+int nnf_dall_finite(nnf_int n, const double *x, int n_threads);
 
 /* ---- The training engine (engine.c) ----
  * A network is a list of layers; activations are rows, one per sample of a

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from nnfast import _kernels
+from nnfast import _kernels, plan
+from engine_checks import thresholds
 
 DTYPES = [np.float32, np.float64]
 SPECIALS = [np.nan, np.inf, -np.inf]
@@ -91,3 +92,26 @@ def test_byte_swapped_and_misaligned_refused_by_name(dtype):
     assert not misaligned.flags.aligned
     with pytest.raises(ValueError, match=r"^all_finite: x\b"):
         _kernels.all_finite(misaligned)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_each_thread_slice_is_checked(dtype, n_threads):
+    """Parallel from the first element (threshold 0): a NaN in any thread's slice,
+    and at its edges, is found on any thread count."""
+    _kernels.put_parallel_plan(thresholds(0))
+    try:
+        base = np.ones(1003, dtype)
+        assert _kernels.all_finite(base, n_threads) is True
+        for at in (0, 333, 334, 500, 501, 668, 669, 1002):
+            x = base.copy()
+            x[at] = np.inf
+            assert _kernels.all_finite(x, n_threads=n_threads) is False, at
+    finally:
+        plan.forget()  # the next use plans the thresholds again
+
+
+@pytest.mark.parametrize("n_threads, error", [(0, ValueError), (1.5, TypeError), ("2", TypeError)])
+def test_bad_n_threads_refused_by_name(n_threads, error):
+    with pytest.raises(error, match=r"n_threads"):
+        _kernels.all_finite(np.ones(3), n_threads)

@@ -61,8 +61,8 @@ cdef extern from "nnfast.h" nogil:
     void nnf_scolumn_sums(nnf_int, nnf_int, const float *, nnf_int, nnf_int, float *, nnf_int) noexcept
     void nnf_dcolumn_sums(nnf_int, nnf_int, const double *, nnf_int, nnf_int, double *, nnf_int) noexcept
 
-    int nnf_sall_finite(nnf_int n, const float *x) noexcept
-    int nnf_dall_finite(nnf_int n, const double *x) noexcept
+    int nnf_sall_finite(nnf_int n, const float *x, int n_threads) noexcept
+    int nnf_dall_finite(nnf_int n, const double *x, int n_threads) noexcept
 
     enum:
         NNF_MAX_LAYERS

@@ -94,10 +94,10 @@ cdef inline void column_sums(bint f64, nnf_int m, nnf_int n, const void *x, nnf_
         nnf_scolumn_sums(m, n, <const float *>x, rsx, csx, <float *>out, so)
 
 
-cdef inline int all_finite(bint f64, nnf_int n, const void *x) noexcept nogil:
+cdef inline int all_finite(bint f64, nnf_int n, const void *x, int n_threads) noexcept nogil:
     if f64:
-        return nnf_dall_finite(n, <const double *>x)
-    return nnf_sall_finite(n, <const float *>x)
+        return nnf_dall_finite(n, <const double *>x, n_threads)
+    return nnf_sall_finite(n, <const float *>x, n_threads)
 
 
 # ---- convolution, pooling, dropout ----

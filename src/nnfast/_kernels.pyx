@@ -293,10 +293,11 @@ def column_sums(x, out=None):
     return O
 
 
-def all_finite(x):
+def all_finite(x, n_threads=None):
     """Whether every value of x, a C-contiguous float32 or float64 array of any shape,
     is finite (no inf, no NaN); True for an empty array."""
     cdef cnp.ndarray X = _floats(x, "x", "all_finite")
+    cdef int nt = _thread_count(n_threads, "all_finite")
     cdef int typenum = cnp.PyArray_TYPE(X)
     if (not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISALIGNED(X)
             or not cnp.PyArray_ISNOTSWAPPED(X)):
@@ -305,5 +306,5 @@ def all_finite(x):
     cdef int finite
     cdef bint f64 = nnf.is_double(X)
     with nogil:
-        finite = nnf.all_finite(f64, n, _data(X))
+        finite = nnf.all_finite(f64, n, _data(X), nt)
     return bool(finite)
