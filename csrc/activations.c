@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "clones.h"
 #include "nnfast.h"
 #include "parallel.h"
 #include "plan.h"

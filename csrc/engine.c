@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "clones.h"
 #include "nnfast.h"
 #include "parallel.h"
 #include "rng.h"

@@ -220,3 +220,41 @@ def test_two_conv_training_same_bits(isa):
 
     data = _data(60, 784, 3)
     assert_all_same(on_each(isa, lambda nt: _train(make_net, data, 1, 0.03, 0.1, nt)))
+
+
+def _sigmoid_as_written(z):
+    """activations.c's float sigmoid, one float32 NumPy operation per C operation, each
+    rounded once as IEEE 754 says: what every compiled copy of the loop must give."""
+    f = np.float32
+    z = np.asarray(z, f)
+    x = -np.abs(z)
+    xc = np.where(x > f(-104.0), x, f(-104.0)).astype(f)
+    magic = f(12582912.0)
+    t = (xc * f(1.44269504) + magic).astype(f)
+    n = (t - magic).astype(f)
+    r = ((xc - n * f(0.693145752)) - n * f(1.42860677e-6)).astype(f)
+    p = f(1.0) / f(5040)
+    for c in (f(1.0) / f(720), f(1.0) / f(120), f(1.0) / f(24), f(1.0) / f(6), f(0.5), f(1.0),
+              f(1.0)):
+        p = (p * r + c).astype(f)
+    ni = t.view(np.int32) - np.int32(0x4B400000)
+    half = ni >> 1
+    scale1 = ((half + 127) * (1 << 23)).astype(np.int32).view(f)
+    scale2 = ((ni - half + 127) * (1 << 23)).astype(np.int32).view(f)
+    e = ((p * scale1) * scale2).astype(f)
+    e = np.where(x < f(-104.0), f(0.0), e).astype(f)
+    s = (f(1) / (f(1) + e)).astype(f)
+    return np.where(z >= 0, s, (e * s).astype(f))
+
+
+def test_the_elementwise_loops_round_each_operation_as_written():
+    """The elementwise loops run in the copy compiled for this CPU's widest vectors
+    (clones.h). Held bit for bit to the operations as written, one rounding each, the
+    copy cannot have fused a multiply-add or taken a reciprocal estimate: so every
+    copy, on every CPU, gives these bits."""
+    rng = np.random.default_rng(11)
+    z = np.concatenate([rng.standard_normal(4099) * 30, rng.standard_normal(1001),
+                        [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 103.9, -103.9, 104.0, -104.0,
+                         120.0, -120.0, np.inf, -np.inf]]).astype(np.float32)
+    got = kernels.sigmoid(z.reshape(1, -1), n_threads=1).ravel()
+    assert_same_bits(got, _sigmoid_as_written(z), "sigmoid")
