@@ -1,5 +1,6 @@
 /* im2col / col2im and the convolutional layer's forward and backward passes in
  * float and double from one source (conv.inc). */
+#include <stdint.h>
 #include <string.h>
 
 #include "nnfast.h"
@@ -15,28 +16,40 @@ static nnf_int conv_threads(nnf_int n, int n_threads)
     return threads < 1 ? 1 : threads;
 }
 
+/* The stride of the im2row rows: k = c*kh*kw values rounded up to whole 64-byte lines
+ * of float (two of double). With each thread's buffer starting on a line, the sparse
+ * products' vector loads of a row never straddle two lines. */
+static nnf_int rows_stride(nnf_int k) { return (k + 15) / 16 * 16; }
+
+/* A thread's buffer: im2col's k x ohw values or im2row's ohw rows, and a line of slack
+ * to start it on a line. */
+static nnf_int buffer_size(nnf_int k, nnf_int ohw) { return ohw * rows_stride(k) + 16; }
+
 /* One cols buffer per thread, then a partial dweights and dbias for each group but
  * the first (which sums straight into the outputs). */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads)
 {
     nnf_int k = c * kh * kw, ohw = (h - kh + 1) * (w - kw + 1), groups = conv_groups(n);
-    return conv_threads(n, n_threads) * k * ohw + (groups > 1 ? groups - 1 : 0) * (f * k + f);
+    return conv_threads(n, n_threads) * buffer_size(k, ohw) +
+           (groups > 1 ? groups - 1 : 0) * (f * k + f);
 }
 
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.
  * convpool_backward: conv_workspace_size's cols buffers and partials, then per
  * thread the lists of its sparse products: for each of f*pooled pool outputs a value
- * and a filter (an int in a REAL's slot), and max(ohw, f) + 1 list starts. */
+ * and a filter (an int in a REAL's slot), and max(ohw, f) + 1 list starts; then the
+ * weights with rows_stride rows, on a line. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                                     int n_threads)
 {
     nnf_int oh = h - kh + 1, ow = w - kw + 1, pooled = (oh / ph) * (ow / pw);
-    nnf_int threads = conv_threads(n, n_threads), cols = threads * c * kh * kw * oh * ow;
+    nnf_int threads = conv_threads(n, n_threads), cols = threads * buffer_size(c * kh * kw, oh * ow);
     nnf_int forward = cols + threads * f * oh * ow;
     nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
-                       threads * (2 * f * pooled + (oh * ow > f ? oh * ow : f) + 1);
+                       threads * (2 * f * pooled + (oh * ow > f ? oh * ow : f) + 1) +
+                       f * rows_stride(c * kh * kw) + 16;
     return forward > backward ? forward : backward;
 }
 
