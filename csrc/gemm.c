@@ -49,6 +49,10 @@ static void *nnf_pack_space(int which, size_t bytes)
     return s->buf[which];
 }
 
+/* The values a transposing pack may write past its panel: one vector of the widest
+ * ISA (gemm_ukr_vec.inc). */
+#define PACK_SLACK 16
+
 /* How a product is computed (see gemm.inc). */
 enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
 
@@ -67,7 +71,9 @@ int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_c
 #define DIRECT sdirect
 #define DOT sdot
 #define GATHER sgather
+#define PACK_ALONG_K spack_along_k
 #include "gemm.inc"
+#undef PACK_ALONG_K
 #undef REAL
 #undef P
 #undef BLOCK

@@ -56,6 +56,9 @@ typedef void (*nnf_sgather_fn)(nnf_int m, const int *start, const float *alpha, 
 typedef void (*nnf_dgather_fn)(nnf_int m, const int *start, const double *alpha, const int *idx,
                                const double *b, nnf_int rsb, double *c, nnf_int ldc,
                                double beta, nnf_int n);
+/* Packs lines contiguous along k into a k-major panel (gemm_ukr_vec.inc). */
+typedef void (*nnf_spack_fn)(nnf_int k, int lines, const float *src, nnf_int ld, int width,
+                             float *dst);
 typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int csa,
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);
@@ -72,6 +75,7 @@ typedef struct {
     nnf_ddot_fn ddot;
     nnf_sgather_fn sgather;
     nnf_dgather_fn dgather;
+    nnf_spack_fn spack_along_k; /* NULL: gemm.inc's scalar loop */
     int dot_mr, dot_nr;
 } nnf_gemm_arch;
 

@@ -39,6 +39,32 @@ static inline __m256i first_lanes_d(int n)
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
+/* The 8 x 8 floats of r[0..7] transposed in place: pairs of rows interleaved, then
+ * pairs of pairs, then the 128-bit halves exchanged (24 shuffles for 64 values). */
+static inline void transpose8_s(__m256 r[8])
+{
+    __m256 t[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* s[4i + j]: in each half L, column 4L + j of rows 4i .. 4i + 3 */
+    __m256d s[8];
+    for (int i = 0; i < 2; i++) {
+        __m256d t0 = _mm256_castps_pd(t[4 * i]), t1 = _mm256_castps_pd(t[4 * i + 1]);
+        __m256d t2 = _mm256_castps_pd(t[4 * i + 2]), t3 = _mm256_castps_pd(t[4 * i + 3]);
+        s[4 * i] = _mm256_unpacklo_pd(t0, t2);
+        s[4 * i + 1] = _mm256_unpackhi_pd(t0, t2);
+        s[4 * i + 2] = _mm256_unpacklo_pd(t1, t3);
+        s[4 * i + 3] = _mm256_unpackhi_pd(t1, t3);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m256 lo = _mm256_castpd_ps(s[j]), hi = _mm256_castpd_ps(s[4 + j]);
+        r[j] = _mm256_permute2f128_ps(lo, hi, 0x20);
+        r[4 + j] = _mm256_permute2f128_ps(lo, hi, 0x31);
+    }
+}
+
 #define UKR_NAME nnf_sukr_avx2
 #define DUKR_NAME nnf_sdukr_avx2
 #define STORE_NAME store_tile_s
@@ -58,6 +84,8 @@ static inline __m256i first_lanes_d(int n)
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx2
 #define GATHER_NAME nnf_sgather_avx2
+#define PACK_NAME nnf_spack_avx2
+#define VTRANSPOSE transpose8_s
 #define GATHER_NV NNF_GATHER_VECTORS_AVX2
 #define DOT_MR 2
 #define DOT_NR 3
@@ -106,6 +134,7 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .ddirect = nnf_ddukr_avx2,
     .sdot = nnf_sdot_avx2,
     .sgather = nnf_sgather_avx2,
+    .spack_along_k = nnf_spack_avx2,
     .ddot = nnf_ddot_avx2,
     .dgather = nnf_dgather_avx2,
     .dot_mr = 2,

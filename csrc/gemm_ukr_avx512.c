@@ -33,6 +33,38 @@ static inline double dot_reduce_avx512_d(const __m512d *v)
 #define MASKZ_LOADU_PS(p, mask) _mm512_maskz_loadu_ps(mask, p)
 #define MASKZ_LOADU_PD(p, mask) _mm512_maskz_loadu_pd(mask, p)
 
+/* The 16 x 16 floats of r[0..15] transposed in place: pairs of rows interleaved,
+ * then pairs of pairs, then the 128-bit quarters gathered in two rounds (64
+ * shuffles for 256 values). */
+static inline void transpose16_s(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* s[4i + j]: in each quarter L, column 4L + j of rows 4i .. 4i + 3 */
+    __m512d s[16];
+    for (int i = 0; i < 4; i++) {
+        __m512d t0 = _mm512_castps_pd(t[4 * i]), t1 = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d t2 = _mm512_castps_pd(t[4 * i + 2]), t3 = _mm512_castps_pd(t[4 * i + 3]);
+        s[4 * i] = _mm512_unpacklo_pd(t0, t2);
+        s[4 * i + 1] = _mm512_unpackhi_pd(t0, t2);
+        s[4 * i + 2] = _mm512_unpacklo_pd(t1, t3);
+        s[4 * i + 3] = _mm512_unpackhi_pd(t1, t3);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m512 s0 = _mm512_castpd_ps(s[j]), s1 = _mm512_castpd_ps(s[4 + j]);
+        __m512 s2 = _mm512_castpd_ps(s[8 + j]), s3 = _mm512_castpd_ps(s[12 + j]);
+        __m512 x0 = _mm512_shuffle_f32x4(s0, s1, 0x44), x1 = _mm512_shuffle_f32x4(s0, s1, 0xEE);
+        __m512 y0 = _mm512_shuffle_f32x4(s2, s3, 0x44), y1 = _mm512_shuffle_f32x4(s2, s3, 0xEE);
+        r[j] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        r[4 + j] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        r[8 + j] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
+}
+
 #define UKR_NAME nnf_sukr_avx512
 #define DUKR_NAME nnf_sdukr_avx512
 #define STORE_NAME store_tile_s
@@ -52,6 +84,8 @@ static inline double dot_reduce_avx512_d(const __m512d *v)
 #define SFMA fmaf
 #define DOT_NAME nnf_sdot_avx512
 #define GATHER_NAME nnf_sgather_avx512
+#define PACK_NAME nnf_spack_avx512
+#define VTRANSPOSE transpose16_s
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
 #define DOT_MR 3
 #define DOT_NR 8
@@ -100,6 +134,7 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .ddirect = nnf_ddukr_avx512,
     .sdot = nnf_sdot_avx512,
     .sgather = nnf_sgather_avx512,
+    .spack_along_k = nnf_spack_avx512,
     .ddot = nnf_ddot_avx512,
     .dgather = nnf_dgather_avx512,
     .dot_mr = 3,

@@ -43,7 +43,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnfast
-from nnfast import _kernels, kernels, oracle
+from nnfast import _kernels, kernels, oracle, plan
 from engine_checks import using_arch
 
 ARCHS = _kernels.supported_archs()
@@ -222,6 +222,61 @@ def test_matmul_book_shapes(arch, mkn, dtype, trans):
     a, b = operands(rng, m, n, k, dtype, *trans)
     got = kernels.matmul(a, b, trans_a=trans[0], trans_b=trans[1])
     check_gemm(got, a, b, trans_a=trans[0], trans_b=trans[1])
+
+
+def _on_path(path, a, b, trans):
+    """op(a) op(b) with the chain family's path forced: the plan that the estimate
+    rule makes for its signature, with the path replaced."""
+    plan.forget()
+    kernels.matmul(a, b, trans_a=trans[0], trans_b=trans[1])
+    (made,) = plan.plans()
+    plan.forget()
+    _kernels.put_gemm_plan(dict(made, path=path))
+    return kernels.matmul(a, b, trans_a=trans[0], trans_b=trans[1])
+
+
+@pytest.fixture
+def estimated_plans():
+    previous = plan.mode()
+    plan.set_mode("estimate")
+    plan.forget()
+    yield
+    plan.set_mode(previous)
+    plan.forget()
+
+
+# A by rows (A with unit column stride) and B by columns (B with unit row stride):
+# the operands the packed path packs along k, in the ISA's transposing pack.
+ALONG_K = {"A rows": (False, False), "B columns": (True, True)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
+@pytest.mark.parametrize("operand", sorted(ALONG_K))
+def test_packed_path_packs_lines_along_k(arch, operand, dtype, estimated_plans):
+    """Packing lines contiguous along k transposes blocks of a vector's width of
+    lines by as many steps of k: every count of lines and steps on both sides of the
+    widths (and of the tile's MR and NR), from operands in NaN-padded buffers (a read
+    outside them brings a NaN back), gives the direct path's bits and the oracle's
+    values."""
+    trans = ALONG_K[operand]
+    rng = np.random.default_rng(7)
+    for m, n, k in [(1, 7, 1), (13, 33, 15), (7, 17, 16), (33, 5, 17), (25, 40, 257),
+                    (12, 32, 31), (11, 31, 33)]:
+        a, b = operands(rng, m, n, k, dtype, *trans, "pad", "pad")
+        packed = _on_path("packed", a, b, trans)
+        np.testing.assert_array_equal(packed, _on_path("direct", a, b, trans))
+        check_gemm(packed, a, b, trans_a=trans[0], trans_b=trans[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_wide_products_of_rows_by_rows_pack_both_along_k(arch, dtype):
+    """A forward product X W^T too wide for the dot kernels (over the narrow bound,
+    over the direct path's flops) packs both operands along k: the oracle's values."""
+    rng = np.random.default_rng(8)
+    a, b = operands(rng, 70, 45, 1001, dtype, False, True, "pad", "pad")
+    check_gemm(kernels.matmul(a, b, trans_b=True), a, b, trans_b=True)
 
 
 # One product below the 4 MFLOP direct/parallel thresholds, one above.
