@@ -7,6 +7,7 @@
 #include "clones.h"
 #include "nnfast.h"
 #include "parallel.h"
+#include "plan.h"
 #include "rng.h"
 
 /* The float engine trains and predicts with subnormals flushed to zero (x86's FTZ

@@ -132,10 +132,11 @@ class TeamTrial:
 
     def _fastest(self) -> Team:
         """Of the teams timed, the one with the fewest threads in all among those
-        within the margin of the fastest."""
+        within the margin of the fastest (of those, the faster)."""
         fastest = min(self.seconds_per_row.values())
         return min((t for t, s in self.seconds_per_row.items()
-                    if s <= (1 + self.MARGIN) * fastest), key=sum)
+                    if s <= (1 + self.MARGIN) * fastest),
+                   key=lambda t: (sum(t), self.seconds_per_row[t]))
 
     def as_dict(self) -> Dict[str, Any]:
         return {"n_threads": self.n_threads, "n_layers": self.n_layers,

@@ -1,0 +1,107 @@
+"""The first dense layer split by its units across a team of threads (csrc/engine_dense.inc):
+each thread computes its units' part of z and updates its units' rows of w, from its own
+copy of the mini-batch. Every value is computed as the whole product computes it, so the
+weights are the same bits on any thread count, whether the layer splits or, where a
+thread's part would take another family of summation orders, runs whole."""
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import plan
+from engine_checks import engine_train
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(autouse=True)
+def fresh_plans():
+    plan.forget()
+    yield
+    plan.forget()
+
+
+class HalfQuadraticCost:
+    """A cost the engine does not know (BP1 in Python between train_forward and
+    train_backward): the quadratic cost's delta for sigmoid outputs."""
+
+    @staticmethod
+    def fn(a, y):
+        return 0.5 * float(np.sum((a - y) ** 2))
+
+    @staticmethod
+    def delta(z, a, y):
+        return (a - y) * a * (1 - a)
+
+
+def _problem(n_in, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, n_in)), rng.integers(0, 10, n)
+
+
+def _parts(n_in, n_out):
+    """The (m, n, k) of the forward products this process planned that are one
+    thread's part of a first layer n_in -> n_out (fewer units than the layer)."""
+    return {(p["m"], p["n"]) for p in plan.plans() if p["k"] == n_in and p["n"] < n_out}
+
+
+def _train_engine(dtype, sizes, mini_batch_size, n_threads, layer_threads=None, **step):
+    X, labels = _problem(sizes[0], 3 * mini_batch_size + 7)
+    net = nnfast.Network(sizes, dtype=dtype, seed=3)
+    perm = np.random.default_rng(4).permutation(len(X))
+    engine_train(net, X, labels, perm, mini_batch_size, 0.5, n_threads=n_threads,
+                 layer_threads=layer_threads, **step)
+    return [w.copy() for w in net.weights] + [b.copy() for b in net.biases]
+
+
+def _assert_same(got, want):
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_a_split_first_layer_gives_the_same_bits_and_a_whole_one_where_parts_would_not(dtype):
+    """[784, 100, 10] at mini-batch 64: on 2 threads each thread's 50 units keep the
+    whole product's chain family (the layer splits, and so does the last mini-batch of
+    7 rows, in the dot family like its whole product); on 3 threads 33 units would
+    fall below the dot kernels' bound, so the layer runs whole. The same bits all
+    three ways, and with the other layers on other thread counts."""
+    want = _train_engine(dtype, [784, 100, 10], 64, 1, lmbda=5.0)
+    plan.forget()
+    _assert_same(_train_engine(dtype, [784, 100, 10], 64, 2, lmbda=5.0), want)
+    assert {(64, 50), (7, 50)} <= _parts(784, 100)
+    plan.forget()
+    _assert_same(_train_engine(dtype, [784, 100, 10], 64, 3, lmbda=5.0), want)
+    assert not {n for m, n in _parts(784, 100) if m == 64}
+    for layer_threads in ((2, 1), (1, 2)):
+        _assert_same(_train_engine(dtype, [784, 100, 10], 64, 2, layer_threads, lmbda=5.0),
+                     want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("step", [dict(lmbda=1.0, momentum=0.5),
+                                  dict(lmbda=0.3, regularization="l1"),
+                                  dict(lmbda=0.3, momentum=0.7, regularization="l1")],
+                         ids=["l2-momentum", "l1", "l1-momentum"])
+def test_each_thread_steps_its_own_rows_of_w(dtype, step):
+    """L1's shrink and momentum's velocity are applied to each thread's rows of w
+    where it updates them: the same bits on 1, 2 and 3 threads (3 split 20 units as
+    6, 7 and 7)."""
+    want = _train_engine(dtype, [30, 20, 4], 5, 1, **step)
+    for n_threads in (2, 3):
+        plan.forget()
+        _assert_same(_train_engine(dtype, [30, 20, 4], 5, n_threads, **step), want)
+        assert (5, 20 // n_threads) in _parts(30, 20)
+
+
+def test_a_cost_in_python_and_predictions_give_the_same_bits_split():
+    """BP1 from a Python cost between the engine's train_forward and train_backward,
+    and the forward pass of predictions, on 1 and on 2 threads."""
+    X, labels = _problem(64, 90, seed=5)
+    nets = [nnfast.Network([64, 40, 10], cost=HalfQuadraticCost, seed=6) for _ in range(2)]
+    for net, n_threads in zip(nets, (1, 2)):
+        plan.forget()
+        net.SGD((X, labels), 2, 9, 0.8, n_threads=n_threads, progress=False)
+    assert (9, 20) in _parts(64, 40)
+    _assert_same(nets[1].weights + nets[1].biases, nets[0].weights + nets[0].biases)
+    _assert_same([nets[0]._forward(X.astype(np.float32), 2)],
+                 [nets[0]._forward(X.astype(np.float32), 1)])
