@@ -87,8 +87,8 @@ static inline void transpose16_s(__m512 r[16])
 #define PACK_NAME nnf_spack_avx512
 #define VTRANSPOSE transpose16_s
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
-#define DOT_MR 3
-#define DOT_NR 8
+#define DOT_MR 5
+#define DOT_NR 5
 #define DOT_REDUCE dot_reduce_avx512_s
 #define VMASK __mmask16
 #define VMASK_FIRST FIRST_LANES_S
@@ -116,8 +116,8 @@ static inline void transpose16_s(__m512 r[16])
 #define DOT_NAME nnf_ddot_avx512
 #define GATHER_NAME nnf_dgather_avx512
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
-#define DOT_MR 3
-#define DOT_NR 8
+#define DOT_MR 5
+#define DOT_NR 5
 #define DOT_REDUCE dot_reduce_avx512_d
 #define VMASK __mmask8
 #define VMASK_FIRST FIRST_LANES_D
@@ -137,7 +137,7 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .spack_along_k = nnf_spack_avx512,
     .ddot = nnf_ddot_avx512,
     .dgather = nnf_dgather_avx512,
-    .dot_mr = 3,
-    .dot_nr = 8,
+    .dot_mr = 5,
+    .dot_nr = 5,
 };
 #endif
