@@ -51,5 +51,7 @@ for name, mb, threads in CASES:
         net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
         times.append((time.perf_counter() - t0) * 50000 / len(X))
     out[f"{name} mb{mb} {threads}t"] = float(np.median(times))
-    print(name, mb, threads, f"{np.median(times):.3f}", flush=True)
+    chosen = [t["chosen"] for t in trials if t["n_threads"] == threads and t["chosen"]]
+    print(name, mb, threads, f"{np.median(times):.3f}", *(["layer threads", chosen[-1]] if chosen else []),
+          flush=True)
 json.dump(out, open(sys.argv[1], "w"))
