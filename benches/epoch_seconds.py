@@ -39,7 +39,7 @@ for name, mb, threads in CASES:
     Xd = X.astype(net.dtype)
     # Warm-up: until the planner has chosen (each product's plan, then how many of
     # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
-    for _ in range(12):  # a trial of 6 teams takes 12 chunks; a W1 round is one chunk
+    for _ in range(20):  # a trial of 5 teams takes 15 chunks; a W1 round is two
         net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
         planner = getattr(nnfast, "plan", None)
         trials = planner.teams() if hasattr(planner, "teams") else []

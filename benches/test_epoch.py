@@ -12,9 +12,10 @@ mini-batches, the strongest small-batch answer. XLA sizes its CPU thread pool on
 process, so JAX runs only in the rows of the thread count it has: all the cores, or one
 under XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 The conv nets run CONV_SAMPLES samples per round (their full epochs take minutes on a
-small machine); `samples` in extra_info lets the report scale to 50,000. One warm-up
-round precedes the three timed: nnfast's planner times its choices there (each
-product's kernels and team, then the run's thread count), and JAX compiles. Each run
+small machine); `samples` in extra_info lets the report scale to 50,000. nnfast's
+epochs run until its planner has chosen (each product's kernels and team, then the
+run's thread count per layer) before one warm-up round and the three timed; JAX
+compiles in its warm-up round. Each run
 records its dense flops (nnfast.flops) for the report's GFLOP/s and efficiency.
 """
 import os
@@ -61,10 +62,23 @@ def fashion(fashion_dir):
     return data.X_train[:N], data.y_train[:N]
 
 
+def planned(epoch, rounds=6):
+    """epoch, after running it until the planner has chosen the run's layer threads
+    (plan.TeamTrial: up to 3 chunks for each of up to 2 + layers teams), so that no
+    timed round trains on a team under trial; plan.forget() first, so that each case
+    plans for itself."""
+    nnfast.plan.forget()
+    for _ in range(rounds):
+        epoch()
+        if all(t["chosen"] is not None for t in nnfast.plan.teams()):
+            break
+    return epoch
+
+
 def nnfast_epoch(spec, X, y, mini_batch_size, threads):
     net = nnfast.Network(spec["sizes"], cost=spec["cost"], seed=0)
-    return lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"], lmbda=spec["lmbda"],
-                           n_threads=threads)
+    return planned(lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"], lmbda=spec["lmbda"],
+                                   n_threads=threads))
 
 
 def oracle_epoch(spec, X, y, mini_batch_size, threads):
@@ -169,8 +183,8 @@ CONV_NETS = {
 
 def nnfast_conv_epoch(spec, X, y, mini_batch_size, threads):
     net = nnfast.Network(spec["layers"](), seed=0)
-    return lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"], lmbda=spec["lmbda"],
-                           n_threads=threads)
+    return planned(lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"],
+                                   lmbda=spec["lmbda"], n_threads=threads), rounds=12)
 
 
 def torch_conv_epoch(spec, X, y, mini_batch_size, threads):

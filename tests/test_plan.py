@@ -362,12 +362,13 @@ def test_two_threads_plan_and_train_at_once(dtype):
         assert len(signatures) == len(set(signatures))  # each planned and cached once
 
 
-def test_a_team_trial_runs_each_count_twice_then_keeps_the_faster():
+def test_a_team_trial_runs_each_count_three_times_then_keeps_the_faster():
+    """A chunk to warm each count up, then the faster of two timed chunks."""
     trial = plan.TeamTrial(4)
-    for seconds in (9.0, 2.0):  # the first chunk on a count plans and warms it
+    for seconds in (9.0, 2.0, 2.5):  # the first chunk on a count plans and warms it
         assert trial.team() == (4,)
         trial.record((4,), seconds, 100)
-    for seconds in (9.0, 3.0):
+    for seconds in (9.0, 4.0, 3.0):  # an interrupted chunk does not decide
         assert trial.team() == (1,)
         trial.record((1,), seconds, 100)
     assert trial.chosen == (4,) and trial.team() == (4,)
@@ -389,23 +390,24 @@ def test_a_team_trial_checks_its_thread_and_layer_counts():
 
 def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     trial = plan.TeamTrial(2)
-    for team, seconds in ((2, 1.0), (2, 1.0), (1, 1.0), (1, 1.04)):
+    for team, seconds in ((2, 1.0), (2, 1.0), (2, 1.0), (1, 1.0), (1, 1.04), (1, 1.05)):
         trial.record((team,), seconds, 10)
     assert trial.chosen == (1,)
     trial = plan.TeamTrial(2)
-    for team, seconds in ((2, 1.0), (1, 5.0), (2, 1.0), (1, 1.0)):
+    for team, seconds in ((2, 1.0), (1, 5.0), (2, 1.0), (2, 1.0), (1, 1.0)):
         trial.record((team,), seconds, 10)  # a chunk on the wrong count is not counted
     assert trial.seconds_per_row == {(2,): 0.1} and trial.team() == (1,)
 
 
 def _run(trial, seconds_of):
-    """Records two chunks of 10 rows for each team the trial asks for, timed by
-    seconds_of(team), until it chooses."""
+    """Records three chunks of 10 rows for each team the trial asks for, the timed
+    ones taking seconds_of(team) and a second longer, until it chooses."""
     tried = []
     while trial.chosen is None:
         team = trial.team()
         tried.append(team)
         trial.record(team, 99.0, 10)  # the warm-up chunk
+        trial.record(team, seconds_of(team) + 1.0, 10)
         trial.record(team, seconds_of(team), 10)
     return tried
 

@@ -80,13 +80,15 @@ class TeamTrial:
     saves. So the run's threads are planned too, per layer, where they are used: the
     first chunks run every layer on all the threads asked for, then every layer on
     one, then, from the faster of the two, each layer in turn on the other count.
-    Each candidate gets a chunk to plan and warm up, then a timed chunk. The rest of
-    the run, and every later run of the same network shape, mini-batch size and
-    thread count in this process, uses the fastest per row (the fewest threads in
-    all unless more are 5% faster). The weights do not depend on it: they are the
-    same bits on any thread count."""
+    Each candidate gets a chunk to plan and warm up, then two timed chunks, of which
+    the faster counts (a chunk is tens of milliseconds: one interruption should not
+    decide). The rest of the run, and every later run of the same network shape,
+    mini-batch size and thread count in this process, uses the fastest per row (the
+    fewest threads in all unless more are 5% faster). The weights do not depend on
+    it: they are the same bits on any thread count."""
 
     MARGIN = 0.05
+    TIMED_CHUNKS = 2
 
     def __init__(self, n_threads: int, n_layers: int = 1) -> None:
         n_threads = _kernels.check_threads(n_threads)
@@ -98,6 +100,7 @@ class TeamTrial:
         self.candidates: List[Team] = [(n_threads,) * n_layers, (1,) * n_layers]
         self.seconds_per_row: Dict[Team, float] = {}
         self.chunks_run = 0  # of the candidate being tried
+        self._best = 0.0  # its best seconds per row so far
         self.chosen: Optional[Team] = None
         self._lock = threading.Lock()  # networks of one shape may train in two threads
 
@@ -118,7 +121,11 @@ class TeamTrial:
         self.chunks_run += 1
         if self.chunks_run < 2:  # the first chunk plans and warms this team's products
             return
-        self.seconds_per_row[team] = seconds / rows
+        per_row = seconds / rows
+        self._best = per_row if self.chunks_run == 2 else min(self._best, per_row)
+        if self.chunks_run < 1 + self.TIMED_CHUNKS:
+            return
+        self.seconds_per_row[team] = self._best
         self.chunks_run = 0
         if len(self.seconds_per_row) == 2 and self.n_layers > 1:
             best = self._fastest()
