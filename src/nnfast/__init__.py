@@ -2,16 +2,21 @@
 compiled C kernels."""
 import os as _os
 
-# nnfast's parallel regions are short and many (several per mini-batch), with short
-# serial stretches between them. libgomp's default is to spin for a long time
-# before an idle thread sleeps, which starves whatever else wants the cores (another
-# process, another network in a Python thread): on two busy cores a conv epoch took
-# 7 s instead of 0.5 s. Sleeping at once (OMP_WAIT_POLICY=passive) costs a wake-up
-# at every region instead: on two idle cores W5's epoch at mini-batch 10 took 8.5-9.8 s
-# passive and 8.2 s with a spin of 2,000 iterations (microseconds), which under load
-# did no worse than passive. A user's setting wins.
+# nnfast's parallel regions are short and many (several per mini-batch), with serial
+# stretches between them. libgomp's default is to spin for a long time before an
+# idle thread sleeps, which starves whatever else wants the cores (another process,
+# another network in a Python thread): on two busy cores a conv epoch took 7 s
+# instead of 0.5 s. Sleeping at once (OMP_WAIT_POLICY=passive) costs a wake-up at
+# every region instead. The spin should outlast a layer's serial stretch within a
+# mini-batch (W4's dense layer on one thread between its conv layer's regions), and
+# no more: on a 2-core AVX-512 VM, 20,000 iterations against 2,000 took W4's epoch at
+# mini-batch 10 on two threads from 1.55 to 1.30 s and W1's at 256 from 0.061 to
+# 0.044 s; two conv nets trained at once in two Python threads, two threads each,
+# took 0.17-0.20 s against 0.17-0.18, and with two busy processes on the cores one
+# took 0.16 s against 0.33 (a sleeping thread waits long for its core); 100,000 cost
+# the two nets at once 25%. A user's setting wins.
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["GOMP_SPINCOUNT"] = "2000"
+    _os.environ["GOMP_SPINCOUNT"] = "20000"
 
 # libgomp reads its settings when the extension loads it, so this comes after.
 from nnfast import _kernels, datasets, flops, kernels, oracle, plan  # noqa: E402
