@@ -4,7 +4,7 @@ import contextlib
 
 import numpy as np
 
-from nnfast import _kernels
+from nnfast import _kernels, plan
 
 
 def thresholds(value):
@@ -14,6 +14,20 @@ def thresholds(value):
     kinds = _kernels.PLAN_WORK_KINDS
     return {"threshold": dict.fromkeys(kinds, value), "fork_join_seconds": 0.0,
             "element_seconds": dict.fromkeys(kinds, 0.0)}
+
+
+@contextlib.contextmanager
+def fresh_plans(mode):
+    """Run the block with no plans, planning by mode ('measure' or 'estimate'); then
+    forget its plans and restore the mode before."""
+    previous = plan.mode()
+    plan.set_mode(mode)
+    plan.forget()
+    try:
+        yield
+    finally:
+        plan.set_mode(previous)
+        plan.forget()
 
 
 @contextlib.contextmanager

@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 
 import nnfast
 from nnfast import _kernels, kernels, oracle, plan
-from engine_checks import using_arch
+from engine_checks import fresh_plans, using_arch
 
 ARCHS = _kernels.supported_archs()
 DTYPES = (np.float32, np.float64)
@@ -237,12 +237,8 @@ def _on_path(path, a, b, trans):
 
 @pytest.fixture
 def estimated_plans():
-    previous = plan.mode()
-    plan.set_mode("estimate")
-    plan.forget()
-    yield
-    plan.set_mode(previous)
-    plan.forget()
+    with fresh_plans("estimate"):
+        yield
 
 
 # A by rows (A with unit column stride) and B by columns (B with unit row stride):

@@ -13,20 +13,16 @@ import pytest
 
 import nnfast
 from nnfast import _kernels, kernels, oracle, plan
-from engine_checks import engine_train, thresholds
+from engine_checks import engine_train, fresh_plans, thresholds
 
 DTYPES = [np.float32, np.float64]
 
 
 @pytest.fixture(autouse=True)
-def fresh_plans():
-    """Each test starts with no plans in measure mode and leaves it so."""
-    previous = plan.mode()
-    plan.set_mode("measure")
-    plan.forget()
-    yield
-    plan.set_mode(previous)
-    plan.forget()
+def measured_plans():
+    """Each test starts with no plans in measure mode and leaves none."""
+    with fresh_plans("measure"):
+        yield
 
 
 def _train(dtype, n_threads, seed=3):

@@ -8,16 +8,15 @@ import pytest
 
 import nnfast
 from nnfast import plan
-from engine_checks import engine_train
+from engine_checks import engine_train, fresh_plans
 
 DTYPES = [np.float32, np.float64]
 
 
 @pytest.fixture(autouse=True)
-def fresh_plans():
-    plan.forget()
-    yield
-    plan.forget()
+def measured_plans():
+    with fresh_plans("measure"):
+        yield
 
 
 class HalfQuadraticCost:
