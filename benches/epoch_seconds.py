@@ -36,11 +36,11 @@ out = {}
 for name, mb, threads in CASES:
     make, eta, flops = NETS[name]
     net = make()
-    Xd = X.astype(net.dtype)
+    data = net.samples((X.astype(net.dtype), y))  # checked once, as SGD(data, epochs) does
     # Warm-up: until the planner has chosen (each product's plan, then how many of
     # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
     for _ in range(20):  # a trial of 5 teams takes 15 chunks; a W1 round is two
-        net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
+        net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         planner = getattr(nnfast, "plan", None)
         trials = planner.teams() if hasattr(planner, "teams") else []
         if all(t["chosen"] is not None for t in trials):
@@ -48,7 +48,7 @@ for name, mb, threads in CASES:
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        net.SGD((Xd, y), 1, mb, eta, n_threads=threads, progress=False)
+        net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         times.append((time.perf_counter() - t0) * 50000 / len(X))
     out[f"{name} mb{mb} {threads}t"] = float(np.median(times))
     chosen = [t["chosen"] for t in trials if t["n_threads"] == threads and t["chosen"]]

