@@ -93,8 +93,8 @@ def test_each_thread_steps_its_own_rows_of_w(dtype, step):
 
 
 def test_a_cost_in_python_and_predictions_give_the_same_bits_split():
-    """BP1 from a Python cost between the engine's train_forward and train_backward,
-    and the forward pass of predictions, on 1 and on 2 threads."""
+    """BP1 from a Python cost between the engine's train_forward and train_backward
+    (split), and predictions (which split by rows), on 1 and on 2 threads."""
     X, labels = _problem(64, 90, seed=5)
     nets = [nnfast.Network([64, 40, 10], cost=HalfQuadraticCost, seed=6) for _ in range(2)]
     for net, n_threads in zip(nets, (1, 2)):
