@@ -1,7 +1,8 @@
 /* AVX2 + FMA micro-kernels: 6x16 (float) and 6x8 (double) tiles use 12 of the 16
  * ymm registers for accumulators, 2 for a row of B and 1 for a broadcast of A. The
  * dot kernels' 2x3 tiles keep two vectors of partial sums per element (12
- * registers), 2 for A's rows and 1 for B's column. */
+ * registers), 2 for A's rows and 1 for B's column. Packing transposes 8x8 blocks in
+ * registers. */
 #include "gemm_ukr.h"
 #include "tuning.h"
 

@@ -1,5 +1,8 @@
 /* AVX-512F micro-kernels: 12x32 (float) and 12x16 (double) tiles use 24 of the 32
- * zmm registers for accumulators, 2 for a row of B and 1 for a broadcast of A.
+ * zmm registers for accumulators, 2 for a row of B and 1 for a broadcast of A. The
+ * dot kernels' 5x5 tiles keep 25 vectors of partial sums, 5 of A's rows and 1 of B's:
+ * a mini-batch of 10 rows is two blocks, so B streams from L2 twice per product.
+ * Packing transposes 16x16 blocks in registers.
  * The body is gemm_ukr_vec.inc, the same source as the AVX2 kernels. */
 #include "gemm_ukr.h"
 #include "tuning.h"
