@@ -97,16 +97,14 @@ maxpool_2x2_avx512(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
     return ow;
 }
 
-/* AVX-512 where the CPU has it and a row has more windows than one SSE2 step takes
- * (a row of four, W5's second pool, would leave twelve of sixteen lanes idle); the
- * same maxima and argmax either way. */
+/* AVX-512 where the kernels in use are (cpu.c: the CPU has it, NNFAST_ARCH did not
+ * choose another) and a row has more windows than one SSE2 step takes (a row of
+ * four, W5's second pool, would leave twelve of sixteen lanes idle); the same maxima
+ * and argmax either way. */
 static nnf_int maxpool_2x2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
 {
-    static int avx512 = -1;
-    if (avx512 < 0)
-        avx512 = __builtin_cpu_supports("avx512f") != 0;
-    return avx512 && w / 2 > 4 ? maxpool_2x2_avx512(h, w, xp, op, ap)
-                               : maxpool_2x2_sse2(h, w, xp, op, ap);
+    return nnf_arch_get() == NNF_ARCH_AVX512 && w / 2 > 4 ? maxpool_2x2_avx512(h, w, xp, op, ap)
+                                                          : maxpool_2x2_sse2(h, w, xp, op, ap);
 }
 #define MAXPOOL_2X2 maxpool_2x2
 #else

@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import kernels, oracle
+from nnfast import _kernels, kernels, oracle
+from engine_checks import using_arch
 
 DTYPES = (np.float32, np.float64)
 EPS = {np.float32: float(np.finfo(np.float32).eps), np.float64: float(np.finfo(np.float64).eps)}
@@ -252,18 +253,21 @@ def test_maxpool2d_against_oracle(shape, dtype, layout):
     np.testing.assert_array_equal(dx, oracle.maxpool2d_backward(dout, ref_argmax, x.shape))
 
 
+@pytest.mark.parametrize("arch", _kernels.supported_archs())
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("width", [4, 8, 18, 26, 24, 32, 34, 66])
-def test_maxpool2d_nans_infinities_and_ties_in_every_corner(width, dtype):
+def test_maxpool2d_nans_infinities_and_ties_in_every_corner(width, dtype, arch):
     """The 2x2 pool runs four windows at a time in SSE2 registers, then the rest one
-    by one, or sixteen at a time in AVX-512 ones, the last step masked (windows per
-    row: 2, 4, 9, 13, 12, 16, 17, 33): NaN (the first wins), -inf, +inf and ties must
-    come out as the oracle's wherever they fall."""
+    by one, or, with the AVX-512 kernels in use, sixteen at a time, the last step
+    masked (windows per row: 2, 4, 9, 13, 12, 16, 17, 33): NaN (the first wins),
+    -inf, +inf and ties must come out as the oracle's wherever they fall, on every
+    ISA this CPU runs."""
     rng = np.random.default_rng(width)
     x = np.round(rng.standard_normal((3, 2, 6, width)), 0)
     specials = rng.choice([np.nan, np.inf, -np.inf], size=x.shape)
     x = np.where(rng.random(x.shape) < 0.15, specials, x).astype(dtype)
-    out, argmax = kernels.maxpool2d(x, (2, 2))
+    with using_arch(arch):
+        out, argmax = kernels.maxpool2d(x, (2, 2))
     ref_out, ref_argmax = oracle.maxpool2d(x, (2, 2))
     np.testing.assert_array_equal(out, ref_out)  # NaN where the oracle has NaN
     np.testing.assert_array_equal(argmax, ref_argmax)
