@@ -172,9 +172,11 @@ int nnf_dall_finite(nnf_int n, const double *x, int n_threads);
  * train_chunk trains on the rows perm[0..n_rows) of x (row stride ldx), in
  * consecutive mini-batches (the last may be short), with integer class labels;
  * dropout masks come from seed. forward writes the output activations of `rows`
- * rows of x to out (rows x n_out of the last layer), `block` rows at a time. Both
- * take a workspace of workspace_size(net, batch, n_threads) values, for batch =
- * mini_batch_size or block and the same n_threads.
+ * rows of x to out (rows x n_out of the last layer), `block` rows at a time. They
+ * take a workspace of workspace_size(net, batch, n_threads, training) values, for
+ * batch = mini_batch_size or block, the same n_threads, and training = 1 for
+ * train_chunk (and train_forward / train_backward / output_buffers) or 0 for
+ * forward, which needs no room for deltas.
  *
  * For a cost the engine does not know (its cost is then NNF_COST_CALLER, which
  * train_chunk must not be given), each mini-batch is train_forward, then the
@@ -246,10 +248,11 @@ typedef struct {
     double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
 } nnf_dhyper;
 
-/* The workspace a float net's train_chunk or forward needs for batch rows. */
-nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads);
-/* The workspace a double net's train_chunk or forward needs for batch rows. */
-nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads);
+/* The workspace a float net's training (training = 1) or forward (0) needs for
+ * batch rows. */
+nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads, int training);
+/* The same for a double net. */
+nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads, int training);
 /* out = the float net's output for `rows` rows of x, `block` at a time. */
 void nnf_sforward(const nnf_snet *net, const float *x, nnf_int ldx, nnf_int rows,
                   nnf_int block, float *work, int n_threads, float *out);

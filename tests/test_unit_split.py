@@ -104,3 +104,22 @@ def test_a_cost_in_python_and_predictions_give_the_same_bits_split():
     _assert_same(nets[1].weights + nets[1].biases, nets[0].weights + nets[0].biases)
     _assert_same([nets[0]._forward(X.astype(np.float32), 2)],
                  [nets[0]._forward(X.astype(np.float32), 1)])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
+    """A forward block's workspace has no room for the deltas, the kept z or the
+    per-thread copies of the input (predictions split by rows), and gives the
+    outputs a training workspace gives."""
+    block, sizes = 32, [64, 40, 10]
+    engine = nnfast.Network(sizes, seed=6)._engine
+    X = _problem(64, 70, seed=7)[0].astype(np.float32)
+    predicting = engine.workspace(block, n_threads, False)
+    training = engine.workspace(block, n_threads)
+    deltas, z = block * (40 + 10), block * 10
+    copies = (n_threads - 1) * block * 64 + 1 if n_threads > 1 else 0  # + the flag
+    assert len(training) - len(predicting) == deltas + z + copies
+    _assert_same([engine.forward(X, block, predicting, n_threads)],
+                 [engine.forward(X, block, training, n_threads)])
+    with pytest.raises(ValueError, match="workspace too small"):
+        engine.forward(X, block, predicting[:-1], n_threads)

@@ -125,8 +125,8 @@ cdef extern from "nnfast.h" nogil:
         unsigned long long seed
         double *grad_norms
 
-    nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads) noexcept
-    nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads) noexcept
+    nnf_int nnf_sworkspace_size(const nnf_snet *net, nnf_int batch, int n_threads, int training) noexcept
+    nnf_int nnf_dworkspace_size(const nnf_dnet *net, nnf_int batch, int n_threads, int training) noexcept
     void nnf_sforward(const nnf_snet *net, const float *x, nnf_int ldx, nnf_int rows,
                       nnf_int block, float *work, int n_threads, float *out) noexcept
     void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int rows,

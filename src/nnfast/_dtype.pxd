@@ -198,10 +198,10 @@ cdef inline void dropout(bint f64, nnf_int n, const void *x, double p, unsigned 
 # over the same memory (nnfast._engine.Engine); f64 says which of the two to use.
 
 cdef inline nnf_int workspace_size(bint f64, const nnf_snet *snet, const nnf_dnet *dnet,
-                                   nnf_int batch, int n_threads) noexcept nogil:
+                                   nnf_int batch, int n_threads, bint training) noexcept nogil:
     if f64:
-        return nnf_dworkspace_size(dnet, batch, n_threads)
-    return nnf_sworkspace_size(snet, batch, n_threads)
+        return nnf_dworkspace_size(dnet, batch, n_threads, training)
+    return nnf_sworkspace_size(snet, batch, n_threads, training)
 
 
 cdef inline void forward(bint f64, const nnf_snet *snet, const nnf_dnet *dnet, const void *x,

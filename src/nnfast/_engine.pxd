@@ -17,11 +17,11 @@ cdef class Engine:
 
     cdef void _set_layer(self, int i, dict sp, cnp.ndarray w, cnp.ndarray b, cnp.ndarray vw,
                          cnp.ndarray vb) except *
-    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads) noexcept
+    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads, bint training) noexcept
     cdef void _check_rows(self, cnp.ndarray x, cnp.ndarray work, nnf_int batch,
-                          int n_threads) except *
+                          int n_threads, bint training=*) except *
     cdef void _check_work(self, cnp.ndarray work, nnf_int mini_batch_size,
-                          int n_threads) except *
+                          int n_threads, bint training=*) except *
     cdef int _hyper(self, nnf_dhyper *hp, double eta, double lmbda, double momentum,
                     nnf_int n, str regularization, int n_threads, unsigned long long seed,
                     cnp.ndarray grad_norms, object layer_threads=*) except -1

@@ -90,26 +90,27 @@ cdef class Engine:
         s.vw, d.vw = <float *>cnp.PyArray_DATA(vw), <double *>cnp.PyArray_DATA(vw)
         s.vb, d.vb = <float *>cnp.PyArray_DATA(vb), <double *>cnp.PyArray_DATA(vb)
 
-    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads) noexcept:
-        return nnf.workspace_size(self.f64, &self.snet, &self.dnet, batch, n_threads)
+    cdef nnf_int _workspace_size(self, nnf_int batch, int n_threads, bint training) noexcept:
+        return nnf.workspace_size(self.f64, &self.snet, &self.dnet, batch, n_threads, training)
 
-    def workspace(self, nnf_int batch, int n_threads=1):
-        """A fresh workspace for mini-batches (or forward blocks) of `batch` rows,
-        for runs on n_threads threads."""
-        return np.empty(self._workspace_size(batch, n_threads), self.dtype)
+    def workspace(self, nnf_int batch, int n_threads=1, bint training=True):
+        """A fresh workspace for mini-batches of `batch` rows, or, without training,
+        for forward blocks of `batch` rows, for runs on n_threads threads."""
+        return np.empty(self._workspace_size(batch, n_threads, training), self.dtype)
 
     cdef void _check_rows(self, cnp.ndarray x, cnp.ndarray work, nnf_int batch,
-                          int n_threads) except *:
+                          int n_threads, bint training=True) except *:
         if (x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != self.sizes[0]
                 or x.strides[1] != x.itemsize or x.strides[0] % x.itemsize != 0
                 or not cnp.PyArray_ISALIGNED(x)):
             raise ValueError(f"engine: x must be an aligned {self.dtype} array with "
                              f"{self.sizes[0]} unit-stride columns")
-        self._check_work(work, batch, n_threads)
+        self._check_work(work, batch, n_threads, training)
 
     def forward(self, cnp.ndarray x, nnf_int block, cnp.ndarray work, int n_threads):
-        """The output activations for every row of x."""
-        self._check_rows(x, work, block, n_threads)
+        """The output activations for every row of x, from a workspace(block,
+        n_threads, training=False) or a training one."""
+        self._check_rows(x, work, block, n_threads, False)
         cdef nnf_int rows = x.shape[0], ldx = x.strides[0] // x.itemsize
         cdef cnp.ndarray out = np.empty((rows, self.sizes[len(self.sizes) - 1]), self.dtype)
         with nogil:
@@ -170,10 +171,10 @@ cdef class Engine:
                             cnp.PyArray_DATA(work))
 
     cdef void _check_work(self, cnp.ndarray work, nnf_int mini_batch_size,
-                          int n_threads) except *:
+                          int n_threads, bint training=True) except *:
         if work.dtype != self.dtype or work.ndim != 1 or not work.flags.c_contiguous:
             raise ValueError("engine: bad workspace")
-        if len(work) < self._workspace_size(mini_batch_size, n_threads):
+        if len(work) < self._workspace_size(mini_batch_size, n_threads, training):
             raise ValueError("engine: workspace too small")
 
     def output_buffers(self, cnp.ndarray work, nnf_int mini_batch_size, int n_threads):

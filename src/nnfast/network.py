@@ -208,7 +208,7 @@ class Network:
         block = min(len(X), FORWARD_BLOCK) or 1
         threads = check_threads(n_threads)
         with self.exclusive("evaluating"):
-            return self._engine.forward(X, block, self._engine.workspace(block, threads),
+            return self._engine.forward(X, block, self._engine.workspace(block, threads, False),
                                         threads)
 
     def _training_workspace(self, rows, n_threads):
