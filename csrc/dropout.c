@@ -24,16 +24,12 @@ static inline unsigned char nnf_keep(uint64_t key, nnf_int i, double p)
                     unsigned char *mask, int n_threads)                                     \
     {                                                                                       \
         const uint64_t key = nnf_mix64(seed);                                               \
-        const unsigned fp_mode = nnf_fp_mode();                                             \
-        _Pragma("omp parallel num_threads(nnf_team(n_threads, n > nnf_parallel_threshold(NNF_WORK_DROPOUT)))") \
-        {                                                                                   \
-            nnf_fp_join(fp_mode);                                                           \
-            _Pragma("omp for")                                                              \
-            for (nnf_int i = 0; i < n; i++) {                                               \
-                mask[i] = nnf_keep(key, i, p);                                              \
-                out[i] = x[i] * (REAL)mask[i]; /* a dropped inf or NaN shows as NaN */      \
-            }                                                                               \
-        }                                                                                   \
+        const int team =                                                                    \
+            nnf_team(n_threads, n_threads > 1 && n > nnf_parallel_threshold(NNF_WORK_DROPOUT)); \
+        NNF_PARALLEL_FOR(team, i, n, {                                                      \
+            mask[i] = nnf_keep(key, i, p);                                                  \
+            out[i] = x[i] * (REAL)mask[i]; /* a dropped inf or NaN shows as NaN */          \
+        });                                                                                 \
     }
 
 NNF_DEFINE_DROPOUT(nnf_s, float)
