@@ -382,6 +382,15 @@ static void time_elements(double *element_seconds)
     free(mask);
 }
 
+/* Each kind's threshold from the plan's fork/join and per-element seconds. */
+static void derive_thresholds(nnf_parallel_plan *plan)
+{
+    for (int kind = 0; kind < NNF_WORK_KINDS; kind++) {
+        double n = ceil(FORK_JOIN_MARGIN * plan->fork_join_seconds / plan->element_seconds[kind]);
+        plan->threshold[kind] = n < 1e15 ? (nnf_int)n : (nnf_int)1e15;
+    }
+}
+
 static nnf_parallel_plan plan_parallel(void)
 {
     nnf_parallel_plan plan = {.how = NNF_PLAN_ESTIMATED};
@@ -398,9 +407,8 @@ static nnf_parallel_plan plan_parallel(void)
         if (!(element_seconds[kind] > 0))
             return plan; /* out of memory, or a clock too coarse: the fixed rule */
         plan.element_seconds[kind] = element_seconds[kind];
-        double n = ceil(FORK_JOIN_MARGIN * plan.fork_join_seconds / element_seconds[kind]);
-        plan.threshold[kind] = n < 1e15 ? (nnf_int)n : (nnf_int)1e15;
     }
+    derive_thresholds(&plan);
     plan.how = NNF_PLAN_MEASURED;
     return plan;
 }
@@ -435,6 +443,32 @@ static int in_parallel(void)
 #else
     return 0;
 #endif
+}
+
+/* The fork/join is timed again, and a faster time replaces the plan's, with the
+ * thresholds it gives: the first timing may have been taken while another library's
+ * threads still spun on the other cores (OpenBLAS's do for a while after numpy is
+ * imported), which made a team look hundreds of times dearer than it is (215-440 us
+ * against 0.7 us on a 2-core AVX-512 VM, for a script that trained right after its
+ * imports), and would have kept the elementwise, pooling and dropout kernels on one
+ * thread for the whole process (5-10% slower epochs at mini-batch 256). A plan
+ * imported or estimated is left as it is. */
+void nnf_plan_refine_parallel(void)
+{
+    if (nnf_plan_mode() != NNF_PLAN_MEASURE || in_parallel() || nnf_forked_child)
+        return; /* (after a fork every region runs on one thread: no team to time) */
+    pthread_mutex_lock(&parallel_lock);
+    if (atomic_load_explicit(&parallel_ready, memory_order_acquire) &&
+        parallel_plan.how == NNF_PLAN_MEASURED) {
+        nnf_parallel_plan plan = parallel_plan;
+        const double seconds = time_fork_join();
+        if (seconds < plan.fork_join_seconds) {
+            plan.fork_join_seconds = seconds;
+            derive_thresholds(&plan);
+            publish_parallel(&plan);
+        }
+    }
+    pthread_mutex_unlock(&parallel_lock);
 }
 
 nnf_int nnf_parallel_threshold(int kind)

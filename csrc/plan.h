@@ -104,6 +104,7 @@ int nnf_plan_count(void);         /* GEMM plans cached */
 int nnf_plan_get(int i, nnf_gemm_plan *plan); /* 0, or -1 when i is out of range */
 int nnf_plan_put(const nnf_gemm_plan *plan);  /* 0, or -1 when out of memory */
 nnf_parallel_plan nnf_plan_parallel(void);    /* plans the thresholds if not yet */
+void nnf_plan_refine_parallel(void);          /* a faster fork/join replaces the plan's */
 void nnf_plan_put_parallel(const nnf_parallel_plan *plan);
 void nnf_plan_forget(void);                   /* every plan, GEMM and thresholds */
 long long nnf_plan_timed_runs(void);          /* runs made for timing since the start */

@@ -218,6 +218,63 @@ def test_every_table_with_the_same_bits_is_timed_unless_nnfast_arch_chose_one():
     assert run.stdout.split() == ["True", "True"]
 
 
+def _busy(stop):
+    """Keep a core busy, mostly outside the GIL, until stop is set."""
+    a = np.ones(1 << 16)
+    while not stop.is_set():
+        np.sum(a)
+
+
+def test_a_faster_fork_join_refines_the_thresholds():
+    """plan.refine_parallel times the fork/join again: a faster time replaces the
+    plan's (the first may have met another library's threads spinning), with the
+    thresholds it gives, ceil(4 f / c) for each kind; a slower one changes nothing.
+    Here the first timing meets a busy core, the later ones do not."""
+    stop = threading.Event()
+    busy = threading.Thread(target=_busy, args=(stop,))
+    busy.start()
+    try:
+        before = plan.parallel()
+    finally:
+        stop.set()
+        busy.join()
+    assert before["how"] == "measured"
+    for _ in range(20):
+        plan.refine_parallel()
+        now = plan.parallel()
+        assert now["how"] == "measured"
+        assert now["fork_join_seconds"] <= before["fork_join_seconds"]
+        assert now["element_seconds"] == before["element_seconds"]
+        for kind, seconds in now["element_seconds"].items():
+            want = math.ceil(4.0 * now["fork_join_seconds"] / seconds)
+            assert now["threshold"][kind] == min(want, 10**15), kind
+        before = now
+
+
+def test_refining_leaves_an_imported_or_estimated_plan_as_it_is():
+    _kernels.put_parallel_plan(thresholds(123))
+    plan.refine_parallel()
+    assert plan.parallel()["threshold"] == dict.fromkeys(_kernels.PLAN_WORK_KINDS, 123)
+    assert plan.parallel()["how"] == "imported"
+    plan.set_mode("estimate")
+    plan.forget()
+    estimated = plan.parallel()
+    plan.refine_parallel()
+    assert plan.parallel() == estimated
+
+
+def test_each_epoch_on_several_threads_refines_the_fork_join(monkeypatch):
+    calls = []
+    monkeypatch.setattr(plan, "refine_parallel", lambda: calls.append(1))
+    X = np.random.default_rng(0).random((40, 8)).astype(np.float32)
+    y = np.arange(40) % 3
+    net = nnfast.Network([8, 5, 3], seed=0)
+    net.SGD((X, y), 2, 10, 0.5, n_threads=1, progress=False)
+    assert calls == []
+    net.SGD((X, y), 3, 10, 0.5, n_threads=2, progress=False)
+    assert len(calls) == 3
+
+
 def test_wisdom_round_trips(tmp_path):
     net = nnfast.Network([784, 30, 10], seed=0)
     made = plan.plan_network(net, 10, 2)

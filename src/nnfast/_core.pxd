@@ -237,6 +237,7 @@ cdef extern from "plan.h" nogil:
     int nnf_plan_put(const nnf_gemm_plan *plan) noexcept
     nnf_parallel_plan nnf_plan_parallel() noexcept
     void nnf_plan_put_parallel(const nnf_parallel_plan *plan) noexcept
+    void nnf_plan_refine_parallel() noexcept
     void nnf_plan_forget() noexcept
     long long nnf_plan_timed_runs() noexcept
 

@@ -80,6 +80,13 @@ def parallel_plan():
             "how": PLAN_HOW[p.how]}
 
 
+def refine_parallel_plan():
+    """Time the fork/join again; a faster time replaces a measured plan's, with its
+    thresholds."""
+    with nogil:
+        nnf_plan_refine_parallel()
+
+
 def put_parallel_plan(plan):
     """Set the thresholds, a dict as parallel_plan() gives it."""
     cdef nnf_parallel_plan p

@@ -4,9 +4,10 @@ The first time a GEMM signature is met (dtype, m, n, k, which operands are unit
 stride, whether C is read, the threads asked for) its candidates are timed on scratch
 copies and the fastest is cached for the process: the team size, and the ISA's kernel
 table where tables give the same bits. The elementwise, pooling and dropout kernels go
-parallel above thresholds derived once from the fork/join and per-element costs
-measured here. Every candidate computes each output in the same order, so a plan
-changes speed, never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
+parallel above thresholds derived from the fork/join and per-element costs measured
+here (the fork/join timed again at each epoch on several threads, the fastest kept).
+Every candidate computes each output in the same order, so a plan changes speed,
+never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
 
 NNFAST_PLAN=estimate (read at import) skips all timing for a fixed rule: products
 of at least 2^20 flops run on every thread asked for, smaller ones on one; the
@@ -57,6 +58,15 @@ def parallel() -> Dict[str, Any]:
     they use their threads), and the fork/join and per-element seconds they come from.
     Measured now if they have not been."""
     return _kernels.parallel_plan()
+
+
+def refine_parallel() -> None:
+    """Time the fork/join again and keep the faster, with the thresholds it gives (a
+    measured plan only; an imported or estimated one stays). The first timing can
+    catch another library's threads still spinning on the other cores, as numpy's
+    OpenBLAS threads do for a while after import; each training run on more than one
+    thread calls this, so the thresholds settle at the machine's own cost."""
+    _kernels.refine_parallel_plan()
 
 
 def forget() -> None:

@@ -289,6 +289,8 @@ class Trainer:
         n_threads = cast(int, config.n_threads)  # resolved when the config was made
         work = self.workspace(mini_batch_size, n_threads)  # enough for fewer threads too
         X, labels = training
+        if n_threads > 1:
+            plan.refine_parallel()
         trial = (plan.team_trial((self.engine.sizes, str(self.engine.dtype),
                                   self.flops_per_sample, mini_batch_size), n_threads,
                                  len(self.engine.sizes) - 1)
