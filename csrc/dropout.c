@@ -24,9 +24,7 @@ static inline unsigned char nnf_keep(uint64_t key, nnf_int i, double p)
                     unsigned char *mask, int n_threads)                                     \
     {                                                                                       \
         const uint64_t key = nnf_mix64(seed);                                               \
-        const int team =                                                                    \
-            nnf_team(n_threads, n_threads > 1 && n > nnf_parallel_threshold(NNF_WORK_DROPOUT)); \
-        NNF_PARALLEL_FOR(team, i, n, {                                                      \
+        NNF_PARALLEL_FOR(nnf_work_team(n_threads, n, NNF_WORK_DROPOUT), i, n, {             \
             mask[i] = nnf_keep(key, i, p);                                                  \
             out[i] = x[i] * (REAL)mask[i]; /* a dropped inf or NaN shows as NaN */          \
         });                                                                                 \

@@ -15,7 +15,7 @@
     int NAME(nnf_int n, const REAL *x, int n_threads)                                       \
     {                                                                                       \
         BITS nonfinite = 0;                                                                 \
-        _Pragma("omp parallel for reduction(|: nonfinite) schedule(static) num_threads(nnf_team(n_threads, n > nnf_parallel_threshold(NNF_WORK_ELEMENTWISE)))") \
+        _Pragma("omp parallel for reduction(|: nonfinite) schedule(static) num_threads(nnf_work_team(n_threads, n, NNF_WORK_ELEMENTWISE))") \
         for (nnf_int i = 0; i < n; i++) {                                                   \
             BITS bits;                                                                      \
             memcpy(&bits, x + i, sizeof bits);                                              \

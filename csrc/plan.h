@@ -7,6 +7,7 @@
 
 #include "gemm_ukr.h"
 #include "nnfast.h"
+#include "parallel.h"
 
 enum { NNF_PLAN_MEASURE = 0, NNF_PLAN_ESTIMATE = 1 };
 
@@ -88,6 +89,14 @@ const nnf_gemm_arch *nnf_gemm_table(int arch);
  * Above threshold(kind) elements a kernel runs on its n_threads, below on one. */
 enum { NNF_WORK_ELEMENTWISE = 0, NNF_WORK_POOL = 1, NNF_WORK_DROPOUT = 2, NNF_WORK_KINDS = 3 };
 nnf_int nnf_parallel_threshold(int kind);
+
+/* The team of a kernel of `kind` over `elements` values asked to run on n_threads
+ * (parallel.h's nnf_team): the threshold is looked up only when there are threads
+ * to use. */
+static inline int nnf_work_team(int n_threads, nnf_int elements, int kind)
+{
+    return nnf_team(n_threads, n_threads > 1 && elements > nnf_parallel_threshold(kind));
+}
 
 /* What the thresholds were derived from: the fork/join of a two-thread region and
  * each kind's seconds per element on one thread (0 when estimated). */
