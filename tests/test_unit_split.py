@@ -117,7 +117,7 @@ def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     predicting = engine.workspace(block, n_threads, False)
     training = engine.workspace(block, n_threads)
     deltas, z = block * (40 + 10), block * 10
-    copies = (n_threads - 1) * block * 64 + 1 if n_threads > 1 else 0  # + the flag
+    copies = (n_threads - 1) * block * 64
     assert len(training) - len(predicting) == deltas + z + copies
     _assert_same([engine.forward(X, block, predicting, n_threads)],
                  [engine.forward(X, block, training, n_threads)])
