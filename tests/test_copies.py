@@ -78,6 +78,19 @@ def test_a_pickle_is_compact():
     assert len(pickle.dumps(net)) < parameters + 4096
 
 
+@pytest.mark.parametrize("make", MAKERS)
+def test_every_parameter_array_starts_on_a_cache_line_and_copies_keep_it(make):
+    """The kernels read weight rows a line at a time; the block pads each array to a
+    line, and a pickle holds the values without the padding, in parameter order."""
+    net = MAKERS[make]()
+    for copy_of_net in (net, pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        arrays = copy_of_net._w + copy_of_net._b + copy_of_net._vw + copy_of_net._vb
+        assert all(a.ctypes.data % nnfast.network.PARAMETER_ALIGNMENT == 0 for a in arrays)
+    packed = net.__getstate__()["parameters"]
+    assert packed.size == sum(a.size for a in net._parts)
+    assert np.array_equal(packed, np.concatenate([a.reshape(-1) for a in net._parts]))
+
+
 def test_a_network_in_use_is_not_pickled_half_updated():
     net = MAKERS["mlp float32"]()
     import threading

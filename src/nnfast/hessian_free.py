@@ -81,9 +81,6 @@ class HessianFree:
                              f"values here ({self.P**2 * 8 / 2**30:,.1f} GiB); it is for "
                              f"networks of at most {curvature.MAX_HESSIAN_PARAMETERS:,} "
                              "parameters: use method='hessian-free'")
-        # The weights and biases, in parameter order, are the first P values of the
-        # network's block: steps write them in place, in one assignment each.
-        self.theta = network._params[:self.P]
         self.damping = config.damping
         self.direction = np.zeros(self.P)
 
@@ -109,11 +106,11 @@ class HessianFree:
     def step(self, rows: np.ndarray, epoch: int) -> None:
         """A damped second-order step on the mini-batch `rows`."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        start = self.theta.astype(np.float64)
+        start = self.theta()
         try:
             self.try_step(rows, start, epoch)
         except BaseException:  # Ctrl-C or divergence: the network as the step found it
-            self.theta[...] = start
+            self.put_theta(start)
             raise
 
     def try_step(self, rows: np.ndarray, start: np.ndarray, epoch: int) -> None:
@@ -140,7 +137,7 @@ class HessianFree:
                 break
             alpha *= BACKTRACK
         else:
-            self.theta[...] = start  # no step: the direction was not trusted
+            self.put_theta(start)  # no step: the direction was not trusted
             alpha = 0.0
         # Levenberg-Marquardt on the full step's ratio: the model predicted
         # model = grad.d + 1/2 d.Bd, the cost changed by (new - old).
@@ -155,7 +152,19 @@ class HessianFree:
             raise FloatingPointError(
                 f"Hessian-free training diverged in epoch {epoch}: a step left the weights "
                 "non-finite; they are back to those before it (try a larger damping)")
-        self.theta[...] = value
+        self.put_theta(value)
+
+    def theta(self) -> np.ndarray:
+        """The weights and biases in parameter order, in float64."""
+        return np.concatenate([part.reshape(-1) for w, b in zip(self.net._w, self.net._b)
+                               for part in (w, b)]).astype(np.float64)
+
+    def put_theta(self, value: np.ndarray) -> None:
+        """The network's weights and biases from a vector in parameter order."""
+        v_w, v_b = curvature.unflatten(self.net, value)
+        for w, b, new_w, new_b in zip(self.net._w, self.net._b, v_w, v_b):
+            w[...] = new_w.reshape(w.shape)
+            b[...] = new_b.reshape(b.shape)
 
     def lmbda_for(self, rows: np.ndarray) -> float:
         """The engine's lmbda for a batch of these rows: it divides by the batch's size,
