@@ -9,6 +9,7 @@
 #include "parallel.h"
 #include "plan.h"
 #include "rng.h"
+#include "tuning.h"
 
 /* The float engine trains and predicts with subnormals flushed to zero (x86's FTZ
  * and DAZ, for the call's duration, on every thread of its teams: parallel.h), as

@@ -81,4 +81,16 @@
  * Set by benches/test_epoch.py::test_conv_epoch. */
 #define NNF_CONV_SUM_LANES 32
 
+/* ---- The engine's dense layers (engine_dense.inc) ---- */
+
+/* BP2 of a dense layer, delta_below = delta . w, sums over the layer's units in
+ * blocks of at most this many, the fewest, a power of two, as equal as whole units
+ * allow (100 units are two blocks of 50): block 0's sum, to which each later block's
+ * sum is added in turn, as the GEMM's chain family adds its blocks of k. A team that
+ * splits the layer by units then computes BP2 from each thread's own rows of w, the
+ * rows it also reads in the forward product and writes in the update; one thread
+ * sums the same blocks in the same order. Part of the summation order. Set by
+ * benches/test_epoch.py::test_conv_epoch (W4's and W5's 100-unit dense layers). */
+#define NNF_BP2_UNITS 64
+
 #endif

@@ -1,13 +1,15 @@
-"""The first dense layer split by its units across a team of threads (csrc/engine_dense.inc):
-each thread computes its units' part of z and updates its units' rows of w, from its own
-copy of the mini-batch. Every value is computed as the whole product computes it, so the
-weights are the same bits on any thread count, whether the layer splits or, where a
-thread's part would take another family of summation orders, runs whole."""
+"""Dense layers split by their units across a team of threads (csrc/engine_dense.inc):
+each thread computes its units' part of z, BP2's sums over its blocks of units and the
+update of its units' rows of w; the first layer from its own copy of the mini-batch.
+Every value is computed as the whole product computes it (BP2 in the same fixed blocks
+of units on one thread), so the weights are the same bits on any thread count, whether
+the layer splits or, where a thread's part would take another family of summation
+orders, runs whole."""
 import numpy as np
 import pytest
 
 import nnfast
-from nnfast import plan
+from nnfast import FullyConnectedLayer, _kernels, kernels, plan
 from engine_checks import engine_train, fresh_plans
 
 DTYPES = [np.float32, np.float64]
@@ -44,7 +46,9 @@ def _parts(n_in, n_out):
 
 
 def _train_engine(dtype, sizes, mini_batch_size, n_threads, layer_threads=None, **step):
-    X, labels = _problem(sizes[0], 3 * mini_batch_size + 7)
+    """Three and a bit mini-batches; sizes are a network's sizes or its layers."""
+    X, labels = _problem(sizes[0] if isinstance(sizes[0], int) else sizes[0].n_in,
+                         3 * mini_batch_size + 7)
     net = nnfast.Network(sizes, dtype=dtype, seed=3)
     perm = np.random.default_rng(4).permutation(len(X))
     engine_train(net, X, labels, perm, mini_batch_size, 0.5, n_threads=n_threads,
@@ -123,3 +127,56 @@ def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
                  [engine.forward(X, block, training, n_threads)])
     with pytest.raises(ValueError, match="workspace too small"):
         engine.forward(X, block, predicting[:-1], n_threads)
+
+
+def _plan_forward_on_all(dtype, rows, n_in, n_out, n_threads):
+    """Plan a dense layer's forward product (rows x n_out x n_in, as the engine lays it
+    out) on n_threads to run on all of them, whatever timing would choose: a layer
+    that shares its input splits by units on the team of that plan."""
+    a, w = np.zeros((rows, n_in), dtype), np.zeros((n_out, n_in), dtype)
+    kernels.matmul(a, w, np.empty((rows, n_out), dtype), trans_b=True, n_threads=n_threads)
+    (made,) = [p for p in plan.plans() if (p["m"], p["n"], p["k"], p["n_threads"], p["dtype"])
+               == (rows, n_out, n_in, n_threads, np.dtype(dtype).name)]
+    _kernels.put_gemm_plan(dict(made, team=n_threads))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("p_dropout", [0.0, 0.3], ids=["plain", "dropout"])
+@pytest.mark.parametrize("step", [dict(lmbda=2.0), dict(lmbda=1.0, momentum=0.5),
+                                  dict(lmbda=0.3, regularization="l1")],
+                         ids=["l2", "l2-momentum", "l1"])
+def test_a_hidden_layer_splits_by_units_and_sums_bp2_over_fixed_blocks(dtype, p_dropout, step):
+    """[30, 200, 150, 10] at mini-batch 10: the hidden 200 -> 150 layer's BP2 sums 4
+    blocks of 37-38 units (NNF_BP2_UNITS 64) on any team. Split on 2 threads (75
+    units and 2 blocks each) and on 3 (50 units each; BP2's parts own 1, 1 and 2
+    blocks), alone or with the other layers on the team, with dropout on its input
+    and with each update rule: the bits of one thread."""
+    layers = lambda: [FullyConnectedLayer(30, 200), FullyConnectedLayer(200, 150, p_dropout=p_dropout),
+                      FullyConnectedLayer(150, 10)]
+    want = _train_engine(dtype, layers(), 10, 1, **step)
+    for n_threads in (2, 3):
+        for layer_threads in ((1, n_threads, 1), None):
+            plan.forget()
+            _plan_forward_on_all(dtype, 10, 200, 150, n_threads)
+            _assert_same(_train_engine(dtype, layers(), 10, n_threads, layer_threads, **step), want)
+            assert (10, 150 // n_threads) in _parts(200, 150)
+
+
+def test_a_layer_too_small_to_repay_a_team_and_large_mini_batches_stay_whole():
+    """A hidden layer splits only where the planner runs its forward product on a team,
+    and only at mini-batches whose forward product takes the dot family: a plan on one
+    thread, or 300 rows, leave it whole (no part of its units is planned)."""
+    layers = lambda: [FullyConnectedLayer(30, 200), FullyConnectedLayer(200, 150),
+                      FullyConnectedLayer(150, 10)]
+    want = _train_engine(np.float32, layers(), 10, 1)
+    plan.forget()
+    kernels.matmul(np.zeros((10, 200), np.float32), np.zeros((150, 200), np.float32),
+                   np.empty((10, 150), np.float32), trans_b=True, n_threads=2)
+    (made,) = [p for p in plan.plans() if (p["m"], p["n"], p["k"]) == (10, 150, 200)]
+    _kernels.put_gemm_plan(dict(made, team=1))
+    _assert_same(_train_engine(np.float32, layers(), 10, 2, (1, 2, 1)), want)
+    assert not {n for m, n in _parts(200, 150) if m == 10}
+    want = _train_engine(np.float32, layers(), 300, 1)
+    plan.forget()
+    _assert_same(_train_engine(np.float32, layers(), 300, 2, (1, 2, 1)), want)
+    assert not {n for m, n in _parts(200, 150) if m == 300}
