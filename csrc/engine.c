@@ -2,6 +2,7 @@
  * includes a file per layer kind): whole runs of mini-batches (gather, forward,
  * backprop, update) with no allocation. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "clones.h"
