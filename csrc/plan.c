@@ -29,7 +29,7 @@
  * runs on one thread, the elementwise, pooling and dropout kernels run on one thread
  * at or below their element counts; the kernel table is the one in use. */
 #define ESTIMATE_GEMM_PARALLEL_FLOPS (1.0 * 1024 * 1024)
-static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536};
+static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 16384};
 
 /* ---- Measuring ----
  * Each GEMM candidate runs once to warm its caches and packing buffers, then
@@ -344,8 +344,9 @@ static double time_fork_join(void)
 }
 
 /* Seconds per element of a cheap kernel of each kind on one thread: the elementwise
- * kernels' cheapest (a Hadamard product), 2x2 max-pooling, dropout. The cheapest
- * sets the bar, so that each kernel of a kind pays at least as much as the one timed. */
+ * kernels' cheapest (a Hadamard product), 2x2 max-pooling, dropout, and of those
+ * that evaluate e^x the sigmoid. The cheapest sets the bar, so that each kernel of a
+ * kind pays at least as much as the one timed. */
 static void time_elements(double *element_seconds)
 {
     const nnf_int planes = PROBE_ELEMENTS / (32 * 32);
@@ -366,6 +367,8 @@ static void time_elements(double *element_seconds)
                     nnf_shadamard(1, PROBE_ELEMENTS, x, 0, 1, y, 0, 1, out, 0, 1, 1);
                 else if (kind == NNF_WORK_POOL)
                     nnf_smaxpool_forward(planes, 32, 32, 2, 2, x, out, argmax, 1);
+                else if (kind == NNF_WORK_EXP)
+                    nnf_ssigmoid(1, PROBE_ELEMENTS, x, 0, 1, out, 0, 1, 1);
                 else
                     nnf_sdropout(PROBE_ELEMENTS, x, 0.5, (unsigned long long)run, out, mask, 1);
                 double seconds = now() - start;

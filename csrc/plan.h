@@ -86,8 +86,16 @@ void nnf_dgemm_planned(const nnf_gemm_arch *arch, int team, int path, nnf_int m,
 const nnf_gemm_arch *nnf_gemm_table(int arch);
 
 /* ---- Team sizes of the elementwise, pooling and dropout kernels ----
- * Above threshold(kind) elements a kernel runs on its n_threads, below on one. */
-enum { NNF_WORK_ELEMENTWISE = 0, NNF_WORK_POOL = 1, NNF_WORK_DROPOUT = 2, NNF_WORK_KINDS = 3 };
+ * Above threshold(kind) elements a kernel runs on its n_threads, below on one. The
+ * elementwise kernels that evaluate e^x (sigmoid, tanh, softmax) are a kind of their
+ * own: an element of a sigmoid costs several of a Hadamard product's. */
+enum {
+    NNF_WORK_ELEMENTWISE = 0,
+    NNF_WORK_POOL = 1,
+    NNF_WORK_DROPOUT = 2,
+    NNF_WORK_EXP = 3,
+    NNF_WORK_KINDS = 4
+};
 nnf_int nnf_parallel_threshold(int kind);
 
 /* The team of a kernel of `kind` over `elements` values asked to run on n_threads

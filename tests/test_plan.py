@@ -147,7 +147,7 @@ def test_estimate_times_nothing():
     assert plan.plans()[0]["how"] == "estimated" and plan.plans()[0]["candidates"] == []
     assert plan.parallel()["how"] == "estimated"
     assert plan.parallel()["threshold"] == {"elementwise": 16384, "pool": 65536,
-                                            "dropout": 65536}
+                                            "dropout": 65536, "exp": 16384}
 
 
 def test_planning_a_network_is_bounded_by_runs_per_candidate():

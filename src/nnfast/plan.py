@@ -29,7 +29,7 @@ from nnfast import _kernels
 from nnfast.files import PathLike, write_atomically
 
 MODES = _kernels.PLAN_MODES
-WISDOM_FORMAT = "nnfast-wisdom-1"
+WISDOM_FORMAT = "nnfast-wisdom-2"  # 2: the "exp" kind of elementwise kernels
 _SIGNATURE_KEYS = ("isa_in_use", "dtype", "m", "n", "k", "unit_stride", "beta_zero", "n_threads")
 _CHOICE_KEYS = _SIGNATURE_KEYS + ("isa", "team", "path")
 
