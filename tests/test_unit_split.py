@@ -110,6 +110,20 @@ def test_a_cost_in_python_and_predictions_give_the_same_bits_split():
                  [nets[0]._forward(X.astype(np.float32), 1)])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("skip", [0, 1, 3])
+def test_every_workspace_buffer_starts_on_a_cache_line(dtype, skip):
+    """The engine lays its buffers out from the workspace's first 64-byte line, each
+    rounded up to a line, whatever the array's own alignment (numpy promises the
+    dtype's): the output layer's z, a and delta among them."""
+    engine = nnfast.Network([64, 40, 10], dtype=dtype, seed=6)._engine
+    fresh = engine.workspace(9, 2)
+    work = np.empty(len(fresh) + skip, dtype)[skip:]
+    assert len(work) == len(fresh)
+    for buffer in engine.output_buffers(work, 9, 2):
+        assert buffer.ctypes.data % 64 == 0
+
+
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     """A forward block's workspace has no room for the deltas, the kept z or the
