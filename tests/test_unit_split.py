@@ -110,6 +110,17 @@ def test_a_cost_in_python_and_predictions_give_the_same_bits_split():
                  [nets[0]._forward(X.astype(np.float32), 1)])
 
 
+def test_bp2_partial_sums_are_sized_for_the_rows_that_split_not_the_batch():
+    """A hidden layer splits only at rows whose forward product takes the dot family
+    (at most 69 rows for 200 -> 150), so a workspace for mini-batches of 1,024 rows
+    holds BP2's 3 extra block sums for 69 rows, not 1,024: on two threads it grows by
+    the first layer's copy of the input and those sums, to within a line a buffer."""
+    engine = nnfast.Network([64, 200, 150, 10], seed=6)._engine
+    grown = len(engine.workspace(1024, 2)) - len(engine.workspace(1024, 1))
+    copy, sums = 1024 * 64, 3 * 69 * 200
+    assert copy + sums <= grown <= copy + sums + 16 * 8
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("skip", [0, 1, 3])
 def test_every_workspace_buffer_starts_on_a_cache_line(dtype, skip):
