@@ -120,9 +120,8 @@ class Network:
                              f"rollback copy, more than this machine's "
                              f"{_physical_memory() / 2**30:,.1f} GiB")
         # Each array starts on a cache line: the kernels read a weight row 64 bytes at a
-        # time, and a row that straddles two lines costs two reads (W4's dense layer
-        # took 20% longer to update with its block 48 bytes past a line), and a
-        # layer split between threads by columns would share its boundary lines.
+        # time, and a row that straddles two lines costs two reads (with w off a line,
+        # W4's dense update took 20% longer and its forward product 50%).
         line = PARAMETER_ALIGNMENT // dtype.itemsize
         offsets, end = [], 0
         for shape in [shape for _ in range(2) for pair in shapes for shape in pair]:
