@@ -188,6 +188,12 @@ int nnf_dall_finite(nnf_int n, const double *x, int n_threads);
 #define NNF_MAX_LAYERS 16
 enum { NNF_ACT_SIGMOID = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_LINEAR = 3,
        NNF_ACT_SOFTMAX = 4 };
+/* z = f(z) in place for the activation f (NNF_ACT_*), rows x n values, rows ldz apart:
+ * the kernels above (softmax by rows). */
+void nnf_sactivate(int activation, nnf_int rows, nnf_int n, float *z, nnf_int ldz,
+                   int n_threads);
+void nnf_dactivate(int activation, nnf_int rows, nnf_int n, double *z, nnf_int ldz,
+                   int n_threads);
 enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2,
        NNF_COST_CALLER = 3 };
 enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
@@ -300,7 +306,8 @@ void nnf_doutput_buffers(const nnf_dnet *net, nnf_int mini_batch_size, int n_thr
  * group of samples). bias, dx and dbias may be NULL. dweights and dbias are summed
  * over fixed groups of samples, each in sample order, then over the groups in
  * order: results are bit-identical for any n_threads. convpool_forward is
- * conv_forward then maxpool_forward then the bias, per filter (out rows ldo apart);
+ * conv_forward then maxpool_forward then the bias, per filter, then the activation
+ * (NNF_ACT_*, below; out rows ldo apart), each sample on one thread while in cache;
  * convpool_backward is conv_backward after that max-pool, from the pool's output
  * gradient and argmax. Both take convpool_workspace_size(...) values of work. The
  * pool's tie rule: with ties NULL a window's gradient goes to its first maximum
@@ -343,16 +350,18 @@ void nnf_dconv_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double
                         nnf_int kh, nnf_int kw, const double *weights, const double *dout,
                         double *dx, double *dweights, double *dbias, double *work,
                         int n_threads);
-/* out (rows ldo apart) = max-pool(conv(x)) + bias, with the pool's argmax, in float. */
+/* out (rows ldo apart) = f(max-pool(conv(x)) + bias) for the activation f, with the
+ * pool's argmax, in float. */
 void nnf_sconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
-                           const float *weights, const float *bias, float *out, nnf_int ldo,
-                           int *argmax, unsigned *ties, float *work, int n_threads);
-/* out (rows ldo apart) = max-pool(conv(x)) + bias, with the pool's argmax, in double. */
+                           const float *weights, const float *bias, int activation, float *out,
+                           nnf_int ldo, int *argmax, unsigned *ties, float *work, int n_threads);
+/* out (rows ldo apart) = f(max-pool(conv(x)) + bias) for the activation f, with the
+ * pool's argmax, in double. */
 void nnf_dconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
-                           const double *weights, const double *bias, double *out, nnf_int ldo,
-                           int *argmax, unsigned *ties, double *work, int n_threads);
+                           const double *weights, const double *bias, int activation, double *out,
+                           nnf_int ldo, int *argmax, unsigned *ties, double *work, int n_threads);
 /* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in float. */
 void nnf_sconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import FullyConnectedLayer, _kernels, kernels, plan
+from nnfast import FullyConnectedLayer, ReLU, SoftmaxLayer, _kernels, kernels, plan, tanh
 from engine_checks import engine_train, fresh_plans
 
 DTYPES = [np.float32, np.float64]
@@ -185,6 +185,23 @@ def test_a_hidden_layer_splits_by_units_and_sums_bp2_over_fixed_blocks(dtype, p_
             _plan_forward_on_all(dtype, 10, 200, 150, n_threads)
             _assert_same(_train_engine(dtype, layers(), 10, n_threads, layer_threads, **step), want)
             assert (10, 150 // n_threads) in _parts(200, 150)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("activation_fn", [tanh, ReLU], ids=["tanh", "relu"])
+def test_a_split_layer_applies_f_to_its_columns_and_softmax_to_whole_rows(dtype, activation_fn):
+    """Split by units, each thread applies an elementwise f to its own columns of z
+    in the forward product's region; a softmax, which needs whole rows, runs after it.
+    [30, 200 tanh or ReLU, 150 softmax] at mini-batch 10 with both layers split on 2
+    and 3 threads: the bits of one thread."""
+    layers = lambda: [FullyConnectedLayer(30, 200, activation_fn), SoftmaxLayer(200, 150)]
+    want = _train_engine(dtype, layers(), 10, 1, lmbda=1.0)
+    for n_threads in (2, 3):
+        plan.forget()
+        _plan_forward_on_all(dtype, 10, 200, 150, n_threads)
+        _assert_same(_train_engine(dtype, layers(), 10, n_threads, lmbda=1.0), want)
+        assert (10, 150 // n_threads) in _parts(200, 150)
+        assert (10, 200 // n_threads) in _parts(30, 200)
 
 
 def test_a_layer_too_small_to_repay_a_team_and_large_mini_batches_stay_whole():
