@@ -2,6 +2,8 @@
 #ifndef NNFAST_PARALLEL_H
 #define NNFAST_PARALLEL_H
 
+#include <stddef.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -28,6 +30,32 @@ static inline int nnf_go_parallel(int worth_it) { return worth_it && !nnf_forked
 static inline int nnf_team(int n_threads, int worth_it)
 {
     return worth_it && n_threads > 1 && !nnf_forked_child ? n_threads : 1;
+}
+
+/* A spinning thread's pause (x86's PAUSE, Arm's YIELD): it frees the core's
+ * resources for the other hyperthread and eases the loop's exit. */
+static inline void nnf_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Demote the lines of [p, p + bytes) from this core's caches to the cache the cores
+ * share (x86's CLDEMOTE, a hint a CPU without it executes as a NOP: its encoding is
+ * in the reserved-NOP space), so that another core reads them from there rather than
+ * from this core. Elsewhere nothing. */
+static inline void nnf_demote(const void *p, size_t bytes)
+{
+#if defined(__x86_64__)
+    for (size_t o = 0; o < bytes; o += 64)
+        __asm__ __volatile__(".byte 0x0f, 0x1c, 0x07" : : "D"((const char *)p + o) : "memory");
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
 
 /* The floating-point mode a kernel runs in: x86's flush-to-zero and
