@@ -79,8 +79,11 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
             _kernels.put_gemm_plan(p)
         _kernels.put_parallel_plan(thresholds(0 if team == 3 else 2**62))
         _assert_same(_train(dtype, 3), want)
-        # a layer split by units plans each thread's part on one thread
-        assert {p["team"] for p in plan.plans() if p["n_threads"] == 3} == {team}
+        if team == 3:
+            # A layer split by units plans each thread's part on one thread. (Forced
+            # onto one thread, no layer splits, and the whole products a split layer
+            # never ran are planned afresh, on the team their timing picks.)
+            assert {p["team"] for p in plan.plans() if p["n_threads"] == 3} == {3}
     _assert_same(_train(dtype, 1), want)
 
 
