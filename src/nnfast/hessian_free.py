@@ -156,15 +156,11 @@ class HessianFree:
 
     def theta(self) -> np.ndarray:
         """The weights and biases in parameter order, in float64."""
-        return np.concatenate([part.reshape(-1) for w, b in zip(self.net._w, self.net._b)
-                               for part in (w, b)]).astype(np.float64)
+        return self.net._packed_parameters(velocities=False).astype(np.float64)
 
     def put_theta(self, value: np.ndarray) -> None:
         """The network's weights and biases from a vector in parameter order."""
-        v_w, v_b = curvature.unflatten(self.net, value)
-        for w, b, new_w, new_b in zip(self.net._w, self.net._b, v_w, v_b):
-            w[...] = new_w.reshape(w.shape)
-            b[...] = new_b.reshape(b.shape)
+        self.net._unpack_parameters(value, velocities=False)
 
     def lmbda_for(self, rows: np.ndarray) -> float:
         """The engine's lmbda for a batch of these rows: it divides by the batch's size,

@@ -188,16 +188,21 @@ class Network:
                     "dtype": self.dtype.name, "parameters": self._packed_parameters(),
                     "rng": self._rng.bit_generator.state}
 
-    def _packed_parameters(self) -> np.ndarray:
-        """The parameters, then the velocities, in parameter order, without the block's
-        padding: a layout that does not depend on the block's alignment."""
-        return np.concatenate([part.reshape(-1) for part in self._parts])
+    def _packed_parameters(self, velocities: bool = True) -> np.ndarray:
+        """The weights and biases in parameter order, then, with velocities, theirs,
+        without the block's padding: a layout that does not depend on the block's
+        alignment."""
+        return np.concatenate([part.reshape(-1) for part in self._packed_parts(velocities)])
 
-    def _unpack_parameters(self, packed: np.ndarray) -> None:
+    def _unpack_parameters(self, packed: np.ndarray, velocities: bool = True) -> None:
+        """The arrays _packed_parameters packed, from packed (cast to the dtype)."""
         offset = 0
-        for part in self._parts:
+        for part in self._packed_parts(velocities):
             part.reshape(-1)[...] = packed[offset:offset + part.size]
             offset += part.size
+
+    def _packed_parts(self, velocities: bool) -> List[np.ndarray]:
+        return self._parts if velocities else self._parts[:2 * len(self._w)]
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         layers = [layer_from_spec(spec) for spec in state["layers"]]
