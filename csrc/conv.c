@@ -16,10 +16,20 @@ static nnf_int conv_threads(nnf_int n, int n_threads)
     return threads < 1 ? 1 : threads;
 }
 
-/* The stride of the im2row rows: k = c*kh*kw values rounded up to whole 64-byte lines
- * of float (two of double). With each thread's buffer starting on a line, the sparse
- * products' vector loads of a row never straddle two lines. */
-static nnf_int rows_stride(nnf_int k) { return (k + 15) / 16 * 16; }
+/* The stride of the im2row rows: k = c*kh*kw values rounded up to a whole number of
+ * 16-value blocks, 64-byte lines of float (two of double). With each thread's
+ * buffer starting on a line, the sparse products' vector loads of a row never
+ * straddle two lines. Past two blocks, an odd number of them: the gather kernel
+ * reads a panel of every row, and rows an even number of lines apart share fewer of
+ * L1's 64 sets (W5's second layer, 500 taps on a 2 KiB stride, put the same line of
+ * its 64 rows in 2 of the sets, 32 lines for 12 ways: its panels came from L2, and
+ * convpool_backward took 290-310 us a mini-batch of 10 on one thread against
+ * 240-260 us with 528 values). */
+static nnf_int rows_stride(nnf_int k)
+{
+    nnf_int blocks = (k + 15) / 16;
+    return (blocks > 2 && blocks % 2 == 0 ? blocks + 1 : blocks) * 16;
+}
 
 /* A thread's buffer: im2col's k x ohw values or im2row's ohw rows, and a line of slack
  * to start it on a line. */
