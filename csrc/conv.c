@@ -3,8 +3,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "conv_direct.h"
 #include "nnfast.h"
 #include "parallel.h"
+#include "plan.h"
 #include "tuning.h"
 
 static nnf_int conv_groups(nnf_int n) { return n < NNF_CONV_GROUPS ? n : NNF_CONV_GROUPS; }
@@ -88,6 +90,15 @@ static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_in
     return ((o / across) * ph + t / pw) * ow + (o % across) * pw + t % pw;
 }
 
+/* Float's direct convolution (conv_direct.h): where the shape fits, the CPU runs
+ * AVX-512 and NNFAST_ARCH did not choose another table. */
+#if defined(__x86_64__)
+#define DIRECT_CONV nnf_sconv_direct_avx512
+#define DIRECT_CONV_RUNS(c, h, w, kh, kw)                                                          \
+    (nnf_conv_direct_fits(c, h, w, kh, kw) && nnf_arch_best() >= NNF_ARCH_AVX512 &&              \
+     (!nnf_arch_forced() || nnf_arch_get() == NNF_ARCH_AVX512))
+#endif
+
 #define REAL float
 #define P(name) nnf_s##name
 #define GEMM nnf_sgemm
@@ -97,6 +108,8 @@ static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_in
 #undef P
 #undef GEMM
 #undef SPARSE_GEMM
+#undef DIRECT_CONV
+#undef DIRECT_CONV_RUNS
 
 #define REAL double
 #define P(name) nnf_d##name

@@ -4,7 +4,9 @@
  * same bits is timed on this machine, on scratch copies of C, and the fastest is
  * cached for the process: the team size (the threads asked for, then halving to 1:
  * results are identical for any team) and the kernel table (among the ISAs this CPU
- * runs, only where nnf_gemm_same_bits says they agree). The elementwise, pooling and
+ * runs, only where nnf_gemm_same_bits says they agree). A conv layer's forward product
+ * that the direct convolution fits is timed both ways by conv.c, which caches its
+ * choice here (nnf_plan_time, nnf_conv_plan_add). The elementwise, pooling and
  * dropout kernels go parallel above a threshold derived, once, from this machine's
  * fork/join and per-element costs. No performance constant from another CPU decides.
  *
@@ -65,6 +67,8 @@ static double now(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+double nnf_plan_seconds(void) { return now(); }
 
 static atomic_int plan_mode = NNF_PLAN_MEASURE;
 static atomic_llong timed_runs;
@@ -220,6 +224,109 @@ int nnf_plan_get(int i, nnf_gemm_plan *plan)
 }
 
 int nnf_plan_put(const nnf_gemm_plan *plan) { return cache_insert(plan, 1, NULL); }
+
+/* ---- The cache of convolution plans: few (a signature per conv layer), so an
+ * array searched in order, under the GEMM cache's lock. ---- */
+static nnf_conv_plan *conv_plans;
+static int n_conv_plans, conv_plans_capacity;
+
+static int conv_index(const nnf_conv_signature *s)
+{
+    for (int i = 0; i < n_conv_plans; i++) {
+        const nnf_conv_signature *t = &conv_plans[i].sig;
+        if (t->arch_in_use == s->arch_in_use && t->is_double == s->is_double && t->c == s->c &&
+            t->h == s->h && t->w == s->w && t->f == s->f && t->kh == s->kh && t->kw == s->kw &&
+            t->n_threads == s->n_threads)
+            return i;
+    }
+    return -1;
+}
+
+int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path)
+{
+    pthread_rwlock_rdlock(&cache_lock);
+    int at = conv_index(s);
+    if (at >= 0)
+        *path = conv_plans[at].path;
+    pthread_rwlock_unlock(&cache_lock);
+    return at >= 0;
+}
+
+/* As cache_insert, for a convolution plan. */
+static int conv_cache_insert(const nnf_conv_plan *plan, int replace, int *path)
+{
+    int status = 0;
+    pthread_rwlock_wrlock(&cache_lock);
+    int at = conv_index(&plan->sig);
+    if (at >= 0) {
+        if (replace)
+            conv_plans[at] = *plan;
+    } else {
+        if (n_conv_plans == conv_plans_capacity) {
+            int capacity = conv_plans_capacity ? 2 * conv_plans_capacity : 8;
+            nnf_conv_plan *grown = realloc(conv_plans, (size_t)capacity * sizeof *conv_plans);
+            if (!grown) {
+                status = -1;
+                goto done;
+            }
+            conv_plans = grown;
+            conv_plans_capacity = capacity;
+        }
+        at = n_conv_plans++;
+        conv_plans[at] = *plan;
+    }
+    if (path)
+        *path = conv_plans[at].path;
+done:
+    pthread_rwlock_unlock(&cache_lock);
+    return status;
+}
+
+int nnf_conv_plan_add(const nnf_conv_plan *plan, int *path)
+{
+    return conv_cache_insert(plan, 0, path);
+}
+
+int nnf_conv_plan_put(const nnf_conv_plan *plan) { return conv_cache_insert(plan, 1, NULL); }
+
+int nnf_conv_plan_count(void)
+{
+    pthread_rwlock_rdlock(&cache_lock);
+    int count = n_conv_plans;
+    pthread_rwlock_unlock(&cache_lock);
+    return count;
+}
+
+int nnf_conv_plan_get(int i, nnf_conv_plan *plan)
+{
+    int status = -1;
+    pthread_rwlock_rdlock(&cache_lock);
+    if (i >= 0 && i < n_conv_plans) {
+        *plan = conv_plans[i];
+        status = 0;
+    }
+    pthread_rwlock_unlock(&cache_lock);
+    return status;
+}
+
+double nnf_plan_time(void (*run)(void *), void *arg)
+{
+    double best = INFINITY;
+    int repeats = 1;
+    for (int r = 0; r < RUNS_PER_CANDIDATE; r++) {
+        double start = now();
+        for (int i = 0; i < repeats; i++)
+            run(arg);
+        double seconds = (now() - start) / repeats;
+        atomic_fetch_add(&timed_runs, 1);
+        if (r == 0 && seconds < BATCH_SECONDS)
+            repeats = seconds * BATCH_REPEATS <= BATCH_SECONDS ? BATCH_REPEATS
+                                                               : (int)(BATCH_SECONDS / seconds) + 1;
+        if (r > 0 && seconds < best) /* run 0 warms caches and buffers */
+            best = seconds;
+    }
+    return best;
+}
 
 /* ---- Planning one GEMM signature ---- */
 
@@ -524,6 +631,7 @@ void nnf_plan_forget(void)
 {
     pthread_rwlock_wrlock(&cache_lock);
     n_plans = 0;
+    n_conv_plans = 0;
     for (size_t i = 0; i < index_capacity; i++)
         index_slots[i] = -1;
     pthread_rwlock_unlock(&cache_lock);

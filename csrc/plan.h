@@ -114,6 +114,39 @@ typedef struct {
     int how; /* NNF_PLAN_ESTIMATED, _MEASURED or _IMPORTED */
 } nnf_parallel_plan;
 
+/* ---- Convolutions ----
+ * A conv layer's forward product, W . im2col(x) for each image, runs as im2col and
+ * the GEMM (with that GEMM's own plan) or, where it fits (conv_direct.h), as the
+ * direct convolution, which gives the same bits. Which is planned per signature:
+ * the table in use, precision, shape and the threads its GEMM may take. */
+enum { NNF_CONV_PATH_GEMM = 0, NNF_CONV_PATH_DIRECT = 1, NNF_CONV_PATHS = 2 };
+
+typedef struct {
+    int arch_in_use, is_double;
+    nnf_int c, h, w, f, kh, kw;
+    int n_threads;
+} nnf_conv_signature;
+
+/* A signature's path, how it was chosen, each path's best seconds for one image (0
+ * when not timed) and the seconds planning took. */
+typedef struct {
+    nnf_conv_signature sig;
+    int path, how;
+    double seconds[NNF_CONV_PATHS];
+    double planning_seconds;
+} nnf_conv_plan;
+
+/* 1 and the cached path for s, or 0 when s has no plan yet. */
+int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path);
+/* Caches plan unless its signature has one (then that one stays); *path is the path
+ * cached. -1 when out of memory (nothing cached). */
+int nnf_conv_plan_add(const nnf_conv_plan *plan, int *path);
+
+/* The best seconds of one run of run(arg), timed as each GEMM candidate is: a warm-up
+ * run, then TIMED_RUNS, each repeated until it lasts BATCH_SECONDS. */
+double nnf_plan_time(void (*run)(void *), void *arg);
+double nnf_plan_seconds(void); /* the planner's clock (monotonic) */
+
 /* ---- The cache ---- */
 int nnf_plan_mode(void);
 void nnf_plan_set_mode(int mode); /* NNF_PLAN_MEASURE or NNF_PLAN_ESTIMATE */
@@ -123,7 +156,10 @@ int nnf_plan_put(const nnf_gemm_plan *plan);  /* 0, or -1 when out of memory */
 nnf_parallel_plan nnf_plan_parallel(void);    /* plans the thresholds if not yet */
 void nnf_plan_refine_parallel(void);          /* a faster fork/join replaces the plan's */
 void nnf_plan_put_parallel(const nnf_parallel_plan *plan);
-void nnf_plan_forget(void);                   /* every plan, GEMM and thresholds */
+int nnf_conv_plan_count(void);                /* convolution plans cached */
+int nnf_conv_plan_get(int i, nnf_conv_plan *plan); /* 0, or -1 when i is out of range */
+int nnf_conv_plan_put(const nnf_conv_plan *plan);  /* replaces; -1 when out of memory */
+void nnf_plan_forget(void); /* every plan: GEMM, convolution and thresholds */
 long long nnf_plan_timed_runs(void);          /* runs made for timing since the start */
 
 #endif

@@ -72,7 +72,14 @@ def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
     status, out, _ = run(capsys, "info", "--plan", "--net", "conv", "--mini-batch", "3",
                          "--dtype", "float64", "--threads", "1")
     assert status == 0 and "plan of conv (float64), mini-batch 3, 1 threads" in out
-    assert "3 x 100 x 2880" in out
+    assert "3 x 100 x 2880" in out and "convolution" not in out  # float64: one path
+    if "avx512" in nnfast._kernels.supported_archs():
+        nnfast.plan.forget()
+        status, out, _ = run(capsys, "info", "--plan", "--net", "conv", "--threads", "1")
+        assert status == 0 and "and 1 convolution planned in" in out
+        [line] = [line for line in out.splitlines() if line.strip().startswith("convolution")]
+        assert "1 x 28 x 28, 20 filters 5 x 5, GEMM on 1t:" in line
+        assert "(gemm " in line and ", direct " in line and line.endswith(" us)")
 
 
 @pytest.mark.parametrize("argv", [["info", "--layers", "784,30,10"],

@@ -212,6 +212,7 @@ cdef extern from "plan.h" nogil:
         NNF_PLAN_ESTIMATE
         NNF_PLAN_MAX_CANDIDATES
         NNF_WORK_KINDS
+        NNF_CONV_PATHS
     ctypedef struct nnf_gemm_signature:
         int arch_in_use, is_double
         nnf_int m, n, k
@@ -229,6 +230,15 @@ cdef extern from "plan.h" nogil:
         double fork_join_seconds
         double element_seconds[NNF_WORK_KINDS]
         int how
+    ctypedef struct nnf_conv_signature:
+        int arch_in_use, is_double
+        nnf_int c, h, w, f, kh, kw
+        int n_threads
+    ctypedef struct nnf_conv_plan:
+        nnf_conv_signature sig
+        int path, how
+        double seconds[NNF_CONV_PATHS]
+        double planning_seconds
     int nnf_gemm_same_bits(int arch_a, int arch_b) noexcept
     int nnf_plan_mode() noexcept
     void nnf_plan_set_mode(int mode) noexcept
@@ -238,6 +248,9 @@ cdef extern from "plan.h" nogil:
     nnf_parallel_plan nnf_plan_parallel() noexcept
     void nnf_plan_put_parallel(const nnf_parallel_plan *plan) noexcept
     void nnf_plan_refine_parallel() noexcept
+    int nnf_conv_plan_count() noexcept
+    int nnf_conv_plan_get(int i, nnf_conv_plan *plan) noexcept
+    int nnf_conv_plan_put(const nnf_conv_plan *plan) noexcept
     void nnf_plan_forget() noexcept
     long long nnf_plan_timed_runs() noexcept
 

@@ -15,6 +15,9 @@ PLAN_WORK_KINDS = ("elementwise", "pool", "dropout", "exp")
 PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
 # NNF_GEMM_PATH_*: as the shape rule says, or the chain family's direct or packed path.
 PLAN_PATHS = ("rule", "direct", "packed")
+# NNF_CONV_PATH_*: a conv layer's forward product by im2col and the GEMM, or directly.
+CONV_PATHS = ("gemm", "direct")
+CONV_SHAPE_KEYS = ("c", "h", "w", "f", "kh", "kw")
 
 
 def plan_mode(mode=None):
@@ -67,6 +70,40 @@ def put_gemm_plan(plan):
     p.path = PLAN_PATHS.index(plan["path"])
     if nnf_plan_put(&p) != 0:
         raise MemoryError("put_gemm_plan: out of memory")
+
+
+def conv_plans():
+    """Every cached convolution plan as a dict, in the order planned."""
+    cdef nnf_conv_plan p
+    cdef int i
+    result = []
+    for i in range(nnf_conv_plan_count()):
+        if nnf_conv_plan_get(i, &p) != 0:
+            break
+        shape = (p.sig.c, p.sig.h, p.sig.w, p.sig.f, p.sig.kh, p.sig.kw)
+        result.append({
+            "isa_in_use": ARCHS[p.sig.arch_in_use],
+            "dtype": "float64" if p.sig.is_double else "float32",
+            **dict(zip(CONV_SHAPE_KEYS, shape)), "n_threads": p.sig.n_threads,
+            "path": CONV_PATHS[p.path], "how": PLAN_HOW[p.how],
+            "seconds": {path: p.seconds[j] for j, path in enumerate(CONV_PATHS)},
+            "planning_seconds": p.planning_seconds})
+    return result
+
+
+def put_conv_plan(plan):
+    """Cache one convolution plan, a dict as conv_plans() gives it (its timings are
+    not kept)."""
+    cdef nnf_conv_plan p
+    memset(&p, 0, sizeof(p))
+    p.sig.arch_in_use = ARCHS.index(plan["isa_in_use"])
+    p.sig.is_double = plan["dtype"] == "float64"
+    p.sig.c, p.sig.h, p.sig.w = plan["c"], plan["h"], plan["w"]
+    p.sig.f, p.sig.kh, p.sig.kw = plan["f"], plan["kh"], plan["kw"]
+    p.sig.n_threads = plan["n_threads"]
+    p.path, p.how = CONV_PATHS.index(plan["path"]), PLAN_HOW.index("imported")
+    if nnf_conv_plan_put(&p) != 0:
+        raise MemoryError("put_conv_plan: out of memory")
 
 
 def parallel_plan():

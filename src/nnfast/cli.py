@@ -506,8 +506,9 @@ def _print_plan(args) -> None:
     layers = NETS[kind]() if kind != "mlp" else (args.layers or [784, 30, 10])
     net = nnfast.Network(layers, cost=DEFAULTS[kind]["cost"], dtype=args.dtype, seed=0)
     threads = args.threads or nnfast.get_num_threads()
-    runs = plan.timed_runs()
+    runs, convs_before = plan.timed_runs(), len(plan.convs())
     made = plan.plan_network(net, args.mini_batch, threads)
+    convs = plan.convs()[convs_before:]
     print(f"plan of {kind if args.net else ','.join(map(str, net.sizes))} ({args.dtype}), "
           f"mini-batch {args.mini_batch}, {threads} threads, {plan.mode()}:")
     print(f"  {'m x n x k':<18}{'unit stride':<26}{'C read':<8}{'chosen':<21}candidates")
@@ -519,8 +520,14 @@ def _print_plan(args) -> None:
         chosen = f"{p['isa']} {p['team']}t {p['path']}"
         print(f"  {shape:<18}{' '.join(p['unit_stride']):<26}"
               f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<21}{timed}")
-    seconds = sum(p["planning_seconds"] for p in made)
-    print(f"  {len(made)} products planned in {seconds * 1e3:.2f} ms "
+    for p in convs:
+        image = f"{p['c']} x {p['h']} x {p['w']}, {p['f']} filters {p['kh']} x {p['kw']}"
+        timed = ", ".join(f"{path} {s * 1e6:.1f} us" for path, s in p["seconds"].items()
+                          if s > 0) or p["how"]
+        print(f"  convolution {image}, GEMM on {p['n_threads']}t: {p['path']} ({timed})")
+    seconds = sum(p["planning_seconds"] for p in made + convs)
+    also = f" and {len(convs)} convolution{'s' * (len(convs) > 1)}" if convs else ""
+    print(f"  {len(made)} products{also} planned in {seconds * 1e3:.2f} ms "
           f"({plan.timed_runs() - runs} timed runs)")
     par = plan.parallel()
     print("  kernels parallel above: " + ", ".join(

@@ -6,13 +6,17 @@ copies and the fastest is cached for the process: the team size, and the ISA's k
 table where tables give the same bits. The elementwise, pooling and dropout kernels go
 parallel above thresholds derived from the fork/join and per-element costs measured
 here (the fork/join timed again at each epoch on several threads, the fastest kept).
-Every candidate computes each output in the same order, so a plan changes speed,
-never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
+A conv layer's forward product is planned too, where the direct convolution fits
+(float32, output rows 17 to 24 wide, every tap one k-block, an AVX-512 CPU): the
+direct convolution and im2col with the GEMM are timed on the first image and the
+faster kept. Every candidate computes each output in the same order, so a plan
+changes speed, never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
 
 NNFAST_PLAN=estimate (read at import) skips all timing for a fixed rule: products
 of at least 2^20 flops run on every thread asked for, smaller ones on one; the
 elementwise kernels go parallel above 16,384 elements, pooling and dropout above
-65,536; the kernel table is the one in use. NNFAST_PLAN=measure is the default.
+65,536; the kernel table is the one in use; a convolution that fits takes the direct
+path. NNFAST_PLAN=measure is the default.
 """
 from __future__ import annotations
 
@@ -29,9 +33,11 @@ from nnfast import _kernels
 from nnfast.files import PathLike, write_atomically
 
 MODES = _kernels.PLAN_MODES
-WISDOM_FORMAT = "nnfast-wisdom-2"  # 2: the "exp" kind of elementwise kernels
+WISDOM_FORMAT = "nnfast-wisdom-3"  # 2: the "exp" kind of elementwise kernels; 3: conv
 _SIGNATURE_KEYS = ("isa_in_use", "dtype", "m", "n", "k", "unit_stride", "beta_zero", "n_threads")
 _CHOICE_KEYS = _SIGNATURE_KEYS + ("isa", "team", "path")
+_CONV_SIGNATURE_KEYS = ("isa_in_use", "dtype") + _kernels.CONV_SHAPE_KEYS + ("n_threads",)
+_CONV_CHOICE_KEYS = _CONV_SIGNATURE_KEYS + ("path",)
 
 
 def mode() -> str:
@@ -51,6 +57,14 @@ def plans() -> List[Dict[str, Any]]:
     team chosen, how ('measured', 'estimated' or 'imported'), the timed candidates
     (isa, team, best seconds) and the seconds planning took."""
     return _kernels.gemm_plans()
+
+
+def convs() -> List[Dict[str, Any]]:
+    """Every convolution plan of this process, in the order made: the signature
+    (isa_in_use, dtype, the image's c, h, w, the f filters' kh x kw, the threads its
+    GEMM may take), the path chosen ('direct' or 'gemm'), how, each path's best
+    seconds for one image (0 when not timed) and the seconds planning took."""
+    return _kernels.conv_plans()
 
 
 def parallel() -> Dict[str, Any]:
@@ -230,8 +244,9 @@ def export_wisdom(path: PathLike) -> None:
     """Write every plan of this process (the thresholds included, measured first if
     need be) to path as JSON, atomically, with this machine's fingerprint."""
     gemm = [{key: p[key] for key in _CHOICE_KEYS} for p in plans()]
+    conv = [{key: p[key] for key in _CONV_CHOICE_KEYS} for p in convs()]
     wisdom = {"format": WISDOM_FORMAT, "fingerprint": fingerprint(), "gemm": gemm,
-              "parallel": parallel()}
+              "conv": conv, "parallel": parallel()}
     write_atomically(path, json.dumps(wisdom, indent=1) + "\n")
 
 
@@ -263,6 +278,30 @@ def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
     if (not isinstance(plan["unit_stride"], list)
             or not all(isinstance(s, str) and s in layout for s in plan["unit_stride"])):
         raise ValueError(f"{where}: unit_stride must be a list of {layout}")
+    return plan
+
+
+def _check_conv(plan: Any, where: str) -> Dict[str, Any]:
+    """One convolution plan of a wisdom file, checked to be one this process could
+    make."""
+    if not isinstance(plan, dict) or set(plan) != set(_CONV_CHOICE_KEYS):
+        raise ValueError(f"{where}: expected an object with the keys {sorted(_CONV_CHOICE_KEYS)}")
+    if plan["path"] not in _kernels.CONV_PATHS:
+        raise ValueError(f"{where}: path must be one of {_kernels.CONV_PATHS}, "
+                         f"got {plan['path']!r}")
+    if plan["isa_in_use"] not in _kernels.supported_archs():
+        raise ValueError(f"{where}: isa_in_use {plan['isa_in_use']!r} is not one this CPU runs")
+    if plan["dtype"] not in ("float32", "float64"):
+        raise ValueError(f"{where}: dtype must be float32 or float64, got {plan['dtype']!r}")
+    for key in _kernels.CONV_SHAPE_KEYS + ("n_threads",):
+        if type(plan[key]) is not int or plan[key] < 1:
+            raise ValueError(f"{where}: {key} must be a positive int, got {plan[key]!r}")
+    if plan["kh"] > plan["h"] or plan["kw"] > plan["w"]:
+        raise ValueError(f"{where}: a {plan['kh']} x {plan['kw']} filter is larger than the "
+                         f"{plan['h']} x {plan['w']} image")
+    if plan["n_threads"] > _kernels.MAX_THREADS:
+        raise ValueError(f"{where}: n_threads {plan['n_threads']} (at most "
+                         f"{_kernels.MAX_THREADS})")
     return plan
 
 
@@ -305,9 +344,15 @@ def import_wisdom(path: PathLike) -> int:
         raise ValueError(f"import_wisdom: {name}: gemm must be a list of plans")
     gemm = [_check_plan(p, f"import_wisdom: {name}: gemm[{i}]")
             for i, p in enumerate(wisdom["gemm"])]
+    if not isinstance(wisdom.get("conv"), list):
+        raise ValueError(f"import_wisdom: {name}: conv must be a list of plans")
+    conv = [_check_conv(p, f"import_wisdom: {name}: conv[{i}]")
+            for i, p in enumerate(wisdom["conv"])]
     threads = _check_parallel(wisdom.get("parallel"), f"import_wisdom: {name}: parallel")
     for p in gemm:
         _kernels.put_gemm_plan(p)
+    for p in conv:
+        _kernels.put_conv_plan(p)
     _kernels.put_parallel_plan(threads)
     return len(gemm)
 

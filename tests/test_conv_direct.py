@@ -1,0 +1,204 @@
+"""The direct convolution (csrc/conv_direct_avx512.c) and its plan.
+
+Where it fits (float32, output rows 17 to 24 wide, every tap in one k-block of KC, a
+CPU that runs AVX-512) a conv layer's forward product is planned between it and
+im2col with the GEMM, which must give the same bits. Each shape below is computed on
+both paths, each forced by an imported plan, and compared bit for bit; a CPU without
+AVX-512 skips them with the reason.
+"""
+import json
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, _kernels, kernels, oracle, plan
+from nnfast.activations import ReLU
+from engine_checks import fresh_plans, using_arch
+
+KC = _kernels.blocking(np.float32)["kc"]
+AVX512 = "avx512" in _kernels.supported_archs()
+needs_avx512 = pytest.mark.skipif(not AVX512, reason="this CPU cannot run the AVX-512 kernels")
+
+
+@pytest.fixture(autouse=True)
+def measured_plans():
+    with fresh_plans("measure"):
+        yield
+
+
+def _force(path, x_shape, w_shape, n_threads=1, dtype="float32"):
+    """Import a plan that sends this convolution down `path`."""
+    _, c, h, w = x_shape
+    f, _, kh, kw = w_shape
+    _kernels.put_conv_plan({"isa_in_use": _kernels.get_arch(), "dtype": dtype, "c": c, "h": h,
+                            "w": w, "f": f, "kh": kh, "kw": kw, "n_threads": n_threads,
+                            "path": path})
+
+
+def _inputs(x_shape, w_shape, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    return x, w, rng.standard_normal(w_shape[0]).astype(np.float32)
+
+
+def _on_each_path(x, w, bias):
+    results = {}
+    for path in ("gemm", "direct"):
+        _force(path, x.shape, w.shape)
+        results[path] = kernels.conv2d(x, w, bias, n_threads=1)
+    return results
+
+
+def _fits(x_shape, w_shape):
+    ow = x_shape[3] - w_shape[3] + 1
+    return 16 < ow <= 24 and w_shape[1] * w_shape[2] * w_shape[3] <= KC
+
+
+# (images, filters): the book's first layer; every width 17..24 (tails of 1 to 8
+# columns, the last two rows' shared); odd output heights, which pair the last row
+# with itself; filter counts that leave 1 to 4 after blocks of five; several
+# channels; kernels wider than tall and taller than wide; c*kh*kw at KC.
+SHAPES = [((3, 1, 28, 28), (20, 1, 5, 5))]
+SHAPES += [((2, 1, 9, 20 + tail), (7, 1, 5, 5)) for tail in range(1, 9)]
+SHAPES += [((2, 1, 21, 21), (3, 1, 3, 3)), ((2, 2, 12, 20), (11, 2, 3, 4)),
+           ((2, 3, 9, 26), (6, 3, 4, 3)), ((1, 1, 30, 40), (4, 1, 7, 17)),
+           ((2, 10, 8, 28), (9, 10, 5, 5)), ((1, 1, 17, 24), (1, 1, 17, 1))]
+
+
+@needs_avx512
+@pytest.mark.parametrize("x_shape,w_shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_the_direct_convolution_gives_the_gemms_bits(x_shape, w_shape):
+    assert _fits(x_shape, w_shape)
+    x, w, bias = _inputs(x_shape, w_shape)
+    got = _on_each_path(x, w, bias)
+    np.testing.assert_array_equal(got["direct"], got["gemm"])
+    assert [p["path"] for p in plan.convs()] == ["direct"]  # the plan imported last
+    # Against the exact sums: a float32 chain of k FMAs then the bias, k + 1 roundings,
+    # each within eps/2 of what it rounds, is within (k + 1) eps/2 of the sum of |terms|.
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, bias))
+    bound = (w[0].size + 1) * np.finfo(np.float32).eps / 2 * oracle.conv2d(
+        np.abs(x64), np.abs(w64), np.abs(b64))
+    assert np.all(np.abs(got["direct"] - oracle.conv2d(x64, w64, b64)) <= bound)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((2, 1, 28, 29), (4, 1, 5, 5)),  # rows of 25
+                                             ((2, 1, 20, 20), (4, 1, 5, 5)),  # rows of 16
+                                             ((1, 11, 8, 28), (3, 11, 5, 5))],  # k 275 > KC
+                         ids=["ow25", "ow16", "k275"])
+def test_a_direct_plan_for_a_shape_it_does_not_fit_runs_the_gemm(x_shape, w_shape):
+    assert not _fits(x_shape, w_shape)
+    x, w, bias = _inputs(x_shape, w_shape)
+    _force("direct", x_shape, w_shape)
+    want = oracle.conv2d(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64))
+    np.testing.assert_allclose(kernels.conv2d(x, w, bias, n_threads=1), want, rtol=1e-4, atol=1e-4)
+
+
+def _conv_net(dtype=np.float32):
+    conv = ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), ReLU)
+    return nnfast.Network([conv, FullyConnectedLayer(conv.n_out, 30), SoftmaxLayer(30, 10)],
+                          dtype=dtype, seed=4)
+
+
+def _train(path, n_threads):
+    rng = np.random.default_rng(6)
+    X, y = rng.uniform(0, 1, (40, 784)).astype(np.float32), rng.integers(0, 10, 40)
+    net = _conv_net()
+    # the engine's convolutions take n_threads // (images a thread takes) for their GEMM
+    for inner in (1, n_threads):
+        _force(path, (10, 1, 28, 28), (20, 1, 5, 5), inner)
+    net.SGD((X, y), 1, 10, 0.1, n_threads=n_threads, progress=False)
+    return [np.array(p) for p in list(net.weights) + list(net.biases)]
+
+
+@needs_avx512
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_training_on_either_path_gives_the_same_weights(n_threads):
+    for g, d in zip(_train("gemm", n_threads), _train("direct", n_threads)):
+        np.testing.assert_array_equal(g, d)
+
+
+@needs_avx512
+def test_the_planner_times_both_paths_once_and_keeps_the_faster():
+    x, w, bias = _inputs((4, 1, 28, 28), (20, 1, 5, 5))
+    runs = plan.timed_runs()
+    kernels.conv2d(x, w, bias, n_threads=1)
+    [made] = plan.convs()
+    assert made["how"] == "measured" and made["n_threads"] == 1
+    shape = tuple(made[key] for key in ("c", "h", "w", "f", "kh", "kw"))
+    assert shape == (1, 28, 28, 20, 5, 5)
+    seconds = made["seconds"]
+    assert seconds["gemm"] > 0 and seconds["direct"] > 0
+    assert made["path"] == min(seconds, key=seconds.get)
+    assert 0 < made["planning_seconds"] < 0.05
+    assert plan.timed_runs() > runs
+    runs = plan.timed_runs()
+    kernels.conv2d(x, w, bias, n_threads=1)
+    assert plan.timed_runs() == runs and len(plan.convs()) == 1
+
+
+@needs_avx512
+def test_estimate_takes_the_direct_path_untimed():
+    x, w, bias = _inputs((2, 1, 28, 28), (20, 1, 5, 5))
+    with fresh_plans("estimate"):
+        runs = plan.timed_runs()
+        kernels.conv2d(x, w, bias, n_threads=1)
+        [made] = plan.convs()
+        assert (made["path"], made["how"]) == ("direct", "estimated")
+        assert made["seconds"] == {"gemm": 0.0, "direct": 0.0}
+        assert plan.timed_runs() == runs
+
+
+def test_no_plan_where_there_is_no_choice():
+    """Float64, a shape that does not fit, or another table chosen by NNFAST_ARCH:
+    im2col and the GEMM, with nothing planned or timed for the convolution."""
+    x, w, bias = _inputs((2, 1, 28, 28), (20, 1, 5, 5))
+    kernels.conv2d(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64))
+    kernels.conv2d(np.ascontiguousarray(x[:, :, :, :20]), w, bias)  # rows of 16
+    for other in ("ref", "avx2"):
+        if other in _kernels.supported_archs():
+            with using_arch(other):
+                kernels.conv2d(x, w, bias)
+    assert plan.convs() == []
+
+
+@needs_avx512
+def test_wisdom_carries_the_convolution_plans(tmp_path):
+    net = _conv_net()
+    plan.plan_network(net, 10, 1)
+    made = plan.convs()
+    assert len(made) >= 1
+    path = tmp_path / "wisdom.json"
+    plan.export_wisdom(path)
+    plan.forget()
+    plan.import_wisdom(path)
+    keys = ("isa_in_use", "dtype", "c", "h", "w", "f", "kh", "kw", "n_threads", "path")
+    got = plan.convs()
+    assert [{k: p[k] for k in keys} for p in got] == [{k: p[k] for k in keys} for p in made]
+    assert {p["how"] for p in plan.convs()} == {"imported"}
+    runs = plan.timed_runs()
+    plan.plan_network(net, 10, 1)
+    assert plan.timed_runs() == runs
+
+    wisdom = json.loads(path.read_text())
+    before = plan.convs()
+    for change, match in [({"path": "fast"}, r"conv\[0\]: path must be one of"),
+                          ({"kh": 29}, r"conv\[0\]: a 29 x 5 filter is larger"),
+                          ({"f": 0}, r"conv\[0\]: f must be a positive int"),
+                          ({"n_threads": 1.0}, r"conv\[0\]: n_threads must be a positive int")]:
+        bad = json.loads(json.dumps(wisdom))
+        bad["conv"][0].update(change)
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=match):
+            plan.import_wisdom(path)
+    bad = json.loads(json.dumps(wisdom))
+    del bad["conv"][0]["path"]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match=r"conv\[0\]: expected an object with the keys"):
+        plan.import_wisdom(path)
+    del bad["conv"]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="conv must be a list of plans"):
+        plan.import_wisdom(path)
+    assert plan.convs() == before
