@@ -90,13 +90,21 @@ static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_in
     return ((o / across) * ph + t / pw) * ow + (o % across) * pw + t % pw;
 }
 
-/* Float's direct convolution (conv_direct.h): where the shape fits, the CPU runs
- * AVX-512 and NNFAST_ARCH did not choose another table. */
+/* Float's direct convolution (conv_direct.h): the kernel of the SIMD table in use
+ * (nnf_arch_get: the best this CPU runs, or the one NNFAST_ARCH chose), where the
+ * shape fits. */
 #if defined(__x86_64__)
-#define DIRECT_CONV nnf_sconv_direct_avx512
+static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
+                         nnf_int kw, const float *weights, float *out)
+{
+    if (nnf_arch_get() == NNF_ARCH_AVX512)
+        nnf_sconv_direct_avx512(c, h, w, x, f, kh, kw, weights, out);
+    else
+        nnf_sconv_direct_avx2(c, h, w, x, f, kh, kw, weights, out);
+}
+#define DIRECT_CONV sconv_direct
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw)                                                          \
-    (nnf_conv_direct_fits(c, h, w, kh, kw) && nnf_arch_best() >= NNF_ARCH_AVX512 &&              \
-     (!nnf_arch_forced() || nnf_arch_get() == NNF_ARCH_AVX512))
+    (nnf_conv_direct_fits(c, h, w, kh, kw) && nnf_arch_get() >= NNF_ARCH_AVX2)
 #endif
 
 #define REAL float

@@ -1,10 +1,10 @@
-"""The direct convolution (csrc/conv_direct_avx512.c) and its plan.
+"""The direct convolution (csrc/conv_direct_avx2.c, conv_direct_avx512.c) and its plan.
 
-Where it fits (float32, output rows 17 to 24 wide, every tap in one k-block of KC, a
-CPU that runs AVX-512) a conv layer's forward product is planned between it and
+Where it fits (float32, output rows 17 to 24 wide, every tap in one k-block of KC, the
+AVX2 or AVX-512 table in use) a conv layer's forward product is planned between it and
 im2col with the GEMM, which must give the same bits. Each shape below is computed on
-both paths, each forced by an imported plan, and compared bit for bit; a CPU without
-AVX-512 skips them with the reason.
+both paths, each forced by an imported plan, under each of those ISAs this CPU runs,
+and compared bit for bit; an ISA the CPU lacks is skipped with the reason.
 """
 import json
 
@@ -17,14 +17,21 @@ from nnfast.activations import ReLU
 from engine_checks import fresh_plans, using_arch
 
 KC = _kernels.blocking(np.float32)["kc"]
-AVX512 = "avx512" in _kernels.supported_archs()
-needs_avx512 = pytest.mark.skipif(not AVX512, reason="this CPU cannot run the AVX-512 kernels")
 
 
 @pytest.fixture(autouse=True)
 def measured_plans():
     with fresh_plans("measure"):
         yield
+
+
+@pytest.fixture(params=["avx2", "avx512"])
+def isa(request):
+    """Each ISA with a direct convolution, in use for the test."""
+    if request.param not in _kernels.supported_archs():
+        pytest.skip(f"this CPU cannot run the {request.param} kernels")
+    with using_arch(request.param):
+        yield request.param
 
 
 def _force(path, x_shape, w_shape, n_threads=1, dtype="float32"):
@@ -67,9 +74,8 @@ SHAPES += [((2, 1, 21, 21), (3, 1, 3, 3)), ((2, 2, 12, 20), (11, 2, 3, 4)),
            ((2, 10, 8, 28), (9, 10, 5, 5)), ((1, 1, 17, 24), (1, 1, 17, 1))]
 
 
-@needs_avx512
 @pytest.mark.parametrize("x_shape,w_shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_the_direct_convolution_gives_the_gemms_bits(x_shape, w_shape):
+def test_the_direct_convolution_gives_the_gemms_bits(isa, x_shape, w_shape):
     assert _fits(x_shape, w_shape)
     x, w, bias = _inputs(x_shape, w_shape)
     got = _on_each_path(x, w, bias)
@@ -87,7 +93,7 @@ def test_the_direct_convolution_gives_the_gemms_bits(x_shape, w_shape):
                                              ((2, 1, 20, 20), (4, 1, 5, 5)),  # rows of 16
                                              ((1, 11, 8, 28), (3, 11, 5, 5))],  # k 275 > KC
                          ids=["ow25", "ow16", "k275"])
-def test_a_direct_plan_for_a_shape_it_does_not_fit_runs_the_gemm(x_shape, w_shape):
+def test_a_direct_plan_for_a_shape_it_does_not_fit_runs_the_gemm(isa, x_shape, w_shape):
     assert not _fits(x_shape, w_shape)
     x, w, bias = _inputs(x_shape, w_shape)
     _force("direct", x_shape, w_shape)
@@ -112,20 +118,18 @@ def _train(path, n_threads):
     return [np.array(p) for p in list(net.weights) + list(net.biases)]
 
 
-@needs_avx512
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_training_on_either_path_gives_the_same_weights(n_threads):
+def test_training_on_either_path_gives_the_same_weights(isa, n_threads):
     for g, d in zip(_train("gemm", n_threads), _train("direct", n_threads)):
         np.testing.assert_array_equal(g, d)
 
 
-@needs_avx512
-def test_the_planner_times_both_paths_once_and_keeps_the_faster():
+def test_the_planner_times_both_paths_once_and_keeps_the_faster(isa):
     x, w, bias = _inputs((4, 1, 28, 28), (20, 1, 5, 5))
     runs = plan.timed_runs()
     kernels.conv2d(x, w, bias, n_threads=1)
     [made] = plan.convs()
-    assert made["how"] == "measured" and made["n_threads"] == 1
+    assert made["how"] == "measured" and made["n_threads"] == 1 and made["isa_in_use"] == isa
     shape = tuple(made[key] for key in ("c", "h", "w", "f", "kh", "kw"))
     assert shape == (1, 28, 28, 20, 5, 5)
     seconds = made["seconds"]
@@ -138,8 +142,7 @@ def test_the_planner_times_both_paths_once_and_keeps_the_faster():
     assert plan.timed_runs() == runs and len(plan.convs()) == 1
 
 
-@needs_avx512
-def test_estimate_takes_the_direct_path_untimed():
+def test_estimate_takes_the_direct_path_untimed(isa):
     x, w, bias = _inputs((2, 1, 28, 28), (20, 1, 5, 5))
     with fresh_plans("estimate"):
         runs = plan.timed_runs()
@@ -151,20 +154,17 @@ def test_estimate_takes_the_direct_path_untimed():
 
 
 def test_no_plan_where_there_is_no_choice():
-    """Float64, a shape that does not fit, or another table chosen by NNFAST_ARCH:
-    im2col and the GEMM, with nothing planned or timed for the convolution."""
+    """Float64, a shape that does not fit, or the reference kernels in use: im2col and
+    the GEMM, with nothing planned or timed for the convolution."""
     x, w, bias = _inputs((2, 1, 28, 28), (20, 1, 5, 5))
     kernels.conv2d(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64))
     kernels.conv2d(np.ascontiguousarray(x[:, :, :, :20]), w, bias)  # rows of 16
-    for other in ("ref", "avx2"):
-        if other in _kernels.supported_archs():
-            with using_arch(other):
-                kernels.conv2d(x, w, bias)
+    with using_arch("ref"):
+        kernels.conv2d(x, w, bias)
     assert plan.convs() == []
 
 
-@needs_avx512
-def test_wisdom_carries_the_convolution_plans(tmp_path):
+def test_wisdom_carries_the_convolution_plans(isa, tmp_path):
     net = _conv_net()
     plan.plan_network(net, 10, 1)
     made = plan.convs()

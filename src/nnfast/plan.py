@@ -7,7 +7,8 @@ table where tables give the same bits. The elementwise, pooling and dropout kern
 parallel above thresholds derived from the fork/join and per-element costs measured
 here (the fork/join timed again at each epoch on several threads, the fastest kept).
 A conv layer's forward product is planned too, where the direct convolution fits
-(float32, output rows 17 to 24 wide, every tap one k-block, an AVX-512 CPU): the
+(float32, output rows 17 to 24 wide, every tap one k-block, the AVX2 or AVX-512 table
+in use): the
 direct convolution and im2col with the GEMM are timed on the first image and the
 faster kept. Every candidate computes each output in the same order, so a plan
 changes speed, never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).

@@ -1,0 +1,79 @@
+/* The direct convolution, AVX2 + FMA, float: conv_direct_avx512.c's kernel for
+ * 8-lane vectors (see there for why it gives the GEMM's bits). A row of 17 to 24
+ * outputs is three vectors, the last masked when shorter than 8; FILTERS filters
+ * share each load of the image: 3 x FILTERS accumulators, the three vectors of the
+ * image and a broadcast fill the 16 registers. */
+#include "conv_direct.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define FILTERS 4 /* and ROW below has a case for each count up to it */
+
+/* Output row y of `filters` filters, from weights (filters x k) to out (filters
+ * planes of oh x ow); a tail of 8 columns (ow == 24) is a plain load and store. */
+static inline __attribute__((always_inline)) void
+row(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw,
+    const float *weights, nnf_int y, float *out, const int filters, const int tail8)
+{
+    const nnf_int ow = w - kw + 1, ohw = (h - kh + 1) * ow, k = c * kh * kw;
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ow - 16)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc[FILTERS][3];
+#pragma GCC unroll 8
+    for (int b = 0; b < filters; b++)
+        acc[b][0] = acc[b][1] = acc[b][2] = _mm256_setzero_ps();
+    for (nnf_int ch = 0; ch < c; ch++)
+        for (nnf_int i = 0; i < kh; i++) {
+            const float *r = x + (ch * h + y + i) * w;
+            const float *tap = weights + (ch * kh + i) * kw;
+            /* Rolled, as in the AVX-512 kernel. */
+#pragma GCC unroll 1
+            for (nnf_int j = 0; j < kw; j++) {
+                const __m256 v0 = _mm256_loadu_ps(r + j), v1 = _mm256_loadu_ps(r + j + 8);
+                const __m256 v2 = tail8 ? _mm256_loadu_ps(r + j + 16)
+                                        : _mm256_maskload_ps(r + j + 16, tail);
+#pragma GCC unroll 8
+                for (int b = 0; b < filters; b++) {
+                    const __m256 s = _mm256_broadcast_ss(tap + b * k + j);
+                    acc[b][0] = _mm256_fmadd_ps(s, v0, acc[b][0]);
+                    acc[b][1] = _mm256_fmadd_ps(s, v1, acc[b][1]);
+                    acc[b][2] = _mm256_fmadd_ps(s, v2, acc[b][2]);
+                }
+            }
+        }
+#pragma GCC unroll 8
+    for (int b = 0; b < filters; b++) {
+        float *o = out + b * ohw + y * ow;
+        _mm256_storeu_ps(o, acc[b][0]);
+        _mm256_storeu_ps(o + 8, acc[b][1]);
+        if (tail8)
+            _mm256_storeu_ps(o + 16, acc[b][2]);
+        else
+            _mm256_maskstore_ps(o + 16, tail, acc[b][2]);
+    }
+}
+
+void nnf_sconv_direct_avx2(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
+                           nnf_int kh, nnf_int kw, const float *weights, float *out)
+{
+    const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
+    for (nnf_int f0 = 0; f0 < f; f0 += FILTERS) {
+        const float *wf = weights + f0 * k;
+        float *of = out + f0 * ohw;
+        const int filters = f - f0 < FILTERS ? (int)(f - f0) : FILTERS;
+        for (nnf_int y = 0; y < oh; y++) {
+            switch (2 * filters + (ow == 24)) {
+#define ROW(F)                                                                             \
+    case 2 * F: row(c, h, w, x, kh, kw, wf, y, of, F, 0); break;                           \
+    case 2 * F + 1: row(c, h, w, x, kh, kw, wf, y, of, F, 1); break;
+                ROW(1)
+                ROW(2)
+                ROW(3)
+                ROW(4)
+#undef ROW
+            }
+        }
+    }
+}
+#endif
