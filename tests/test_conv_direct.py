@@ -58,6 +58,16 @@ def _on_each_path(x, w, bias):
     return results
 
 
+def _assert_near_exact(got, x, w, bias):
+    """Against the exact sums: a float32 chain of k FMAs then the bias, k + 1
+    roundings, each within eps/2 of what it rounds, is within (k + 1) eps/2 of the sum
+    of the |terms| (the float64 oracle's rounding is far below that)."""
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, bias))
+    bound = (w[0].size + 1) * np.finfo(np.float32).eps / 2 * oracle.conv2d(
+        np.abs(x64), np.abs(w64), np.abs(b64))
+    assert np.all(np.abs(got - oracle.conv2d(x64, w64, b64)) <= bound)
+
+
 def _fits(x_shape, w_shape):
     ow = x_shape[3] - w_shape[3] + 1
     return 16 < ow <= 24 and w_shape[1] * w_shape[2] * w_shape[3] <= KC
@@ -81,12 +91,7 @@ def test_the_direct_convolution_gives_the_gemms_bits(isa, x_shape, w_shape):
     got = _on_each_path(x, w, bias)
     np.testing.assert_array_equal(got["direct"], got["gemm"])
     assert [p["path"] for p in plan.convs()] == ["direct"]  # the plan imported last
-    # Against the exact sums: a float32 chain of k FMAs then the bias, k + 1 roundings,
-    # each within eps/2 of what it rounds, is within (k + 1) eps/2 of the sum of |terms|.
-    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, bias))
-    bound = (w[0].size + 1) * np.finfo(np.float32).eps / 2 * oracle.conv2d(
-        np.abs(x64), np.abs(w64), np.abs(b64))
-    assert np.all(np.abs(got["direct"] - oracle.conv2d(x64, w64, b64)) <= bound)
+    _assert_near_exact(got["direct"], x, w, bias)
 
 
 @pytest.mark.parametrize("x_shape,w_shape", [((2, 1, 28, 29), (4, 1, 5, 5)),  # rows of 25
@@ -97,8 +102,7 @@ def test_a_direct_plan_for_a_shape_it_does_not_fit_runs_the_gemm(isa, x_shape, w
     assert not _fits(x_shape, w_shape)
     x, w, bias = _inputs(x_shape, w_shape)
     _force("direct", x_shape, w_shape)
-    want = oracle.conv2d(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64))
-    np.testing.assert_allclose(kernels.conv2d(x, w, bias, n_threads=1), want, rtol=1e-4, atol=1e-4)
+    _assert_near_exact(kernels.conv2d(x, w, bias, n_threads=1), x, w, bias)
 
 
 def _conv_net(dtype=np.float32):
@@ -135,8 +139,8 @@ def test_the_planner_times_both_paths_once_and_keeps_the_faster(isa):
     seconds = made["seconds"]
     assert seconds["gemm"] > 0 and seconds["direct"] > 0
     assert made["path"] == min(seconds, key=seconds.get)
-    assert 0 < made["planning_seconds"] < 0.05
-    assert plan.timed_runs() > runs
+    assert made["planning_seconds"] > 0
+    assert plan.timed_runs() - runs >= 6  # three runs a path, and the GEMM's own plan
     runs = plan.timed_runs()
     kernels.conv2d(x, w, bias, n_threads=1)
     assert plan.timed_runs() == runs and len(plan.convs()) == 1
