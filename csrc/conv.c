@@ -1,5 +1,6 @@
 /* im2col / col2im and the convolutional layer's forward and backward passes in
  * float and double from one source (conv.inc). */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -105,6 +106,8 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #define DIRECT_CONV sconv_direct
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw)                                                          \
     (nnf_conv_direct_fits(c, h, w, kh, kw) && nnf_arch_get() >= NNF_ARCH_AVX2)
+#else
+#define DIRECT_CONV_RUNS(c, h, w, kh, kw) 0
 #endif
 
 #define REAL float
@@ -119,6 +122,8 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #undef DIRECT_CONV
 #undef DIRECT_CONV_RUNS
 
+/* Double has no direct convolution. */
+#define DIRECT_CONV_RUNS(c, h, w, kh, kw) 0
 #define REAL double
 #define P(name) nnf_d##name
 #define GEMM nnf_dgemm

@@ -309,16 +309,23 @@ int nnf_conv_plan_get(int i, nnf_conv_plan *plan)
     return status;
 }
 
-double nnf_plan_time(void (*run)(void *), void *arg)
+double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_up)
 {
     double best = INFINITY;
     int repeats = 1;
+    if (gave_up)
+        *gave_up = 0;
     for (int r = 0; r < RUNS_PER_CANDIDATE; r++) {
         double start = now();
         for (int i = 0; i < repeats; i++)
             run(arg);
         double seconds = (now() - start) / repeats;
         atomic_fetch_add(&timed_runs, 1);
+        if (r == 0 && seconds > give_up) {
+            if (gave_up)
+                *gave_up = 1;
+            return seconds;
+        }
         if (r == 0 && seconds < BATCH_SECONDS)
             repeats = seconds * BATCH_REPEATS <= BATCH_SECONDS ? BATCH_REPEATS
                                                                : (int)(BATCH_SECONDS / seconds) + 1;

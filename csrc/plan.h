@@ -142,9 +142,11 @@ int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path);
  * cached. -1 when out of memory (nothing cached). */
 int nnf_conv_plan_add(const nnf_conv_plan *plan, int *path);
 
-/* The best seconds of one run of run(arg), timed as each GEMM candidate is: a warm-up
- * run, then TIMED_RUNS, each repeated until it lasts BATCH_SECONDS. */
-double nnf_plan_time(void (*run)(void *), void *arg);
+/* The best seconds of one run of run(arg), timed as every candidate is: a warm-up
+ * run, then TIMED_RUNS, each repeated until it lasts BATCH_SECONDS. When the warm-up
+ * already takes longer than give_up seconds (INFINITY: never), its seconds, with
+ * *gave_up (unless NULL) set to 1. */
+double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_up);
 double nnf_plan_seconds(void); /* the planner's clock (monotonic) */
 
 /* ---- The cache ---- */
