@@ -251,25 +251,33 @@ def export_wisdom(path: PathLike) -> None:
     write_atomically(path, json.dumps(wisdom, indent=1) + "\n")
 
 
-def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
-    """One GEMM plan of a wisdom file, checked to be one this process could make."""
-    if not isinstance(plan, dict) or set(plan) != set(_CHOICE_KEYS):
-        raise ValueError(f"{where}: expected an object with the keys {sorted(_CHOICE_KEYS)}")
-    if plan["path"] not in _kernels.PLAN_PATHS:
-        raise ValueError(f"{where}: path must be one of {_kernels.PLAN_PATHS}, "
-                         f"got {plan['path']!r}")
+def _check_choice(plan: Any, where: str, keys: Tuple[str, ...], paths: Tuple[str, ...],
+                  isa_keys: Tuple[str, ...], positive: Tuple[str, ...]) -> Dict[str, Any]:
+    """What a GEMM's and a convolution's plan of a wisdom file share: exactly the keys,
+    a path of paths, ISAs this CPU runs, a dtype, positive ints."""
+    if not isinstance(plan, dict) or set(plan) != set(keys):
+        raise ValueError(f"{where}: expected an object with the keys {sorted(keys)}")
+    if plan["path"] not in paths:
+        raise ValueError(f"{where}: path must be one of {paths}, got {plan['path']!r}")
     supported = _kernels.supported_archs()
-    for key in ("isa_in_use", "isa"):
+    for key in isa_keys:
         if plan[key] not in supported:
             raise ValueError(f"{where}: {key} {plan[key]!r} is not one this CPU runs {supported}")
+    if plan["dtype"] not in ("float32", "float64"):
+        raise ValueError(f"{where}: dtype must be float32 or float64, got {plan['dtype']!r}")
+    for key in positive:
+        if type(plan[key]) is not int or plan[key] < 1:
+            raise ValueError(f"{where}: {key} must be a positive int, got {plan[key]!r}")
+    return plan
+
+
+def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
+    """One GEMM plan of a wisdom file, checked to be one this process could make."""
+    _check_choice(plan, where, _CHOICE_KEYS, _kernels.PLAN_PATHS, ("isa_in_use", "isa"),
+                  ("m", "n", "k", "n_threads", "team"))
     if not _kernels.gemm_same_bits(plan["isa_in_use"], plan["isa"]):
         raise ValueError(f"{where}: the {plan['isa']} kernels do not give the same bits as "
                          f"the {plan['isa_in_use']} ones")
-    if plan["dtype"] not in ("float32", "float64"):
-        raise ValueError(f"{where}: dtype must be float32 or float64, got {plan['dtype']!r}")
-    for key in ("m", "n", "k", "n_threads", "team"):
-        if type(plan[key]) is not int or plan[key] < 1:
-            raise ValueError(f"{where}: {key} must be a positive int, got {plan[key]!r}")
     if not plan["n_threads"] <= _kernels.MAX_THREADS or not plan["team"] <= plan["n_threads"]:
         raise ValueError(f"{where}: team {plan['team']} of n_threads {plan['n_threads']} "
                          f"(at most {_kernels.MAX_THREADS})")
@@ -285,18 +293,8 @@ def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
 def _check_conv(plan: Any, where: str) -> Dict[str, Any]:
     """One convolution plan of a wisdom file, checked to be one this process could
     make."""
-    if not isinstance(plan, dict) or set(plan) != set(_CONV_CHOICE_KEYS):
-        raise ValueError(f"{where}: expected an object with the keys {sorted(_CONV_CHOICE_KEYS)}")
-    if plan["path"] not in _kernels.CONV_PATHS:
-        raise ValueError(f"{where}: path must be one of {_kernels.CONV_PATHS}, "
-                         f"got {plan['path']!r}")
-    if plan["isa_in_use"] not in _kernels.supported_archs():
-        raise ValueError(f"{where}: isa_in_use {plan['isa_in_use']!r} is not one this CPU runs")
-    if plan["dtype"] not in ("float32", "float64"):
-        raise ValueError(f"{where}: dtype must be float32 or float64, got {plan['dtype']!r}")
-    for key in _kernels.CONV_SHAPE_KEYS + ("n_threads",):
-        if type(plan[key]) is not int or plan[key] < 1:
-            raise ValueError(f"{where}: {key} must be a positive int, got {plan[key]!r}")
+    _check_choice(plan, where, _CONV_CHOICE_KEYS, _kernels.CONV_PATHS, ("isa_in_use",),
+                  _kernels.CONV_SHAPE_KEYS + ("n_threads",))
     if plan["kh"] > plan["h"] or plan["kw"] > plan["w"]:
         raise ValueError(f"{where}: a {plan['kh']} x {plan['kw']} filter is larger than the "
                          f"{plan['h']} x {plan['w']} image")
