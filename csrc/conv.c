@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "clones.h"
 #include "conv_direct.h"
 #include "nnfast.h"
 #include "parallel.h"
@@ -38,14 +39,24 @@ static nnf_int rows_stride(nnf_int k)
  * to start it on a line. */
 static nnf_int buffer_size(nnf_int k, nnf_int ohw) { return ohw * rows_stride(k) + 16; }
 
-/* One cols buffer per thread, then a partial dweights and dbias for each group but
- * the first (which sums straight into the outputs). */
+/* The backward's partial dweights and dbias: one for each group but the first, which
+ * sums straight into the outputs, unless the taps are channels last (c > 1). */
+static nnf_int partial_count(nnf_int groups, nnf_int c)
+{
+    return c > 1 ? groups : groups > 1 ? groups - 1 : 0;
+}
+
+/* A thread's channels-last image (c > 1), with a line of slack to start it on a line. */
+static nnf_int image_size(nnf_int c, nnf_int h, nnf_int w) { return c > 1 ? c * h * w + 16 : 0; }
+
+/* One cols buffer per thread, the partials, then a channels-last image per thread. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads)
 {
     nnf_int k = c * kh * kw, ohw = (h - kh + 1) * (w - kw + 1), groups = conv_groups(n);
-    return conv_threads(n, n_threads) * buffer_size(k, ohw) +
-           (groups > 1 ? groups - 1 : 0) * (f * k + f);
+    nnf_int threads = conv_threads(n, n_threads);
+    return threads * (buffer_size(k, ohw) + image_size(c, h, w)) +
+           partial_count(groups, c) * (f * k + f);
 }
 
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.
