@@ -35,9 +35,14 @@ static nnf_int rows_stride(nnf_int k)
     return (blocks > 2 && blocks % 2 == 0 ? blocks + 1 : blocks) * 16;
 }
 
-/* A thread's buffer: im2col's k x ohw values or im2row's ohw rows, and a line of slack
- * to start it on a line. */
-static nnf_int buffer_size(nnf_int k, nnf_int ohw) { return ohw * rows_stride(k) + 16; }
+/* A thread's buffer: im2col's k x ohw values, im2row's ohw rows or the narrow direct
+ * convolution's shifted rows (conv_direct.h: 8 values for each of the h rows of
+ * each of c*kw shifts), and a line of slack to start it on a line. */
+static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw)
+{
+    const nnf_int ohw = (h - kh + 1) * (w - kw + 1), rows = ohw * rows_stride(c * kh * kw);
+    return (rows > 8 * c * kw * h ? rows : 8 * c * kw * h) + 16;
+}
 
 /* The backward's partial dweights and dbias: one for each group but the first, which
  * sums straight into the outputs, unless the taps are channels last (c > 1). */
@@ -53,9 +58,8 @@ static nnf_int image_size(nnf_int c, nnf_int h, nnf_int w) { return c > 1 ? c * 
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads)
 {
-    nnf_int k = c * kh * kw, ohw = (h - kh + 1) * (w - kw + 1), groups = conv_groups(n);
-    nnf_int threads = conv_threads(n, n_threads);
-    return threads * (buffer_size(k, ohw) + image_size(c, h, w)) +
+    nnf_int k = c * kh * kw, groups = conv_groups(n), threads = conv_threads(n, n_threads);
+    return threads * (buffer_size(c, h, w, kh, kw) + image_size(c, h, w)) +
            partial_count(groups, c) * (f * k + f);
 }
 
@@ -69,7 +73,7 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
                                     int n_threads)
 {
     nnf_int oh = h - kh + 1, ow = w - kw + 1, pooled = (oh / ph) * (ow / pw);
-    nnf_int threads = conv_threads(n, n_threads), cols = threads * buffer_size(c * kh * kw, oh * ow);
+    nnf_int threads = conv_threads(n, n_threads), cols = threads * buffer_size(c, h, w, kh, kw);
     nnf_int forward = cols + threads * f * oh * ow;
     nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
                        threads * (2 * f * pooled + (oh * ow > f ? oh * ow : f) + 1) +
@@ -107,12 +111,12 @@ static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_in
  * shape fits. */
 #if defined(__x86_64__)
 static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
-                         nnf_int kw, const float *weights, float *out)
+                         nnf_int kw, const float *weights, float *out, float *scratch)
 {
     if (nnf_arch_get() == NNF_ARCH_AVX512)
-        nnf_sconv_direct_avx512(c, h, w, x, f, kh, kw, weights, out);
+        nnf_sconv_direct_avx512(c, h, w, x, f, kh, kw, weights, out, scratch);
     else
-        nnf_sconv_direct_avx2(c, h, w, x, f, kh, kw, weights, out);
+        nnf_sconv_direct_avx2(c, h, w, x, f, kh, kw, weights, out, scratch);
 }
 #define DIRECT_CONV sconv_direct
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw)                                                          \

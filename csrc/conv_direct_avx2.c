@@ -2,7 +2,8 @@
  * 8-lane vectors (see there for why it gives the GEMM's bits). A row of 17 to 24
  * outputs is three vectors, the last masked when shorter than 8; FILTERS filters
  * share each load of the image: 3 x FILTERS accumulators, the three vectors of the
- * image and a broadcast fill the 16 registers. */
+ * image and a broadcast fill the 16 registers. Rows at most 8 wide take a kernel of
+ * their own (conv_narrow, below). */
 #include "conv_direct.h"
 
 #if defined(__x86_64__)
@@ -54,10 +55,100 @@ row(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw,
     }
 }
 
-void nnf_sconv_direct_avx2(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
-                           nnf_int kh, nnf_int kw, const float *weights, float *out)
+/* Rows at most 8 wide: conv_direct_avx512.c's narrow kernel for 8-lane vectors, a
+ * row to a vector. NARROW_FILTERS filters share each load of a shifted row, and
+ * NARROW_ROWS rows each broadcast of a tap: 12 accumulators, the filters' broadcasts
+ * and the row in use fill the 16 registers. */
+#define NARROW_FILTERS 3 /* and NARROW below has a case for each count up to it */
+#define NARROW_ROWS 4
+
+static inline __attribute__((always_inline)) void
+narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow,
+             nnf_int ohw, nnf_int y0, const float *weights, nnf_int k, nnf_int t0, nnf_int t1,
+             float *out, const int filters, const int rows)
+{
+    __m256 acc[NARROW_FILTERS][NARROW_ROWS];
+#pragma GCC unroll 4
+    for (int b = 0; b < filters; b++)
+#pragma GCC unroll 4
+        for (int r = 0; r < rows; r++)
+            acc[b][r] = _mm256_setzero_ps();
+    nnf_int ch = t0 / (kh * kw), i = t0 / kw % kh, j = t0 % kw;
+    for (nnf_int t = t0; t < t1;) {
+        const float *row = shifted + ((ch * kw + j) * h + y0 + i) * 8;
+        const nnf_int end = t + (kw - j) < t1 ? t + (kw - j) : t1;
+        for (; t < end; t++, row += h * 8) {
+            __m256 s[NARROW_FILTERS];
+#pragma GCC unroll 4
+            for (int b = 0; b < filters; b++)
+                s[b] = _mm256_broadcast_ss(weights + b * k + t);
+#pragma GCC unroll 4
+            for (int r = 0; r < rows; r++) {
+                const __m256 v = _mm256_loadu_ps(row + r * 8);
+#pragma GCC unroll 4
+                for (int b = 0; b < filters; b++)
+                    acc[b][r] = _mm256_fmadd_ps(s[b], v, acc[b][r]);
+            }
+        }
+        j = 0;
+        if (++i == kh) {
+            i = 0;
+            ch++;
+        }
+    }
+    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)ow),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 4
+    for (int b = 0; b < filters; b++)
+#pragma GCC unroll 4
+        for (int r = 0; r < rows; r++) {
+            float *o = out + b * ohw + (y0 + r) * ow;
+            __m256 sum = acc[b][r];
+            if (t0 > 0)
+                sum = _mm256_add_ps(_mm256_maskload_ps(o, lanes), sum);
+            _mm256_maskstore_ps(o, lanes, sum);
+        }
+}
+
+static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
+                        nnf_int kw, const float *weights, float *out, float *shifted)
 {
     const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
+    nnf_conv_shift(c, h, w, kw, x, shifted);
+    for (nnf_int f0 = 0; f0 < f; f0 += NARROW_FILTERS) {
+        const int filters = f - f0 < NARROW_FILTERS ? (int)(f - f0) : NARROW_FILTERS;
+        for (nnf_int y0 = 0; y0 < oh; y0 += NARROW_ROWS) {
+            const int rows = oh - y0 < NARROW_ROWS ? (int)(oh - y0) : NARROW_ROWS;
+            for (nnf_int t0 = 0; t0 < k; t0 += NNF_GEMM_KC) {
+                const nnf_int t1 = k - t0 < NNF_GEMM_KC ? k : t0 + NNF_GEMM_KC;
+                const float *wf = weights + f0 * k;
+                float *of = out + f0 * ohw;
+                switch (filters * (NARROW_ROWS + 1) + rows) {
+#define NARROW_R(F, R)                                                                     \
+    case F * (NARROW_ROWS + 1) + R:                                                        \
+        narrow_block(h, kh, kw, shifted, ow, ohw, y0, wf, k, t0, t1, of, F, R);            \
+        break;
+#define NARROW(F) NARROW_R(F, 1) NARROW_R(F, 2) NARROW_R(F, 3) NARROW_R(F, 4)
+                    NARROW(1)
+                    NARROW(2)
+                    NARROW(3)
+#undef NARROW
+#undef NARROW_R
+                }
+            }
+        }
+    }
+}
+
+void nnf_sconv_direct_avx2(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
+                           nnf_int kh, nnf_int kw, const float *weights, float *out,
+                           float *scratch)
+{
+    const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
+    if (ow <= 8) {
+        conv_narrow(c, h, w, x, f, kh, kw, weights, out, scratch);
+        return;
+    }
     for (nnf_int f0 = 0; f0 < f; f0 += FILTERS) {
         const float *wf = weights + f0 * k;
         float *of = out + f0 * ohw;

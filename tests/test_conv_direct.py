@@ -1,8 +1,8 @@
 """The direct convolution (csrc/conv_direct_avx2.c, conv_direct_avx512.c) and its plan.
 
-Where it fits (float32, output rows 17 to 24 wide, every tap in one k-block of KC, the
-AVX2 or AVX-512 table in use) a conv layer's forward product is planned between it and
-im2col with the GEMM, which must give the same bits. Each shape below is computed on
+Where it fits (float32, the AVX2 or AVX-512 table in use, and output rows 17 to 24 wide
+with every tap in one k-block of KC, or rows at most 8 wide) a conv layer's forward product is planned between it
+and im2col with the GEMM, which must give the same bits. Each shape below is computed on
 both paths, each forced by an imported plan, under each of those ISAs this CPU runs,
 and compared bit for bit; an ISA the CPU lacks is skipped with the reason.
 """
@@ -59,18 +59,20 @@ def _on_each_path(x, w, bias):
 
 
 def _assert_near_exact(got, x, w, bias):
-    """Against the exact sums: a float32 chain of k FMAs then the bias, k + 1
-    roundings, each within eps/2 of what it rounds, is within (k + 1) eps/2 of the sum
-    of the |terms| (the float64 oracle's rounding is far below that)."""
+    """Against the exact sums: k FMAs in chains of at most KC, each chain but the first
+    added to the ones before, then the bias: k + ceil(k / KC) roundings, each within
+    eps/2 of the sum of the |terms| it has taken in, so within (k + ceil(k / KC)) eps/2
+    of the sum of all the |terms| (the float64 oracle's rounding is far below that)."""
     x64, w64, b64 = (a.astype(np.float64) for a in (x, w, bias))
-    bound = (w[0].size + 1) * np.finfo(np.float32).eps / 2 * oracle.conv2d(
+    k = w[0].size
+    bound = (k + -(-k // KC)) * np.finfo(np.float32).eps / 2 * oracle.conv2d(
         np.abs(x64), np.abs(w64), np.abs(b64))
     assert np.all(np.abs(got - oracle.conv2d(x64, w64, b64)) <= bound)
 
 
 def _fits(x_shape, w_shape):
     ow = x_shape[3] - w_shape[3] + 1
-    return 16 < ow <= 24 and w_shape[1] * w_shape[2] * w_shape[3] <= KC
+    return (16 < ow <= 24 and w_shape[1] * w_shape[2] * w_shape[3] <= KC) or ow <= 8
 
 
 # (images, filters): the book's first layer; every width 17..24 (tails of 1 to 8
@@ -82,6 +84,14 @@ SHAPES += [((2, 1, 9, 20 + tail), (7, 1, 5, 5)) for tail in range(1, 9)]
 SHAPES += [((2, 1, 21, 21), (3, 1, 3, 3)), ((2, 2, 12, 20), (11, 2, 3, 4)),
            ((2, 3, 9, 26), (6, 3, 4, 3)), ((1, 1, 30, 40), (4, 1, 7, 17)),
            ((2, 10, 8, 28), (9, 10, 5, 5)), ((1, 1, 17, 24), (1, 1, 17, 1))]
+# Narrow rows: W5's second layer (500 taps, two k-blocks); every width 1..8 with heights
+# odd and even, one and more groups of output rows, filter counts that leave 1 to 5
+# after blocks of six (AVX-512) and 1 to 2 after blocks of three (AVX2); k-blocks that
+# split a kernel row, and k a multiple of KC.
+SHAPES += [((2, 20, 12, 12), (40, 20, 5, 5))]
+SHAPES += [((1, 3, 11, 4 + ow), (5 + ow, 3, 5, 5)) for ow in range(1, 9)]
+SHAPES += [((2, 7, 19, 9), (13, 7, 3, 2)), ((1, 29, 10, 10), (4, 29, 3, 3)),
+           ((1, 16, 6, 6), (2, 16, 4, 4)), ((1, 33, 9, 12), (7, 33, 2, 5))]
 
 
 @pytest.mark.parametrize("x_shape,w_shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
