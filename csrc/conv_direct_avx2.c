@@ -117,12 +117,12 @@ static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int
     nnf_conv_shift(c, h, w, kw, x, shifted);
     for (nnf_int f0 = 0; f0 < f; f0 += NARROW_FILTERS) {
         const int filters = f - f0 < NARROW_FILTERS ? (int)(f - f0) : NARROW_FILTERS;
+        const float *wf = weights + f0 * k;
+        float *of = out + f0 * ohw;
         for (nnf_int y0 = 0; y0 < oh; y0 += NARROW_ROWS) {
             const int rows = oh - y0 < NARROW_ROWS ? (int)(oh - y0) : NARROW_ROWS;
             for (nnf_int t0 = 0; t0 < k; t0 += NNF_GEMM_KC) {
                 const nnf_int t1 = k - t0 < NNF_GEMM_KC ? k : t0 + NNF_GEMM_KC;
-                const float *wf = weights + f0 * k;
-                float *of = out + f0 * ohw;
                 switch (filters * (NARROW_ROWS + 1) + rows) {
 #define NARROW_R(F, R)                                                                     \
     case F * (NARROW_ROWS + 1) + R:                                                        \

@@ -131,7 +131,7 @@ narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow
             __m512 sum = acc[b][p];
             if (t0 > 0)
                 sum = _mm512_add_ps(_mm512_maskz_expandloadu_ps(m, o), sum);
-            if (ow == 8 && m == 0xffff)
+            if (m == 0xffff) /* two whole rows of 8 */
                 _mm512_storeu_ps(o, sum);
             else
                 _mm512_mask_compressstoreu_ps(o, m, sum);
@@ -145,13 +145,13 @@ static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int
     nnf_conv_shift(c, h, w, kw, x, shifted);
     for (nnf_int f0 = 0; f0 < f; f0 += NARROW_FILTERS) {
         const int filters = f - f0 < NARROW_FILTERS ? (int)(f - f0) : NARROW_FILTERS;
+        const float *wf = weights + f0 * k;
+        float *of = out + f0 * ohw;
         for (nnf_int y0 = 0; y0 < oh; y0 += 2 * NARROW_PAIRS) {
             const nnf_int rows = oh - y0 < 2 * NARROW_PAIRS ? oh - y0 : 2 * NARROW_PAIRS;
             const int pairs = (int)(rows + 1) / 2, odd = (int)(rows % 2);
             for (nnf_int t0 = 0; t0 < k; t0 += NNF_GEMM_KC) {
                 const nnf_int t1 = k - t0 < NNF_GEMM_KC ? k : t0 + NNF_GEMM_KC;
-                const float *wf = weights + f0 * k;
-                float *of = out + f0 * ohw;
                 switch ((filters * (NARROW_PAIRS + 1) + pairs) * 2 + odd) {
 #define NARROW_P(F, P)                                                                     \
     case (F * (NARROW_PAIRS + 1) + P) * 2:                                                 \
