@@ -258,3 +258,20 @@ def test_the_elementwise_loops_round_each_operation_as_written():
                          120.0, -120.0, np.inf, -np.inf]]).astype(np.float32)
     got = kernels.sigmoid(z.reshape(1, -1), n_threads=1).ravel()
     assert_same_bits(got, _sigmoid_as_written(z), "sigmoid")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("width", [1, 10, 15, 16, 17, 30, 33])
+def test_every_value_rounds_alike_wherever_it_sits(width, threads):
+    """A value takes the vector loop whether it sits in a whole vector or in a run's
+    padded tail, in rows stored back to back (one run) or apart (a run a row), and the
+    column-strided loop otherwise: each gives the operations as written, bit for bit."""
+    rng = np.random.default_rng(width)
+    z = (rng.standard_normal((7, width)) * 30).astype(np.float32)
+    want = _sigmoid_as_written(z)
+    wide = np.zeros((7, width + 5), np.float32)
+    wide[:, 2:2 + width] = z
+    for where, view in (("back to back", z), ("rows apart", wide[:, 2:2 + width]),
+                        ("columns apart", np.asfortranarray(z))):
+        assert_same_bits(kernels.sigmoid(view, n_threads=threads), want,
+                         f"sigmoid, {width} wide, {where}")
