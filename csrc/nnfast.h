@@ -154,6 +154,22 @@ int nnf_sall_finite(nnf_int n, const float *x, int n_threads);
 /* 1 when every one of the n contiguous doubles at x is finite (no inf, no NaN), else 0. */
 int nnf_dall_finite(nnf_int n, const double *x, int n_threads);
 
+/* ---- Inputs that are bytes (byte_codes.c) ---- */
+
+/* 1 when each of the n contiguous floats at x is k/scale for a byte k, bit for bit as
+ * nnf_sfrom_codes gives it (scale 255 or 256: MNIST's pixels), with the k in codes;
+ * else 0, codes then undefined. Always 0 under the reference kernels (NNF_ARCH_REF),
+ * whose conversion is slow. */
+int nnf_sbyte_codes(nnf_int n, const float *x, float scale, unsigned char *codes,
+                    int n_threads);
+/* The same for doubles. */
+int nnf_dbyte_codes(nnf_int n, const double *x, double scale, unsigned char *codes,
+                    int n_threads);
+/* out[j] = codes[j] / scale for n bytes, the same bits on every ISA. */
+void nnf_sfrom_codes(nnf_int n, const unsigned char *codes, float scale, float *out);
+/* The same in double. */
+void nnf_dfrom_codes(nnf_int n, const unsigned char *codes, double scale, double *out);
+
 /* ---- The training engine (engine.c) ----
  * A network is a list of layers; activations are rows, one per sample of a
  * mini-batch, and layer l's row holds its n_out outputs, contiguous.
@@ -170,7 +186,9 @@ int nnf_dall_finite(nnf_int n, const double *x, int n_threads);
  * vw / vb are momentum buffers shaped like w / b. Convpool layers come first.
  *
  * train_chunk trains on the rows perm[0..n_rows) of x (row stride ldx), in
- * consecutive mini-batches (the last may be short), with integer class labels;
+ * consecutive mini-batches (the last may be short), with integer class labels; where
+ * codes is not NULL, x's values are those bytes / scale (nnf_sbyte_codes), rows ldx
+ * apart too, and the mini-batches are gathered from them;
  * dropout masks come from seed. forward writes the output activations of `rows`
  * rows of x to out (rows x n_out of the last layer), `block` rows at a time. They
  * take a workspace of workspace_size(net, batch, n_threads, training) values, for
@@ -267,7 +285,8 @@ void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int row
                   nnf_int block, double *work, int n_threads, double *out);
 /* Trains the float net in place on the rows perm[0..n_rows) of x. */
 void nnf_strain_chunk(const nnf_snet *net, const nnf_shyper *hp, const float *x,
-                      nnf_int ldx, const long long *labels, const long long *perm,
+                      nnf_int ldx, const unsigned char *codes, float scale,
+                      const long long *labels, const long long *perm,
                       nnf_int n_rows, nnf_int mini_batch_size, float *work);
 /* The float net's training forward pass for a caller's BP1 (above). */
 void nnf_strain_forward(const nnf_snet *net, const nnf_shyper *hp, const float *x, nnf_int ldx,
@@ -281,7 +300,8 @@ void nnf_soutput_buffers(const nnf_snet *net, nnf_int mini_batch_size, int n_thr
                          float *work, float **z, float **a, float **delta);
 /* Trains the double net in place on the rows perm[0..n_rows) of x. */
 void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x,
-                      nnf_int ldx, const long long *labels, const long long *perm,
+                      nnf_int ldx, const unsigned char *codes, double scale,
+                      const long long *labels, const long long *perm,
                       nnf_int n_rows, nnf_int mini_batch_size, double *work);
 /* The double net's training forward pass for a caller's BP1 (above). */
 void nnf_dtrain_forward(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,

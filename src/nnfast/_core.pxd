@@ -64,6 +64,11 @@ cdef extern from "nnfast.h" nogil:
     int nnf_sall_finite(nnf_int n, const float *x, int n_threads) noexcept
     int nnf_dall_finite(nnf_int n, const double *x, int n_threads) noexcept
 
+    int nnf_sbyte_codes(nnf_int n, const float *x, float scale, unsigned char *codes,
+                        int n_threads) noexcept
+    int nnf_dbyte_codes(nnf_int n, const double *x, double scale, unsigned char *codes,
+                        int n_threads) noexcept
+
     enum:
         NNF_MAX_LAYERS
         NNF_ACT_SIGMOID
@@ -132,9 +137,11 @@ cdef extern from "nnfast.h" nogil:
     void nnf_dforward(const nnf_dnet *net, const double *x, nnf_int ldx, nnf_int rows,
                       nnf_int block, double *work, int n_threads, double *out) noexcept
     void nnf_strain_chunk(const nnf_snet *net, const nnf_shyper *hp, const float *x, nnf_int ldx,
+                          const unsigned char *codes, float scale,
                           const long long *labels, const long long *perm, nnf_int n_rows,
                           nnf_int mini_batch_size, float *work) noexcept
     void nnf_dtrain_chunk(const nnf_dnet *net, const nnf_dhyper *hp, const double *x, nnf_int ldx,
+                          const unsigned char *codes, double scale,
                           const long long *labels, const long long *perm, nnf_int n_rows,
                           nnf_int mini_batch_size, double *work) noexcept
     void nnf_strain_forward(const nnf_snet *net, const nnf_shyper *hp, const float *x,

@@ -100,6 +100,13 @@ cdef inline int all_finite(bint f64, nnf_int n, const void *x, int n_threads) no
     return nnf_sall_finite(n, <const float *>x, n_threads)
 
 
+cdef inline int byte_codes(bint f64, nnf_int n, const void *x, double scale, unsigned char *codes,
+                           int n_threads) noexcept nogil:
+    if f64:
+        return nnf_dbyte_codes(n, <const double *>x, scale, codes, n_threads)
+    return nnf_sbyte_codes(n, <const float *>x, <float>scale, codes, n_threads)
+
+
 # ---- convolution, pooling, dropout ----
 
 cdef inline void im2col(bint f64, nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw,
@@ -227,16 +234,17 @@ cdef inline nnf_shyper as_float(const nnf_dhyper *hp) noexcept nogil:
 
 cdef inline void train_chunk(bint f64, const nnf_snet *snet, const nnf_dnet *dnet,
                              const nnf_dhyper *hp, const void *x, nnf_int ldx,
+                             const unsigned char *codes, double scale,
                              const long long *labels, const long long *perm, nnf_int n_rows,
                              nnf_int mini_batch_size, void *work) noexcept nogil:
     cdef nnf_shyper sh
     if f64:
-        nnf_dtrain_chunk(dnet, hp, <const double *>x, ldx, labels, perm, n_rows,
+        nnf_dtrain_chunk(dnet, hp, <const double *>x, ldx, codes, scale, labels, perm, n_rows,
                          mini_batch_size, <double *>work)
     else:
         sh = as_float(hp)
-        nnf_strain_chunk(snet, &sh, <const float *>x, ldx, labels, perm, n_rows,
-                         mini_batch_size, <float *>work)
+        nnf_strain_chunk(snet, &sh, <const float *>x, ldx, codes, <float>scale, labels, perm,
+                         n_rows, mini_batch_size, <float *>work)
 
 
 cdef inline void train_forward(bint f64, const nnf_snet *snet, const nnf_dnet *dnet,

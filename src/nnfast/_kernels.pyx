@@ -309,3 +309,29 @@ def all_finite(x, n_threads=None):
     with nogil:
         finite = nnf.all_finite(f64, n, _data(X), nt)
     return bool(finite)
+
+
+def byte_codes(x, n_threads=None):
+    """(codes, scale) when every value of x, a C-contiguous float32 or float64 array,
+    is a byte k over scale 255 or 256 (MNIST's pixels as nnfast's loaders or the book's
+    pickle give them), bit for bit as the engine turns k back into a value; codes is a
+    uint8 array of x's shape. None otherwise, for an empty x, and under the reference
+    kernels (whose conversion back calls fma for each value)."""
+    cdef cnp.ndarray X = _floats(x, "x", "byte_codes")
+    cdef int nt = _thread_count(n_threads, "byte_codes")
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISALIGNED(X)
+            or not cnp.PyArray_ISNOTSWAPPED(X)):
+        raise ValueError("byte_codes: x must be C-contiguous, aligned and in native byte order")
+    cdef nnf_int n = cnp.PyArray_SIZE(X)
+    if n == 0:
+        return None
+    cdef cnp.ndarray codes = np.empty((<object>X).shape, np.uint8)
+    cdef bint f64 = nnf.is_double(X)
+    cdef int found
+    cdef double scale
+    for scale in (255.0, 256.0):
+        with nogil:
+            found = nnf.byte_codes(f64, n, _data(X), scale, <unsigned char *>cnp.PyArray_DATA(codes), nt)
+        if found:
+            return codes, scale
+    return None

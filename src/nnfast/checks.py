@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, NamedTuple, Sequence, Tuple, Union
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,12 +19,28 @@ from nnfast import _kernels
 Data = Union[Tuple[np.ndarray, np.ndarray], Sequence[Tuple[Any, Any]]]
 
 
-class Samples(NamedTuple):
-    """A validated data set: X a C-contiguous (N, n_in) array of finite values of the
-    network's dtype, labels int64 class indices (N,) in [0, n_out)."""
-
+class _XLabels(NamedTuple):
     X: np.ndarray
     labels: np.ndarray
+
+
+class Samples(_XLabels):
+    """A validated data set: X a C-contiguous (N, n_in) array of finite values of the
+    network's dtype, labels int64 class indices (N,) in [0, n_out). It unpacks as
+    (X, labels)."""
+
+    # byte_codes()'s answer, once asked
+    _byte_codes: Optional[Tuple[np.ndarray, float]]
+
+    def byte_codes(self) -> Optional[Tuple[np.ndarray, float]]:
+        """X's values as bytes, (codes, scale) with X == codes / scale bit for bit, or
+        None: MNIST's pixels are bytes k/255 (nnfast's loaders) or k/256 (the book's
+        pickle). Training gathers its mini-batches from the bytes, a quarter of the
+        reads of X's floats, into the same values. Found on the first call (one pass
+        over X) and kept, as X's check is: change X, and validate it again."""
+        if not hasattr(self, "_byte_codes"):
+            self._byte_codes = _kernels.byte_codes(self.X)
+        return self._byte_codes
 
     def fits(self, n_in: int, n_out: int, dtype: np.dtype) -> bool:
         """Whether these samples were validated for a network of this shape and dtype."""

@@ -289,6 +289,7 @@ class Trainer:
         n_threads = cast(int, config.n_threads)  # resolved when the config was made
         work = self.workspace(mini_batch_size, n_threads)  # enough for fewer threads too
         X, labels = training
+        codes = training.byte_codes() if self.cost is None else None
         if n_threads > 1:
             plan.refine_parallel()
         trial = (plan.team_trial((self.engine.sizes, str(self.engine.dtype),
@@ -310,7 +311,7 @@ class Trainer:
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
-                                            n_threads, seed, grad_norms, team)
+                                            n_threads, seed, grad_norms, team, codes)
                     if trial is not None and team is not None:
                         trial.record(team, time.perf_counter() - began, stop - start)
                 else:
