@@ -5,72 +5,35 @@
  * codes k, the rows are a quarter of the bytes, and each mini-batch's copy turns
  * them back into the very floats of x.
  *
- * k/s comes back as Markstein's corrected quotient: q0 = k * (1/s), the remainder
- * k - q0 * s (exact in one FMA), q = q0 + remainder * (1/s). For s = 256 it is k/256
- * exactly; for s = 255 it is the correctly rounded k/255 for every byte, in float
- * and double (tests/test_byte_codes.py checks all 256 against division). FMAs are
- * exact and correctly rounded on every ISA (the reference one calls fma), so every
- * copy of the loop gives the same bits; and x is taken as codes only where each of
- * its values is, bit for bit, what this loop returns for its code. */
-#include <math.h>
+ * k/s comes back as k * (1/s) corrected once by its remainder: q0 = k * (1/s), then
+ * q = q0 + (k - q0 * s) * (1/s). For s = 256 that is k/256 exactly; for s = 255 it is
+ * the correctly rounded k/255 for every byte, in float and double
+ * (tests/test_byte_codes.py checks all 256 against division). The loop is compiled
+ * for each ISA as the elementwise kernels are (clones.h), each operation rounded as
+ * written, so every copy gives the same bits; and x is taken as codes only where
+ * each of its values is, bit for bit, what this loop returns for its code. */
 #include <stdint.h>
 #include <string.h>
 
+#include "clones.h"
 #include "nnfast.h"
 #include "parallel.h"
 #include "plan.h"
 
-/* The loop, for one precision and one target: TARGET is a target attribute, or
- * nothing for the reference copy. */
-#define FROM_CODES(NAME, REAL, FMA, TARGET)                                                 \
-    TARGET static void NAME(nnf_int n, const unsigned char *codes, REAL scale, REAL *out)   \
+#define FROM_CODES(NAME, REAL)                                                              \
+    NNF_CLONES void NAME(nnf_int n, const unsigned char *codes, REAL scale, REAL *out)     \
     {                                                                                       \
         const REAL inverse = 1 / scale;                                                     \
         for (nnf_int j = 0; j < n; j++) {                                                   \
             const REAL k = codes[j], q0 = k * inverse;                                      \
-            out[j] = FMA(FMA(-q0, scale, k), inverse, q0);                                  \
+            out[j] = q0 + (k - q0 * scale) * inverse;                                       \
         }                                                                                   \
     }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define AVX512 __attribute__((target("avx512f,avx2,fma")))
-#define AVX2 __attribute__((target("avx2,fma")))
-FROM_CODES(sfrom_codes_avx512, float, __builtin_fmaf, AVX512)
-FROM_CODES(dfrom_codes_avx512, double, __builtin_fma, AVX512)
-FROM_CODES(sfrom_codes_avx2, float, __builtin_fmaf, AVX2)
-FROM_CODES(dfrom_codes_avx2, double, __builtin_fma, AVX2)
-#endif
-FROM_CODES(sfrom_codes_ref, float, fmaf, )
-FROM_CODES(dfrom_codes_ref, double, fma, )
+FROM_CODES(nnf_sfrom_codes, float)
+FROM_CODES(nnf_dfrom_codes, double)
 
-/* The copy of the kernels in use (NNFAST_ARCH, or the best this CPU runs). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define DISPATCH(P, ...)                                                                    \
-    do {                                                                                    \
-        switch (nnf_arch_get()) {                                                           \
-        case NNF_ARCH_AVX512: P##_avx512(__VA_ARGS__); return;                              \
-        case NNF_ARCH_AVX2: P##_avx2(__VA_ARGS__); return;                                  \
-        default: P##_ref(__VA_ARGS__); return;                                              \
-        }                                                                                   \
-    } while (0)
-#else
-#define DISPATCH(P, ...) P##_ref(__VA_ARGS__)
-#endif
-
-void nnf_sfrom_codes(nnf_int n, const unsigned char *codes, float scale, float *out)
-{
-    DISPATCH(sfrom_codes, n, codes, scale, out);
-}
-
-void nnf_dfrom_codes(nnf_int n, const unsigned char *codes, double scale, double *out)
-{
-    DISPATCH(dfrom_codes, n, codes, scale, out);
-}
-
-/* Where the kernels in use are the reference ones, whose copy of the loop calls fma
- * for each value (a library call, emulated on an x86-64 without FMA), the floats are
- * read instead: no data are taken as bytes.
- * Values are checked against a table of the 256 values the loop gives, in blocks
+/* Values are checked against a table of the 256 values the loop gives, in blocks
  * shared among the threads; once one block finds a value that is no code's, the
  * blocks not yet begun are skipped, so that data that are not bytes (standardised
  * inputs, say) cost little more than their first block. */
@@ -79,8 +42,6 @@ void nnf_dfrom_codes(nnf_int n, const unsigned char *codes, double scale, double
 #define BYTE_CODES(NAME, FROM, REAL, BITS)                                                  \
     int NAME(nnf_int n, const REAL *x, REAL scale, unsigned char *codes, int n_threads)     \
     {                                                                                       \
-        if (nnf_arch_get() == NNF_ARCH_REF)                                                 \
-            return 0;                                                                       \
         unsigned char all[256];                                                             \
         REAL value[256];                                                                    \
         for (int k = 0; k < 256; k++)                                                       \

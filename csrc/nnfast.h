@@ -158,8 +158,7 @@ int nnf_dall_finite(nnf_int n, const double *x, int n_threads);
 
 /* 1 when each of the n contiguous floats at x is k/scale for a byte k, bit for bit as
  * nnf_sfrom_codes gives it (scale 255 or 256: MNIST's pixels), with the k in codes;
- * else 0, codes then undefined. Always 0 under the reference kernels (NNF_ARCH_REF),
- * whose conversion is slow. */
+ * else 0, codes then undefined. */
 int nnf_sbyte_codes(nnf_int n, const float *x, float scale, unsigned char *codes,
                     int n_threads);
 /* The same for doubles. */

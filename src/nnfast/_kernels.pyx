@@ -315,8 +315,7 @@ def byte_codes(x, n_threads=None):
     """(codes, scale) when every value of x, a C-contiguous float32 or float64 array,
     is a byte k over scale 255 or 256 (MNIST's pixels as nnfast's loaders or the book's
     pickle give them), bit for bit as the engine turns k back into a value; codes is a
-    uint8 array of x's shape. None otherwise, for an empty x, and under the reference
-    kernels (whose conversion back calls fma for each value)."""
+    uint8 array of x's shape. None otherwise, or for an empty x."""
     cdef cnp.ndarray X = _floats(x, "x", "byte_codes")
     cdef int nt = _thread_count(n_threads, "byte_codes")
     if (not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_ISALIGNED(X)
