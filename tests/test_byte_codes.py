@@ -128,3 +128,25 @@ def test_the_engine_takes_only_codes_shaped_as_x(codes, why):
                                 net._engine.workspace(2, 1), 1, 0, None, None, codes)
     for w, w0 in zip(net.weights, before):
         np.testing.assert_array_equal(w, w0)
+
+
+@pytest.mark.parametrize("x", [np.zeros(4, np.int64), np.zeros(4, np.float16), [1.0], None],
+                         ids=["int64", "float16", "list", "None"])
+def test_byte_codes_refuses_what_is_not_a_float_array_by_name(x):
+    with pytest.raises(TypeError, match=r"^byte_codes: x\b"):
+        _kernels.byte_codes(x)
+
+
+def test_byte_codes_refuses_a_layout_it_cannot_read_by_name():
+    x = np.zeros((6, 8), np.float32)
+    raw = np.zeros(4 * 5 + 1, np.uint8)
+    for bad in (x[:, ::2], x.T, np.zeros(5, np.dtype(np.float32).newbyteorder()),
+                raw[1:].view(np.float32)):
+        with pytest.raises(ValueError, match=r"^byte_codes: x\b"):
+            _kernels.byte_codes(bad)
+    with pytest.raises(ValueError, match=r"^byte_codes: n_threads\b"):
+        _kernels.byte_codes(x, n_threads=0)
+
+
+def test_an_empty_array_is_no_bytes():
+    assert _kernels.byte_codes(np.zeros((0, 784), np.float32)) is None
