@@ -87,7 +87,9 @@ static inline void nnf_fp_join(unsigned mode) { (void)mode; }
  * runs it: inside another team's region nnf_thread_num() would be the caller's
  * number, not 0. Any team computes the same: each iteration runs once, on one of
  * the threads. The kernels a mini-batch step calls use it; regions run once per
- * layer or per run keep their pragmas. */
+ * layer or per run keep their pragmas. The loop has no barrier of its own (nowait):
+ * the region's end is one, and a second cost about 1 us on two cores, a tenth of a
+ * [784, 100, 10] step's forward region at mini-batch 10. */
 #define NNF_PARALLEL_FOR(team, i, count, ...)                                               \
     do {                                                                                    \
         const int nnf_team_ = nnf_team_size(team);                                          \
@@ -101,7 +103,7 @@ static inline void nnf_fp_join(unsigned mode) { (void)mode; }
             _Pragma("omp parallel num_threads(nnf_team_)")                                  \
             {                                                                               \
                 nnf_fp_join(nnf_mode_);                                                     \
-                _Pragma("omp for schedule(static)")                                         \
+                _Pragma("omp for schedule(static) nowait")                                  \
                 for (nnf_int i = 0; i < nnf_count_; i++) {                                  \
                     __VA_ARGS__                                                             \
                 }                                                                           \
