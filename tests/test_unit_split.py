@@ -112,13 +112,16 @@ def test_a_cost_in_python_and_predictions_give_the_same_bits_split():
 
 def test_bp2_partial_sums_are_sized_for_the_rows_that_split_not_the_batch():
     """A hidden layer splits only at rows whose forward product takes the dot family
-    (at most 69 rows for 200 -> 150), so a workspace for mini-batches of 1,024 rows
-    holds BP2's 3 extra block sums for 69 rows, not 1,024: on two threads it grows by
-    the first layer's copy of the input and those sums, to within a line a buffer."""
+    (at most 69 rows for 200 -> 150; a 10-unit layer's always does), so a workspace
+    for mini-batches of 1,024 rows holds BP2's 3 extra block sums for 69 rows, not
+    1,024: on two threads it grows by the first layer's copy of the input, those sums
+    and each split layer's parts of z (a line apart for each thread), to within a
+    line a buffer."""
     engine = nnfast.Network([64, 200, 150, 10], seed=6)._engine
     grown = len(engine.workspace(1024, 2)) - len(engine.workspace(1024, 1))
     copy, sums = 1024 * 64, 3 * 69 * 200
-    assert copy + sums <= grown <= copy + sums + 16 * 8
+    parts_of_z = 1024 * 200 + 69 * 150 + 1024 * 10 + 3 * 2 * 16
+    assert copy + sums + parts_of_z <= grown <= copy + sums + parts_of_z + 16 * 8
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -137,9 +140,9 @@ def test_every_workspace_buffer_starts_on_a_cache_line(dtype, skip):
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
-    """A forward block's workspace has no room for the deltas, the kept z or the
-    per-thread copies of the input (predictions split by rows), and gives the
-    outputs a training workspace gives."""
+    """A forward block's workspace has no room for the deltas, the kept z, the
+    per-thread copies of the input or the parts of z of layers split by units
+    (predictions split by rows), and gives the outputs a training workspace gives."""
     block, sizes = 32, [64, 40, 10]
     engine = nnfast.Network(sizes, seed=6)._engine
     X = _problem(64, 70, seed=7)[0].astype(np.float32)
@@ -147,7 +150,8 @@ def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     training = engine.workspace(block, n_threads)
     deltas, z = block * (40 + 10), block * 10
     copies = (n_threads - 1) * block * 64
-    assert len(training) - len(predicting) == deltas + z + copies
+    parts_of_z = (n_threads > 1) * (block * (40 + 10) + 2 * n_threads * 16)
+    assert len(training) - len(predicting) == deltas + z + copies + parts_of_z
     _assert_same([engine.forward(X, block, predicting, n_threads)],
                  [engine.forward(X, block, training, n_threads)])
     with pytest.raises(ValueError, match="workspace too small"):
