@@ -43,6 +43,30 @@ static inline void nnf_pause(void)
 #endif
 }
 
+/* A barrier for the `team` threads of a region that spins (nnf_pause) rather than
+ * sleeps: libgomp's barriers, and its forks and joins, each end with a futex call,
+ * about 1 us on two cores, where a mini-batch-10 step between two barriers can take
+ * 5. For regions that keep their threads busy (a chunk's: engine.inc), as train_ahead's
+ * waits spin. Zero-initialised before the region. */
+typedef struct {
+    _Alignas(64) int arrived;
+    int generation;
+    char line[64 - 2 * sizeof(int)]; /* a line of its own: nothing else moves with it */
+} nnf_spin_barrier;
+
+static inline void nnf_spin_barrier_wait(nnf_spin_barrier *b, int team)
+{
+    const int generation = __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == team) {
+        /* The waiters read the new generation (acquire) after this reset. */
+        __atomic_store_n(&b->arrived, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->generation, generation + 1, __ATOMIC_RELEASE);
+    } else {
+        while (__atomic_load_n(&b->generation, __ATOMIC_ACQUIRE) == generation)
+            nnf_pause();
+    }
+}
+
 /* Demote the lines of [p, p + bytes) from this core's caches to the cache the cores
  * share (x86's CLDEMOTE, a hint a CPU without it executes as a NOP: its encoding is
  * in the reserved-NOP space), so that another core reads them from there rather than

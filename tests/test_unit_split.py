@@ -226,3 +226,53 @@ def test_a_layer_too_small_to_repay_a_team_and_large_mini_batches_stay_whole():
     plan.forget()
     _assert_same(_train_engine(np.float32, layers(), 300, 2, (1, 2, 1)), want)
     assert not {n for m, n in _parts(200, 150) if m == 300}
+
+
+ABOVE = {
+    "sigmoid": lambda: [FullyConnectedLayer(30, 20), FullyConnectedLayer(20, 4)],
+    "tanh-dropout-above": lambda: [FullyConnectedLayer(30, 20, tanh),
+                                   FullyConnectedLayer(20, 12, ReLU, p_dropout=0.3),
+                                   SoftmaxLayer(12, 4)],
+    "relu-softmax": lambda: [FullyConnectedLayer(30, 20, ReLU), SoftmaxLayer(20, 4)],
+}
+
+
+def _train_first_split(dtype, layers, n_threads, first_threads, step, codes=False):
+    """17 rows of bytes / 255 in mini-batches of 5 (the last of 2), the first layer on
+    first_threads threads and the layers above on one, with each mini-batch's |dC/db|
+    summed per layer."""
+    net = nnfast.Network(layers(), dtype=dtype, seed=3)
+    rng = np.random.default_rng(5)
+    X = (rng.integers(0, 256, (23, 30)) / 255).astype(dtype)
+    labels = rng.integers(0, 4, len(X))
+    perm = rng.permutation(len(X))[:17].astype(np.int64)
+    norms = np.zeros(len(net.layers))
+    threads = (first_threads,) + (1,) * (len(net.layers) - 1)
+    net._engine.train_chunk(X, labels.astype(np.int64), perm, 5, 0.5, step.get("lmbda", 0.0),
+                            step.get("momentum", 0.0), len(X), step.get("regularization", "l2"),
+                            net._engine.workspace(5, n_threads), n_threads, 7, norms, threads,
+                            _kernels.byte_codes(X, 1) if codes else None)
+    return [w.copy() for w in net.weights] + [b.copy() for b in net.biases] + [norms]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("net", sorted(ABOVE))
+@pytest.mark.parametrize("step", [dict(lmbda=1.0), dict(lmbda=1.0, momentum=0.5),
+                                  dict(lmbda=0.3, regularization="l1"),
+                                  dict(lmbda=0.3, momentum=0.7, regularization="l1")],
+                         ids=["l2", "l2-momentum", "l1", "l1-momentum"])
+def test_a_first_layer_split_under_layers_on_one_thread_takes_a_region_a_chunk(dtype, net,
+                                                                               step):
+    """A first layer split by units with every layer above on one thread trains the
+    chunk's whole mini-batches in one region (engine.inc, train_first_split): each
+    part updates its own units' rows of w and biases, thread 0 the layers above,
+    between spinning barriers; the short last mini-batch steps as any. The bits of one
+    thread, the speeds of learning too, on 2 and 3 threads (20 units as 10 + 10 and
+    6 + 7 + 7), from floats and from bytes."""
+    want = _train_first_split(dtype, ABOVE[net], 1, 1, step)
+    for n_threads in (2, 3):
+        for codes in (False, True):
+            plan.forget()
+            _assert_same(_train_first_split(dtype, ABOVE[net], n_threads, n_threads, step,
+                                            codes), want)
+            assert (5, 20 // n_threads) in _parts(30, 20)
