@@ -62,6 +62,7 @@ typedef struct {
     double started;
 } nnf_wait;
 
+/* The monotonic clock, in seconds: the waits', the planner's and the peak's. */
 static inline double nnf_seconds(void)
 {
     struct timespec t;

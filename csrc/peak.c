@@ -8,9 +8,9 @@
  * of AVX-512's 32. Each ISA's loop is compiled for it by a target attribute (one
  * file, no per-file flags) and only ever runs where nnf_arch_best says it can. */
 #define _POSIX_C_SOURCE 199309L
-#include <time.h>
 
 #include "nnfast.h"
+#include "parallel.h"
 #include "peak.h"
 
 #if defined(__x86_64__)
@@ -70,19 +70,12 @@ DEFINE_FMA_LOOP(avx512_loop_d, AVX512, double, __m512d, _mm512_set1_pd, _mm512_f
                 _mm512_add_pd, 8, 24, d_x, d_y)
 #endif
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static volatile double sink;
 
 /* Seconds for one run of iters steps of arch's loop. */
 static double time_loop(int arch, int is_double, long iters)
 {
-    double start = now();
+    double start = nnf_seconds();
     switch (arch * 2 + is_double) {
 #if defined(__x86_64__)
     case NNF_ARCH_AVX512 * 2: sink = avx512_loop_s(iters); break;
@@ -93,7 +86,7 @@ static double time_loop(int arch, int is_double, long iters)
     case NNF_ARCH_REF * 2 + 1: sink = ref_loop_d(iters); break;
     default: sink = ref_loop_s(iters); break;
     }
-    return now() - start;
+    return nnf_seconds() - start;
 }
 
 /* Flops per step of each loop: 2 per lane of every chain. */

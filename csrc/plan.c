@@ -19,7 +19,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "parallel.h"
 #include "plan.h"
@@ -60,15 +59,6 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * least twice the fork/join (the margin keeps timing noise from making two threads
  * slower than one): n c / 2 >= 2 f, so n >= 4 f / c. */
 #define FORK_JOIN_MARGIN 4.0
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-double nnf_plan_seconds(void) { return now(); }
 
 static atomic_int plan_mode = NNF_PLAN_MEASURE;
 static atomic_llong timed_runs;
@@ -316,10 +306,10 @@ double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_u
     if (gave_up)
         *gave_up = 0;
     for (int r = 0; r < RUNS_PER_CANDIDATE; r++) {
-        double start = now();
+        double start = nnf_seconds();
         for (int i = 0; i < repeats; i++)
             run(arg);
-        double seconds = (now() - start) / repeats;
+        double seconds = (nnf_seconds() - start) / repeats;
         atomic_fetch_add(&timed_runs, 1);
         if (r == 0 && seconds > give_up) {
             if (gave_up)
@@ -448,10 +438,10 @@ static double time_fork_join(void)
 {
     double best = INFINITY;
     for (int run = 0; run < 2 * PROBE_RUNS; run++) {
-        double start = now();
+        double start = nnf_seconds();
 #pragma omp parallel num_threads(2) if (nnf_go_parallel(1))
         fork_join_sink = nnf_thread_num();
-        double seconds = now() - start;
+        double seconds = nnf_seconds() - start;
         best = seconds < best ? seconds : best;
     }
     return best;
@@ -476,7 +466,7 @@ static void time_elements(double *element_seconds)
         for (int kind = 0; kind < NNF_WORK_KINDS; kind++) {
             double best = INFINITY;
             for (int run = 0; run <= PROBE_RUNS; run++) {
-                double start = now();
+                double start = nnf_seconds();
                 if (kind == NNF_WORK_ELEMENTWISE)
                     nnf_shadamard(1, PROBE_ELEMENTS, x, 0, 1, y, 0, 1, out, 0, 1, 1);
                 else if (kind == NNF_WORK_POOL)
@@ -485,7 +475,7 @@ static void time_elements(double *element_seconds)
                     nnf_ssigmoid(1, PROBE_ELEMENTS, x, 0, 1, out, 0, 1, 1);
                 else
                     nnf_sdropout(PROBE_ELEMENTS, x, 0.5, (unsigned long long)run, out, mask, 1);
-                double seconds = now() - start;
+                double seconds = nnf_seconds() - start;
                 if (run > 0 && seconds < best) /* run 0 warms the caches */
                     best = seconds;
             }

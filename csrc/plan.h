@@ -147,7 +147,6 @@ int nnf_conv_plan_add(const nnf_conv_plan *plan, int *path);
  * already takes longer than give_up seconds (INFINITY: never), its seconds, with
  * *gave_up (unless NULL) set to 1. */
 double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_up);
-double nnf_plan_seconds(void); /* the planner's clock (monotonic) */
 
 /* ---- The cache ---- */
 int nnf_plan_mode(void);
