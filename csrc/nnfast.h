@@ -211,6 +211,13 @@ void nnf_sactivate(int activation, nnf_int rows, nnf_int n, float *z, nnf_int ld
                    int n_threads);
 void nnf_dactivate(int activation, nnf_int rows, nnf_int n, double *z, nnf_int ldz,
                    int n_threads);
+/* delta *= f'(z) for the activation f (NNF_ACT_*, not softmax), rows x n contiguous
+ * values, f' from a = f(z): sigma' = a(1 - a), tanh' = 1 - a^2, relu' = [a > 0]. One
+ * thread. */
+void nnf_stimes_derivative(int activation, nnf_int rows, nnf_int n, const float *a,
+                           float *delta);
+void nnf_dtimes_derivative(int activation, nnf_int rows, nnf_int n, const double *a,
+                           double *delta);
 enum { NNF_COST_QUADRATIC = 0, NNF_COST_CROSS_ENTROPY = 1, NNF_COST_LOG_LIKELIHOOD = 2,
        NNF_COST_CALLER = 3 };
 enum { NNF_REG_L2 = 0, NNF_REG_L1 = 1 };
@@ -328,7 +335,9 @@ void nnf_doutput_buffers(const nnf_dnet *net, nnf_int mini_batch_size, int n_thr
  * conv_forward then maxpool_forward then the bias, per filter, then the activation
  * (NNF_ACT_*, below; out rows ldo apart), each sample on one thread while in cache;
  * convpool_backward is conv_backward after that max-pool, from the pool's output
- * gradient and argmax. Both take convpool_workspace_size(...) values of work. The
+ * gradient and argmax, with dx then times f'(x) for the activation `below` that
+ * made x (BP2's factor, NNF_ACT_LINEAR for none), each sample's while it is in
+ * cache. Both take convpool_workspace_size(...) values of work. The
  * pool's tie rule: with ties NULL a window's gradient goes to its first maximum
  * (PyTorch's rule); given ties (NNF_TIE_WORDS(ph, pw) words per pooled output),
  * convpool_forward records each window's tied maxima there (maxpool_ties) and
@@ -381,18 +390,20 @@ void nnf_dconvpool_forward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const dou
                            nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                            const double *weights, const double *bias, int activation, double *out,
                            nnf_int ldo, int *argmax, unsigned *ties, double *work, int n_threads);
-/* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in float. */
+/* dx (times f'(x) for the activation below), dweights, dbias of convpool_forward from
+ * the pool's output gradient dpool, in float. */
 void nnf_sconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const float *x,
                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                             const float *weights, const float *dpool, const int *argmax,
-                            const unsigned *ties, float *dx, float *dweights, float *dbias,
-                            float *work, int n_threads);
-/* dx, dweights, dbias of convpool_forward from the pool's output gradient dpool, in double. */
+                            const unsigned *ties, float *dx, int below, float *dweights,
+                            float *dbias, float *work, int n_threads);
+/* dx (times f'(x) for the activation below), dweights, dbias of convpool_forward from
+ * the pool's output gradient dpool, in double. */
 void nnf_dconvpool_backward(nnf_int n, nnf_int c, nnf_int h, nnf_int w, const double *x,
                             nnf_int f, nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                             const double *weights, const double *dpool, const int *argmax,
-                            const unsigned *ties, double *dx, double *dweights, double *dbias,
-                            double *work, int n_threads);
+                            const unsigned *ties, double *dx, int below, double *dweights,
+                            double *dbias, double *work, int n_threads);
 
 /* ---- Pooling (pool.c) ----
  * planes = n*c planes of h x w, C-contiguous, pooled over non-overlapping p x q

@@ -502,10 +502,15 @@ def _conv_net(dtype):
                            nnfast.SoftmaxLayer(13, 5)], seed=2, dtype=dtype)
 
 
+@pytest.mark.parametrize("regularization, momentum",
+                         [("l2", 0.0), ("l2", 0.9), ("l1", 0.0), ("l1", 0.9)])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_each_layer_on_its_own_thread_count_gives_the_same_bits(dtype):
+def test_each_layer_on_its_own_thread_count_gives_the_same_bits(dtype, regularization,
+                                                               momentum):
     """The engine runs each layer's kernels on the threads layer_threads gives it; on
-    any mix (every kernel parallel) the weights are those of one thread."""
+    any mix (every kernel parallel, the conv layer's step split by filters) the
+    weights are those of one thread, with either regularization, with or without
+    momentum."""
     rng = np.random.default_rng(8)
     X = rng.random((57, 143)).astype(dtype)
     y = rng.integers(0, 5, 57)
@@ -514,7 +519,8 @@ def test_each_layer_on_its_own_thread_count_gives_the_same_bits(dtype):
     runs = {}
     for n_threads, layer_threads in ((1, None), (2, (2, 1, 2)), (2, (1, 2, 1)), (3, (3, 3, 2))):
         net = _conv_net(dtype)
-        engine_train(net, X, y, perm, 7, 0.3, 0.1, n_threads=n_threads,
+        engine_train(net, X, y, perm, 7, 0.3, 0.1, momentum=momentum,
+                     regularization=regularization, n_threads=n_threads,
                      layer_threads=layer_threads)
         runs[layer_threads] = [w.copy() for w in net.weights + net.biases]
     for got in runs.values():
