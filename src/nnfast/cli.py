@@ -15,6 +15,7 @@ missing data or a failed run, one line and status 1.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import sys
@@ -370,6 +371,30 @@ def _best(fn, repeat):
     return best
 
 
+# Other libraries' threads spin on after their calls (NumPy's OpenBLAS until its thread
+# timeout) and take the cores from whatever runs next: on two cores a [784, 30, 10]
+# epoch on two threads took 0.11-0.13 s right after a NumPy matmul against 0.05. So
+# each library is timed in a block of its own, after a pause in which the threads of
+# the one before go to sleep.
+QUIET_SECONDS = 0.5
+
+
+class _Case(NamedTuple):
+    """A row of the bench: a call to time for each library (PyTorch's None where it has
+    none), the repeats of the best-of, and how many of the case one call makes."""
+    name: str
+    nnfast: Callable[[], Any]
+    numpy: Callable[[], Any]
+    torch: Optional[Callable[[], Any]]
+    repeat: int
+    calls: int
+    flops: Optional[int]
+
+
+def _repeated(fn, calls):
+    return lambda: [fn() for _ in range(calls)]
+
+
 def cmd_bench(args) -> int:
     from nnfast import flops, kernels, oracle
 
@@ -381,7 +406,7 @@ def cmd_bench(args) -> int:
     nnfast.set_num_threads(threads)
     rng = np.random.default_rng(0)
     repeat = 3 if args.quick else 10
-    rows: List[tuple] = []  # case, nnfast, NumPy, PyTorch seconds or None, flops or None
+    cases: List[_Case] = []
 
     gemm_sizes = [(10, 784, 30), (10, 30, 10), (256, 784, 100)]
     gemm_sizes.append((256, 256, 256) if args.quick else (1024, 1024, 1024))
@@ -389,14 +414,17 @@ def cmd_bench(args) -> int:
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         out = np.empty((m, n), np.float32)
-        reps = max(1, int(2e7 / (m * k * n)))  # time calls long enough to measure
-        mine = _best(lambda: [kernels.matmul(a, b, out) for _ in range(reps)], repeat) / reps
-        theirs = _best(lambda: [np.matmul(a, b, out=out) for _ in range(reps)], repeat) / reps
-        rows.append((f"matmul {m}x{k} @ {k}x{n} float32", mine, theirs, None, 2 * m * k * n))
+        calls = max(1, int(2e7 / (m * k * n)))  # time calls long enough to measure
+        cases.append(_Case(
+            f"matmul {m}x{k} @ {k}x{n} float32",
+            _repeated(functools.partial(kernels.matmul, a, b, out), calls),
+            _repeated(functools.partial(np.matmul, a, b, out=out), calls), None,
+            repeat, calls, 2 * m * k * n))
     z = rng.standard_normal((10_000, 100)).astype(np.float32)
-    out = np.empty_like(z)
-    rows.append(("sigmoid 10000x100 float32", _best(lambda: kernels.sigmoid(z, out=out), repeat),
-                 _best(lambda: oracle.sigmoid(z), repeat), None, None))
+    sigmoid_out = np.empty_like(z)
+    cases.append(_Case(
+        "sigmoid 10000x100 float32", functools.partial(kernels.sigmoid, z, out=sigmoid_out),
+        functools.partial(oracle.sigmoid, z), None, repeat, 1, None))
 
     n = 2_000 if args.quick else 10_000
     X = rng.random((n, 784), dtype=np.float32)
@@ -404,17 +432,24 @@ def cmd_bench(args) -> int:
     Y = oracle.vectorized_result(y, 10, np.float32)
     for sizes, mini_batch, eta in (([784, 30, 10], 10, 3.0), ([784, 100, 10], 10, 0.5)):
         net = nnfast.Network(sizes, cost="quadratic", seed=0)
-        mine = _best(lambda: net.SGD((X, y), 1, mini_batch, eta, n_threads=threads,
-                                     progress=False), 1)
         weights, biases = oracle.default_weight_initializer(sizes, np.random.default_rng(0),
                                                             np.float32)
         perm = np.random.default_rng(1).permutation(n)
         acts = ["sigmoid"] * (len(sizes) - 1)
-        theirs = _best(lambda: oracle.sgd_epoch(weights, biases, X, Y, mini_batch, eta, 0.0,
-                                                oracle.QuadraticCost, acts, perm), 1)
-        torch_s = _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads) if torch else None
-        rows.append((f"epoch {sizes} mb {mini_batch}, {n:,} samples", mine, theirs, torch_s,
-                     flops.epoch_flops(net, n)))
+        cases.append(_Case(
+            f"epoch {sizes} mb {mini_batch}, {n:,} samples",
+            functools.partial(net.SGD, (X, y), 1, mini_batch, eta, n_threads=threads,
+                              progress=False),
+            functools.partial(oracle.sgd_epoch, weights, biases, X, Y, mini_batch, eta, 0.0,
+                              oracle.QuadraticCost, acts, perm),
+            _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads) if torch else None,
+            1, 1, flops.epoch_flops(net, n)))
+
+    seconds = []  # nnfast's, NumPy's and PyTorch's column
+    for library in ("nnfast", "numpy", "torch"):
+        time.sleep(QUIET_SECONDS)
+        seconds.append([_best(getattr(case, library), case.repeat) / case.calls
+                        if getattr(case, library) else None for case in cases])
 
     info = nnfast.info()
     peak = info["peak_gflops"]["float32"]
@@ -426,10 +461,11 @@ def cmd_bench(args) -> int:
     if torch:
         header += f"{'PyTorch':>11}{'ratio':>8}"
     print(header)
-    for case, mine, theirs, torch_s, work in rows:
+    for case, mine, theirs, torch_s in zip(cases, *seconds):
+        work = case.flops
         rate = (f"{work / mine / 1e9:9.2f}{flops.efficiency(work, mine, threads):9.3f}" if work
                 else f"{'-':>9}{'-':>9}")
-        line = f"{case:<44}{_ms(mine)}{rate}{_ms(theirs)}{theirs / mine:7.2f}x"
+        line = f"{case.name:<44}{_ms(mine)}{rate}{_ms(theirs)}{theirs / mine:7.2f}x"
         if torch:
             line += (f"{_ms(torch_s)}{torch_s / mine:7.2f}x" if torch_s else f"{'-':>11}{'':8}")
         print(line)
@@ -441,6 +477,7 @@ def _ms(seconds):
 
 
 def _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads):
+    """The same network's SGD epoch in PyTorch, as a call to time."""
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     layers = []
@@ -455,7 +492,7 @@ def _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads):
             opt.zero_grad()
             (0.5 * ((model(Xt[idx]) - Yt[idx]) ** 2).sum() / len(idx)).backward()
             opt.step()
-    return _best(epoch, 1)
+    return epoch
 
 
 # ------------------------------------------------------------------------------- info
