@@ -70,6 +70,7 @@ int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_c
 #define UKR sukr
 #define DIRECT sdirect
 #define DOT sdot
+#define BACKSTEP sbackstep
 #define GATHER sgather
 #define PACK_ALONG_K spack_along_k
 #include "gemm.inc"
@@ -80,6 +81,7 @@ int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_c
 #undef UKR
 #undef DIRECT
 #undef DOT
+#undef BACKSTEP
 #undef GATHER
 
 #define REAL double
@@ -88,5 +90,6 @@ int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_c
 #define UKR dukr
 #define DIRECT ddirect
 #define DOT ddot
+#define BACKSTEP dbackstep
 #define GATHER dgather
 #include "gemm.inc"

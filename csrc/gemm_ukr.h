@@ -26,6 +26,11 @@
  * the FMA chain over p = l, l + L, l + 2L, ... < k, from +0; then, for half = L/2,
  * ..., 2, 1, partial l += partial l + half (l < half), and S is partial 0.
  *
+ * A backward-step kernel (optional: the engine takes its products where an ISA has
+ * none) computes a dense layer's BP2 and then its step in one pass over w
+ * (gemm_ukr_vec.inc): each element as the chain family computes the products, BP2's
+ * over blocks of units and the update's over rows.
+ *
  * A gather kernel computes C := beta * C + A . B, C m x n (rows ldc apart), A
  * sparse in compressed rows (row i: values alpha[start[i] .. start[i+1]) in columns
  * idx[...]), B with rows rsb apart and unit column stride. Each element's sum is
@@ -63,6 +68,13 @@ typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int 
                                const double *b, nnf_int rsb, double *c, nnf_int rsc, nnf_int csc,
                                double alpha, double beta, int m, int n);
 
+typedef void (*nnf_sbackstep_fn)(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
+                                 const float *delta, nnf_int ldd, const float *a, float alpha,
+                                 float beta, float *w, float *below);
+typedef void (*nnf_dbackstep_fn)(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
+                                 const double *delta, nnf_int ldd, const double *a,
+                                 double alpha, double beta, double *w, double *below);
+
 /* One ISA's kernels and their block sizes: data, not code. kc is NNF_GEMM_KC in
  * every table: part of the summation order, never per ISA. */
 typedef struct {
@@ -76,6 +88,9 @@ typedef struct {
     nnf_sgather_fn sgather;
     nnf_dgather_fn dgather;
     nnf_spack_fn spack_along_k; /* NULL: gemm.inc's scalar loop */
+    nnf_sbackstep_fn sbackstep; /* NULL: the products (gemm.inc's P(backward_step)) */
+    nnf_dbackstep_fn dbackstep;
+    int backstep_rows;          /* the most rows the backward-step kernel takes */
     int dot_mr, dot_nr;
 } nnf_gemm_arch;
 

@@ -58,6 +58,18 @@ void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const in
                       const double *b, nnf_int rsb, double beta, double *c, nnf_int ldc,
                       nnf_int n);
 
+/* A dense layer's BP2 and then its step (gemm.inc), on the calling thread: below
+ * (rows x n) := delta.w summed over `blocks` equal blocks of w's units in order, from
+ * w before the step; then w (units x n) := beta*w + alpha*delta^T.a, a rows x n;
+ * delta rows x units with rows ldd apart, every other row contiguous. The bits of
+ * nnf_*gemm's products; one pass over w where the ISA has the kernel. */
+void nnf_sbackward_step(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
+                        const float *delta, nnf_int ldd, const float *a, float alpha,
+                        float beta, float *w, float *below);
+void nnf_dbackward_step(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
+                        const double *delta, nnf_int ldd, const double *a, double alpha,
+                        double beta, double *w, double *below);
+
 /* ---- Elementwise kernels on m x n matrices (activations.c) ----
  * Each takes an input with strides (rs*, cs*) and writes out with (rso, cso); out may
  * alias the input when the strides agree. Each runs on up to n_threads threads (on one

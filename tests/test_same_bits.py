@@ -5,12 +5,15 @@ avx512, on any thread count.
 
 Each SIMD ISA this CPU runs is compared with the reference kernel, bit for bit: the
 GEMM on shapes and strides that take each path (dot, direct, packed) with k below
-and above KC, the gather kernel (sparse_matmul) at every width 1..70, the conv
+and above KC, the gather kernel (sparse_matmul) at every width 1..70, a dense layer's BP2 and step
+in one pass (the backward-step kernel against the products), the conv
 kernels, and whole training runs of a W1-like MLP and W4- and W5-like conv nets
 (whose backward takes the sparse products) on 1 and 2 threads. An ISA the CPU lacks is
 skipped with the reason; under CI=true the CPU must have one to compare.
 """
+import ctypes
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,6 +148,41 @@ def test_sparse_matmul_same_bits_every_width(isa, dtype):
             return plain, into
 
         assert_all_same(on_each(isa, compute, threads=(1,)))
+
+
+def _backward_step(dtype):
+    """The core's nnf_*backward_step (a dense layer's BP2 and step in one pass over w,
+    where the ISA has the kernel; else the GEMM's products), through ctypes."""
+    core = ctypes.CDLL(str(Path(_kernels.__file__).parent / "libnnfast_core.so"))
+    step = core.nnf_sbackward_step if dtype == np.float32 else core.nnf_dbackward_step
+    real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    size, data = ctypes.c_longlong, ctypes.c_void_p
+    step.argtypes = [size, size, size, size, data, size, data, real, real, data, data]
+    step.restype = None
+    return step
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_backward_step_same_bits(isa, dtype):
+    """BP2 over blocks of units and then the step, as the engine takes them for a dense
+    layer on one thread: 1 to 11 rows (the kernel takes up to 10), widths with and
+    without a last partial vector, one to four blocks, beta 0, 1 and a decay."""
+    step = _backward_step(dtype)
+    rng = np.random.default_rng(13)
+    for rows in range(1, 12):
+        for n, units, blocks in ((2880, 100, 2), (37, 9, 1), (17, 10, 4), (5, 1, 1), (33, 64, 1)):
+            for alpha, beta in ((-0.01, 1.0), (-0.3, 0.9995), (0.5, 0.0)):
+                delta = rng.standard_normal((rows, units + 3)).astype(dtype)  # rows apart by more
+                a = rng.random((rows, n)).astype(dtype)
+                w0 = rng.standard_normal((units, n)).astype(dtype)
+
+                def compute(n_threads):
+                    w, below = w0.copy(), np.full((rows, n), np.nan, dtype)
+                    step(rows, n, units, blocks, delta.ctypes.data, units + 3, a.ctypes.data,
+                         alpha, beta, w.ctypes.data, below.ctypes.data)
+                    return w, below
+
+                assert_all_same(on_each(isa, compute, threads=(1,)))
 
 
 # ---- convolution ----
