@@ -59,16 +59,21 @@ void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const in
                       nnf_int n);
 
 /* A dense layer's BP2 and then its step (gemm.inc), on the calling thread: below
- * (rows x n) := delta.w summed over `blocks` equal blocks of w's units in order, from
- * w before the step; then w (units x n) := beta*w + alpha*delta^T.a, a rows x n;
- * delta rows x units with rows ldd apart, every other row contiguous. The bits of
- * nnf_*gemm's products; one pass over w where the ISA has the kernel. */
+ * (rows x n) := delta.w summed over `blocks` equal blocks of w's units in order (with
+ * `add`, added to below), from w before the step; then w (units x n) :=
+ * beta*w + alpha*delta^T.a, a rows x n; delta rows x units with rows ldd apart, every
+ * other row contiguous. The bits of nnf_*gemm's products; one pass over w where
+ * nnf_*backward_step_kernel says the ISA's kernel takes those sizes. */
 void nnf_sbackward_step(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                         const float *delta, nnf_int ldd, const float *a, float alpha,
-                        float beta, float *w, float *below);
+                        float beta, float *w, float *below, int add);
 void nnf_dbackward_step(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                         const double *delta, nnf_int ldd, const double *a, double alpha,
-                        double beta, double *w, double *below);
+                        double beta, double *w, double *below, int add);
+int nnf_sbackward_step_kernel(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
+                              float alpha);
+int nnf_dbackward_step_kernel(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
+                              double alpha);
 
 /* ---- Elementwise kernels on m x n matrices (activations.c) ----
  * Each takes an input with strides (rs*, cs*) and writes out with (rso, cso); out may
