@@ -90,6 +90,7 @@ static inline void transpose8_s(__m256 r[8])
 #define BACKSTEP_NAME nnf_sbackstep_avx2
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 2
+#define BACKSTEP_MOMENTUM_UNITS 1
 #define BACKSTEP_X_IN_REGISTERS 0
 #define GATHER_NAME nnf_sgather_avx2
 #define PACK_NAME nnf_spack_avx2
@@ -125,6 +126,7 @@ static inline void transpose8_s(__m256 r[8])
 #define BACKSTEP_NAME nnf_dbackstep_avx2
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 2
+#define BACKSTEP_MOMENTUM_UNITS 1
 #define BACKSTEP_X_IN_REGISTERS 0
 #define GATHER_NAME nnf_dgather_avx2
 #define GATHER_NV NNF_GATHER_VECTORS_AVX2

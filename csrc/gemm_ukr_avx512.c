@@ -92,6 +92,7 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_NAME nnf_sbackstep_avx512
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 4
+#define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_X_IN_REGISTERS 1
 #define GATHER_NAME nnf_sgather_avx512
 #define PACK_NAME nnf_spack_avx512
@@ -127,6 +128,7 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_NAME nnf_dbackstep_avx512
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 4
+#define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_X_IN_REGISTERS 1
 #define GATHER_NAME nnf_dgather_avx512
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
