@@ -114,12 +114,12 @@ def test_bp2_partial_sums_are_sized_for_the_rows_that_split_not_the_batch():
     """A hidden layer splits only at rows whose forward product takes the dot family
     (at most 69 rows for 200 -> 150; a 10-unit layer's always does), so a workspace
     for mini-batches of 1,024 rows holds BP2's 3 extra block sums for 69 rows, not
-    1,024: on two threads it grows by the first layer's copy of the input, those sums
-    and each split layer's parts of z (a line apart for each thread), to within a
-    line a buffer."""
+    1,024: on two threads it grows by the first layer's two copies of the input (the
+    mini-batch's and the next one's), those sums and each split layer's parts of z (a
+    line apart for each thread), to within a line a buffer."""
     engine = nnfast.Network([64, 200, 150, 10], seed=6)._engine
     grown = len(engine.workspace(1024, 2)) - len(engine.workspace(1024, 1))
-    copy, sums = 1024 * 64, 3 * 69 * 200
+    copy, sums = 2 * 1024 * 64, 3 * 69 * 200
     parts_of_z = 1024 * 200 + 69 * 150 + 1024 * 10 + 3 * 2 * 16
     assert copy + sums + parts_of_z <= grown <= copy + sums + parts_of_z + 16 * 8
 
@@ -149,7 +149,7 @@ def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     predicting = engine.workspace(block, n_threads, False)
     training = engine.workspace(block, n_threads)
     deltas, z = block * (40 + 10), block * 10
-    copies = (n_threads - 1) * block * 64
+    copies = 2 * (n_threads - 1) * block * 64
     parts_of_z = (n_threads > 1) * (block * (40 + 10) + 2 * n_threads * 16)
     assert len(training) - len(predicting) == deltas + z + copies + parts_of_z
     _assert_same([engine.forward(X, block, predicting, n_threads)],
