@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "clones.h"
 #include "gemm_ukr.h"
 #include "parallel.h"
 #include "plan.h"

@@ -70,12 +70,12 @@ typedef void (*nnf_ddirect_fn)(nnf_int k, const double *a, nnf_int rsa, nnf_int 
 
 typedef void (*nnf_sbackstep_fn)(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                                  const float *delta, nnf_int ldd, const float *a, float alpha,
-                                 float beta, float *w, float *v, float decay, float *below,
-                                 int add);
+                                 float beta, float *w, float *v, float decay, float shrink,
+                                 float *below, int add);
 typedef void (*nnf_dbackstep_fn)(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                                  const double *delta, nnf_int ldd, const double *a,
                                  double alpha, double beta, double *w, double *v, double decay,
-                                 double *below, int add);
+                                 double shrink, double *below, int add);
 
 /* One ISA's kernels and their block sizes: data, not code. kc is NNF_GEMM_KC in
  * every table: part of the summation order, never per ISA. */

@@ -32,6 +32,23 @@ static inline double hsum4_d(__m256d v) /* lane l + lane l+2, l+1 */
 static inline float dot_reduce_avx2_s(const __m256 *v) { return hsum8_s(_mm256_add_ps(v[0], v[1])); }
 static inline double dot_reduce_avx2_d(const __m256d *v) { return hsum4_d(_mm256_add_pd(v[0], v[1])); }
 
+/* w - s * sgn(w) in each lane: s where w > 0, -s where w < 0, +0 otherwise (0, NaN). */
+static inline __m256 l1_shrink_avx2_s(__m256 w, __m256 s)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(w, zero, _CMP_GT_OQ), s);
+    const __m256 down = _mm256_and_ps(_mm256_cmp_ps(w, zero, _CMP_LT_OQ), s);
+    return _mm256_sub_ps(w, _mm256_sub_ps(up, down));
+}
+
+static inline __m256d l1_shrink_avx2_d(__m256d w, __m256d s)
+{
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d up = _mm256_and_pd(_mm256_cmp_pd(w, zero, _CMP_GT_OQ), s);
+    const __m256d down = _mm256_and_pd(_mm256_cmp_pd(w, zero, _CMP_LT_OQ), s);
+    return _mm256_sub_pd(w, _mm256_sub_pd(up, down));
+}
+
 /* Masks of the first n lanes (0 <= n <= lanes) for vmaskmov. */
 static inline __m256i first_lanes_s(int n)
 {
@@ -103,6 +120,7 @@ static inline void transpose8_s(__m256 r[8])
 #define VMASK_FIRST first_lanes_s
 #define VMASKLOAD _mm256_maskload_ps
 #define VMASKSTORE _mm256_maskstore_ps
+#define VL1_SHRINK l1_shrink_avx2_s
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx2
@@ -137,6 +155,7 @@ static inline void transpose8_s(__m256 r[8])
 #define VMASK_FIRST first_lanes_d
 #define VMASKLOAD _mm256_maskload_pd
 #define VMASKSTORE _mm256_maskstore_pd
+#define VL1_SHRINK l1_shrink_avx2_d
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx2 = {

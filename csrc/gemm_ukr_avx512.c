@@ -39,6 +39,23 @@ static inline double dot_reduce_avx512_d(const __m512d *v)
 #define MASKZ_LOADU_PS(p, mask) _mm512_maskz_loadu_ps(mask, p)
 #define MASKZ_LOADU_PD(p, mask) _mm512_maskz_loadu_pd(mask, p)
 
+/* w - s * sgn(w) in each lane: s where w > 0, -s where w < 0, +0 otherwise (0, NaN). */
+static inline __m512 l1_shrink_avx512_s(__m512 w, __m512 s)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 up = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(w, zero, _CMP_GT_OQ), s);
+    const __m512 down = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(w, zero, _CMP_LT_OQ), s);
+    return _mm512_sub_ps(w, _mm512_sub_ps(up, down));
+}
+
+static inline __m512d l1_shrink_avx512_d(__m512d w, __m512d s)
+{
+    const __m512d zero = _mm512_setzero_pd();
+    const __m512d up = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(w, zero, _CMP_GT_OQ), s);
+    const __m512d down = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(w, zero, _CMP_LT_OQ), s);
+    return _mm512_sub_pd(w, _mm512_sub_pd(up, down));
+}
+
 /* The 16 x 16 floats of r[0..15] transposed in place: pairs of rows interleaved,
  * then pairs of pairs, then the 128-bit quarters gathered in two rounds (64
  * shuffles for 256 values). */
@@ -105,6 +122,7 @@ static inline void transpose16_s(__m512 r[16])
 #define VMASK_FIRST FIRST_LANES_S
 #define VMASKLOAD MASKZ_LOADU_PS
 #define VMASKSTORE _mm512_mask_storeu_ps
+#define VL1_SHRINK l1_shrink_avx512_s
 #include "gemm_ukr_vec.inc"
 
 #define UKR_NAME nnf_dukr_avx512
@@ -139,6 +157,7 @@ static inline void transpose16_s(__m512 r[16])
 #define VMASK_FIRST FIRST_LANES_D
 #define VMASKLOAD MASKZ_LOADU_PD
 #define VMASKSTORE _mm512_mask_storeu_pd
+#define VL1_SHRINK l1_shrink_avx512_d
 #include "gemm_ukr_vec.inc"
 
 const nnf_gemm_arch nnf_gemm_avx512 = {

@@ -60,18 +60,23 @@ void nnf_dsparse_gemm(nnf_int m, const int *start, const double *alpha, const in
 
 /* A dense layer's BP2 and then its step (gemm.inc), on the calling thread: below
  * (rows x n) := delta.w summed over `blocks` equal blocks of w's units in order (with
- * `add`, added to below), from w before the step; then w (units x n) :=
- * beta*w + alpha*delta^T.a, a rows x n, or with momentum (v not NULL, units x n)
- * v := beta*v + alpha*delta^T.a and w := decay*w + v; delta rows x units with rows ldd
- * apart, every other row contiguous. The bits of nnf_*gemm's products; one pass over
- * w where nnf_*backward_step_kernel says the ISA's kernel takes those sizes. */
+ * `add`, added to below), from w before the step; then L1's shrink of w (shrink 0:
+ * none; nnf_*l1_shrink) and w (units x n) := beta*w + alpha*delta^T.a, a rows x n, or
+ * with momentum (v not NULL, units x n) v := beta*v + alpha*delta^T.a and w :=
+ * decay*w + v; delta rows x units with rows ldd apart, every other row contiguous.
+ * The bits of those steps and nnf_*gemm's products; one pass over w where
+ * nnf_*backward_step_kernel says the ISA's kernel takes those sizes. */
 void nnf_sbackward_step(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                         const float *delta, nnf_int ldd, const float *a, float alpha,
-                        float beta, float *w, float *v, float decay, float *below, int add);
+                        float beta, float *w, float *v, float decay, float shrink, float *below,
+                        int add);
 void nnf_dbackward_step(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                         const double *delta, nnf_int ldd, const double *a, double alpha,
-                        double beta, double *w, double *v, double decay, double *below,
-                        int add);
+                        double beta, double *w, double *v, double decay, double shrink,
+                        double *below, int add);
+/* w <- w - shrink * sgn(w) over count values: L1's step toward zero (chapter 3). */
+void nnf_sl1_shrink(nnf_int count, float shrink, float *w);
+void nnf_dl1_shrink(nnf_int count, double shrink, double *w);
 int nnf_sbackward_step_kernel(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,
                               float alpha);
 int nnf_dbackward_step_kernel(nnf_int rows, nnf_int n, nnf_int units, nnf_int blocks,

@@ -158,20 +158,22 @@ def _backward_step(dtype):
     real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
     size, data = ctypes.c_longlong, ctypes.c_void_p
     step.argtypes = [size, size, size, size, data, size, data, real, real, data, data, real,
-                     data, ctypes.c_int]
+                     real, data, ctypes.c_int]
     step.restype = None
     return step
 
 
+@pytest.mark.parametrize("shrink", [0.0, 0.003], ids=["no-l1", "l1"])
 @pytest.mark.parametrize("momentum", [False, True], ids=["plain", "momentum"])
 @pytest.mark.parametrize("add", [0, 1])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
-def test_backward_step_same_bits(isa, dtype, add, momentum):
+def test_backward_step_same_bits(isa, dtype, add, momentum, shrink):
     """BP2 over blocks of units and then the step, as the engine takes them for a dense
     layer (on one thread; a part split by units adds its later blocks to the first's;
-    with momentum through the velocities): 1 to 11 rows (the kernel takes up to 10),
-    widths with and without a last partial vector, one to four blocks, beta 0, 1 and a
-    decay (with momentum: beta is mu, and the decay scales w)."""
+    with momentum through the velocities; with L1's shrink of w after BP2 has read it,
+    w holding zeros of both signs): 1 to 11 rows (the kernel takes up to 10), widths
+    with and without a last partial vector, one to four blocks, beta 0, 1 and a decay
+    (with momentum: beta is mu, and the decay scales w)."""
     step = _backward_step(dtype)
     rng = np.random.default_rng(13)
     for rows in range(1, 12):
@@ -180,6 +182,7 @@ def test_backward_step_same_bits(isa, dtype, add, momentum):
                 delta = rng.standard_normal((rows, units + 3)).astype(dtype)  # rows apart by more
                 a = rng.random((rows, n)).astype(dtype)
                 w0 = rng.standard_normal((units, n)).astype(dtype)
+                w0.flat[::7], w0.flat[3::11] = 0.0, -0.0
                 v0 = rng.standard_normal((units, n)).astype(dtype)
                 below0 = rng.standard_normal((rows, n)).astype(dtype) if add else \
                     np.full((rows, n), np.nan, dtype)  # not read
@@ -188,7 +191,7 @@ def test_backward_step_same_bits(isa, dtype, add, momentum):
                     w, v, below = w0.copy(), v0.copy(), below0.copy()
                     step(rows, n, units, blocks, delta.ctypes.data, units + 3, a.ctypes.data,
                          alpha, beta, w.ctypes.data, v.ctypes.data if momentum else None, 0.999,
-                         below.ctypes.data, add)
+                         shrink, below.ctypes.data, add)
                     return w, v, below
 
                 assert_all_same(on_each(isa, compute, threads=(1,)))
