@@ -44,23 +44,55 @@ static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int 
     return (rows > 8 * c * kw * h ? rows : 8 * c * kw * h) + 16;
 }
 
-/* The backward's partial dweights and dbias: one for each group but the first, which
- * sums straight into the outputs, unless the taps are channels last (c > 1). */
-static nnf_int partial_count(nnf_int groups, nnf_int c)
+/* A group's partial dweights and dbias: f x k, then the f biases, on lines of their
+ * own (the partials start on a line), so that no two threads write one line. */
+static nnf_int partial_stride(nnf_int f, nnf_int k) { return (f * k + f + 15) / 16 * 16; }
+
+/* The groups of the weight-gradient sum that thread t of a team takes: from
+ * first_group(groups, team, t) to first_group(groups, team, t + 1). */
+static nnf_int first_group(nnf_int groups, int team, int t) { return groups * t / team; }
+
+/* Whether the groups [lo, hi) are all one thread's: the thread that takes group lo,
+ * the last t with first_group(t) <= lo, takes hi - 1 too. */
+static int one_thread_takes(nnf_int lo, nnf_int hi, nnf_int groups, int team)
 {
-    return c > 1 ? groups : groups > 1 ? groups - 1 : 0;
+    const int t = (int)(((lo + 1) * team - 1) / groups);
+    return hi <= first_group(groups, team, t + 1);
 }
 
 /* A thread's channels-last image (c > 1), with a line of slack to start it on a line. */
 static nnf_int image_size(nnf_int c, nnf_int h, nnf_int w) { return c > 1 ? c * h * w + 16 : 0; }
 
-/* One cols buffer per thread, the partials, then a channels-last image per thread. */
+/* The levels of the tree that sums the groups (conv.inc's tree_sum): the sums over
+ * [lo, hi) split at lo + (hi - lo) / 2 reach single groups ceil(log2(groups)) levels
+ * down. */
+static int tree_depth(nnf_int groups)
+{
+    int depth = 0;
+    while (((nnf_int)1 << depth) < groups)
+        depth++;
+    return depth;
+}
+
+/* A row of the tree's sums: a filter's k values, or the f biases, on lines. */
+static nnf_int tree_row(nnf_int f, nnf_int k) { return ((k > f ? k : f) + 15) / 16 * 16; }
+
+/* A thread's rows for the tree's sums, one a level and one for the root, with a line
+ * of slack to start them on a line. */
+static nnf_int tree_rows_size(nnf_int f, nnf_int k, nnf_int groups)
+{
+    return (tree_depth(groups) + 1) * tree_row(f, k) + 16;
+}
+
+/* One cols buffer per thread, the partials (and a line of slack to start them on a
+ * line), then a channels-last image and the tree's rows per thread. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads)
 {
     nnf_int k = c * kh * kw, groups = conv_groups(n), threads = conv_threads(n, n_threads);
-    return threads * (buffer_size(c, h, w, kh, kw) + image_size(c, h, w)) +
-           partial_count(groups, c) * (f * k + f);
+    return threads * (buffer_size(c, h, w, kh, kw) + image_size(c, h, w) +
+                      tree_rows_size(f, k, groups)) +
+           groups * partial_stride(f, k) + 16;
 }
 
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.

@@ -174,15 +174,18 @@ def test_conv2d_backward_against_oracle(shape, dtype, layout):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("shape", [(1, 20, 28, 28, 40, 5, 5), (7, 20, 12, 12, 40, 5, 5),
-                                   (3, 1, 28, 28, 20, 5, 5), (37, 2, 9, 8, 3, 3, 2)], ids=str)
+                                   (3, 1, 28, 28, 20, 5, 5), (10, 3, 9, 9, 5, 3, 3),
+                                   (37, 2, 9, 8, 3, 3, 2)], ids=str)
 def test_conv2d_bit_identical_across_thread_counts(shape, dtype):
     """One sample: GEMM splits its tiles among threads; seven: samples run in parallel;
     three samples on two threads: unequal shares; 37: groups of two and three samples.
-    dw and db are summed over the same groups of samples whatever the thread count."""
+    dw and db are summed over the same groups of samples, by the same tree, whatever
+    the thread count: on 2 and 4 threads each thread's groups are subtrees of it, on 3
+    and 7 (and 2 of 3 samples) they are not."""
     x, w, b, dout = _conv_case(shape, dtype, seed=3)
-    fwd = [kernels.conv2d(x, w, b, n_threads=t) for t in (1, 2, 3)]
-    bwd = [kernels.conv2d_backward(x, w, dout, n_threads=t) for t in (1, 2, 3)]
-    for t in (1, 2):
+    fwd = [kernels.conv2d(x, w, b, n_threads=t) for t in (1, 2, 3, 4, 7)]
+    bwd = [kernels.conv2d_backward(x, w, dout, n_threads=t) for t in (1, 2, 3, 4, 7)]
+    for t in (1, 2, 3, 4):
         np.testing.assert_array_equal(fwd[0], fwd[t])
         for g0, g in zip(bwd[0], bwd[t]):
             np.testing.assert_array_equal(g0, g)
