@@ -191,6 +191,30 @@ def test_conv2d_bit_identical_across_thread_counts(shape, dtype):
             np.testing.assert_array_equal(g0, g)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_conv2d_weight_gradient_sums_samples_by_the_tree(threads, dtype):
+    """With one sample a group, the weight and bias gradients of n samples are their
+    groups' sum by the tree [0, n) = [0, n // 2) + [n // 2, n): for 3 samples a + (b + c),
+    for 4 (a + b) + (c + d). A 1 x 1 image and kernel make each sample's term exact (x
+    = 1, so it is its dout), and terms half a unit in the last place of 1 tell the
+    orders apart: 1 + (h + h) is 1 + 2h where (1 + h) + h rounds to 1 twice, and
+    (1 + h) + (h - 1) is h where ((1 + h) + h) - 1 is 0."""
+    half_ulp = float(np.finfo(dtype).eps) / 2
+    for terms, want in (([1.0, half_ulp, half_ulp], 1 + 2 * half_ulp),
+                        ([1.0, half_ulp, half_ulp, -1.0], half_ulp)):
+        n = len(terms)
+        x = np.ones((n, 1, 1, 1), dtype)
+        w = np.ones((1, 1, 1, 1), dtype)
+        dout = np.array(terms, dtype).reshape(n, 1, 1, 1)
+        _, dw, db = kernels.conv2d_backward(x, w, dout, n_threads=threads)
+        assert dw.ravel()[0] == dtype(want) and db[0] == dtype(want), terms
+        left_to_right = dtype(0)
+        for t in terms:
+            left_to_right = dtype(left_to_right + dtype(t))
+        assert left_to_right != dtype(want), "the terms do not tell the orders apart"
+
+
 def test_conv2d_default_threads_follow_set_num_threads():
     x, w, b, _ = _conv_case((2, 20, 28, 28, 40, 5, 5), np.float32, seed=4)
     previous = nnfast.get_num_threads()
