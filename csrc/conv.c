@@ -98,8 +98,8 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.
  * convpool_backward: conv_workspace_size's cols buffers and partials, then per
  * thread the lists of its sparse products: for each of f*pooled pool outputs a value
- * and a filter (an int in a REAL's slot), and max(ohw, f) + 1 list starts; then the
- * weights with rows_stride rows, on a line. */
+ * and a filter (an int in a REAL's slot), and max(ohw, f) + 1 list starts; then per
+ * thread the weights with rows_stride rows, on a line. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                                     int n_threads)
@@ -109,7 +109,7 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
     nnf_int forward = cols + threads * f * oh * ow;
     nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
                        threads * (2 * f * pooled + (oh * ow > f ? oh * ow : f) + 1) +
-                       f * rows_stride(c * kh * kw) + 16;
+                       threads * (f * rows_stride(c * kh * kw) + 16);
     return forward > backward ? forward : backward;
 }
 
