@@ -57,7 +57,9 @@ def test_info_lists_version_isa_and_data_dirs(capsys):
 def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
     """Chapter 1's network at mini-batch 10: two products forward, one backward (BP2),
     two weight updates (C read), and two in the forward pass of 20 rows; on 2 threads
-    the first layer's training products are each thread's part, 15 of its 30 units."""
+    the first layer's training products are each thread's part, 15 of its 30 units. The
+    team trial may time other splits too (the second layer's on two threads: 5 rows
+    each), whose parts are products of their own: at least those 7, as many as planned."""
     nnfast.plan.forget()
     status, out, _ = run(capsys, "info", "--plan", "--threads", "2")
     assert status == 0
@@ -66,7 +68,7 @@ def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
                 and " x " in line]
     assert ["10", "x", "15", "x", "784"] in products and ["15", "x", "784", "x", "10"] in products
     assert ["20", "x", "30", "x", "784"] in products and ["10", "x", "30", "x", "10"] in products
-    assert len(products) == len(nnfast.plan.plans()) == 7
+    assert len(products) == len(nnfast.plan.plans()) >= 7
     assert f"{len(products)} products planned in" in plan and "timed runs" in plan
     assert "kernels parallel above: elementwise" in plan
     status, out, _ = run(capsys, "info", "--plan", "--net", "conv", "--mini-batch", "3",
