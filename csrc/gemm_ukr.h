@@ -13,11 +13,12 @@
  * of the tile is written (edge tiles). Each element's sum S is one FMA chain over
  * p = 0 .. k-1, from +0.
  *
- * A direct kernel computes the same m x n tile, in the same order, without packing,
- * reading A with any strides (never past its m x k block) and B with unit column
- * stride and NR readable columns in each of its k rows. The callers give both kinds
- * at most NNF_GEMM_KC steps of k at a time, so the chains are the same on every
- * path.
+ * A direct kernel computes the same m x n tiles, in the same order, without packing:
+ * a row of tiles across n columns (n at most NR or a multiple of NR), reading A with
+ * any strides (never past its m x k block) and B with unit column stride and NR
+ * readable columns past each tile's first in each of its k rows. The callers give
+ * both kinds at most NNF_GEMM_KC steps of k at a time, so the chains are the same on
+ * every path.
  *
  * A dot kernel computes an m x n block, m <= dot_mr and any n, from A with unit
  * column stride and B with unit row stride (both contiguous along k), touching

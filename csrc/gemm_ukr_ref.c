@@ -34,17 +34,21 @@
                      nnf_int rsb, REAL *restrict c, nnf_int rsc, nnf_int csc, REAL alpha,   \
                      REAL beta, int m, int n)                                                \
     {                                                                                        \
-        REAL acc[REF_MR][REF_NR] = {{0}};                                                    \
-        for (nnf_int p = 0; p < k; p++, b += rsb)                                            \
+        for (int j0 = 0; j0 < n; j0 += REF_NR) {                                             \
+            const int nr = n - j0 < REF_NR ? n - j0 : REF_NR;                                \
+            REAL acc[REF_MR][REF_NR] = {{0}};                                                \
+            for (nnf_int p = 0; p < k; p++)                                                  \
+                for (int i = 0; i < m; i++)                                                  \
+                    for (int j = 0; j < nr; j++)                                             \
+                        acc[i][j] = FMA(a[i * rsa + p * csa], b[p * rsb + j0 + j],           \
+                                        acc[i][j]);                                          \
             for (int i = 0; i < m; i++)                                                      \
-                for (int j = 0; j < n; j++)                                                  \
-                    acc[i][j] = FMA(a[i * rsa + p * csa], b[j], acc[i][j]);                  \
-        for (int i = 0; i < m; i++)                                                          \
-            for (int j = 0; j < n; j++) {                                                    \
-                REAL *cij = c + i * rsc + j * csc;                                           \
-                REAL t = alpha * acc[i][j];                                                  \
-                *cij = beta == 0 ? t : FMA(beta, *cij, t);                                   \
-            }                                                                                \
+                for (int j = 0; j < nr; j++) {                                               \
+                    REAL *cij = c + i * rsc + (j0 + j) * csc;                                \
+                    REAL t = alpha * acc[i][j];                                              \
+                    *cij = beta == 0 ? t : FMA(beta, *cij, t);                               \
+                }                                                                            \
+        }                                                                                    \
     }
 
 /* Sixteen (float) or eight (double) scalar partial sums per element, in the SIMD

@@ -46,6 +46,10 @@
 #define NNF_GEMM_DIRECT_FLOPS (4.0 * 1024 * 1024)
 #define NNF_GEMM_DIRECT_PANELS 4
 
+/* The direct path's blocks of B's columns: half of a 32 KiB L1, whatever k. Speed
+ * only. Set by benches/test_gemm.py::test_gemm_book_shapes (W1's update). */
+#define NNF_GEMM_DIRECT_BLOCK_BYTES (16 * 1024)
+
 /* Products with both operands contiguous along k take the dot kernels when small,
  * or when C has at most this many rows or columns. Part of the summation order: it
  * picks the dot family over the chain family (gemm.inc). Set by

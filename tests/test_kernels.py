@@ -267,6 +267,33 @@ def test_packed_path_packs_lines_along_k(arch, operand, dtype, estimated_plans):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_direct_path_across_blocks_of_columns(arch, dtype, estimated_plans):
+    """The direct path takes B's columns a block at a time (as many whole panels as
+    fit in half of L1), each row of tiles across a block in one call of the kernel,
+    and a last narrower panel by itself: widths on both sides of a block and of a
+    panel, the update's C = beta C + alpha A B (W1's 30 x 784 x 10 with k = 10) and
+    a k over KC, give the packed path's bits and the oracle's values."""
+    rng = np.random.default_rng(9)
+    nr = _kernels.blocking(dtype)["nr"]
+    for m, n, k in [(30, 784, 10), (7, 1000, 10), (13, 790, 3), (5, 2 * nr + 3, 300),
+                    (11, 4 * nr - 1, 600), (6, nr + 1, 1)]:
+        a, b = operands(rng, m, n, k, dtype, True, False, "pad", "pad")
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        got = {}
+        for path in ("direct", "packed"):
+            plan.forget()
+            kernels.matmul(a, b, c0.copy(), trans_a=True, alpha=-0.3, beta=1.0)
+            (made,) = plan.plans()
+            plan.forget()
+            _kernels.put_gemm_plan(dict(made, path=path))
+            got[path] = c0.copy()
+            kernels.matmul(a, b, got[path], trans_a=True, alpha=-0.3, beta=1.0)
+        np.testing.assert_array_equal(got["direct"], got["packed"])
+        check_gemm(got["direct"], a, b, trans_a=True, alpha=-0.3, beta=1.0, c0=c0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
 def test_wide_products_of_rows_by_rows_pack_both_along_k(arch, dtype):
     """A forward product X W^T too wide for the dot kernels (over the narrow bound,
     over the direct path's flops) packs both operands along k: the oracle's values."""
