@@ -479,6 +479,26 @@ def test_sparse_matmul_against_oracle(arch, dtype):
         np.testing.assert_array_equal(out[:, [0, -1]], c0[:, [0, -1]])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_sparse_matmul_rows_without_entries(arch, dtype):
+    """Rows with no entries, first, between and last (the kernel finds each row's rows
+    of b a pair of entries ahead: an empty last row reads no index past the list,
+    which the sanitizers' run of this test checks), rows of one and two entries, whole
+    panels and a last narrower one: the oracle's values, and beta * C for an empty row."""
+    rng = np.random.default_rng(13)
+    for width in (3, 25, 48, 61):
+        indptr = np.array([0, 0, 1, 1, 3, 8, 8, 8], np.intc)
+        indices = np.ascontiguousarray(rng.integers(0, 7, 8).astype(np.intc))
+        values = rng.standard_normal(8).astype(dtype)
+        b = rng.standard_normal((7, width)).astype(dtype)
+        dense = _dense(indptr, indices, values, 7)
+        c0 = rng.standard_normal((7, width)).astype(dtype)
+        got = kernels.sparse_matmul(indptr, indices, values, b, c0.copy(), beta=2.0)
+        check_gemm(got, dense, b, beta=2.0, c0=c0)
+        np.testing.assert_array_equal(got[[0, 2, 5, 6]], 2.0 * c0[[0, 2, 5, 6]])
+
+
 @pytest.mark.parametrize("arch", ARCHS, indirect=True)
 def test_sparse_matmul_beta_zero_never_reads_out(arch):
     out = np.full((2, 19), np.nan, np.float32)
