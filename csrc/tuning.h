@@ -47,7 +47,8 @@
 #define NNF_GEMM_DIRECT_PANELS 4
 
 /* The direct path's blocks of B's columns: half of a 32 KiB L1, whatever k. Speed
- * only. Set by benches/test_gemm.py::test_gemm_book_shapes (W1's update). */
+ * only. W1's update in a C harness of nnf_sgemm: 14.0 us, 13.9 with one block as wide
+ * as the product; benches/test_gemm.py::test_gemm_update times it. */
 #define NNF_GEMM_DIRECT_BLOCK_BYTES (16 * 1024)
 
 /* Products with both operands contiguous along k take the dot kernels when small,

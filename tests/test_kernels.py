@@ -224,15 +224,20 @@ def test_matmul_book_shapes(arch, mkn, dtype, trans):
     check_gemm(got, a, b, trans_a=trans[0], trans_b=trans[1])
 
 
-def _on_path(path, a, b, trans):
-    """op(a) op(b) with the chain family's path forced: the plan that the estimate
-    rule makes for its signature, with the path replaced."""
+def _on_path(path, a, b, trans, c=None, **scaling):
+    """op(a) op(b), or alpha op(a) op(b) + beta c into a copy of c, with the chain
+    family's path forced: the plan that the estimate rule makes for its signature,
+    with the path replaced."""
+    def product():
+        return kernels.matmul(a, b, None if c is None else c.copy(), trans_a=trans[0],
+                              trans_b=trans[1], **scaling)
+
     plan.forget()
-    kernels.matmul(a, b, trans_a=trans[0], trans_b=trans[1])
+    product()
     (made,) = plan.plans()
     plan.forget()
     _kernels.put_gemm_plan(dict(made, path=path))
-    return kernels.matmul(a, b, trans_a=trans[0], trans_b=trans[1])
+    return product()
 
 
 @pytest.fixture
@@ -279,17 +284,10 @@ def test_direct_path_across_blocks_of_columns(arch, dtype, estimated_plans):
                     (11, 4 * nr - 1, 600), (6, nr + 1, 1)]:
         a, b = operands(rng, m, n, k, dtype, True, False, "pad", "pad")
         c0 = rng.standard_normal((m, n)).astype(dtype)
-        got = {}
-        for path in ("direct", "packed"):
-            plan.forget()
-            kernels.matmul(a, b, c0.copy(), trans_a=True, alpha=-0.3, beta=1.0)
-            (made,) = plan.plans()
-            plan.forget()
-            _kernels.put_gemm_plan(dict(made, path=path))
-            got[path] = c0.copy()
-            kernels.matmul(a, b, got[path], trans_a=True, alpha=-0.3, beta=1.0)
-        np.testing.assert_array_equal(got["direct"], got["packed"])
-        check_gemm(got["direct"], a, b, trans_a=True, alpha=-0.3, beta=1.0, c0=c0)
+        direct, packed = (_on_path(path, a, b, (True, False), c0, alpha=-0.3, beta=1.0)
+                          for path in ("direct", "packed"))
+        np.testing.assert_array_equal(direct, packed)
+        check_gemm(direct, a, b, trans_a=True, alpha=-0.3, beta=1.0, c0=c0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
