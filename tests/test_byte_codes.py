@@ -112,6 +112,33 @@ def test_training_on_bytes_is_training_on_the_floats(isa, fashion_dir, dtype, sc
         assert differ == 0, f"parameter {i}: {differ} bytes differ from training on the floats"
 
 
+@pytest.mark.parametrize("scale", [255, 256])
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 15, 16, 17, 31, 33, 256 + 9])
+def test_rows_of_any_width_come_back_as_their_floats(width, scale):
+    """Rows whose width is not a whole number of the copy's vectors (8 floats in AVX2,
+    16 in AVX-512), and rows that hold every byte: each value the CPU's copy returns,
+    in its vectors' lanes and past them, is the float of x (k/scale by IEEE division),
+    or the weights of its column would differ from training on the floats."""
+    rng = np.random.default_rng(width)
+    k = rng.integers(0, 256, (40, width))
+    if width > 256:
+        k[:, :256] = np.array([rng.permutation(256) for _ in range(40)])
+    x = k.astype(np.float32) / np.float32(scale)
+    y = rng.integers(0, 3, 40)
+    weights = []
+    for as_bytes in (True, False):
+        net = Network([width, 4, 3], seed=1)
+        samples = net.samples((x, y))
+        if not as_bytes:
+            samples._byte_codes = None
+        else:
+            assert samples.byte_codes() is not None
+        net.SGD(samples, 1, 7, 3.0, progress=False)
+        weights.append([np.array(p) for p in list(net.weights) + list(net.biases)])
+    for got, want in zip(*weights):
+        assert got.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("codes, why", [
     ((np.zeros((4, 6), np.int8), 255.0), "signed bytes"),
     ((np.zeros((3, 6), np.uint8), 255.0), "a row short"),
