@@ -4,6 +4,10 @@ Runs against whichever nnfast is importable, so two builds compare in one sittin
 
     python benches/epoch_seconds.py before.json        # in the old build's venv
     python benches/epoch_seconds.py after.json [W1,W2]  # in the new one
+    python benches/epoch_seconds.py out.json W1,W2 50000  # whole epochs a round
+
+A 2,000-row round's bytes stay in the caches; a whole epoch reads its rows from
+memory (39 MB of bytes), as training does.
 
 Fashion-MNIST comes from ../shared/data beside the repository or $NNFAST_DATA."""
 import json
@@ -19,7 +23,8 @@ from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datas
 HERE = Path(__file__).resolve().parent
 FOLDER = Path(os.environ.get("NNFAST_DATA", HERE / ".." / ".." / "shared" / "data"))
 data = datasets.load_fashion_mnist(FOLDER / "fashion-mnist", download=False)
-X, y = data[0][:2000], data[1][:2000]
+ROWS = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+X, y = data[0][:ROWS], data[1][:ROWS]
 NETS = {
     "W1": (lambda: nnfast.Network([784, 30, 10], seed=0), 3.0, 4.794e9),
     "W2": (lambda: nnfast.Network([784, 100, 10], seed=0), 0.5, 15.98e9),
