@@ -1,11 +1,10 @@
 /* AVX2 + FMA micro-kernels: 6x16 (float) and 6x8 (double) tiles use 12 of the 16
  * ymm registers for accumulators, 2 for a row of B and 1 for a broadcast of A. The
  * dot kernels' 2x3 tiles keep two vectors of partial sums per element (12
- * registers), 2 for A's rows and 1 for B's column. The backward-step kernel keeps
- * BP2's 10 sums in 10 registers and 2 units' vectors of w and their updates in 4,
- * reading a's rows from L1 (W4's 100 x 2880 layer: 151 us a step against the
- * products' 171; 1 unit at a time, 174). Packing transposes 8x8 blocks in
- * registers. */
+ * registers), 2 for A's rows and 1 for B's column. The backward-step kernel takes
+ * 10 rows in two passes of 5, each keeping its rows of a and BP2's sums in 10
+ * registers and 2 units' vectors of w and their updates in 4. Packing transposes 8x8
+ * blocks in registers. */
 #include "gemm_ukr.h"
 #include "tuning.h"
 
@@ -107,8 +106,8 @@ static inline void transpose8_s(__m256 r[8])
 #define BACKSTEP_NAME nnf_sbackstep_avx2
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 2
-#define BACKSTEP_MOMENTUM_UNITS 1
-#define BACKSTEP_X_IN_REGISTERS 0
+#define BACKSTEP_MOMENTUM_UNITS 2
+#define BACKSTEP_PASS_ROWS 5
 #define GATHER_NAME nnf_sgather_avx2
 #define PACK_NAME nnf_spack_avx2
 #define VTRANSPOSE transpose8_s
@@ -144,8 +143,8 @@ static inline void transpose8_s(__m256 r[8])
 #define BACKSTEP_NAME nnf_dbackstep_avx2
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 2
-#define BACKSTEP_MOMENTUM_UNITS 1
-#define BACKSTEP_X_IN_REGISTERS 0
+#define BACKSTEP_MOMENTUM_UNITS 2
+#define BACKSTEP_PASS_ROWS 5
 #define GATHER_NAME nnf_dgather_avx2
 #define GATHER_NV NNF_GATHER_VECTORS_AVX2
 #define DOT_MR 2

@@ -110,7 +110,7 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 4
 #define BACKSTEP_MOMENTUM_UNITS 2
-#define BACKSTEP_X_IN_REGISTERS 1
+#define BACKSTEP_PASS_ROWS 10
 #define GATHER_NAME nnf_sgather_avx512
 #define PACK_NAME nnf_spack_avx512
 #define VTRANSPOSE transpose16_s
@@ -147,7 +147,7 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_ROWS 10
 #define BACKSTEP_UNITS 4
 #define BACKSTEP_MOMENTUM_UNITS 2
-#define BACKSTEP_X_IN_REGISTERS 1
+#define BACKSTEP_PASS_ROWS 10
 #define GATHER_NAME nnf_dgather_avx512
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
 #define DOT_MR 5
