@@ -283,10 +283,13 @@ def _sigmoid_as_written(z):
     t = (xc * f(1.44269504) + magic).astype(f)
     n = (t - magic).astype(f)
     r = ((xc - n * f(0.693145752)) - n * f(1.42860677e-6)).astype(f)
-    p = f(1.0) / f(5040)
-    for c in (f(1.0) / f(720), f(1.0) / f(120), f(1.0) / f(24), f(1.0) / f(6), f(0.5), f(1.0),
-              f(1.0)):
-        p = (p * r + c).astype(f)
+    r2 = (r * r).astype(f)
+    r4 = (r2 * r2).astype(f)
+    p01 = (f(1.0) + r).astype(f)
+    p23 = (f(0.5) + r * (f(1.0) / f(6))).astype(f)
+    p45 = (f(1.0) / f(24) + r * (f(1.0) / f(120))).astype(f)
+    p67 = (f(1.0) / f(720) + r * (f(1.0) / f(5040))).astype(f)
+    p = ((p01 + r2 * p23) + r4 * (p45 + r2 * p67)).astype(f)
     ni = t.view(np.int32) - np.int32(0x4B400000)
     half = ni >> 1
     scale1 = ((half + 127) * (1 << 23)).astype(np.int32).view(f)
