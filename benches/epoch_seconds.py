@@ -1,5 +1,7 @@
 """Seconds per 50,000-sample epoch of W1, W2, W4, W5 (2,000 Fashion-MNIST samples a
-round, median of 5 rounds after the warm-up rounds that planning takes), and efficiency = dense GFLOP/s / (peak x threads).
+round, median of 5 rounds after the warm-up rounds that planning takes), their dense
+GFLOP/s and efficiency = dense GFLOP/s / (peak x threads), peak being
+nnfast.peak_gflops(), which OUT.json keeps beside the seconds.
 Runs against whichever nnfast is importable, so two builds compare in one sitting:
 
     python benches/epoch_seconds.py before.json        # in the old build's venv
@@ -37,7 +39,9 @@ NETS = {
                                   seed=0), 0.03, 461.1e9),
 }
 CASES = [(w, mb, t) for w in (sys.argv[2].split(",") if len(sys.argv) > 2 else ("W1", "W2", "W4", "W5")) for mb, t in ((10, 1), (10, 2), (256, 2))]
-out = {}
+peak = nnfast.peak_gflops()  # one core's float32 peak, measured once per process
+print(f"peak {peak:.1f} GFLOP/s a core", flush=True)
+out = {"peak GFLOP/s": peak}
 for name, mb, threads in CASES:
     make, eta, flops = NETS[name]
     net = make()
@@ -55,8 +59,11 @@ for name, mb, threads in CASES:
         t0 = time.perf_counter()
         net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         times.append((time.perf_counter() - t0) * 50000 / len(X))
-    out[f"{name} mb{mb} {threads}t"] = float(np.median(times))
+    seconds = float(np.median(times))
+    out[f"{name} mb{mb} {threads}t"] = seconds
+    gflops = flops / seconds / 1e9
     chosen = [t["chosen"] for t in trials if t["n_threads"] == threads and t["chosen"]]
-    print(name, mb, threads, f"{np.median(times):.3f}", *(["layer threads", chosen[-1]] if chosen else []),
-          flush=True)
+    print(name, mb, threads, f"{seconds:.3f} s", f"{gflops:.1f} GFLOP/s",
+          f"efficiency {gflops / (peak * threads):.2f}",
+          *(["layer threads", chosen[-1]] if chosen else []), flush=True)
 json.dump(out, open(sys.argv[1], "w"))
