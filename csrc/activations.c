@@ -17,9 +17,10 @@
  * one rounding. Within 2 ulp of e^x; NaN stays NaN. */
 static inline float exp_nonpositive(float x)
 {
-    /* Below -104, e^x is under half the smallest subnormal; NaN is compared away
-     * here and restored at the end. */
-    const float xc = x > -104.0f ? x : -104.0f;
+    /* Below -104, e^x is under half the smallest subnormal: clamped to -104 (-inf
+     * too), x gives e^-104, which the last scaling rounds to 0, so no select is
+     * needed after it. NaN passes the clamp and every operation after it. */
+    const float xc = x < -104.0f ? -104.0f : x;
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float t = xc * 1.44269504f + round_magic;
     float n = t - round_magic;
@@ -32,16 +33,15 @@ static inline float exp_nonpositive(float x)
     const float p01 = 1.0f + r, p23 = 0.5f + r * (1.0f / 6);
     const float p45 = 1.0f / 24 + r * (1.0f / 120), p67 = 1.0f / 720 + r * (1.0f / 5040);
     const float p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-    int32_t ni; /* n in [-150, 0], from t's bits */
+    int32_t ni; /* n in [-150, 0], from t's bits (anything, for NaN: shifted unsigned) */
     memcpy(&ni, &t, sizeof ni);
     ni -= 0x4B400000;
-    int32_t half = ni >> 1, bits1 = (half + 127) * (1 << 23), bits2 = (ni - half + 127) * (1 << 23);
+    const int32_t half = ni >> 1;
+    const uint32_t bits1 = (uint32_t)(half + 127) << 23, bits2 = (uint32_t)(ni - half + 127) << 23;
     float scale1, scale2;
     memcpy(&scale1, &bits1, sizeof scale1);
     memcpy(&scale2, &bits2, sizeof scale2);
-    float e = p * scale1 * scale2;
-    e = x < -104.0f ? 0.0f : e;
-    return x != x ? x : e;
+    return p * scale1 * scale2;
 }
 
 /* tanh(z) in float, branch-free for the same reason (libm's tanhf took 23 cycles a
@@ -71,16 +71,19 @@ static inline float tanh_float(float z)
 #define EXP expf
 #define EXP_NONPOSITIVE exp_nonpositive
 #define TANH tanh_float
+#define FABS fabsf
 #include "activations.inc"
 #undef REAL
 #undef P
 #undef EXP
 #undef EXP_NONPOSITIVE
 #undef TANH
+#undef FABS
 
 #define REAL double
 #define P(name) nnf_d##name
 #define EXP exp
 #define EXP_NONPOSITIVE exp
 #define TANH tanh
+#define FABS fabs
 #include "activations.inc"

@@ -278,7 +278,7 @@ def _sigmoid_as_written(z):
     f = np.float32
     z = np.asarray(z, f)
     x = -np.abs(z)
-    xc = np.where(x > f(-104.0), x, f(-104.0)).astype(f)
+    xc = np.where(x < f(-104.0), f(-104.0), x).astype(f)
     magic = f(12582912.0)
     t = (xc * f(1.44269504) + magic).astype(f)
     n = (t - magic).astype(f)
@@ -294,8 +294,7 @@ def _sigmoid_as_written(z):
     half = ni >> 1
     scale1 = ((half + 127) * (1 << 23)).astype(np.int32).view(f)
     scale2 = ((ni - half + 127) * (1 << 23)).astype(np.int32).view(f)
-    e = ((p * scale1) * scale2).astype(f)
-    e = np.where(x < f(-104.0), f(0.0), e).astype(f)
+    e = ((p * scale1) * scale2).astype(f)  # 0 wherever x was clamped to -104
     s = (f(1) / (f(1) + e)).astype(f)
     return np.where(z >= 0, s, (e * s).astype(f))
 
