@@ -13,8 +13,9 @@
  * that call it (libm's expf is a scalar call, most of a sigmoid's time).
  * x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, so n ln2 is exact enough);
  * e^r by its degree-7 Taylor polynomial, whose truncation error is below 2^-27;
- * then 2^n in two halves, so that results down to the subnormals stay exact to
- * one rounding. Within 2 ulp of e^x; NaN stays NaN. */
+ * then times 2^(n + 64), a normal float for every n >= -150, which is exact, and
+ * 2^-64, the one rounding, so that results down to the subnormals stay exact to one
+ * rounding. Within 2 ulp of e^x; NaN stays NaN. */
 static inline float exp_nonpositive(float x)
 {
     /* Below -104, e^x is under half the smallest subnormal: clamped to -104 (-inf
@@ -33,15 +34,17 @@ static inline float exp_nonpositive(float x)
     const float p01 = 1.0f + r, p23 = 0.5f + r * (1.0f / 6);
     const float p45 = 1.0f / 24 + r * (1.0f / 120), p67 = 1.0f / 720 + r * (1.0f / 5040);
     const float p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-    int32_t ni; /* n in [-150, 0], from t's bits (anything, for NaN: shifted unsigned) */
-    memcpy(&ni, &t, sizeof ni);
-    ni -= 0x4B400000;
-    const int32_t half = ni >> 1;
-    const uint32_t bits1 = (uint32_t)(half + 127) << 23, bits2 = (uint32_t)(ni - half + 127) << 23;
-    float scale1, scale2;
-    memcpy(&scale1, &bits1, sizeof scale1);
-    memcpy(&scale2, &bits2, sizeof scale2);
-    return p * scale1 * scale2;
+    /* n in [-150, 0] is t's low bits (anything, for NaN: unsigned, it cannot
+     * overflow); 2^(n + 64) has the biased exponent n + 64 + 127. One scale and a
+     * constant where two halves of n took seven integer operations: the same bits
+     * for every x <= 0 (checked exhaustively), e^x 1.59 -> 1.40 ns a value on an
+     * AVX2 AMD EPYC. */
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits - 0x4B400000u + 127 + 64) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale * 0x1p-64f;
 }
 
 /* tanh(z) in float, branch-free for the same reason (libm's tanhf took 23 cycles a

@@ -290,11 +290,8 @@ def _sigmoid_as_written(z):
     p45 = (f(1.0) / f(24) + r * (f(1.0) / f(120))).astype(f)
     p67 = (f(1.0) / f(720) + r * (f(1.0) / f(5040))).astype(f)
     p = ((p01 + r2 * p23) + r4 * (p45 + r2 * p67)).astype(f)
-    ni = t.view(np.int32) - np.int32(0x4B400000)
-    half = ni >> 1
-    scale1 = ((half + 127) * (1 << 23)).astype(np.int32).view(f)
-    scale2 = ((ni - half + 127) * (1 << 23)).astype(np.int32).view(f)
-    e = ((p * scale1) * scale2).astype(f)  # 0 wherever x was clamped to -104
+    bits = (t.view(np.uint32) - np.uint32(0x4B400000) + np.uint32(127 + 64)) << np.uint32(23)
+    e = ((p * bits.view(f)) * f(2.0**-64)).astype(f)  # 0 wherever x was clamped to -104
     s = (f(1) / (f(1) + e)).astype(f)
     return np.where(z >= 0, s, (e * s).astype(f))
 
