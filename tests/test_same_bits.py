@@ -292,8 +292,7 @@ def _sigmoid_as_written(z):
     p = ((p01 + r2 * p23) + r4 * (p45 + r2 * p67)).astype(f)
     bits = (t.view(np.uint32) - np.uint32(0x4B400000) + np.uint32(127 + 64)) << np.uint32(23)
     e = ((p * bits.view(f)) * f(2.0**-64)).astype(f)  # 0 wherever x was clamped to -104
-    s = (f(1) / (f(1) + e)).astype(f)
-    return np.where(z >= 0, s, (e * s).astype(f))
+    return (np.where(z >= 0, f(1), e) / (f(1) + e)).astype(f)
 
 
 def test_the_elementwise_loops_round_each_operation_as_written():
