@@ -103,38 +103,74 @@ maxpool_2x2_avx512(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
     return ow;
 }
 
-/* The same in AVX2: eight windows at a time, then four in SSE2 (W4's rows of twelve
- * windows: 8 + 4). The in-lane shuffles leave the windows in the order 0 1 4 5 2 3 6
- * 7, which the argmax's first indices follow; one permute of 64-bit pairs restores
- * the order before the stores. The same maxima and argmax as SSE2's (a 20 x 24 x 24
- * plane set on an AVX2 AMD EPYC: see the README). */
+/* Eight windows' maxima and argmax in AVX2 from their four corners, whose first
+ * corners' flat indices are `first`: pool.inc's order, "not v <= best" true for
+ * either NaN, and a NaN best never losing. */
+__attribute__((target("avx2"))) static inline void
+maxpool_8_windows_avx2(const __m256 corner[4], __m256i first, nnf_int w, __m256 *best,
+                       __m256i *at)
+{
+    const int offset[4] = {0, 1, (int)w, (int)w + 1};
+    *best = corner[0];
+    *at = first;
+    for (int t = 1; t < 4; t++) {
+        const __m256 win = _mm256_and_ps(_mm256_cmp_ps(corner[t], *best, _CMP_NLE_UQ),
+                                         _mm256_cmp_ps(*best, *best, _CMP_ORD_Q));
+        const __m256i next = _mm256_add_epi32(first, _mm256_set1_epi32(offset[t]));
+        *best = _mm256_blendv_ps(*best, corner[t], win);
+        *at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*at),
+                                                   _mm256_castsi256_ps(next), win));
+    }
+}
+
+/* The same in AVX2, eight windows a step: along a row, then four in SSE2 (W4's rows
+ * of twelve windows: 8 + 4), the in-lane shuffles leaving the windows in the order 0
+ * 1 4 5 2 3 6 7, which the argmax's first indices follow, and one permute of 64-bit
+ * pairs restoring it before the stores; or, for rows of four windows (W5's second
+ * pool), two rows a step, a row in each 128-bit lane. The same maxima and argmax as
+ * SSE2's (see the README for the times). Returns how many windows of each row it did. */
 __attribute__((target("avx2"))) static nnf_int
 maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
 {
     const nnf_int oh = h / 2, ow = w / 2, done = ow - ow % 4;
+    __m256 best;
+    __m256i at;
+    if (ow == 4) {
+        const __m256i lanes = _mm256_setr_epi32(0, 2, 4, 6, (int)(2 * w), (int)(2 * w + 2),
+                                                (int)(2 * w + 4), (int)(2 * w + 6));
+        nnf_int y = 0;
+        for (; y + 2 <= oh; y += 2) {
+            const float *r0 = xp + 2 * y * w, *r1 = r0 + w; /* rows 2y + 2 and 2y + 3 above */
+            const __m256 lo0 = _mm256_loadu2_m128(r0 + 2 * w, r0);
+            const __m256 hi0 = _mm256_loadu2_m128(r0 + 2 * w + 4, r0 + 4);
+            const __m256 lo1 = _mm256_loadu2_m128(r1 + 2 * w, r1);
+            const __m256 hi1 = _mm256_loadu2_m128(r1 + 2 * w + 4, r1 + 4);
+            const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
+                                      _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
+                                      _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                      _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
+            maxpool_8_windows_avx2(corner, _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w)), lanes),
+                                   w, &best, &at);
+            _mm256_storeu_ps(op + y * ow, best); /* rows y and y + 1, back to back */
+            _mm256_storeu_si256((__m256i *)(ap + y * ow), at);
+        }
+        if (y < oh)
+            maxpool_4_windows_sse2(y, 0, w, xp, op, ap);
+        return done;
+    }
     const __m256i lanes = _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
     for (nnf_int y = 0; y < oh; y++) {
         const float *r0 = xp + 2 * y * w, *r1 = r0 + w;
         nnf_int z = 0;
         for (; z + 8 <= ow; z += 8) {
-            __m256 lo0 = _mm256_loadu_ps(r0 + 2 * z), hi0 = _mm256_loadu_ps(r0 + 2 * z + 8);
-            __m256 lo1 = _mm256_loadu_ps(r1 + 2 * z), hi1 = _mm256_loadu_ps(r1 + 2 * z + 8);
+            const __m256 lo0 = _mm256_loadu_ps(r0 + 2 * z), hi0 = _mm256_loadu_ps(r0 + 2 * z + 8);
+            const __m256 lo1 = _mm256_loadu_ps(r1 + 2 * z), hi1 = _mm256_loadu_ps(r1 + 2 * z + 8);
             const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
                                       _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
-            const int offset[4] = {0, 1, (int)w, (int)w + 1};
-            const __m256i first = _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w + 2 * z)), lanes);
-            __m256 best = corner[0];
-            __m256i at = first;
-            for (int t = 1; t < 4; t++) {
-                const __m256 win = _mm256_and_ps(_mm256_cmp_ps(corner[t], best, _CMP_NLE_UQ),
-                                                 _mm256_cmp_ps(best, best, _CMP_ORD_Q));
-                const __m256i next = _mm256_add_epi32(first, _mm256_set1_epi32(offset[t]));
-                best = _mm256_blendv_ps(best, corner[t], win);
-                at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(at),
-                                                          _mm256_castsi256_ps(next), win));
-            }
+            maxpool_8_windows_avx2(corner, _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w + 2 * z)), lanes),
+                                   w, &best, &at);
             best = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), _MM_SHUFFLE(3, 1, 2, 0)));
             at = _mm256_permute4x64_epi64(at, _MM_SHUFFLE(3, 1, 2, 0));
             _mm256_storeu_ps(op + y * ow + z, best);
@@ -149,15 +185,15 @@ maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
 /* AVX-512 where the kernels in use are (cpu.c: the CPU has it, NNFAST_ARCH did not
  * choose another) and a row has more windows than one SSE2 step takes (a row of
  * four, W5's second pool, would leave twelve of sixteen lanes idle); else AVX2 where
- * those kernels are and a row has eight windows or more; else SSE2. The same maxima
- * and argmax from each. */
+ * those kernels are and a row has four windows or eight or more; else SSE2. The same
+ * maxima and argmax from each. */
 static nnf_int maxpool_2x2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
 {
     const int arch = nnf_arch_get();
     if (arch == NNF_ARCH_AVX512 && w / 2 > 4)
         return maxpool_2x2_avx512(h, w, xp, op, ap);
-    return arch >= NNF_ARCH_AVX2 && w / 2 >= 8 ? maxpool_2x2_avx2(h, w, xp, op, ap)
-                                               : maxpool_2x2_sse2(h, w, xp, op, ap);
+    return arch >= NNF_ARCH_AVX2 && (w / 2 >= 8 || w / 2 == 4) ? maxpool_2x2_avx2(h, w, xp, op, ap)
+                                                                : maxpool_2x2_sse2(h, w, xp, op, ap);
 }
 #define MAXPOOL_2X2 maxpool_2x2
 #else

@@ -286,10 +286,10 @@ def test_maxpool2d_against_oracle(shape, dtype, layout):
 def test_maxpool2d_nans_infinities_and_ties_in_every_corner(width, dtype, arch):
     """The 2x2 pool runs four windows at a time in SSE2 registers, then the rest one
     by one; with the AVX2 kernels in use, rows of eight windows or more go eight at a
-    time first; with the AVX-512 kernels, sixteen at a time, the last step masked
-    (windows per row: 2, 4, 9, 13, 12, 16, 17, 33): NaN (the first wins), -inf, +inf
-    and ties must come out as the oracle's wherever they fall, on every ISA this CPU
-    runs."""
+    time first, and rows of four two rows at a time (three rows here: a pair, then
+    one); with the AVX-512 kernels, sixteen at a time, the last step masked (windows
+    per row: 2, 4, 9, 13, 12, 16, 17, 33): NaN (the first wins), -inf, +inf and ties
+    must come out as the oracle's wherever they fall, on every ISA this CPU runs."""
     rng = np.random.default_rng(width)
     x = np.round(rng.standard_normal((3, 2, 6, width)), 0)
     specials = rng.choice([np.nan, np.inf, -np.inf], size=x.shape)
