@@ -123,6 +123,12 @@ maxpool_8_windows_avx2(const __m256 corner[4], __m256i first, nnf_int w, __m256 
     }
 }
 
+/* Four floats from each of two rows, one in each 128-bit lane. */
+__attribute__((target("avx2"))) static inline __m256 two_rows(const float *low, const float *high)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(low)), _mm_loadu_ps(high), 1);
+}
+
 /* The same in AVX2, eight windows a step: along a row, then four in SSE2 (W4's rows
  * of twelve windows: 8 + 4), the in-lane shuffles leaving the windows in the order 0
  * 1 4 5 2 3 6 7, which the argmax's first indices follow, and one permute of 64-bit
@@ -140,17 +146,16 @@ maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
                                                 (int)(2 * w + 4), (int)(2 * w + 6));
         nnf_int y = 0;
         for (; y + 2 <= oh; y += 2) {
-            const float *r0 = xp + 2 * y * w, *r1 = r0 + w; /* rows 2y + 2 and 2y + 3 above */
-            const __m256 lo0 = _mm256_loadu2_m128(r0 + 2 * w, r0);
-            const __m256 hi0 = _mm256_loadu2_m128(r0 + 2 * w + 4, r0 + 4);
-            const __m256 lo1 = _mm256_loadu2_m128(r1 + 2 * w, r1);
-            const __m256 hi1 = _mm256_loadu2_m128(r1 + 2 * w + 4, r1 + 4);
+            /* pixel rows 2y and 2y + 1 in the low lanes, 2y + 2 and 2y + 3 in the high */
+            const float *r0 = xp + 2 * y * w, *r1 = r0 + w;
+            const __m256 lo0 = two_rows(r0, r0 + 2 * w), hi0 = two_rows(r0 + 4, r0 + 2 * w + 4);
+            const __m256 lo1 = two_rows(r1, r1 + 2 * w), hi1 = two_rows(r1 + 4, r1 + 2 * w + 4);
             const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
                                       _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
-            maxpool_8_windows_avx2(corner, _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w)), lanes),
-                                   w, &best, &at);
+            const __m256i first = _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w)), lanes);
+            maxpool_8_windows_avx2(corner, first, w, &best, &at);
             _mm256_storeu_ps(op + y * ow, best); /* rows y and y + 1, back to back */
             _mm256_storeu_si256((__m256i *)(ap + y * ow), at);
         }
@@ -163,16 +168,21 @@ maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
         const float *r0 = xp + 2 * y * w, *r1 = r0 + w;
         nnf_int z = 0;
         for (; z + 8 <= ow; z += 8) {
-            const __m256 lo0 = _mm256_loadu_ps(r0 + 2 * z), hi0 = _mm256_loadu_ps(r0 + 2 * z + 8);
-            const __m256 lo1 = _mm256_loadu_ps(r1 + 2 * z), hi1 = _mm256_loadu_ps(r1 + 2 * z + 8);
+            const __m256 lo0 = _mm256_loadu_ps(r0 + 2 * z);
+            const __m256 hi0 = _mm256_loadu_ps(r0 + 2 * z + 8);
+            const __m256 lo1 = _mm256_loadu_ps(r1 + 2 * z);
+            const __m256 hi1 = _mm256_loadu_ps(r1 + 2 * z + 8);
             const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
                                       _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
-            maxpool_8_windows_avx2(corner, _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w + 2 * z)), lanes),
-                                   w, &best, &at);
-            best = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), _MM_SHUFFLE(3, 1, 2, 0)));
-            at = _mm256_permute4x64_epi64(at, _MM_SHUFFLE(3, 1, 2, 0));
+            const __m256i first =
+                _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w + 2 * z)), lanes);
+            maxpool_8_windows_avx2(corner, first, w, &best, &at);
+#define IN_ORDER _MM_SHUFFLE(3, 1, 2, 0) /* the 64-bit pairs 0 2 1 3 */
+            best = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), IN_ORDER));
+            at = _mm256_permute4x64_epi64(at, IN_ORDER);
+#undef IN_ORDER
             _mm256_storeu_ps(op + y * ow + z, best);
             _mm256_storeu_si256((__m256i *)(ap + y * ow + z), at);
         }
@@ -192,8 +202,9 @@ static nnf_int maxpool_2x2(nnf_int h, nnf_int w, const float *xp, float *op, int
     const int arch = nnf_arch_get();
     if (arch == NNF_ARCH_AVX512 && w / 2 > 4)
         return maxpool_2x2_avx512(h, w, xp, op, ap);
-    return arch >= NNF_ARCH_AVX2 && (w / 2 >= 8 || w / 2 == 4) ? maxpool_2x2_avx2(h, w, xp, op, ap)
-                                                                : maxpool_2x2_sse2(h, w, xp, op, ap);
+    if (arch >= NNF_ARCH_AVX2 && (w / 2 >= 8 || w / 2 == 4))
+        return maxpool_2x2_avx2(h, w, xp, op, ap);
+    return maxpool_2x2_sse2(h, w, xp, op, ap);
 }
 #define MAXPOOL_2X2 maxpool_2x2
 #else
