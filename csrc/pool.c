@@ -103,13 +103,19 @@ maxpool_2x2_avx512(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
     return ow;
 }
 
-/* Eight windows' maxima and argmax in AVX2 from their four corners, whose first
- * corners' flat indices are `first`: pool.inc's order, "not v <= best" true for
- * either NaN, and a NaN best never losing. */
+/* Eight windows' maxima and argmax in AVX2 from their two rows of pixels, the upper
+ * in lo0 and hi0, the lower in lo1 and hi1 (each 128-bit lane's windows from its own
+ * lanes), whose first corners' flat indices are `first`: the corners split by in-lane
+ * shuffles, then pool.inc's order, "not v <= best" true for either NaN, and a NaN
+ * best never losing. */
 __attribute__((target("avx2"))) static inline void
-maxpool_8_windows_avx2(const __m256 corner[4], __m256i first, nnf_int w, __m256 *best,
-                       __m256i *at)
+maxpool_8_windows_avx2(__m256 lo0, __m256 hi0, __m256 lo1, __m256 hi1, __m256i first,
+                       nnf_int w, __m256 *best, __m256i *at)
 {
+    const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
+                              _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
     const int offset[4] = {0, 1, (int)w, (int)w + 1};
     *best = corner[0];
     *at = first;
@@ -150,12 +156,8 @@ maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
             const float *r0 = xp + 2 * y * w, *r1 = r0 + w;
             const __m256 lo0 = two_rows(r0, r0 + 2 * w), hi0 = two_rows(r0 + 4, r0 + 2 * w + 4);
             const __m256 lo1 = two_rows(r1, r1 + 2 * w), hi1 = two_rows(r1 + 4, r1 + 2 * w + 4);
-            const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
-                                      _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
-                                      _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
-                                      _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
             const __m256i first = _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w)), lanes);
-            maxpool_8_windows_avx2(corner, first, w, &best, &at);
+            maxpool_8_windows_avx2(lo0, hi0, lo1, hi1, first, w, &best, &at);
             _mm256_storeu_ps(op + y * ow, best); /* rows y and y + 1, back to back */
             _mm256_storeu_si256((__m256i *)(ap + y * ow), at);
         }
@@ -172,13 +174,9 @@ maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
             const __m256 hi0 = _mm256_loadu_ps(r0 + 2 * z + 8);
             const __m256 lo1 = _mm256_loadu_ps(r1 + 2 * z);
             const __m256 hi1 = _mm256_loadu_ps(r1 + 2 * z + 8);
-            const __m256 corner[4] = {_mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(2, 0, 2, 0)),
-                                      _mm256_shuffle_ps(lo0, hi0, _MM_SHUFFLE(3, 1, 3, 1)),
-                                      _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(2, 0, 2, 0)),
-                                      _mm256_shuffle_ps(lo1, hi1, _MM_SHUFFLE(3, 1, 3, 1))};
             const __m256i first =
                 _mm256_add_epi32(_mm256_set1_epi32((int)(2 * y * w + 2 * z)), lanes);
-            maxpool_8_windows_avx2(corner, first, w, &best, &at);
+            maxpool_8_windows_avx2(lo0, hi0, lo1, hi1, first, w, &best, &at);
 #define IN_ORDER _MM_SHUFFLE(3, 1, 2, 0) /* the 64-bit pairs 0 2 1 3 */
             best = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), IN_ORDER));
             at = _mm256_permute4x64_epi64(at, IN_ORDER);
