@@ -84,14 +84,21 @@ static nnf_int tree_rows_size(nnf_int f, nnf_int k, nnf_int groups)
     return (tree_depth(groups) + 1) * tree_row(f, k) + 16;
 }
 
+/* A thread's partials for the levels of its depth-first sums (conv.inc's
+ * own_subtree), one a level below the root, with a line of slack. */
+static nnf_int tree_levels_size(nnf_int f, nnf_int k, nnf_int groups)
+{
+    return tree_depth(groups) * partial_stride(f, k) + 16;
+}
+
 /* One cols buffer per thread, the partials (and a line of slack to start them on a
- * line), then a channels-last image and the tree's rows per thread. */
+ * line), then a channels-last image, the tree's rows and its levels per thread. */
 nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                 nnf_int kh, nnf_int kw, int n_threads)
 {
     nnf_int k = c * kh * kw, groups = conv_groups(n), threads = conv_threads(n, n_threads);
     return threads * (buffer_size(c, h, w, kh, kw) + image_size(c, h, w) +
-                      tree_rows_size(f, k, groups)) +
+                      tree_rows_size(f, k, groups) + tree_levels_size(f, k, groups)) +
            groups * partial_stride(f, k) + 16;
 }
 
