@@ -1,7 +1,8 @@
 """Seconds per 50,000-sample epoch of W1, W2, W4, W5 (2,000 Fashion-MNIST samples a
 round, median of 5 rounds after the warm-up rounds that planning takes), their dense
-GFLOP/s and efficiency = dense GFLOP/s / (peak x threads), peak being
-nnfast.peak_gflops(), which OUT.json keeps beside the seconds.
+GFLOP/s and efficiency = dense GFLOP/s / (peak x threads), peak being the mean of
+nnfast.peak_gflops(fresh=True) just before and just after each case's rounds, which
+OUT.json keeps beside the seconds.
 Runs against whichever nnfast is importable, so two builds compare in one sitting:
 
     python benches/epoch_seconds.py before.json        # in the old build's venv
@@ -39,7 +40,17 @@ NETS = {
                                   seed=0), 0.03, 461.1e9),
 }
 CASES = [(w, mb, t) for w in (sys.argv[2].split(",") if len(sys.argv) > 2 else ("W1", "W2", "W4", "W5")) for mb, t in ((10, 1), (10, 2), (256, 2))]
-peak = nnfast.peak_gflops()  # one core's float32 peak, measured once per process
+
+
+def peak_now():
+    """One core's float32 peak measured now (a build without `fresh`: its first)."""
+    try:
+        return nnfast.peak_gflops(fresh=True)
+    except TypeError:
+        return nnfast.peak_gflops()
+
+
+peak = peak_now()
 print(f"peak {peak:.1f} GFLOP/s a core", flush=True)
 out = {"peak GFLOP/s": peak}
 for name, mb, threads in CASES:
@@ -54,16 +65,22 @@ for name, mb, threads in CASES:
         trials = planner.teams() if hasattr(planner, "teams") else []
         if all(t["chosen"] is not None for t in trials):
             break
+    # The peak beside the rounds, before and after: a core's clock moves with its
+    # load, temperature and neighbours (40.7 and 47.9 GFLOP/s minutes apart on one
+    # host), and each case's efficiency is against the peak of its own minutes.
+    before = peak_now()
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
         net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         times.append((time.perf_counter() - t0) * 50000 / len(X))
+    case_peak = (before + peak_now()) / 2
     seconds = float(np.median(times))
     out[f"{name} mb{mb} {threads}t"] = seconds
+    out[f"{name} mb{mb} {threads}t peak GFLOP/s"] = case_peak
     gflops = flops / seconds / 1e9
     chosen = [t["chosen"] for t in trials if t["n_threads"] == threads and t["chosen"]]
     print(name, mb, threads, f"{seconds:.3f} s", f"{gflops:.1f} GFLOP/s",
-          f"efficiency {gflops / (peak * threads):.2f}",
+          f"efficiency {gflops / (case_peak * threads):.2f} at peak {case_peak:.1f}",
           *(["layer threads", chosen[-1]] if chosen else []), flush=True)
 json.dump(out, open(sys.argv[1], "w"))

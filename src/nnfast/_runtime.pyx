@@ -100,13 +100,19 @@ def openmp_enabled():
 _peaks = {}
 
 
-def peak_gflops(dtype="float32", isa=None):
+def peak_gflops(dtype="float32", isa=None, fresh=False):
     """The peak GFLOP/s of one core in `dtype`: a loop of nothing but fused
     multiply-adds in the widest vectors of `isa` (default: the best this CPU runs,
     whichever kernels are in use), measured the first time it is asked for (a few
-    ms) and remembered for the process. Efficiency = achieved GFLOP/s / (this x threads)."""
+    ms) and remembered for the process. Efficiency = achieved GFLOP/s / (this x threads).
+    fresh=True measures it again now, and remembers that: a core's clock moves with
+    its load, its temperature and, on a shared host, its neighbours (one host read
+    40.7 and 47.9 GFLOP/s minutes apart), so a benchmark asks for the peak beside
+    its own timings."""
     cdef int is_double, arch
     cdef double gflops
+    if not isinstance(fresh, bool):
+        raise TypeError(f"peak_gflops: fresh must be True or False, got {type(fresh).__name__}")
     try:
         name = None if dtype is None else np.dtype(dtype).name
     except TypeError:
@@ -124,7 +130,7 @@ def peak_gflops(dtype="float32", isa=None):
     else:
         arch = ARCHS.index(isa)
     key = (ARCHS[arch], "float64" if is_double else "float32")
-    if key not in _peaks:
+    if fresh or key not in _peaks:
         with nogil:
             gflops = nnf_peak_gflops(arch, is_double)
         _peaks[key] = gflops
