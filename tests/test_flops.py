@@ -119,8 +119,11 @@ def test_bench_reports_each_epochs_gflops_and_fraction_of_peak(capsys):
 
     assert cli.main(["bench", "--quick", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    peak = nnfast.peak_gflops("float32")
-    assert f"peak {peak:.1f} GFLOP/s a core" in out
+    # The printed peak is the mean of measurements just before and just after nnfast's
+    # timings, the second of which is remembered: a clock that moved threefold between
+    # them, and no real one does, would fail this.
+    peak = float(re.search(r"peak ([\d.]+) GFLOP/s a core", out).group(1))
+    assert 0.5 * nnfast.peak_gflops("float32") < peak < 2 * nnfast.peak_gflops("float32")
     epochs = re.findall(r"^epoch \[([\d, ]+)\] mb (\d+), ([\d,]+) samples +([\d.]+)ms +([\d.]+) +"
                         r"([\d.]+) ", out, re.M)
     assert len(epochs) == 2, out
