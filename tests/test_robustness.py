@@ -18,10 +18,15 @@ def random_data(n, n_in=784, n_out=10, seed=0):
     return rng.random((n, n_in), dtype=np.float32), rng.integers(0, n_out, n)
 
 
+# Each child takes SIGINT as an interactive Python does (KeyboardInterrupt), whatever
+# the test run left it: a run started in a script's background ignores SIGINT, and a
+# Python that starts with it ignored never raises KeyboardInterrupt.
 INTERRUPTED_CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import nnfast
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
     X = rng.random((20000, 784), dtype=np.float32)
@@ -161,6 +166,8 @@ INTERRUPTED_DIVERGENCE = textwrap.dedent("""
     import os, signal, sys, threading
     import numpy as np
     import nnfast
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(0)
     X = rng.random((4000, 784), dtype=np.float32)
