@@ -6,6 +6,7 @@
 
 #include "clones.h"
 #include "conv_direct.h"
+#include "gemm_ukr.h"
 #include "nnfast.h"
 #include "parallel.h"
 #include "plan.h"
@@ -35,13 +36,29 @@ static nnf_int rows_stride(nnf_int k)
     return (blocks > 2 && blocks % 2 == 0 ? blocks + 1 : blocks) * 16;
 }
 
-/* A thread's buffer: im2col's k x ohw values, im2row's ohw rows or the narrow direct
+/* The values past an image that the windows kernel reads (a vector's lanes past kw). */
+#define WINDOWS_SLACK 16
+
+/* A thread's buffer: im2col's k x ohw values, im2row's ohw rows, the narrow direct
  * convolution's shifted rows (conv_direct.h: 8 values for each of the h rows of
- * each of c*kw shifts), and a line of slack to start it on a line. */
+ * each of c*kw shifts) or the image and the windows kernel's slack, and a line of
+ * slack to start it on a line. */
 static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw)
 {
     const nnf_int ohw = (h - kh + 1) * (w - kw + 1), rows = ohw * rows_stride(c * kh * kw);
-    return (rows > 8 * c * kw * h ? rows : 8 * c * kw * h) + 16;
+    nnf_int size = rows > 8 * c * kw * h ? rows : 8 * c * kw * h;
+    const nnf_int windows = 2 * h * ((w + 15) / 16 * 16) + 16 + WINDOWS_SLACK; /* conv.inc's */
+    if (c == 1 && size < windows)
+        size = windows;
+    return size + 16;
+}
+
+/* A thread's lists for the pooled backward's sparse products: for each of f*pooled
+ * pool outputs a value and a filter (an int in a REAL's slot), max(ohw, f) + 1 list
+ * starts, and the ohw windows' origins (conv.inc's window_origins). */
+static nnf_int lists_size(nnf_int f, nnf_int ohw, nnf_int pooled)
+{
+    return 2 * f * pooled + (ohw > f ? ohw : f) + 1 + ohw;
 }
 
 /* A group's partial dweights and dbias: f x k, then the f biases, on lines of their
@@ -104,9 +121,8 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
 
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.
  * convpool_backward: conv_workspace_size's cols buffers and partials, then per
- * thread the lists of its sparse products: for each of f*pooled pool outputs a value
- * and a filter (an int in a REAL's slot), and max(ohw, f) + 1 list starts; then per
- * thread the weights with rows_stride rows, on a line. */
+ * thread the lists of its sparse products (lists_size), then per thread the weights
+ * with rows_stride rows, on a line. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
                                     int n_threads)
@@ -115,7 +131,7 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
     nnf_int threads = conv_threads(n, n_threads), cols = threads * buffer_size(c, h, w, kh, kw);
     nnf_int forward = cols + threads * f * oh * ow;
     nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
-                       threads * (2 * f * pooled + (oh * ow > f ? oh * ow : f) + 1) +
+                       threads * lists_size(f, oh * ow, pooled) +
                        threads * (f * rows_stride(c * kh * kw) + 16);
     return forward > backward ? forward : backward;
 }
@@ -168,11 +184,13 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #define P(name) nnf_s##name
 #define GEMM nnf_sgemm
 #define SPARSE_GEMM nnf_ssparse_gemm
+#define WINDOWS swindows
 #include "conv.inc"
 #undef REAL
 #undef P
 #undef GEMM
 #undef SPARSE_GEMM
+#undef WINDOWS
 #undef DIRECT_CONV
 #undef DIRECT_CONV_RUNS
 
@@ -182,4 +200,5 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #define P(name) nnf_d##name
 #define GEMM nnf_dgemm
 #define SPARSE_GEMM nnf_dsparse_gemm
+#define WINDOWS dwindows
 #include "conv.inc"

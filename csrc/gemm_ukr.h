@@ -37,7 +37,10 @@
  * idx[...]), B with rows rsb apart and unit column stride. Each element's sum is
  * two FMA chains from +0, one over the row's entries at even positions and one over
  * those at odd positions (in the order listed), added at the end: even + odd
- * (beta == 0 never reads C). */
+ * (beta == 0 never reads C).
+ *
+ * A windows kernel (optional) computes the gather kernel's product, the same sums,
+ * where B's rows are kh x kw windows of an image read in place (gemm_ukr_vec.inc). */
 #ifndef NNFAST_GEMM_UKR_H
 #define NNFAST_GEMM_UKR_H
 
@@ -62,6 +65,12 @@ typedef void (*nnf_sgather_fn)(nnf_int m, const int *start, const float *alpha, 
 typedef void (*nnf_dgather_fn)(nnf_int m, const int *start, const double *alpha, const int *idx,
                                const double *b, nnf_int rsb, double *c, nnf_int ldc,
                                double beta, nnf_int n);
+typedef void (*nnf_swindows_fn)(nnf_int m, const int *start, const float *alpha, const int *idx,
+                                const int *origin, const float *b, nnf_int ldb, int kh, int kw,
+                                float *c, float beta);
+typedef void (*nnf_dwindows_fn)(nnf_int m, const int *start, const double *alpha,
+                                const int *idx, const int *origin, const double *b, nnf_int ldb,
+                                int kh, int kw, double *c, double beta);
 /* Packs lines contiguous along k into a k-major panel (gemm_ukr_vec.inc). */
 typedef void (*nnf_spack_fn)(nnf_int k, int lines, const float *src, nnf_int ld, int width,
                              float *dst);
@@ -90,6 +99,9 @@ typedef struct {
     nnf_ddot_fn ddot;
     nnf_sgather_fn sgather;
     nnf_dgather_fn dgather;
+    nnf_swindows_fn swindows; /* NULL: im2row and the gather kernel */
+    nnf_dwindows_fn dwindows;
+    int windows_rows, windows_bytes; /* the windows kernel's most kh, and kw * sizeof(REAL) */
     nnf_spack_fn spack_along_k; /* NULL: gemm.inc's scalar loop */
     nnf_sbackstep_fn sbackstep; /* NULL: the products (gemm.inc's P(backward_step)) */
     nnf_dbackstep_fn dbackstep;

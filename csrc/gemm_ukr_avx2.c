@@ -109,6 +109,8 @@ static inline void transpose8_s(__m256 r[8])
 #define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_PASS_ROWS 5
 #define GATHER_NAME nnf_sgather_avx2
+#define WINDOWS_NAME nnf_swindows_avx2
+#define WINDOWS_ROWS 6
 #define PACK_NAME nnf_spack_avx2
 #define VTRANSPOSE transpose8_s
 #define GATHER_NV NNF_GATHER_VECTORS_AVX2
@@ -146,6 +148,8 @@ static inline void transpose8_s(__m256 r[8])
 #define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_PASS_ROWS 5
 #define GATHER_NAME nnf_dgather_avx2
+#define WINDOWS_NAME nnf_dwindows_avx2
+#define WINDOWS_ROWS 6
 #define GATHER_NV NNF_GATHER_VECTORS_AVX2
 #define DOT_MR 2
 #define DOT_NR 3
@@ -168,10 +172,14 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .sbackstep = nnf_sbackstep_avx2,
     .backstep_rows = 10,
     .sgather = nnf_sgather_avx2,
+    .swindows = nnf_swindows_avx2,
+    .windows_rows = 6,
+    .windows_bytes = 32,
     .spack_along_k = nnf_spack_avx2,
     .ddot = nnf_ddot_avx2,
     .dbackstep = nnf_dbackstep_avx2,
     .dgather = nnf_dgather_avx2,
+    .dwindows = nnf_dwindows_avx2,
     .dot_mr = 2,
     .dot_nr = 3,
 };

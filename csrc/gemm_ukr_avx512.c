@@ -112,6 +112,8 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_PASS_ROWS 10
 #define GATHER_NAME nnf_sgather_avx512
+#define WINDOWS_NAME nnf_swindows_avx512
+#define WINDOWS_ROWS 7
 #define PACK_NAME nnf_spack_avx512
 #define VTRANSPOSE transpose16_s
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
@@ -149,6 +151,8 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_PASS_ROWS 10
 #define GATHER_NAME nnf_dgather_avx512
+#define WINDOWS_NAME nnf_dwindows_avx512
+#define WINDOWS_ROWS 7
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
 #define DOT_MR 5
 #define DOT_NR 5
@@ -171,10 +175,14 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .sbackstep = nnf_sbackstep_avx512,
     .backstep_rows = 10,
     .sgather = nnf_sgather_avx512,
+    .swindows = nnf_swindows_avx512,
+    .windows_rows = 7,
+    .windows_bytes = 64,
     .spack_along_k = nnf_spack_avx512,
     .ddot = nnf_ddot_avx512,
     .dbackstep = nnf_dbackstep_avx512,
     .dgather = nnf_dgather_avx512,
+    .dwindows = nnf_dwindows_avx512,
     .dot_mr = 5,
     .dot_nr = 5,
 };

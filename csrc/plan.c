@@ -5,7 +5,8 @@
  * cached for the process: the team size (the threads asked for, then halving to 1:
  * results are identical for any team) and the kernel table (among the ISAs this CPU
  * runs, only where nnf_gemm_same_bits says they agree). A conv layer's forward product
- * that the direct convolution fits is timed both ways by conv.c, which caches its
+ * that the direct convolution fits, and a pooled one-channel layer's weight gradient
+ * that the windows kernel takes, are timed both ways by conv.c, which caches its
  * choice here (nnf_plan_time, nnf_conv_plan_add). The elementwise, pooling and
  * dropout kernels go parallel above a threshold derived, once, from this machine's
  * fork/join and per-element costs. No performance constant from another CPU decides.
@@ -224,7 +225,8 @@ static int conv_index(const nnf_conv_signature *s)
 {
     for (int i = 0; i < n_conv_plans; i++) {
         const nnf_conv_signature *t = &conv_plans[i].sig;
-        if (t->arch_in_use == s->arch_in_use && t->is_double == s->is_double && t->c == s->c &&
+        if (t->product == s->product && t->arch_in_use == s->arch_in_use &&
+            t->is_double == s->is_double && t->c == s->c &&
             t->h == s->h && t->w == s->w && t->f == s->f && t->kh == s->kh && t->kw == s->kw &&
             t->n_threads == s->n_threads)
             return i;

@@ -115,14 +115,24 @@ typedef struct {
 } nnf_parallel_plan;
 
 /* ---- Convolutions ----
- * A conv layer's forward product, W . im2col(x) for each image, runs as im2col and
- * the GEMM (with that GEMM's own plan) or, where it fits (conv_direct.h), as the
- * direct convolution, which gives the same bits. Which is planned per signature:
- * the table in use, precision, shape and the threads its GEMM may take. */
-enum { NNF_CONV_PATH_GEMM = 0, NNF_CONV_PATH_DIRECT = 1, NNF_CONV_PATHS = 2 };
+ * Two products of a conv layer have a choice of paths, each giving the same bits:
+ *  - the forward product, W . im2col(x) for each image, runs as im2col and the GEMM
+ *    (with that GEMM's own plan) or, where it fits (conv_direct.h), as the direct
+ *    convolution;
+ *  - the weight gradient of a conv layer followed by a max-pool, a sparse product
+ *    with the image's windows at the pool's maxima, reads them from the im2row rows
+ *    (the gather kernel) or, for one channel where the table in use has a windows
+ *    kernel that takes the filter, from the image in place (the windows kernel).
+ * Which is planned per signature: the product, the table in use, precision, shape
+ * and the threads its GEMM may take (1 for the weight gradient, a sample's product
+ * running on one thread). */
+enum { NNF_CONV_FORWARD = 0, NNF_CONV_WEIGHT_GRADIENT = 1 };
+enum { NNF_CONV_PATH_GEMM = 0, NNF_CONV_PATH_DIRECT = 1 };  /* the forward product's */
+enum { NNF_CONV_PATH_ROWS = 0, NNF_CONV_PATH_WINDOWS = 1 }; /* the weight gradient's */
+enum { NNF_CONV_PATHS = 2 };
 
 typedef struct {
-    int arch_in_use, is_double;
+    int product, arch_in_use, is_double;
     nnf_int c, h, w, f, kh, kw;
     int n_threads;
 } nnf_conv_signature;

@@ -74,14 +74,20 @@ def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
     status, out, _ = run(capsys, "info", "--plan", "--net", "conv", "--mini-batch", "3",
                          "--dtype", "float64", "--threads", "1")
     assert status == 0 and "plan of conv (float64), mini-batch 3, 1 threads" in out
-    assert "3 x 100 x 2880" in out and "convolution" not in out  # float64: one path
-    if nnfast._kernels.get_arch() != "ref":  # AVX2 and AVX-512 have a direct convolution
+    # float64: one forward path; the windows kernel takes rows of 5 doubles on AVX-512 alone
+    arch = nnfast._kernels.get_arch()
+    assert "3 x 100 x 2880" in out and ", forward" not in out
+    assert (", weight gradient: " in out) == (arch == "avx512")
+    if arch != "ref":  # AVX2 and AVX-512 have a direct convolution and a windows kernel
         nnfast.plan.forget()
         status, out, _ = run(capsys, "info", "--plan", "--net", "conv", "--threads", "1")
-        assert status == 0 and "and 1 convolution planned in" in out
-        [line] = [line for line in out.splitlines() if line.strip().startswith("convolution")]
-        assert "1 x 28 x 28, 20 filters 5 x 5, GEMM on 1t:" in line
-        assert "(gemm " in line and ", direct " in line and line.endswith(" us)")
+        assert status == 0 and "and 2 convolutions planned in" in out
+        forward, gradient = [line for line in out.splitlines()
+                             if line.strip().startswith("convolution")]
+        assert "1 x 28 x 28, 20 filters 5 x 5, forward, GEMM on 1t:" in forward
+        assert "(gemm " in forward and ", direct " in forward and forward.endswith(" us)")
+        assert "1 x 28 x 28, 20 filters 5 x 5, weight gradient:" in gradient
+        assert "(rows " in gradient and ", windows " in gradient and gradient.endswith(" us)")
 
 
 @pytest.mark.parametrize("argv", [["info", "--layers", "784,30,10"],

@@ -38,7 +38,8 @@ def _force(path, x_shape, w_shape, n_threads=1, dtype="float32"):
     """Import a plan that sends this convolution down `path`."""
     _, c, h, w = x_shape
     f, _, kh, kw = w_shape
-    _kernels.put_conv_plan({"isa_in_use": _kernels.get_arch(), "dtype": dtype, "c": c, "h": h,
+    _kernels.put_conv_plan({"product": "forward", "isa_in_use": _kernels.get_arch(),
+                            "dtype": dtype, "c": c, "h": h,
                             "w": w, "f": f, "kh": kh, "kw": kw, "n_threads": n_threads,
                             "path": path})
 

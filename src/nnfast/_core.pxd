@@ -238,7 +238,7 @@ cdef extern from "plan.h" nogil:
         double element_seconds[NNF_WORK_KINDS]
         int how
     ctypedef struct nnf_conv_signature:
-        int arch_in_use, is_double
+        int product, arch_in_use, is_double
         nnf_int c, h, w, f, kh, kw
         int n_threads
     ctypedef struct nnf_conv_plan:

@@ -100,7 +100,8 @@ PLAN_HOW: Tuple[str, ...]
 PLAN_WORK_KINDS: Tuple[str, ...]
 PLAN_LAYOUT_BITS: Tuple[str, ...]
 PLAN_PATHS: Tuple[str, ...]
-CONV_PATHS: Tuple[str, ...]
+CONV_PRODUCTS: Tuple[str, ...]
+CONV_PATHS: Dict[str, Tuple[str, ...]]
 CONV_SHAPE_KEYS: Tuple[str, ...]
 def plan_mode(mode: Optional[str] = ...) -> str: ...
 def gemm_same_bits(isa_a: str, isa_b: str) -> bool: ...

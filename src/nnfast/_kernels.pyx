@@ -22,8 +22,9 @@ from nnfast._conv import (col2im, conv2d, conv2d_backward, dropout, im2col, l2po
 from nnfast._engine import (ACTIVATIONS, COSTS, LAYER_KINDS, MAX_LAYERS, REGULARIZATIONS,
                             Engine)
 from nnfast._curvature import CURVATURE_MATRICES, curvature
-from nnfast._plan import (CONV_PATHS, CONV_SHAPE_KEYS, PLAN_HOW, PLAN_LAYOUT_BITS, PLAN_MODES,
-                          PLAN_PATHS, PLAN_WORK_KINDS, conv_plans, forget_plans, gemm_plans,
+from nnfast._plan import (CONV_PATHS, CONV_PRODUCTS, CONV_SHAPE_KEYS, PLAN_HOW,
+                          PLAN_LAYOUT_BITS, PLAN_MODES, PLAN_PATHS, PLAN_WORK_KINDS, conv_plans,
+                          forget_plans, gemm_plans,
                           gemm_same_bits, parallel_plan, plan_mode, plan_timed_runs,
                           put_conv_plan, put_gemm_plan, put_parallel_plan, refine_parallel_plan)
 

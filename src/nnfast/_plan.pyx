@@ -15,8 +15,11 @@ PLAN_WORK_KINDS = ("elementwise", "pool", "dropout", "exp")
 PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
 # NNF_GEMM_PATH_*: as the shape rule says, or the chain family's direct or packed path.
 PLAN_PATHS = ("rule", "direct", "packed")
-# NNF_CONV_PATH_*: a conv layer's forward product by im2col and the GEMM, or directly.
-CONV_PATHS = ("gemm", "direct")
+# NNF_CONV_FORWARD, NNF_CONV_WEIGHT_GRADIENT: the conv products planned, and each one's
+# NNF_CONV_PATH_*: the forward product by im2col and the GEMM, or directly; a pooled
+# layer's weight gradient from the im2row rows, or from the image's windows in place.
+CONV_PRODUCTS = ("forward", "weight_gradient")
+CONV_PATHS = {"forward": ("gemm", "direct"), "weight_gradient": ("rows", "windows")}
 CONV_SHAPE_KEYS = ("c", "h", "w", "f", "kh", "kw")
 
 
@@ -81,12 +84,14 @@ def conv_plans():
         if nnf_conv_plan_get(i, &p) != 0:
             break
         shape = (p.sig.c, p.sig.h, p.sig.w, p.sig.f, p.sig.kh, p.sig.kw)
+        product = CONV_PRODUCTS[p.sig.product]
+        paths = CONV_PATHS[product]
         result.append({
-            "isa_in_use": ARCHS[p.sig.arch_in_use],
+            "product": product, "isa_in_use": ARCHS[p.sig.arch_in_use],
             "dtype": "float64" if p.sig.is_double else "float32",
             **dict(zip(CONV_SHAPE_KEYS, shape)), "n_threads": p.sig.n_threads,
-            "path": CONV_PATHS[p.path], "how": PLAN_HOW[p.how],
-            "seconds": {path: p.seconds[j] for j, path in enumerate(CONV_PATHS)},
+            "path": paths[p.path], "how": PLAN_HOW[p.how],
+            "seconds": {path: p.seconds[j] for j, path in enumerate(paths)},
             "planning_seconds": p.planning_seconds})
     return result
 
@@ -96,12 +101,14 @@ def put_conv_plan(plan):
     not kept)."""
     cdef nnf_conv_plan p
     memset(&p, 0, sizeof(p))
+    p.sig.product = CONV_PRODUCTS.index(plan["product"])
     p.sig.arch_in_use = ARCHS.index(plan["isa_in_use"])
     p.sig.is_double = plan["dtype"] == "float64"
     p.sig.c, p.sig.h, p.sig.w = plan["c"], plan["h"], plan["w"]
     p.sig.f, p.sig.kh, p.sig.kw = plan["f"], plan["kh"], plan["kw"]
     p.sig.n_threads = plan["n_threads"]
-    p.path, p.how = CONV_PATHS.index(plan["path"]), PLAN_HOW.index("imported")
+    p.path = CONV_PATHS[plan["product"]].index(plan["path"])
+    p.how = PLAN_HOW.index("imported")
     if nnf_conv_plan_put(&p) != 0:
         raise MemoryError("put_conv_plan: out of memory")
 

@@ -565,7 +565,9 @@ def _print_plan(args) -> None:
         image = f"{p['c']} x {p['h']} x {p['w']}, {p['f']} filters {p['kh']} x {p['kw']}"
         timed = ", ".join(f"{path} {s * 1e6:.1f} us" for path, s in p["seconds"].items()
                           if s > 0) or p["how"]
-        print(f"  convolution {image}, GEMM on {p['n_threads']}t: {p['path']} ({timed})")
+        product = (f"forward, GEMM on {p['n_threads']}t" if p["product"] == "forward"
+                   else "weight gradient")
+        print(f"  convolution {image}, {product}: {p['path']} ({timed})")
     seconds = sum(p["planning_seconds"] for p in made + convs)
     also = f" and {len(convs)} convolution{'s' * (len(convs) > 1)}" if convs else ""
     print(f"  {len(made)} products{also} planned in {seconds * 1e3:.2f} ms "

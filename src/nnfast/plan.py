@@ -6,18 +6,22 @@ copies and the fastest is cached for the process: the team size, and the ISA's k
 table where tables give the same bits. The elementwise, pooling and dropout kernels go
 parallel above thresholds derived from the fork/join and per-element costs measured
 here (the fork/join timed again at each epoch on several threads, the fastest kept).
-A conv layer's forward product is planned too, where the direct convolution fits
-(float32, output rows 17 to 24 wide, every tap one k-block, the AVX2 or AVX-512 table
-in use): the
-direct convolution and im2col with the GEMM are timed on the first image and the
-faster kept. Every candidate computes each output in the same order, so a plan
-changes speed, never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
+Two products of a conv layer are planned too, each timed both ways on the first image
+and the faster kept: the forward product, where the direct convolution fits (float32,
+output rows 17 to 24 wide, every tap one k-block, the AVX2 or AVX-512 table in use),
+by the direct convolution or im2col with the GEMM; and the weight gradient of a
+one-channel layer followed by a max-pool, where the table in use has a windows kernel
+that takes the filter (AVX2 or AVX-512; rows of at most a vector, at most 6 or 7 of
+them), from the image's windows read in place or from its im2row rows. Every
+candidate computes each output in the same order, so a plan changes speed, never
+results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
 
 NNFAST_PLAN=estimate (read at import) skips all timing for a fixed rule: products
 of at least 2^20 flops run on every thread asked for, smaller ones on one; the
 elementwise kernels go parallel above 16,384 elements, pooling and dropout above
 65,536; the kernel table is the one in use; a convolution that fits takes the direct
-path. NNFAST_PLAN=measure is the default.
+path, and the windows kernel takes every weight gradient it fits. NNFAST_PLAN=measure
+is the default.
 """
 from __future__ import annotations
 
@@ -34,10 +38,12 @@ from nnfast import _kernels
 from nnfast.files import PathLike, write_atomically
 
 MODES = _kernels.PLAN_MODES
-WISDOM_FORMAT = "nnfast-wisdom-3"  # 2: the "exp" kind of elementwise kernels; 3: conv
+# 2: the "exp" kind of elementwise kernels; 3: conv; 4: conv plans name their product
+WISDOM_FORMAT = "nnfast-wisdom-4"
 _SIGNATURE_KEYS = ("isa_in_use", "dtype", "m", "n", "k", "unit_stride", "beta_zero", "n_threads")
 _CHOICE_KEYS = _SIGNATURE_KEYS + ("isa", "team", "path")
-_CONV_SIGNATURE_KEYS = ("isa_in_use", "dtype") + _kernels.CONV_SHAPE_KEYS + ("n_threads",)
+_CONV_SIGNATURE_KEYS = ("product", "isa_in_use", "dtype") + _kernels.CONV_SHAPE_KEYS + (
+    "n_threads",)
 _CONV_CHOICE_KEYS = _CONV_SIGNATURE_KEYS + ("path",)
 
 
@@ -62,9 +68,11 @@ def plans() -> List[Dict[str, Any]]:
 
 def convs() -> List[Dict[str, Any]]:
     """Every convolution plan of this process, in the order made: the signature
-    (isa_in_use, dtype, the image's c, h, w, the f filters' kh x kw, the threads its
-    GEMM may take), the path chosen ('direct' or 'gemm'), how, each path's best
-    seconds for one image (0 when not timed) and the seconds planning took."""
+    (the product, 'forward' or 'weight_gradient'; isa_in_use, dtype, the image's c,
+    h, w, the f filters' kh x kw, the threads its GEMM may take, 1 for the weight
+    gradient), the path chosen ('direct' or 'gemm' for the forward product, 'windows'
+    or 'rows' for the weight gradient), how, each path's best seconds for one image
+    (0 when not timed) and the seconds planning took."""
     return _kernels.conv_plans()
 
 
@@ -293,8 +301,11 @@ def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
 def _check_conv(plan: Any, where: str) -> Dict[str, Any]:
     """One convolution plan of a wisdom file, checked to be one this process could
     make."""
-    _check_choice(plan, where, _CONV_CHOICE_KEYS, _kernels.CONV_PATHS, ("isa_in_use",),
-                  _kernels.CONV_SHAPE_KEYS + ("n_threads",))
+    if isinstance(plan, dict) and plan.get("product") not in _kernels.CONV_PRODUCTS:
+        raise ValueError(f"{where}: product must be one of {_kernels.CONV_PRODUCTS}, "
+                         f"got {plan.get('product')!r}")
+    _check_choice(plan, where, _CONV_CHOICE_KEYS, _kernels.CONV_PATHS[plan["product"]],
+                  ("isa_in_use",), _kernels.CONV_SHAPE_KEYS + ("n_threads",))
     if plan["kh"] > plan["h"] or plan["kw"] > plan["w"]:
         raise ValueError(f"{where}: a {plan['kh']} x {plan['kw']} filter is larger than the "
                          f"{plan['h']} x {plan['w']} image")

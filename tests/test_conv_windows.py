@@ -1,0 +1,177 @@
+"""The windows kernel (csrc/gemm_ukr_vec.inc) and the weight-gradient plan.
+
+A one-channel conv layer followed by a max-pool sums its weight gradient over the
+image's windows at the pool's maxima: from the im2row rows (the gather kernel) or, where
+the table in use has a windows kernel that takes the filter (rows of at most a vector,
+at most 6 of them on AVX2 and 7 on AVX-512), from the image in place. Both must give
+the same bits, and those of the reference kernel, which has only the rows. Each case
+below trains with each path forced by an imported plan, under each SIMD ISA this CPU
+runs (one it lacks is skipped with the reason), on one and two threads.
+"""
+import json
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, _kernels, plan
+from nnfast.activations import ReLU
+from engine_checks import fresh_plans, using_arch
+
+VECTOR_BYTES = {"avx2": 32, "avx512": 64}
+MOST_ROWS = {"avx2": 6, "avx512": 7}
+
+
+@pytest.fixture(autouse=True)
+def measured_plans():
+    with fresh_plans("measure"):
+        yield
+
+
+@pytest.fixture(params=["avx2", "avx512"])
+def isa(request):
+    if request.param not in _kernels.supported_archs():
+        pytest.skip(f"this CPU cannot run the {request.param} kernels")
+    return request.param
+
+
+def _net(image, filters, kernel, pool, dtype, ties=None):
+    conv = ConvPoolLayer((filters, 1) + kernel, (1,) + image, pool, ties=ties)
+    return nnfast.Network([conv, FullyConnectedLayer(conv.n_out, 12), SoftmaxLayer(12, 10)],
+                          dtype=dtype, seed=3)
+
+
+def _force(path, image, filters, kernel, dtype):
+    """Import a plan that sends this layer's weight gradient down `path`."""
+    _kernels.put_conv_plan({"product": "weight_gradient", "isa_in_use": _kernels.get_arch(),
+                            "dtype": np.dtype(dtype).name, "c": 1, "h": image[0],
+                            "w": image[1], "f": filters, "kh": kernel[0], "kw": kernel[1],
+                            "n_threads": 1, "path": path})
+
+
+def _train(image, filters, kernel, pool, dtype, n_threads, path=None, ties=None):
+    """Two steps from a fixed start, on mini-batches of 20 (whose weight gradient sums
+    16 groups, four of two samples) and 3; the conv layer's weights and biases. Its
+    weights start a thousand times smaller than usual, so that the steps' dW are most
+    of their bits (from the usual start, one unit in the last place of dW was most
+    often lost in w's rounding), and the softmax layer's random, not zero, so that the
+    first step's dW is not zero."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, (23, image[0] * image[1]))
+    X[X < 0.3] = 0  # zeros, as in MNIST, tie the pool's windows now and then
+    labels = rng.integers(0, 10, len(X))
+    net = _net(image, filters, kernel, pool, dtype, ties)
+    net.weights[0][...] *= 1e-3
+    net.weights[2][...] = rng.standard_normal(net.weights[2].shape)
+    if path is not None:
+        _force(path, image, filters, kernel, dtype)
+    net.SGD((X.astype(dtype), labels), 1, 20, 3.0, n_threads=n_threads, progress=False)
+    return [np.array(p) for p in (net.weights[0], net.biases[0])]
+
+
+def _takes(isa, kernel, dtype):
+    return (kernel[0] <= MOST_ROWS[isa]
+            and kernel[1] * np.dtype(dtype).itemsize <= VECTOR_BYTES[isa])
+
+
+# (image, filters, kernel, pool): W4's first layer; every row width up to a vector of
+# float on AVX2 (tails of C's rows that a whole vector would pass, and do not); one to
+# six rows; pools that are not square; an odd number of maxima per filter; one filter.
+CASES = [((28, 28), 20, (5, 5), (2, 2)), ((9, 15), 3, (3, 1), (1, 3)),
+         ((10, 11), 4, (2, 2), (3, 2)), ((12, 9), 5, (4, 3), (3, 1)),
+         ((11, 12), 2, (1, 4), (1, 3)), ((13, 14), 3, (6, 6), (2, 3)),
+         ((8, 15), 1, (3, 7), (3, 3)), ((7, 17), 6, (5, 8), (3, 2)),
+         ((16, 16), 7, (5, 5), (4, 4))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0] + c[2])))
+def test_the_windows_kernel_gives_the_rows_bits(isa, case, dtype):
+    image, filters, kernel, pool = case
+    with using_arch("ref"):
+        want = _train(image, filters, kernel, pool, dtype, 1)
+    with using_arch(isa):
+        if not _takes(isa, kernel, dtype):
+            _train(image, filters, kernel, pool, dtype, 1)
+            assert [p for p in plan.convs() if p["product"] == "weight_gradient"] == []
+            return
+        for n_threads in (1, 2):
+            for path in ("rows", "windows"):
+                got = _train(image, filters, kernel, pool, dtype, n_threads, path)
+                for g, w in zip(got, want):
+                    np.testing.assert_array_equal(g, w, err_msg=f"{path}, {n_threads} threads")
+
+
+def test_the_planner_times_both_paths_once_and_keeps_the_faster(isa):
+    with using_arch(isa):
+        runs = plan.timed_runs()
+        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        [made] = [p for p in plan.convs() if p["product"] == "weight_gradient"]
+        assert made["how"] == "measured" and made["isa_in_use"] == isa
+        assert tuple(made[k] for k in ("c", "h", "w", "f", "kh", "kw", "n_threads")) == (
+            1, 28, 28, 20, 5, 5, 1)
+        seconds = made["seconds"]
+        assert seconds["rows"] > 0 and seconds["windows"] > 0
+        assert made["path"] == min(seconds, key=seconds.get)
+        assert made["planning_seconds"] > 0
+        assert plan.timed_runs() - runs >= 6  # three runs a path at least
+        count, runs = len(plan.convs()), plan.timed_runs()
+        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        assert len(plan.convs()) == count and plan.timed_runs() == runs
+
+
+def test_estimate_takes_the_windows_kernel_untimed(isa):
+    with using_arch(isa), fresh_plans("estimate"):
+        runs = plan.timed_runs()
+        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        [made] = [p for p in plan.convs() if p["product"] == "weight_gradient"]
+        assert (made["path"], made["how"]) == ("windows", "estimated")
+        assert made["seconds"] == {"rows": 0.0, "windows": 0.0}
+        assert plan.timed_runs() == runs
+
+
+def test_no_plan_where_there_is_no_choice():
+    """Several channels (W5's second layer), Theano's tie rule (its ties read the
+    rows), a filter wider than a vector of the widest ISA, or the reference kernels in
+    use: the rows, with nothing planned."""
+    rng = np.random.default_rng(1)
+    X, labels = rng.uniform(0, 1, (20, 784)).astype(np.float32), rng.integers(0, 10, 20)
+    conv1 = ConvPoolLayer((4, 1, 5, 5), (1, 28, 28), (2, 2), ReLU)
+    conv2 = ConvPoolLayer((6, 4, 5, 5), (4, 12, 12), (2, 2), ReLU)
+    net = nnfast.Network([conv1, conv2, SoftmaxLayer(conv2.n_out, 10)], seed=2)
+    with using_arch("ref"):
+        net.SGD((X, labels), 1, 10, 0.1, progress=False)
+    _train((28, 28), 3, (5, 5), (2, 2), np.float32, 1, ties="all")
+    _train((20, 30), 3, (3, 17), (2, 2), np.float32, 1)
+    net.SGD((X, labels), 1, 10, 0.1, progress=False)
+    assert [(p["c"], p["kw"]) for p in plan.convs() if p["product"] == "weight_gradient"] == [
+        (1, 5)] * (_kernels.get_arch() != "ref")  # conv1 of the last run alone
+
+
+def test_wisdom_carries_the_weight_gradient_plan(isa, tmp_path):
+    with using_arch(isa):
+        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        made = plan.convs()
+        assert {p["product"] for p in made} == {"forward", "weight_gradient"}
+        path = tmp_path / "wisdom.json"
+        plan.export_wisdom(path)
+        plan.forget()
+        plan.import_wisdom(path)
+        keys = ("product", "isa_in_use", "dtype", "c", "h", "w", "f", "kh", "kw", "n_threads",
+                "path")
+        assert [{k: p[k] for k in keys} for p in plan.convs()] == [
+            {k: p[k] for k in keys} for p in made]
+
+        wisdom = json.loads(path.read_text())
+        at = [p["product"] for p in wisdom["conv"]].index("weight_gradient")
+        before = plan.convs()
+        for change, match in [
+                ({"product": "backward"}, r"product must be one of"),
+                ({"path": "direct"}, r"path must be one of \('rows', 'windows'\)"),
+                ({"product": "forward"}, r"path must be one of \('gemm', 'direct'\)")]:
+            bad = json.loads(json.dumps(wisdom))
+            bad["conv"][at].update(change)
+            path.write_text(json.dumps(bad))
+            with pytest.raises(ValueError, match=rf"conv\[{at}\]: " + match):
+                plan.import_wisdom(path)
+        assert plan.convs() == before
