@@ -47,7 +47,8 @@ static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int 
 {
     const nnf_int ohw = (h - kh + 1) * (w - kw + 1), rows = ohw * rows_stride(c * kh * kw);
     nnf_int size = rows > 8 * c * kw * h ? rows : 8 * c * kw * h;
-    const nnf_int windows = 2 * h * ((w + 15) / 16 * 16) + 16 + WINDOWS_SLACK; /* conv.inc's */
+    /* conv.inc's windows_image: two copies, rows on lines, half a line between them */
+    const nnf_int windows = 2 * h * ((w + 15) / 16 * 16) + 16 + WINDOWS_SLACK;
     if (c == 1 && size < windows)
         size = windows;
     return size + 16;
@@ -185,12 +186,14 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #define GEMM nnf_sgemm
 #define SPARSE_GEMM nnf_ssparse_gemm
 #define WINDOWS swindows
+#define WINDOWS_WIDTH swindows_width
 #include "conv.inc"
 #undef REAL
 #undef P
 #undef GEMM
 #undef SPARSE_GEMM
 #undef WINDOWS
+#undef WINDOWS_WIDTH
 #undef DIRECT_CONV
 #undef DIRECT_CONV_RUNS
 
@@ -201,4 +204,5 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #define GEMM nnf_dgemm
 #define SPARSE_GEMM nnf_dsparse_gemm
 #define WINDOWS dwindows
+#define WINDOWS_WIDTH dwindows_width
 #include "conv.inc"

@@ -101,7 +101,8 @@ typedef struct {
     nnf_dgather_fn dgather;
     nnf_swindows_fn swindows; /* NULL: im2row and the gather kernel */
     nnf_dwindows_fn dwindows;
-    int windows_rows, windows_bytes; /* the windows kernel's most kh, and kw * sizeof(REAL) */
+    int windows_rows;                   /* the windows kernels' most kh */
+    int swindows_width, dwindows_width; /* and most kw: a vector's values */
     nnf_spack_fn spack_along_k; /* NULL: gemm.inc's scalar loop */
     nnf_sbackstep_fn sbackstep; /* NULL: the products (gemm.inc's P(backward_step)) */
     nnf_dbackstep_fn dbackstep;
@@ -110,6 +111,11 @@ typedef struct {
 } nnf_gemm_arch;
 
 extern const nnf_gemm_arch nnf_gemm_ref, nnf_gemm_avx2, nnf_gemm_avx512;
+
+/* The AVX2 table's float windows kernel, which the AVX-512 table takes too. */
+void nnf_swindows_ymm(nnf_int m, const int *start, const float *alpha, const int *idx,
+                      const int *origin, const float *b, nnf_int ldb, int kh, int kw, float *c,
+                      float beta);
 
 /* The table of the architecture chosen at import (cpu.c). */
 const nnf_gemm_arch *nnf_gemm_current(void);

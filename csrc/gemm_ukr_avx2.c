@@ -161,6 +161,13 @@ static inline void transpose8_s(__m256 r[8])
 #define VL1_SHRINK l1_shrink_avx2_d
 #include "gemm_ukr_vec.inc"
 
+void nnf_swindows_ymm(nnf_int m, const int *start, const float *alpha, const int *idx,
+                      const int *origin, const float *b, nnf_int ldb, int kh, int kw, float *c,
+                      float beta)
+{
+    nnf_swindows_avx2(m, start, alpha, idx, origin, b, ldb, kh, kw, c, beta);
+}
+
 const nnf_gemm_arch nnf_gemm_avx2 = {
     .sblock = {.mr = 6, .nr = 16, .mc = 144, .kc = NNF_GEMM_KC, .nc = 4080},
     .dblock = {.mr = 6, .nr = 8, .mc = 72, .kc = NNF_GEMM_KC, .nc = 4080},
@@ -174,7 +181,8 @@ const nnf_gemm_arch nnf_gemm_avx2 = {
     .sgather = nnf_sgather_avx2,
     .swindows = nnf_swindows_avx2,
     .windows_rows = 6,
-    .windows_bytes = 32,
+    .swindows_width = 8,
+    .dwindows_width = 4,
     .spack_along_k = nnf_spack_avx2,
     .ddot = nnf_ddot_avx2,
     .dbackstep = nnf_dbackstep_avx2,

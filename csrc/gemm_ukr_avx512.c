@@ -6,7 +6,11 @@
  * in 20 registers, and 4 units' vectors of w and their updates in 8 more (4 units
  * beat 2, 5 and 8 on W4's 100 x 2880 layer: 65-70 us a step against 79-82).
  * Packing transposes 16x16 blocks in registers.
- * The body is gemm_ukr_vec.inc, the same source as the AVX2 kernels. */
+ * The body is gemm_ukr_vec.inc, the same source as the AVX2 kernels. The float
+ * windows kernel is the AVX2 one: a window row of the book's 5 x 5 filters fills 5
+ * of a ymm's 8 lanes and would fill 5 of a zmm's 16, for as many FMAs, and a ymm
+ * load can be kept inside a cache line where a zmm load at any other offset than
+ * a line's start spans two. */
 #include "gemm_ukr.h"
 #include "tuning.h"
 
@@ -112,8 +116,6 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_MOMENTUM_UNITS 2
 #define BACKSTEP_PASS_ROWS 10
 #define GATHER_NAME nnf_sgather_avx512
-#define WINDOWS_NAME nnf_swindows_avx512
-#define WINDOWS_ROWS 7
 #define PACK_NAME nnf_spack_avx512
 #define VTRANSPOSE transpose16_s
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
@@ -152,7 +154,7 @@ static inline void transpose16_s(__m512 r[16])
 #define BACKSTEP_PASS_ROWS 10
 #define GATHER_NAME nnf_dgather_avx512
 #define WINDOWS_NAME nnf_dwindows_avx512
-#define WINDOWS_ROWS 7
+#define WINDOWS_ROWS 6
 #define GATHER_NV NNF_GATHER_VECTORS_AVX512
 #define DOT_MR 5
 #define DOT_NR 5
@@ -175,9 +177,10 @@ const nnf_gemm_arch nnf_gemm_avx512 = {
     .sbackstep = nnf_sbackstep_avx512,
     .backstep_rows = 10,
     .sgather = nnf_sgather_avx512,
-    .swindows = nnf_swindows_avx512,
-    .windows_rows = 7,
-    .windows_bytes = 64,
+    .swindows = nnf_swindows_ymm, /* the AVX2 kernel: see above */
+    .windows_rows = 6,
+    .swindows_width = 8,
+    .dwindows_width = 8,
     .spack_along_k = nnf_spack_avx512,
     .ddot = nnf_ddot_avx512,
     .dbackstep = nnf_dbackstep_avx512,

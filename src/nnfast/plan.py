@@ -11,8 +11,8 @@ and the faster kept: the forward product, where the direct convolution fits (flo
 output rows 17 to 24 wide, every tap one k-block, the AVX2 or AVX-512 table in use),
 by the direct convolution or im2col with the GEMM; and the weight gradient of a
 one-channel layer followed by a max-pool, where the table in use has a windows kernel
-that takes the filter (AVX2 or AVX-512; rows of at most a vector, at most 6 or 7 of
-them), from the image's windows read in place or from its im2row rows. Every
+that takes the filter (AVX2 or AVX-512; at most 6 rows of at most 8 floats, or of 4
+doubles on AVX2 and 8 on AVX-512), from the image's windows read in place or from its im2row rows. Every
 candidate computes each output in the same order, so a plan changes speed, never
 results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
 
