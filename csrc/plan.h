@@ -121,8 +121,9 @@ typedef struct {
  *    convolution;
  *  - the weight gradient of a conv layer followed by a max-pool, a sparse product
  *    with the image's windows at the pool's maxima, reads them from the im2row rows
- *    (the gather kernel) or, for one channel where the table in use has a windows
- *    kernel that takes the filter, from the image in place (the windows kernel).
+ *    (the gather kernel) or from the image in place: for one channel where the table
+ *    in use has a windows kernel that takes the filter (the windows kernel), for
+ *    several from the channels-last image's rows (the gather kernel).
  * Which is planned per signature: the product, the table in use, precision, shape
  * and the threads its GEMM may take (1 for the weight gradient, a sample's product
  * running on one thread). */

@@ -1,12 +1,14 @@
-"""The windows kernel (csrc/gemm_ukr_vec.inc) and the weight-gradient plan.
+"""The weight gradient's windows read in place (csrc/conv.inc) and its plan.
 
-A one-channel conv layer followed by a max-pool sums its weight gradient over the
-image's windows at the pool's maxima: from the im2row rows (the gather kernel) or, where
-the table in use has a windows kernel that takes the filter (at most 6 rows of at most
-8 floats, or of 4 doubles on AVX2 and 8 on AVX-512), from the image in place. Both must
-give the same bits, and those of the reference kernel, which has only the rows. Each case
-below trains with each path forced by an imported plan, under each SIMD ISA this CPU
-runs (one it lacks is skipped with the reason), on one and two threads.
+A conv layer followed by a max-pool sums its weight gradient over the image's windows
+at the pool's maxima: from the im2row rows (the gather kernel) or from the image in
+place. One channel takes the windows kernel (csrc/gemm_ukr_vec.inc) where the table in
+use has one that takes the filter (at most 6 rows of at most 8 floats, or of 4 doubles
+on AVX2 and 8 on AVX-512); several take the gather kernel on the channels-last image's
+rows. Both paths must give the same bits, and those of the reference kernel on the
+rows. Each case below trains with each path forced by an imported plan, under each
+SIMD ISA this CPU runs (one it lacks is skipped with the reason), on one and two
+threads.
 """
 import json
 
@@ -39,7 +41,7 @@ def isa(request):
 
 
 def _net(image, filters, kernel, pool, dtype, ties=None):
-    conv = ConvPoolLayer((filters, 1) + kernel, (1,) + image, pool, ties=ties)
+    conv = ConvPoolLayer((filters, image[0]) + kernel, image, pool, ties=ties)
     return nnfast.Network([conv, FullyConnectedLayer(conv.n_out, 12), SoftmaxLayer(12, 10)],
                           dtype=dtype, seed=3)
 
@@ -47,8 +49,8 @@ def _net(image, filters, kernel, pool, dtype, ties=None):
 def _force(path, image, filters, kernel, dtype):
     """Import a plan that sends this layer's weight gradient down `path`."""
     _kernels.put_conv_plan({"product": "weight_gradient", "isa_in_use": _kernels.get_arch(),
-                            "dtype": np.dtype(dtype).name, "c": 1, "h": image[0],
-                            "w": image[1], "f": filters, "kh": kernel[0], "kw": kernel[1],
+                            "dtype": np.dtype(dtype).name, "c": image[0], "h": image[1],
+                            "w": image[2], "f": filters, "kh": kernel[0], "kw": kernel[1],
                             "n_threads": 1, "path": path})
 
 
@@ -60,7 +62,7 @@ def _train(image, filters, kernel, pool, dtype, n_threads, path=None, ties=None)
     often lost in w's rounding), and the softmax layer's random, not zero, so that the
     first step's dW is not zero."""
     rng = np.random.default_rng(5)
-    X = rng.uniform(0, 1, (23, image[0] * image[1]))
+    X = rng.uniform(0, 1, (23, int(np.prod(image))))
     X[X < 0.3] = 0  # zeros, as in MNIST, tie the pool's windows now and then
     labels = rng.integers(0, 10, len(X))
     net = _net(image, filters, kernel, pool, dtype, ties)
@@ -72,18 +74,23 @@ def _train(image, filters, kernel, pool, dtype, n_threads, path=None, ties=None)
     return [np.array(p) for p in (net.weights[0], net.biases[0])]
 
 
-def _takes(isa, kernel, dtype):
-    return kernel[0] <= MOST_ROWS and kernel[1] <= WIDTH[isa, np.dtype(dtype).name]
+def _takes(isa, image, kernel, dtype):
+    return image[0] > 1 or (kernel[0] <= MOST_ROWS
+                            and kernel[1] <= WIDTH[isa, np.dtype(dtype).name])
 
 
 # (image, filters, kernel, pool): W4's first layer; every row width up to a vector of
 # float on AVX2 (tails of C's rows that a whole vector would pass, and do not); one to
 # six rows; pools that are not square; an odd number of maxima per filter; one filter.
-CASES = [((28, 28), 20, (5, 5), (2, 2)), ((9, 15), 3, (3, 1), (1, 3)),
-         ((10, 11), 4, (2, 2), (3, 2)), ((12, 9), 5, (4, 3), (3, 1)),
-         ((11, 12), 2, (1, 4), (1, 3)), ((13, 14), 3, (6, 6), (2, 3)),
-         ((8, 15), 1, (3, 7), (3, 3)), ((7, 17), 6, (5, 8), (3, 2)),
-         ((16, 16), 7, (5, 5), (4, 4))]
+# Then several channels: W5's second layer (rows of 100 taps: the gather kernel's
+# panels, the last shifted), rows of 8 and of 9, 7 rows.
+CASES = [((1, 28, 28), 20, (5, 5), (2, 2)), ((1, 9, 15), 3, (3, 1), (1, 3)),
+         ((1, 10, 11), 4, (2, 2), (3, 2)), ((1, 12, 9), 5, (4, 3), (3, 1)),
+         ((1, 11, 12), 2, (1, 4), (1, 3)), ((1, 13, 14), 3, (6, 6), (2, 3)),
+         ((1, 8, 15), 1, (3, 7), (3, 3)), ((1, 7, 17), 6, (5, 8), (3, 2)),
+         ((1, 16, 16), 7, (5, 5), (4, 4)), ((20, 12, 12), 40, (5, 5), (2, 2)),
+         ((2, 12, 20), 3, (3, 4), (2, 1)), ((3, 9, 10), 5, (4, 3), (3, 2)),
+         ((4, 10, 9), 2, (7, 2), (2, 2))]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
@@ -91,11 +98,12 @@ CASES = [((28, 28), 20, (5, 5), (2, 2)), ((9, 15), 3, (3, 1), (1, 3)),
 def test_the_windows_kernel_gives_the_rows_bits(isa, case, dtype):
     image, filters, kernel, pool = case
     with using_arch("ref"):
-        want = _train(image, filters, kernel, pool, dtype, 1)
+        want = _train(image, filters, kernel, pool, dtype, 1, "rows")
     with using_arch(isa):
-        if not _takes(isa, kernel, dtype):
+        if not _takes(isa, image, kernel, dtype):
             _train(image, filters, kernel, pool, dtype, 1)
-            assert [p for p in plan.convs() if p["product"] == "weight_gradient"] == []
+            assert [p for p in plan.convs()
+                    if p["product"] == "weight_gradient" and p["isa_in_use"] == isa] == []
             return
         for n_threads in (1, 2):
             for path in ("rows", "windows"):
@@ -107,7 +115,7 @@ def test_the_windows_kernel_gives_the_rows_bits(isa, case, dtype):
 def test_the_planner_times_both_paths_once_and_keeps_the_faster(isa):
     with using_arch(isa):
         runs = plan.timed_runs()
-        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        _train((1, 28, 28), 20, (5, 5), (2, 2), np.float32, 1)
         [made] = [p for p in plan.convs() if p["product"] == "weight_gradient"]
         assert made["how"] == "measured" and made["isa_in_use"] == isa
         assert tuple(made[k] for k in ("c", "h", "w", "f", "kh", "kw", "n_threads")) == (
@@ -118,41 +126,49 @@ def test_the_planner_times_both_paths_once_and_keeps_the_faster(isa):
         assert made["planning_seconds"] > 0
         assert plan.timed_runs() - runs >= 6  # three runs a path at least
         count, runs = len(plan.convs()), plan.timed_runs()
-        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        _train((1, 28, 28), 20, (5, 5), (2, 2), np.float32, 1)
         assert len(plan.convs()) == count and plan.timed_runs() == runs
 
 
 def test_estimate_takes_the_windows_kernel_untimed(isa):
     with using_arch(isa), fresh_plans("estimate"):
         runs = plan.timed_runs()
-        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        _train((1, 28, 28), 20, (5, 5), (2, 2), np.float32, 1)
         [made] = [p for p in plan.convs() if p["product"] == "weight_gradient"]
         assert (made["path"], made["how"]) == ("windows", "estimated")
         assert made["seconds"] == {"rows": 0.0, "windows": 0.0}
         assert plan.timed_runs() == runs
 
 
+def _gradient_plans():
+    return [(p["c"], p["kw"]) for p in plan.convs() if p["product"] == "weight_gradient"]
+
+
 def test_no_plan_where_there_is_no_choice():
-    """Several channels (W5's second layer), Theano's tie rule (its ties read the
-    rows), a filter wider than a vector of the widest ISA, or the reference kernels in
-    use: the rows, with nothing planned."""
+    """Theano's tie rule (its ties read the rows), one channel under a filter wider than
+    8 floats, or one channel with the reference kernels in use (no windows kernel):
+    the rows, with nothing planned. Several channels have the choice on every ISA."""
     rng = np.random.default_rng(1)
     X, labels = rng.uniform(0, 1, (20, 784)).astype(np.float32), rng.integers(0, 10, 20)
     conv1 = ConvPoolLayer((4, 1, 5, 5), (1, 28, 28), (2, 2), ReLU)
     conv2 = ConvPoolLayer((6, 4, 5, 5), (4, 12, 12), (2, 2), ReLU)
     net = nnfast.Network([conv1, conv2, SoftmaxLayer(conv2.n_out, 10)], seed=2)
+    _train((1, 28, 28), 3, (5, 5), (2, 2), np.float32, 1, ties="all")
+    _train((3, 10, 12), 3, (5, 5), (2, 2), np.float32, 1, ties="all")
+    _train((1, 20, 30), 3, (3, 17), (2, 2), np.float32, 1)
+    assert _gradient_plans() == []
     with using_arch("ref"):
         net.SGD((X, labels), 1, 10, 0.1, progress=False)
-    _train((28, 28), 3, (5, 5), (2, 2), np.float32, 1, ties="all")
-    _train((20, 30), 3, (3, 17), (2, 2), np.float32, 1)
+        assert _gradient_plans() == [(4, 5)]  # conv2's
+    plan.forget()
     net.SGD((X, labels), 1, 10, 0.1, progress=False)
-    assert [(p["c"], p["kw"]) for p in plan.convs() if p["product"] == "weight_gradient"] == [
-        (1, 5)] * (_kernels.get_arch() != "ref")  # conv1 of the last run alone
+    want = [(4, 5), (1, 5)] if _kernels.get_arch() != "ref" else [(4, 5)]
+    assert _gradient_plans() == want  # the backward pass plans conv2 first
 
 
 def test_wisdom_carries_the_weight_gradient_plan(isa, tmp_path):
     with using_arch(isa):
-        _train((28, 28), 20, (5, 5), (2, 2), np.float32, 1)
+        _train((1, 28, 28), 20, (5, 5), (2, 2), np.float32, 1)
         made = plan.convs()
         assert {p["product"] for p in made} == {"forward", "weight_gradient"}
         path = tmp_path / "wisdom.json"

@@ -9,19 +9,19 @@ here (the fork/join timed again at each epoch on several threads, the fastest ke
 Two products of a conv layer are planned too, each timed both ways on the first image
 and the faster kept: the forward product, where the direct convolution fits (float32,
 output rows 17 to 24 wide, every tap one k-block, the AVX2 or AVX-512 table in use),
-by the direct convolution or im2col with the GEMM; and the weight gradient of a
-one-channel layer followed by a max-pool, where the table in use has a windows kernel
-that takes the filter (AVX2 or AVX-512; at most 6 rows of at most 8 floats, or of 4
-doubles on AVX2 and 8 on AVX-512), from the image's windows read in place or from its im2row rows. Every
-candidate computes each output in the same order, so a plan changes speed, never
-results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
+by the direct convolution or im2col with the GEMM; and the weight gradient of a layer
+followed by a max-pool (the first-maximum tie rule), from the image's windows read in
+place or from its im2row rows, where one channel needs a windows kernel that takes the
+filter (AVX2 or AVX-512; at most 6 rows of at most 8 floats, or of 4 doubles on AVX2
+and 8 on AVX-512). Every candidate computes each output in the same order, so a plan
+changes speed, never results (FFTW's FFTW_MEASURE; its "wisdom" is export_wisdom).
 
 NNFAST_PLAN=estimate (read at import) skips all timing for a fixed rule: products
 of at least 2^20 flops run on every thread asked for, smaller ones on one; the
 elementwise kernels go parallel above 16,384 elements, pooling and dropout above
 65,536; the kernel table is the one in use; a convolution that fits takes the direct
-path, and the windows kernel takes every weight gradient it fits. NNFAST_PLAN=measure
-is the default.
+path, and every weight gradient that can reads its windows in place.
+NNFAST_PLAN=measure is the default.
 """
 from __future__ import annotations
 
