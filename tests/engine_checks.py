@@ -30,6 +30,14 @@ def fresh_plans(mode):
         plan.forget()
 
 
+def skip_unless_runs(isa):
+    """Skip the test where this CPU cannot run the named ISA's kernels."""
+    import pytest
+
+    if isa not in _kernels.supported_archs():
+        pytest.skip(f"this CPU cannot run the {isa} kernels")
+
+
 @contextlib.contextmanager
 def using_arch(name):
     """Run the block with the named micro-kernel, then restore the one in use before."""

@@ -14,7 +14,7 @@ import pytest
 import nnfast
 from nnfast import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, _kernels, kernels, oracle, plan
 from nnfast.activations import ReLU
-from engine_checks import fresh_plans, using_arch
+from engine_checks import fresh_plans, skip_unless_runs, using_arch
 
 KC = _kernels.blocking(np.float32)["kc"]
 
@@ -28,8 +28,7 @@ def measured_plans():
 @pytest.fixture(params=["avx2", "avx512"])
 def isa(request):
     """Each ISA with a direct convolution, in use for the test."""
-    if request.param not in _kernels.supported_archs():
-        pytest.skip(f"this CPU cannot run the {request.param} kernels")
+    skip_unless_runs(request.param)
     with using_arch(request.param):
         yield request.param
 

@@ -18,7 +18,7 @@ import pytest
 import nnfast
 from nnfast import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, _kernels, plan
 from nnfast.activations import ReLU
-from engine_checks import fresh_plans, using_arch
+from engine_checks import fresh_plans, skip_unless_runs, using_arch
 
 # The widest filter row the windows kernel takes: a ymm of float on both ISAs (the
 # AVX-512 table takes the AVX2 float kernel), a ymm or a zmm of double.
@@ -27,17 +27,18 @@ WIDTH = {("avx2", "float32"): 8, ("avx2", "float64"): 4,
 MOST_ROWS = 6
 
 
-@pytest.fixture(autouse=True)
-def measured_plans():
-    with fresh_plans("measure"):
-        yield
-
-
 @pytest.fixture(params=["avx2", "avx512"])
 def isa(request):
-    if request.param not in _kernels.supported_archs():
-        pytest.skip(f"this CPU cannot run the {request.param} kernels")
+    """Each ISA with a windows kernel (the test puts it in use where it needs it)."""
+    skip_unless_runs(request.param)
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def measured_plans():
+    """Each test plans afresh, by timing, and forgets its plans."""
+    with fresh_plans("measure"):
+        yield
 
 
 def _net(image, filters, kernel, pool, dtype, ties=None):
