@@ -7,7 +7,7 @@
  * runs, only where nnf_gemm_same_bits says they agree). A conv layer's forward product
  * that the direct convolution fits, and a pooled one-channel layer's weight gradient
  * that the windows kernel takes, are timed both ways by conv.c, which caches its
- * choice here (nnf_plan_time, nnf_conv_plan_add). The elementwise, pooling and
+ * choice here (nnf_conv_plan_make). The elementwise, pooling and
  * dropout kernels go parallel above a threshold derived, once, from this machine's
  * fork/join and per-element costs. No performance constant from another CPU decides.
  *
@@ -274,9 +274,20 @@ done:
     return status;
 }
 
-int nnf_conv_plan_add(const nnf_conv_plan *plan, int *path)
+int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(void *),
+                       void *const runs[NNF_CONV_PATHS])
 {
-    return conv_cache_insert(plan, 0, path);
+    nnf_conv_plan plan = {.sig = *s, .path = estimate, .how = NNF_PLAN_ESTIMATED};
+    if (nnf_plan_mode() == NNF_PLAN_MEASURE) {
+        const double start = nnf_seconds();
+        for (int p = 0; p < NNF_CONV_PATHS; p++)
+            plan.seconds[p] = nnf_plan_time(run, runs[p], INFINITY, NULL);
+        plan.path = plan.seconds[1] < plan.seconds[0] ? 1 : 0;
+        plan.how = NNF_PLAN_MEASURED;
+        plan.planning_seconds = nnf_seconds() - start;
+    }
+    int path;
+    return conv_cache_insert(&plan, 0, &path) == 0 ? path : plan.path;
 }
 
 int nnf_conv_plan_put(const nnf_conv_plan *plan) { return conv_cache_insert(plan, 1, NULL); }

@@ -149,9 +149,11 @@ typedef struct {
 
 /* 1 and the cached path for s, or 0 when s has no plan yet. */
 int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path);
-/* Caches plan unless its signature has one (then that one stays); *path is the path
- * cached. -1 when out of memory (nothing cached). */
-int nnf_conv_plan_add(const nnf_conv_plan *plan, int *path);
+/* Plans s (no plan yet) and returns its path: under NNFAST_PLAN=measure each path p
+ * timed as run(runs[p]) and the faster kept, else `estimate`. Cached unless another
+ * thread cached s first (then that plan's path). */
+int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(void *),
+                       void *const runs[NNF_CONV_PATHS]);
 
 /* The best seconds of one run of run(arg), timed as every candidate is: a warm-up
  * run, then TIMED_RUNS, each repeated until it lasts BATCH_SECONDS. When the warm-up
