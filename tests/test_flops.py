@@ -100,6 +100,12 @@ def test_efficiency_divides_by_the_measured_peak_and_threads():
     assert flops.efficiency(peak * 1e9, 2.0, n_threads=2, dtype="float64") == pytest.approx(0.25)
 
 
+def test_efficiency_takes_a_peak_measured_around_the_timing():
+    """`nnfast bench` divides by the peak it measured around its own timings."""
+    assert flops.efficiency(30e9, 2.0, n_threads=3, peak=10.0) == pytest.approx(0.5)
+    assert flops.efficiency(30e9, 2.0, n_threads=3, peak=10) == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("call, error, name", [
     (lambda: flops.epoch_flops([784, 30, 10]), TypeError, "network"),
     (lambda: flops.epoch_flops(nnfast.Network([4, 2]), 2.5), TypeError, "n_samples"),
@@ -108,6 +114,11 @@ def test_efficiency_divides_by_the_measured_peak_and_threads():
     (lambda: flops.efficiency(1e9, float("nan")), ValueError, "seconds"),
     (lambda: flops.efficiency(1e9, 1.0, n_threads=0), ValueError, "n_threads"),
     (lambda: flops.efficiency(1e9, 1.0, dtype="int8"), ValueError, "dtype"),
+    (lambda: flops.efficiency(1e9, 1.0, peak="fast"), TypeError, "peak"),
+    (lambda: flops.efficiency(1e9, 1.0, peak=True), TypeError, "peak"),
+    (lambda: flops.efficiency(1e9, 1.0, peak=0.0), ValueError, "peak"),
+    (lambda: flops.efficiency(1e9, 1.0, peak=float("inf")), ValueError, "peak"),
+    (lambda: flops.efficiency(1e9, 1.0, peak=float("nan")), ValueError, "peak"),
 ])
 def test_bad_arguments_name_themselves(call, error, name):
     with pytest.raises(error, match=name):

@@ -467,7 +467,8 @@ def cmd_bench(args) -> int:
     print(header)
     for case, mine, theirs, torch_s in zip(cases, *seconds):
         work = case.flops
-        rate = (f"{work / mine / 1e9:9.2f}{work / mine / 1e9 / (peak * threads):9.3f}" if work
+        rate = (f"{work / mine / 1e9:9.2f}"
+                f"{flops.efficiency(work, mine, threads, peak=peak):9.3f}" if work
                 else f"{'-':>9}{'-':>9}")
         line = f"{case.name:<44}{_ms(mine)}{rate}{_ms(theirs)}{theirs / mine:7.2f}x"
         if torch:

@@ -55,15 +55,23 @@ def epoch_flops(network, n_samples: int = EPOCH_SAMPLES) -> int:
 
 
 def efficiency(flops: float, seconds: float, n_threads: int = 1,
-               dtype: str = "float32") -> float:
+               dtype: str = "float32", peak: float | None = None) -> float:
     """The fraction of the machine's peak that doing `flops` in `seconds` on n_threads
-    cores achieves: (flops / seconds) / (peak_gflops(dtype) x n_threads)."""
+    cores achieves: (flops / seconds) / (peak x n_threads), peak being one core's
+    GFLOP/s: peak_gflops(dtype) unless given (a peak measured around the timing, say:
+    a core's clock moves with its load and temperature)."""
     if not seconds > 0:
         raise ValueError(f"efficiency: seconds must be > 0, got {seconds!r}")
     if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral) \
             or n_threads < 1:
         raise ValueError(f"efficiency: n_threads must be a positive int, got {n_threads!r}")
-    return flops / seconds / 1e9 / (peak_gflops(dtype) * n_threads)
+    if peak is None:
+        peak = peak_gflops(dtype)
+    elif isinstance(peak, bool) or not isinstance(peak, numbers.Real):
+        raise TypeError(f"efficiency: peak must be a number, got {type(peak).__name__}")
+    elif not 0 < peak < float("inf"):
+        raise ValueError(f"efficiency: peak must be a positive, finite GFLOP/s, got {peak!r}")
+    return flops / seconds / 1e9 / (peak * n_threads)
 
 
 def _check_network(network):
