@@ -54,12 +54,22 @@ static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int 
     return size + 16;
 }
 
-/* A thread's lists for the pooled backward's sparse products: for each of f*pooled
- * pool outputs a value and a filter (an int in a REAL's slot), max(ohw, f) + 1 list
- * starts, and the ohw windows' origins (conv.inc's window_origins). */
-static nnf_int lists_size(nnf_int f, nnf_int ohw, nnf_int pooled)
+/* A thread's lists for the pooled backward's sparse products, each an offset in
+ * REALs from the first: for each of f*pooled pool outputs a value and a filter (an
+ * int in a REAL's slot), max(ohw, f) + 1 list starts, and the ohw windows' origins
+ * (conv.inc's window_origins); then their size. */
+typedef struct {
+    nnf_int filters, starts, origins, size;
+} lists_layout;
+
+static lists_layout lists_at(nnf_int f, nnf_int ohw, nnf_int pooled)
 {
-    return 2 * f * pooled + (ohw > f ? ohw : f) + 1 + ohw;
+    lists_layout at;
+    at.filters = f * pooled;
+    at.starts = 2 * f * pooled;
+    at.origins = at.starts + (ohw > f ? ohw : f) + 1;
+    at.size = at.origins + ohw;
+    return at;
 }
 
 /* A group's partial dweights and dbias: f x k, then the f biases, on lines of their
@@ -122,7 +132,7 @@ nnf_int nnf_conv_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_
 
 /* convpool_forward: a cols buffer per thread, then a conv output per thread.
  * convpool_backward: conv_workspace_size's cols buffers and partials, then per
- * thread the lists of its sparse products (lists_size), then per thread the weights
+ * thread the lists of its sparse products (lists_at), then per thread the weights
  * with rows_stride rows, on a line. */
 nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, nnf_int f,
                                     nnf_int kh, nnf_int kw, nnf_int ph, nnf_int pw,
@@ -132,7 +142,7 @@ nnf_int nnf_convpool_workspace_size(nnf_int n, nnf_int c, nnf_int h, nnf_int w, 
     nnf_int threads = conv_threads(n, n_threads), cols = threads * buffer_size(c, h, w, kh, kw);
     nnf_int forward = cols + threads * f * oh * ow;
     nnf_int backward = nnf_conv_workspace_size(n, c, h, w, f, kh, kw, n_threads) +
-                       threads * lists_size(f, oh * ow, pooled) +
+                       threads * lists_at(f, oh * ow, pooled).size +
                        threads * (f * rows_stride(c * kh * kw) + 16);
     return forward > backward ? forward : backward;
 }
