@@ -66,7 +66,8 @@ def fashion(fashion_dir):
 
 def planned(epoch, rounds=6):
     """epoch, after running it until the planner has chosen the run's layer threads
-    (plan.TeamTrial: up to 3 chunks for each of up to 2 + layers teams), so that no
+    (plan.TeamTrial: a warm-up chunk for each of up to 2 + layers teams, then 3 timed
+    chunks each, the faster of the first two timed again beside the others), so that no
     timed round trains on a team under trial; plan.forget() first, so that each case
     plans for itself."""
     nnfast.plan.forget()

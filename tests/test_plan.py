@@ -157,11 +157,13 @@ def test_planning_a_network_is_bounded_by_runs_per_candidate():
     """Chapter 1's network at mini-batch 10 on 2 threads: each product is timed at most
     three times per candidate (at least once), at most 1 + ceil(log2 t) candidates per
     kernel table and path (t: its threads; the first layer's parts run on one each),
-    and planning again costs nothing."""
+    and planning again costs nothing. Its run leaves the network's thread trial to the
+    network's own chunks (two mini-batches of zeros would take the trial's turns)."""
     net = nnfast.Network([784, 30, 10], seed=0)
     runs = plan.timed_runs()
     made = plan.plan_network(net, 10, 2)
     assert made and all(p["how"] == "measured" for p in made)
+    assert plan.teams() == []
     tables = sum(_kernels.gemm_same_bits(_kernels.get_arch(), isa)
                  for isa in _kernels.supported_archs())
     for p in made:  # a signature with one candidate times nothing and lists none
@@ -419,19 +421,33 @@ def test_two_threads_plan_and_train_at_once(dtype):
         assert len(signatures) == len(set(signatures))  # each planned and cached once
 
 
-def test_a_team_trial_runs_each_count_three_times_then_keeps_the_faster():
-    """A chunk to warm each count up, then the faster of two timed chunks."""
+def test_a_team_trial_warms_each_count_then_takes_turns_and_keeps_the_fastest_chunk():
+    """A chunk to warm each count up, then the counts in turn, three timed chunks each,
+    of which each one's fastest counts."""
     trial = plan.TeamTrial(4)
-    for seconds in (9.0, 2.0, 2.5):  # the first chunk on a count plans and warms it
-        assert trial.team() == (4,)
-        trial.record((4,), seconds, 100)
-    for seconds in (9.0, 4.0, 3.0):  # an interrupted chunk does not decide
-        assert trial.team() == (1,)
-        trial.record((1,), seconds, 100)
+    chunks = [((4,), 9.0), ((1,), 9.0),  # the first chunk on a count plans and warms it
+              ((4,), 2.5), ((1,), 4.0), ((4,), 2.0), ((1,), 3.0),
+              ((4,), 6.0), ((1,), 3.5)]  # an interrupted chunk does not decide
+    for team, seconds in chunks:
+        assert trial.chosen is None and trial.team() == team
+        trial.record(team, seconds, 100)
     assert trial.chosen == (4,) and trial.team() == (4,)
     assert trial.seconds_per_row == {(4,): 0.02, (1,): 0.03}
     trial.record((1,), 0.1, 100)  # decided: later chunks change nothing
     assert trial.team() == (4,)
+
+
+def test_a_slow_stretch_of_the_machine_falls_on_every_candidate_alike():
+    """Two slow chunks in a row (a neighbour's load on a shared machine) were all the
+    timed chunks of the count tried then; taken in turns, each count keeps fast ones."""
+    trial = plan.TeamTrial(2)
+    chunk = 0
+    while trial.chosen is None:
+        team = trial.team()
+        seconds = {(2,): 1.0, (1,): 1.6}[team] * (3.0 if chunk in (1, 2) else 1.0)
+        trial.record(team, seconds, 10)
+        chunk += 1
+    assert trial.chosen == (2,)
 
 
 def test_a_team_trial_checks_its_thread_and_layer_counts():
@@ -449,29 +465,33 @@ def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     """One thread of four (and the thread that copies the next mini-batch) is kept
     within the margin; of two, it uses both threads, so the faster is kept."""
     trial = plan.TeamTrial(4)
-    for team, seconds in ((4, 1.0), (4, 1.0), (4, 1.0), (1, 1.0), (1, 1.04), (1, 1.05)):
-        trial.record((team,), seconds, 10)
+    _run(trial, lambda team: {(4,): 1.0, (1,): 1.04}[team])
     assert trial.chosen == (1,)
     trial = plan.TeamTrial(2)
-    for team, seconds in ((2, 1.0), (2, 1.0), (2, 1.0), (1, 1.0), (1, 1.04), (1, 1.05)):
-        trial.record((team,), seconds, 10)
+    _run(trial, lambda team: {(2,): 1.0, (1,): 1.04}[team])
     assert trial.chosen == (2,)
     trial = plan.TeamTrial(2)
-    for team, seconds in ((2, 1.0), (1, 5.0), (2, 1.0), (2, 1.0), (1, 1.0)):
-        trial.record((team,), seconds, 10)  # a chunk on the wrong count is not counted
+    trial.record((2,), 1.0, 10)  # (2,)'s warm-up
+    trial.record((2,), 1.0, 10)  # (1,)'s is due: a chunk on the wrong count is not counted
+    trial.record((1,), 5.0, 10)  # (1,)'s warm-up
+    assert trial.seconds_per_row == {} and trial.team() == (2,)
+    trial.record((2,), 1.0, 10)
     assert trial.seconds_per_row == {(2,): 0.1} and trial.team() == (1,)
 
 
 def _run(trial, seconds_of):
-    """Records three chunks of 10 rows for each team the trial asks for, the timed
-    ones taking seconds_of(team) and a second longer, until it chooses."""
-    tried = []
+    """Records each chunk of 10 rows the trial asks for until it chooses: a team's
+    first (its warm-up) takes 99 s, its timed ones seconds_of(team) and 1, 0 and 2 s
+    more in turn. Returns the teams in the order first asked for."""
+    tried, chunks = [], {}
     while trial.chosen is None:
         team = trial.team()
-        tried.append(team)
-        trial.record(team, 99.0, 10)  # the warm-up chunk
-        trial.record(team, seconds_of(team) + 1.0, 10)
-        trial.record(team, seconds_of(team), 10)
+        n = chunks.get(team, 0)
+        chunks[team] = n + 1
+        if n == 0:
+            tried.append(team)
+        trial.record(team, 99.0 if n == 0 else seconds_of(team) + (1.0, 0.0, 2.0)[(n - 1) % 3],
+                     10)
     return tried
 
 

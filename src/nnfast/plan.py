@@ -30,7 +30,7 @@ import json
 import os
 import platform
 import threading
-from typing import Any, Dict, Hashable, List, Optional, Tuple
+from typing import Any, Dict, Hashable, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -111,19 +111,21 @@ class TeamTrial:
     split its weights differently (the forward by rows of w, BP2 on one thread) moves
     them between the cores' caches at every step, which can cost more than the split
     saves. So the run's threads are planned too, per layer, where they are used: the
-    first chunks run every layer on all the threads asked for, then every layer on
-    one, then, from the faster of the two, each layer in turn on the other count.
-    Each candidate gets a chunk to plan and warm up, then two timed chunks, of which
-    the faster counts (a chunk is tens of milliseconds: one interruption should not
-    decide). The rest of the run, and every later run of the same network shape,
-    mini-batch size and thread count in this process, uses the fastest per row (the
-    fewest threads in all unless more are 5% faster; every layer on one thread of a
-    run of several counts one more, the engine's second thread, which copies the
-    next mini-batch meanwhile). The weights do not depend on it: they are the same
-    bits on any thread count."""
+    first chunks run every layer on all the threads asked for and every layer on one,
+    then, from the faster of the two, each layer in turn on the other count, the
+    faster of the two timed again beside them. Each candidate gets a chunk to plan
+    and warm up; then the candidates of a round take turns, TIMED_ROUNDS timed chunks
+    each, and each one's fastest counts: a chunk is tens of milliseconds, and a slow
+    stretch of a shared machine (seconds of a neighbour's load) then falls on all the
+    candidates alike, not on the one that happened to be timed then. The rest of the
+    run, and every later run of the same network shape, mini-batch size and thread
+    count in this process, uses the fastest per row (the fewest threads in all unless
+    more are 5% faster; every layer on one thread of a run of several counts one
+    more, the engine's second thread, which copies the next mini-batch meanwhile).
+    The weights do not depend on it: they are the same bits on any thread count."""
 
     MARGIN = 0.05
-    TIMED_CHUNKS = 2
+    TIMED_ROUNDS = 3
 
     def __init__(self, n_threads: int, n_layers: int = 1) -> None:
         n_threads = _kernels.check_threads(n_threads)
@@ -133,17 +135,24 @@ class TeamTrial:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
         self.n_threads, self.n_layers = n_threads, n_layers
         self.candidates: List[Team] = [(n_threads,) * n_layers, (1,) * n_layers]
-        self.seconds_per_row: Dict[Team, float] = {}
-        self.chunks_run = 0  # of the candidate being tried
-        self._best = 0.0  # its best seconds per row so far
+        self.seconds_per_row: Dict[Team, float] = {}  # each timed team's fastest chunk
         self.chosen: Optional[Team] = None
+        self._warm: Set[Team] = set()
+        self._flipped = False
+        self._schedule: List[Tuple[Team, bool]] = self._round(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
+
+    def _round(self, teams: List[Team]) -> List[Tuple[Team, bool]]:
+        """The chunks of a round, (team, timed): a warm-up for each team not yet run,
+        then the teams in turn, TIMED_ROUNDS times."""
+        return ([(t, False) for t in teams if t not in self._warm]
+                + [(t, True) for _ in range(self.TIMED_ROUNDS) for t in teams])
 
     def team(self) -> Team:
         """Each layer's thread count for the next chunk."""
         if self.chosen is not None:
             return self.chosen
-        return self.candidates[len(self.seconds_per_row)]
+        return self._schedule[0][0]
 
     def record(self, team: Team, seconds: float, rows: int) -> None:
         """A chunk of `rows` rows took `seconds` with the layers on `team` threads."""
@@ -153,24 +162,28 @@ class TeamTrial:
     def _record(self, team: Team, seconds: float, rows: int) -> None:
         if self.chosen is not None or team != self.team() or rows <= 0:
             return
-        self.chunks_run += 1
-        if self.chunks_run < 2:  # the first chunk plans and warms this team's products
+        _, timed = self._schedule.pop(0)
+        if timed:
+            per_row = seconds / rows
+            self.seconds_per_row[team] = min(self.seconds_per_row.get(team, per_row), per_row)
+        else:  # the first chunk on a team plans and warms its products
+            self._warm.add(team)
+        if self._schedule:
             return
-        per_row = seconds / rows
-        self._best = per_row if self.chunks_run == 2 else min(self._best, per_row)
-        if self.chunks_run < 1 + self.TIMED_CHUNKS:
-            return
-        self.seconds_per_row[team] = self._best
-        self.chunks_run = 0
-        if len(self.seconds_per_row) == 2 and self.n_layers > 1:
+        if not self._flipped and self.n_layers > 1:
+            self._flipped = True
             best = self._fastest()
+            flips = []
             for i in range(self.n_layers):
                 other = 1 if best[i] > 1 else self.n_threads
                 flipped = best[:i] + (other,) + best[i + 1:]
                 if flipped not in self.candidates:
-                    self.candidates.append(flipped)
-        if len(self.seconds_per_row) == len(self.candidates):
-            self.chosen = self._fastest()
+                    flips.append(flipped)
+            if flips:
+                self.candidates += flips
+                self._schedule = self._round([best] + flips)
+                return
+        self.chosen = self._fastest()
 
     def _threads_in_all(self, team: Team) -> int:
         """Each layer's threads, plus the thread that copies the next mini-batch where
@@ -196,10 +209,17 @@ _teams: Dict[Hashable, TeamTrial] = {}
 _teams_lock = threading.Lock()
 
 
+# plan_network's run, on the calling thread: it plans the products on all the threads
+# and leaves the trial to the network's own chunks (its two mini-batches of zeros
+# would otherwise take the trial's turns).
+_planning = threading.local()
+
+
 def team_trial(key: Hashable, n_threads: int, n_layers: int) -> Optional[TeamTrial]:
     """The trial of a run keyed by key (what it trains and how), or None when there is
-    nothing to choose: one thread, or the estimate mode, which uses them all."""
-    if n_threads < 2 or mode() == "estimate":
+    nothing to choose: one thread, or the estimate mode, which uses them all (as does
+    plan_network's run)."""
+    if n_threads < 2 or mode() == "estimate" or getattr(_planning, "network", False):
         return None
     with _teams_lock:
         return _teams.setdefault((key, n_threads), TeamTrial(n_threads, n_layers))
@@ -371,8 +391,9 @@ def plan_network(net: Any, mini_batch_size: int = 10, n_threads: Optional[int] =
         List[Dict[str, Any]]:
     """Plan every product and kernel a network runs to train with mini_batch_size on
     n_threads (and to evaluate): one epoch of two mini-batches of zeros on a copy of
-    the network, then a forward pass. Returns the plans this made (signatures already
-    planned are not planned again)."""
+    the network, every layer on all the threads, then a forward pass. Returns the
+    plans this made (signatures already planned are not planned again). The run's
+    thread count per layer (TeamTrial) is left to the network's own chunks."""
     from nnfast.checks import check_int
 
     mini_batch_size = check_int(mini_batch_size, "mini_batch_size", minimum=1)
@@ -381,7 +402,11 @@ def plan_network(net: Any, mini_batch_size: int = 10, n_threads: Optional[int] =
     scratch = copy.deepcopy(net)
     X = np.zeros((2 * mini_batch_size, scratch.sizes[0]), dtype=scratch.dtype)
     labels = np.zeros(len(X), dtype=np.int64)
-    scratch.SGD((X, labels), 1, mini_batch_size, 0.1, n_threads=threads, progress=False)
+    _planning.network = True
+    try:
+        scratch.SGD((X, labels), 1, mini_batch_size, 0.1, n_threads=threads, progress=False)
+    finally:
+        _planning.network = False
     scratch._forward(X, threads)
     return [p for p in plans() if _signature(p) not in before]
 
