@@ -30,7 +30,7 @@ import json
 import os
 import platform
 import threading
-from typing import Any, Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 import numpy as np
 
@@ -137,15 +137,13 @@ class TeamTrial:
         self.candidates: List[Team] = [(n_threads,) * n_layers, (1,) * n_layers]
         self.seconds_per_row: Dict[Team, float] = {}  # each timed team's fastest chunk
         self.chosen: Optional[Team] = None
-        self._warm: Set[Team] = set()
-        self._flipped = False
         self._schedule: List[Tuple[Team, bool]] = self._round(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
 
     def _round(self, teams: List[Team]) -> List[Tuple[Team, bool]]:
-        """The chunks of a round, (team, timed): a warm-up for each team not yet run,
+        """The chunks of a round, (team, timed): a warm-up for each team not yet timed,
         then the teams in turn, TIMED_ROUNDS times."""
-        return ([(t, False) for t in teams if t not in self._warm]
+        return ([(t, False) for t in teams if t not in self.seconds_per_row]
                 + [(t, True) for _ in range(self.TIMED_ROUNDS) for t in teams])
 
     def team(self) -> Team:
@@ -163,15 +161,12 @@ class TeamTrial:
         if self.chosen is not None or team != self.team() or rows <= 0:
             return
         _, timed = self._schedule.pop(0)
-        if timed:
+        if timed:  # (a warm-up chunk, a team's first, plans and warms its products)
             per_row = seconds / rows
             self.seconds_per_row[team] = min(self.seconds_per_row.get(team, per_row), per_row)
-        else:  # the first chunk on a team plans and warms its products
-            self._warm.add(team)
         if self._schedule:
             return
-        if not self._flipped and self.n_layers > 1:
-            self._flipped = True
+        if len(self.candidates) == 2 and self.n_layers > 1:  # the first round is done
             best = self._fastest()
             flips = []
             for i in range(self.n_layers):
