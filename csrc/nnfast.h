@@ -272,6 +272,9 @@ typedef struct {
     int n_threads;
     /* the threads of each layer's kernels, at most n_threads; 0: n_threads */
     int layer_threads[NNF_MAX_LAYERS];
+    /* a dense first layer on a team splits the mini-batch's rows, not its units
+     * (engine_dense.inc, P(splits_by_units)) */
+    int first_by_rows;
     unsigned long long seed; /* of the dropout masks */
     double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
 } nnf_shyper;
@@ -298,6 +301,9 @@ typedef struct {
     int n_threads;
     /* the threads of each layer's kernels, at most n_threads; 0: n_threads */
     int layer_threads[NNF_MAX_LAYERS];
+    /* a dense first layer on a team splits the mini-batch's rows, not its units
+     * (engine_dense.inc, P(splits_by_units)) */
+    int first_by_rows;
     unsigned long long seed; /* of the dropout masks */
     double *grad_norms;      /* if not NULL: += |dC/db| per layer per mini-batch */
 } nnf_dhyper;

@@ -423,20 +423,26 @@ def test_two_threads_plan_and_train_at_once(dtype):
         assert len(signatures) == len(set(signatures))
 
 
+def _runs(*teams):
+    """plan.Run of each team: every layer's count, the first layer split by units."""
+    return [plan.Run(team) for team in teams]
+
+
 def test_a_team_trial_warms_each_count_then_takes_turns_and_keeps_the_fastest_chunk():
     """A chunk to warm each count up, then the counts in turn, three timed chunks each,
     of which each one's fastest counts."""
     trial = plan.TeamTrial(4)
-    chunks = [((4,), 9.0), ((1,), 9.0),  # the first chunk on a count plans and warms it
-              ((4,), 2.5), ((1,), 4.0), ((4,), 2.0), ((1,), 3.0),
-              ((4,), 6.0), ((1,), 3.5)]  # an interrupted chunk does not decide
-    for team, seconds in chunks:
-        assert trial.chosen is None and trial.team() == team
-        trial.record(team, seconds, 100)
-    assert trial.chosen == (4,) and trial.team() == (4,)
-    assert trial.seconds_per_row == {(4,): 0.02, (1,): 0.03}
-    trial.record((1,), 0.1, 100)  # decided: later chunks change nothing
-    assert trial.team() == (4,)
+    four, one = _runs((4,), (1,))
+    chunks = [(four, 9.0), (one, 9.0),  # the first chunk on a count plans and warms it
+              (four, 2.5), (one, 4.0), (four, 2.0), (one, 3.0),
+              (four, 6.0), (one, 3.5)]  # an interrupted chunk does not decide
+    for run, seconds in chunks:
+        assert trial.chosen is None and trial.team() == run
+        trial.record(run, seconds, 100)
+    assert trial.chosen == four and trial.team() == four
+    assert trial.seconds_per_row == {four: 0.02, one: 0.03}
+    trial.record(one, 0.1, 100)  # decided: later chunks change nothing
+    assert trial.team() == four
 
 
 def test_a_slow_stretch_of_the_machine_falls_on_every_candidate_alike():
@@ -445,11 +451,11 @@ def test_a_slow_stretch_of_the_machine_falls_on_every_candidate_alike():
     trial = plan.TeamTrial(2)
     chunk = 0
     while trial.chosen is None:
-        team = trial.team()
-        seconds = {(2,): 1.0, (1,): 1.6}[team] * (3.0 if chunk in (1, 2) else 1.0)
-        trial.record(team, seconds, 10)
+        run = trial.team()
+        seconds = {(2,): 1.0, (1,): 1.6}[run.layer_threads] * (3.0 if chunk in (1, 2) else 1.0)
+        trial.record(run, seconds, 10)
         chunk += 1
-    assert trial.chosen == (2,)
+    assert trial.chosen == plan.Run((2,))
 
 
 def test_a_team_trial_checks_its_thread_and_layer_counts():
@@ -461,38 +467,41 @@ def test_a_team_trial_checks_its_thread_and_layer_counts():
         plan.TeamTrial(2, 2.0)
     with pytest.raises(ValueError, match="n_layers must be >= 1"):
         plan.TeamTrial(2, 0)
+    with pytest.raises(TypeError, match="first_splits_rows must be a bool, got int"):
+        plan.TeamTrial(2, 2, 1)
 
 
 def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     """One thread of four (and the thread that copies the next mini-batch) is kept
     within the margin; of two, it uses both threads, so the faster is kept."""
+    two, one = _runs((2,), (1,))
     trial = plan.TeamTrial(4)
-    _run(trial, lambda team: {(4,): 1.0, (1,): 1.04}[team])
-    assert trial.chosen == (1,)
+    _run(trial, lambda run: {(4,): 1.0, (1,): 1.04}[run.layer_threads])
+    assert trial.chosen == one
     trial = plan.TeamTrial(2)
-    _run(trial, lambda team: {(2,): 1.0, (1,): 1.04}[team])
-    assert trial.chosen == (2,)
+    _run(trial, lambda run: {(2,): 1.0, (1,): 1.04}[run.layer_threads])
+    assert trial.chosen == two
     trial = plan.TeamTrial(2)
-    trial.record((2,), 1.0, 10)  # (2,)'s warm-up
-    trial.record((2,), 1.0, 10)  # (1,)'s is due: a chunk on the wrong count is not counted
-    trial.record((1,), 5.0, 10)  # (1,)'s warm-up
-    assert trial.seconds_per_row == {} and trial.team() == (2,)
-    trial.record((2,), 1.0, 10)
-    assert trial.seconds_per_row == {(2,): 0.1} and trial.team() == (1,)
+    trial.record(two, 1.0, 10)  # (2,)'s warm-up
+    trial.record(two, 1.0, 10)  # (1,)'s is due: a chunk on the wrong count is not counted
+    trial.record(one, 5.0, 10)  # (1,)'s warm-up
+    assert trial.seconds_per_row == {} and trial.team() == two
+    trial.record(two, 1.0, 10)
+    assert trial.seconds_per_row == {two: 0.1} and trial.team() == one
 
 
 def _run(trial, seconds_of):
-    """Records each chunk of 10 rows the trial asks for until it chooses: a team's
-    first (its warm-up) takes 99 s, its timed ones seconds_of(team) and 1, 0 and 2 s
-    more in turn. Returns the teams in the order first asked for."""
+    """Records each chunk of 10 rows the trial asks for until it chooses: a run's
+    first (its warm-up) takes 99 s, its timed ones seconds_of(run) and 1, 0 and 2 s
+    more in turn. Returns the runs in the order first asked for."""
     tried, chunks = [], {}
     while trial.chosen is None:
-        team = trial.team()
-        n = chunks.get(team, 0)
-        chunks[team] = n + 1
+        run = trial.team()
+        n = chunks.get(run, 0)
+        chunks[run] = n + 1
         if n == 0:
-            tried.append(team)
-        trial.record(team, 99.0 if n == 0 else seconds_of(team) + (1.0, 0.0, 2.0)[(n - 1) % 3],
+            tried.append(run)
+        trial.record(run, 99.0 if n == 0 else seconds_of(run) + (1.0, 0.0, 2.0)[(n - 1) % 3],
                      10)
     return tried
 
@@ -503,19 +512,38 @@ def test_a_team_trial_then_tries_each_layer_on_the_other_count():
     trial = plan.TeamTrial(2, 3)
     # A layer on two threads saves 1 s, but the middle one costs 3 s more there.
     cost = {0: -1.0, 1: 3.0, 2: -1.0}
-    tried = _run(trial, lambda team: 10 + sum(cost[i] for i, t in enumerate(team) if t == 2))
-    assert tried == [(2, 2, 2), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2)]
-    assert trial.chosen == (2, 1, 1)  # (2, 1, 2) was never tried: one flip at a time
+    tried = _run(trial, lambda run: 10 + sum(cost[i] for i, t in enumerate(run.layer_threads)
+                                             if t == 2))
+    assert tried == _runs((2, 2, 2), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2))
+    assert trial.chosen == plan.Run((2, 1, 1))  # (2, 1, 2) was never tried: one flip at a time
     assert trial.as_dict()["chosen"] == [2, 1, 1]
-    assert {"layer_threads": [1, 2, 1], "seconds": 1.3} in trial.as_dict()["seconds_per_row"]
+    assert {"layer_threads": [1, 2, 1], "first_by_rows": False,
+            "seconds": 1.3} in trial.as_dict()["seconds_per_row"]
 
 
 def test_a_team_trial_prefers_fewer_threads_in_all_within_the_margin():
     trial = plan.TeamTrial(4, 2)
-    tried = _run(trial, lambda team: {(4, 4): 1.0, (1, 1): 2.0, (1, 4): 1.02,
-                                      (4, 1): 1.2}[team])
-    assert tried == [(4, 4), (1, 1), (1, 4), (4, 1)]
-    assert trial.chosen == (1, 4)
+    tried = _run(trial, lambda run: {(4, 4): 1.0, (1, 1): 2.0, (1, 4): 1.02,
+                                     (4, 1): 1.2}[run.layer_threads])
+    assert tried == _runs((4, 4), (1, 1), (1, 4), (4, 1))
+    assert trial.chosen == plan.Run((1, 4))
+
+
+def test_a_team_trial_times_a_dense_first_layer_split_by_rows_too():
+    """Where the first layer can split the mini-batch's rows, the first round times
+    that beside the two uniform teams; the flips of the fastest keep its split while
+    the first layer has a team (on one thread it splits nothing)."""
+    trial = plan.TeamTrial(2, 2, first_splits_rows=True)
+    by_rows = plan.Run((2, 2), True)
+    # The rows split saves 2 s on two threads; the output layer's second thread 0.5 s.
+    tried = _run(trial, lambda run: 10 - 2 * run.first_by_rows
+                 - 0.5 * (run.layer_threads[1] == 2) - 1.0 * (run.layer_threads[0] == 2))
+    assert tried == [plan.Run((2, 2)), plan.Run((1, 1)), by_rows, plan.Run((1, 2)),
+                     plan.Run((2, 1), True)]
+    assert trial.chosen == by_rows
+    assert trial.as_dict()["chosen"] == [2, 2] and trial.as_dict()["first_by_rows"] is True
+    assert {"layer_threads": [1, 2], "first_by_rows": False,
+            "seconds": 0.95} in trial.as_dict()["seconds_per_row"]
 
 
 def _conv_net(dtype):
@@ -563,9 +591,9 @@ def test_bad_layer_threads_are_refused_before_training(layer_threads):
 def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bits(
         monkeypatch):
     """A run on two threads times its chunks with every layer on two threads, on one,
-    and each layer flipped, and keeps the fastest for the rest of the run and for
-    later runs of its shape; the weights are those of a one-thread run (estimate
-    mode tries nothing)."""
+    on two with the first layer split by rows, and each layer flipped, and keeps the
+    fastest for the rest of the run and for later runs of its shape; the weights are
+    those of a one-thread run (estimate mode tries nothing)."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e7)  # about 80 rows a chunk
     rng = np.random.default_rng(3)
     X = rng.random((3000, 400), dtype=np.float32)
@@ -579,8 +607,8 @@ def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bi
     (trial,) = plan.teams()
     assert trial["n_threads"] == 2 and trial["n_layers"] == 2
     assert trial["chosen"] in ([1, 1], [1, 2], [2, 1], [2, 2])
-    tried = [t["layer_threads"] for t in trial["seconds_per_row"]]
-    assert tried[:2] == [[2, 2], [1, 1]] and len(tried) == 4
+    tried = [(t["layer_threads"], t["first_by_rows"]) for t in trial["seconds_per_row"]]
+    assert tried[:3] == [([2, 2], False), ([1, 1], False), ([2, 2], True)] and len(tried) == 5
     plan.forget()
     assert plan.teams() == []
     plan.set_mode("estimate")

@@ -107,6 +107,7 @@ cdef extern from "nnfast.h" nogil:
         nnf_int n
         int regularization, n_threads
         int layer_threads[16]
+        int first_by_rows
         unsigned long long seed
         double *grad_norms
     ctypedef struct nnf_dlayer:
@@ -127,6 +128,7 @@ cdef extern from "nnfast.h" nogil:
         nnf_int n
         int regularization, n_threads
         int layer_threads[16]
+        int first_by_rows
         unsigned long long seed
         double *grad_norms
 

@@ -229,6 +229,7 @@ cdef inline nnf_shyper as_float(const nnf_dhyper *hp) noexcept nogil:
     sh.regularization, sh.n_threads, sh.seed = hp.regularization, hp.n_threads, hp.seed
     sh.grad_norms = hp.grad_norms
     sh.layer_threads = hp.layer_threads
+    sh.first_by_rows = hp.first_by_rows
     return sh
 
 

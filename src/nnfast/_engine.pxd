@@ -24,4 +24,5 @@ cdef class Engine:
                           int n_threads, bint training=*) except *
     cdef int _hyper(self, nnf_dhyper *hp, double eta, double lmbda, double momentum,
                     nnf_int n, str regularization, int n_threads, unsigned long long seed,
-                    cnp.ndarray grad_norms, object layer_threads=*) except -1
+                    cnp.ndarray grad_norms, object layer_threads=*,
+                    object first_by_rows=*) except -1

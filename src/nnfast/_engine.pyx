@@ -120,11 +120,17 @@ cdef class Engine:
 
     cdef int _hyper(self, nnf_dhyper *hp, double eta, double lmbda, double momentum,
                     nnf_int n, str regularization, int n_threads, unsigned long long seed,
-                    cnp.ndarray grad_norms, object layer_threads=None) except -1:
+                    cnp.ndarray grad_norms, object layer_threads=None,
+                    object first_by_rows=False) except -1:
         """Fills the hyper-parameters (in double; nnf.as_float rounds them for float).
-        layer_threads, if not None, is each layer's thread count (1 to n_threads)."""
+        layer_threads, if not None, is each layer's thread count (1 to n_threads);
+        first_by_rows, a bool, has a dense first layer on a team split its rows."""
         cdef double *norms = NULL
         cdef int i, n_layers = len(self.sizes) - 1
+        if not isinstance(first_by_rows, bool):
+            raise TypeError("engine: first_by_rows must be a bool, "
+                            f"got {type(first_by_rows).__name__}")
+        hp.first_by_rows = first_by_rows
         for i in range(NNF_MAX_LAYERS):
             hp.layer_threads[i] = 0
         if layer_threads is not None:
@@ -149,11 +155,14 @@ cdef class Engine:
                     cnp.ndarray[cnp.int64_t, ndim=1] perm, nnf_int mini_batch_size,
                     double eta, double lmbda, double momentum, nnf_int n, str regularization,
                     cnp.ndarray work, int n_threads, unsigned long long seed=0,
-                    cnp.ndarray grad_norms=None, layer_threads=None, codes=None):
+                    cnp.ndarray grad_norms=None, layer_threads=None, codes=None,
+                    first_by_rows=False):
         """Train on the rows perm (indices into x and labels), mini-batch by mini-batch.
         With grad_norms (float64, one per layer), add each mini-batch's |dC/db| to it.
         layer_threads, one count per layer (1 to n_threads), runs each layer's kernels
         on its own number of threads; without it every layer runs on n_threads.
+        first_by_rows has a dense first layer on a team split the mini-batch's rows
+        rather than its units (the same bits either way).
         codes, x's values as bytes (byte_codes(x): a (codes, scale) pair), has the
         mini-batches gathered from the bytes: the same values, a quarter of the reads."""
         if self.snet.cost == NNF_COST_CALLER:
@@ -175,7 +184,7 @@ cdef class Engine:
             bytes_of_x = <const unsigned char *>cnp.PyArray_DATA(byte_rows)
         cdef nnf_dhyper hp
         self._hyper(&hp, eta, lmbda, momentum, n, regularization, n_threads, seed, grad_norms,
-                    layer_threads)
+                    layer_threads, first_by_rows)
         with nogil:
             nnf.train_chunk(self.f64, &self.snet, &self.dnet, &hp, cnp.PyArray_DATA(x), ldx,
                             bytes_of_x, scale, <long long *>cnp.PyArray_DATA(labels),

@@ -30,7 +30,7 @@ import json
 import os
 import platform
 import threading
-from typing import Any, Dict, Hashable, List, Optional, Tuple
+from typing import Any, Dict, Hashable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -102,8 +102,17 @@ def forget() -> None:
 Team = Tuple[int, ...]  # the threads of each layer's kernels
 
 
+class Run(NamedTuple):
+    """How a training run uses its threads: each layer's count, and whether a dense
+    first layer on several splits the mini-batch's rows among them (each thread
+    copying its share, the products split as planned) rather than its units (each
+    thread copying every row for its units' z and rows of w)."""
+    layer_threads: Team
+    first_by_rows: bool = False
+
+
 class TeamTrial:
-    """How many threads each layer of a training run uses, measured on its own chunks.
+    """How a training run uses its threads, measured on its own chunks.
 
     Each product is planned alone, its team kept awake and its operands where its
     last timing left them. Inside a run neither holds: between stretches of
@@ -111,9 +120,10 @@ class TeamTrial:
     split its weights differently (the forward by rows of w, BP2 on one thread) moves
     them between the cores' caches at every step, which can cost more than the split
     saves. So the run's threads are planned too, per layer, where they are used: the
-    first chunks run every layer on all the threads asked for and every layer on one,
-    then, from the faster of the two, each layer in turn on the other count, the
-    faster of the two timed again beside them. Each candidate gets a chunk to plan
+    first chunks run every layer on all the threads asked for and every layer on one
+    (and, where the first layer can split its rows, every layer on all with the first
+    split so), then, from the fastest of those, each layer in turn on the other
+    count, the fastest timed again beside them. Each candidate gets a chunk to plan
     and warm up; then the candidates of a round take turns, TIMED_ROUNDS timed chunks
     each, and each one's fastest counts: a chunk is tens of milliseconds, and a slow
     stretch of a shared machine (seconds of a neighbour's load) then falls on all the
@@ -122,82 +132,96 @@ class TeamTrial:
     count in this process, uses the fastest per row (the fewest threads in all unless
     more are 5% faster; every layer on one thread of a run of several counts one
     more, the engine's second thread, which copies the next mini-batch meanwhile).
-    The weights do not depend on it: they are the same bits on any thread count."""
+    The weights do not depend on it: they are the same bits on any thread count and
+    either split."""
 
     MARGIN = 0.05
     TIMED_ROUNDS = 3
 
-    def __init__(self, n_threads: int, n_layers: int = 1) -> None:
+    def __init__(self, n_threads: int, n_layers: int = 1, first_splits_rows: bool = False) -> None:
         n_threads = _kernels.check_threads(n_threads)
         if isinstance(n_layers, bool) or not isinstance(n_layers, int):
             raise TypeError(f"n_layers must be an int, got {type(n_layers).__name__}")
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        if not isinstance(first_splits_rows, bool):
+            raise TypeError("first_splits_rows must be a bool, "
+                            f"got {type(first_splits_rows).__name__}")
         self.n_threads, self.n_layers = n_threads, n_layers
-        self.candidates: List[Team] = [(n_threads,) * n_layers, (1,) * n_layers]
-        self.seconds_per_row: Dict[Team, float] = {}  # each timed team's fastest chunk
-        self.chosen: Optional[Team] = None
-        self._schedule: List[Tuple[Team, bool]] = self._round(self.candidates)
+        self.first_splits_rows = first_splits_rows and n_threads > 1
+        self.candidates: List[Run] = [Run((n_threads,) * n_layers), Run((1,) * n_layers)]
+        if self.first_splits_rows:
+            self.candidates.append(Run((n_threads,) * n_layers, True))
+        self.seconds_per_row: Dict[Run, float] = {}  # each timed candidate's fastest chunk
+        self.chosen: Optional[Run] = None
+        self._schedule: List[Tuple[Run, bool]] = self._round(self.candidates)
+        self._first_round = len(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
 
-    def _round(self, teams: List[Team]) -> List[Tuple[Team, bool]]:
-        """The chunks of a round, (team, timed): a warm-up for each team not yet timed,
-        then the teams in turn, TIMED_ROUNDS times."""
-        return ([(t, False) for t in teams if t not in self.seconds_per_row]
-                + [(t, True) for _ in range(self.TIMED_ROUNDS) for t in teams])
+    def _round(self, runs: List[Run]) -> List[Tuple[Run, bool]]:
+        """The chunks of a round, (run, timed): a warm-up for each run not yet timed,
+        then the runs in turn, TIMED_ROUNDS times."""
+        return ([(r, False) for r in runs if r not in self.seconds_per_row]
+                + [(r, True) for _ in range(self.TIMED_ROUNDS) for r in runs])
 
-    def team(self) -> Team:
-        """Each layer's thread count for the next chunk."""
+    def team(self) -> Run:
+        """How the next chunk runs."""
         if self.chosen is not None:
             return self.chosen
         return self._schedule[0][0]
 
-    def record(self, team: Team, seconds: float, rows: int) -> None:
-        """A chunk of `rows` rows took `seconds` with the layers on `team` threads."""
+    def record(self, run: Run, seconds: float, rows: int) -> None:
+        """A chunk of `rows` rows took `seconds`, run so."""
         with self._lock:
-            self._record(tuple(team), seconds, rows)
+            self._record(Run(tuple(run.layer_threads), bool(run.first_by_rows)), seconds, rows)
 
-    def _record(self, team: Team, seconds: float, rows: int) -> None:
-        if self.chosen is not None or team != self.team() or rows <= 0:
+    def _record(self, run: Run, seconds: float, rows: int) -> None:
+        if self.chosen is not None or run != self.team() or rows <= 0:
             return
         _, timed = self._schedule.pop(0)
-        if timed:  # (a warm-up chunk, a team's first, plans and warms its products)
+        if timed:  # (a warm-up chunk, a run's first, plans and warms its products)
             per_row = seconds / rows
-            self.seconds_per_row[team] = min(self.seconds_per_row.get(team, per_row), per_row)
+            self.seconds_per_row[run] = min(self.seconds_per_row.get(run, per_row), per_row)
         if self._schedule:
             return
-        if len(self.candidates) == 2 and self.n_layers > 1:  # the first round is done
-            best = self._fastest()
+        if len(self.candidates) == self._first_round and self.n_layers > 1:
+            best = self._fastest()  # the first round is done
             flips = []
             for i in range(self.n_layers):
-                other = 1 if best[i] > 1 else self.n_threads
-                flipped = best[:i] + (other,) + best[i + 1:]
-                if flipped not in self.candidates:
-                    flips.append(flipped)
+                threads = best.layer_threads
+                other = 1 if threads[i] > 1 else self.n_threads
+                flipped = threads[:i] + (other,) + threads[i + 1:]
+                # A first layer on one thread splits nothing.
+                run = Run(flipped, best.first_by_rows and flipped[0] > 1)
+                if run not in self.candidates:
+                    flips.append(run)
             if flips:
                 self.candidates += flips
                 self._schedule = self._round([best] + flips)
                 return
         self.chosen = self._fastest()
 
-    def _threads_in_all(self, team: Team) -> int:
+    def _threads_in_all(self, run: Run) -> int:
         """Each layer's threads, plus the thread that copies the next mini-batch where
         every layer keeps to one of a run's several (the engine's train_ahead)."""
+        team = run.layer_threads
         return sum(team) + (1 if max(team) == 1 and self.n_threads > 1 else 0)
 
-    def _fastest(self) -> Team:
-        """Of the teams timed, the one with the fewest threads in all among those
+    def _fastest(self) -> Run:
+        """Of the runs timed, the one with the fewest threads in all among those
         within the margin of the fastest (of those, the faster)."""
         fastest = min(self.seconds_per_row.values())
-        return min((t for t, s in self.seconds_per_row.items()
+        return min((r for r, s in self.seconds_per_row.items()
                     if s <= (1 + self.MARGIN) * fastest),
-                   key=lambda t: (self._threads_in_all(t), self.seconds_per_row[t]))
+                   key=lambda r: (self._threads_in_all(r), self.seconds_per_row[r]))
 
     def as_dict(self) -> Dict[str, Any]:
         return {"n_threads": self.n_threads, "n_layers": self.n_layers,
-                "chosen": None if self.chosen is None else list(self.chosen),
-                "seconds_per_row": [{"layer_threads": list(t), "seconds": s}
-                                    for t, s in self.seconds_per_row.items()]}
+                "chosen": None if self.chosen is None else list(self.chosen.layer_threads),
+                "first_by_rows": None if self.chosen is None else self.chosen.first_by_rows,
+                "seconds_per_row": [{"layer_threads": list(r.layer_threads),
+                                     "first_by_rows": r.first_by_rows, "seconds": s}
+                                    for r, s in self.seconds_per_row.items()]}
 
 
 _teams: Dict[Hashable, TeamTrial] = {}
@@ -210,14 +234,17 @@ _teams_lock = threading.Lock()
 _planning = threading.local()
 
 
-def team_trial(key: Hashable, n_threads: int, n_layers: int) -> Optional[TeamTrial]:
+def team_trial(key: Hashable, n_threads: int, n_layers: int,
+               first_splits_rows: bool = False) -> Optional[TeamTrial]:
     """The trial of a run keyed by key (what it trains and how), or None when there is
     nothing to choose: one thread, or the estimate mode, which uses them all (as does
-    plan_network's run)."""
+    plan_network's run) with a first layer split by units. first_splits_rows: the
+    run's first layer is dense, so it may split its rows instead."""
     if n_threads < 2 or mode() == "estimate" or getattr(_planning, "network", False):
         return None
     with _teams_lock:
-        return _teams.setdefault((key, n_threads), TeamTrial(n_threads, n_layers))
+        return _teams.setdefault((key, n_threads),
+                                 TeamTrial(n_threads, n_layers, first_splits_rows))
 
 
 def teams() -> List[Dict[str, Any]]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from nnfast import _kernels, plan
 from nnfast.checks import (Samples, check_int, check_real, check_regularization)
+from nnfast.layers import FullyConnectedLayer
 from nnfast.maths import one_hot
 
 # About this many flops per engine call: 50-100 ms on one core of a small machine, short
@@ -292,9 +293,12 @@ class Trainer:
         codes = training.byte_codes() if self.cost is None else None
         if n_threads > 1:
             plan.refine_parallel()
+        first = self.network.layers[0]
+        first_splits_rows = (isinstance(first, FullyConnectedLayer) and first.p_dropout == 0
+                             and first.n_out > 1)
         trial = (plan.team_trial((self.engine.sizes, str(self.engine.dtype),
                                   self.flops_per_sample, mini_batch_size), n_threads,
-                                 len(self.engine.sizes) - 1)
+                                 len(self.engine.sizes) - 1, first_splits_rows)
                  if self.cost is None else None)
         for start in range(0, len(order), chunk):
             stop = min(start + chunk, len(order))
@@ -306,14 +310,16 @@ class Trainer:
             np.copyto(self.snapshot, self.parameters)
             try:
                 if self.cost is None:
-                    team = None if trial is None else trial.team()
+                    run = None if trial is None else trial.team()
                     began = time.perf_counter()
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
-                                            n_threads, seed, grad_norms, team, codes)
-                    if trial is not None and team is not None:
-                        trial.record(team, time.perf_counter() - began, stop - start)
+                                            n_threads, seed, grad_norms,
+                                            None if run is None else run.layer_threads, codes,
+                                            run is not None and run.first_by_rows)
+                    if trial is not None and run is not None:
+                        trial.record(run, time.perf_counter() - began, stop - start)
                 else:
                     self._train_chunk_with_cost(training, order[start:stop], config, work,
                                                 seed, grad_norms)
