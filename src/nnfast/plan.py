@@ -123,7 +123,8 @@ class TeamTrial:
     first chunks run every layer on all the threads asked for and every layer on one
     (and, where the first layer can split its rows, every layer on all with the first
     split so), then, from the fastest of those, each layer in turn on the other
-    count, the fastest timed again beside them. Each candidate gets a chunk to plan
+    count (a first layer given a team with either split), the fastest timed again
+    beside them. Each candidate gets a chunk to plan
     and warm up; then the candidates of a round take turns, TIMED_ROUNDS timed chunks
     each, and each one's fastest counts: a chunk is tens of milliseconds, and a slow
     stretch of a shared machine (seconds of a neighbour's load) then falls on all the
@@ -191,10 +192,14 @@ class TeamTrial:
                 threads = best.layer_threads
                 other = 1 if threads[i] > 1 else self.n_threads
                 flipped = threads[:i] + (other,) + threads[i + 1:]
-                # A first layer on one thread splits nothing.
-                run = Run(flipped, best.first_by_rows and flipped[0] > 1)
-                if run not in self.candidates:
-                    flips.append(run)
+                # A first layer on one thread splits nothing; one given a team tries
+                # both splits where it can split its rows.
+                splits = ((False, True) if i == 0 and other > 1 and self.first_splits_rows
+                          else (best.first_by_rows and flipped[0] > 1,))
+                for by_rows in splits:
+                    run = Run(flipped, by_rows)
+                    if run not in self.candidates:
+                        flips.append(run)
             if flips:
                 self.candidates += flips
                 self._schedule = self._round([best] + flips)
@@ -249,8 +254,8 @@ def team_trial(key: Hashable, n_threads: int, n_layers: int,
 
 def teams() -> List[Dict[str, Any]]:
     """Every run's thread-count trial of this process: threads asked for, layers, the
-    seconds per row measured with each team tried (each layer's thread count), and
-    the team chosen (None while trying)."""
+    seconds per row measured with each run tried (each layer's thread count, and
+    whether the first layer split the rows), and the run chosen (None while trying)."""
     with _teams_lock:
         return [trial.as_dict() for trial in _teams.values()]
 
