@@ -139,7 +139,8 @@ class TeamTrial:
     MARGIN = 0.05
     TIMED_ROUNDS = 3
 
-    def __init__(self, n_threads: int, n_layers: int = 1, first_splits_rows: bool = False) -> None:
+    def __init__(self, n_threads: int, n_layers: int = 1,
+                 first_splits_rows: bool = False) -> None:
         n_threads = _kernels.check_threads(n_threads)
         if isinstance(n_layers, bool) or not isinstance(n_layers, int):
             raise TypeError(f"n_layers must be an int, got {type(n_layers).__name__}")
@@ -156,7 +157,6 @@ class TeamTrial:
         self.seconds_per_row: Dict[Run, float] = {}  # each timed candidate's fastest chunk
         self.chosen: Optional[Run] = None
         self._schedule: List[Tuple[Run, bool]] = self._round(self.candidates)
-        self._first_round = len(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
 
     def _round(self, runs: List[Run]) -> List[Tuple[Run, bool]]:
@@ -185,7 +185,7 @@ class TeamTrial:
             self.seconds_per_row[run] = min(self.seconds_per_row.get(run, per_row), per_row)
         if self._schedule:
             return
-        if len(self.candidates) == self._first_round and self.n_layers > 1:
+        if len(self.candidates) == 2 + self.first_splits_rows and self.n_layers > 1:
             best = self._fastest()  # the first round is done
             flips = []
             for i in range(self.n_layers):
