@@ -59,7 +59,8 @@ for name, mb, threads in CASES:
     data = net.samples((X.astype(net.dtype), y))  # checked once, as SGD(data, epochs) does
     # Warm-up: until the planner has chosen (each product's plan, then how many of
     # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
-    for _ in range(30):  # W1's trial takes 19 chunks (W4's 23); a W1 round is one or two
+    # W1's and W2's trials take 23-27 chunks, W4's 23, W5's 27; a W1 round is one or two.
+    for _ in range(30):
         net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         planner = getattr(nnfast, "plan", None)
         trials = planner.teams() if hasattr(planner, "teams") else []
