@@ -4,7 +4,8 @@ share of the rows (from the floats or their byte codes, asking for the same shar
 the next mini-batch), and the products split as planned. Every value is computed as
 on one thread, so the weights are the same bits: on 2 and 3 threads, with the layers
 above on a team or on one thread, with momentum or L1, from bytes, and for a first
-layer with dropout (which never splits by units)."""
+layer with dropout (which never splits by units). A run's team trial tries the split
+by rows where the first layer is dense without dropout, and only there."""
 import numpy as np
 import pytest
 
@@ -100,3 +101,27 @@ def test_first_by_rows_must_be_a_bool(first_by_rows):
                                 0.1, 0.0, 0.0, 10, "l2", net._engine.workspace(5, 2), 2, 0,
                                 None, None, None, first_by_rows)
     _assert_same(net.weights, before)
+
+
+@pytest.mark.parametrize("layers, n_in, splits_rows", [
+    (_dense, 60, True),
+    (_dropout, 60, False),  # the mask covers the whole input: no split by units to replace
+    (lambda: [nnfast.ConvPoolLayer((3, 1, 4, 4), (1, 7, 9), (2, 3)),
+              FullyConnectedLayer(3 * 2 * 2, 9), SoftmaxLayer(9, 4)], 7 * 9, False),
+], ids=["dense", "dropout", "conv"])
+def test_a_run_tries_the_split_by_rows_only_where_its_first_layer_has_one(monkeypatch, layers,
+                                                                          n_in, splits_rows):
+    """Network.SGD on two threads: the team trial's first round times every layer on
+    two threads split by rows only where the first layer is dense without dropout."""
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e5)  # many chunks a run
+    net = nnfast.Network(layers(), seed=3)
+    rng = np.random.default_rng(6)
+    X = rng.uniform(0, 1, (600, n_in))
+    net.SGD((X.astype(np.float32), rng.integers(0, 4, 600)), 1, 5, 0.1, n_threads=2,
+            progress=False)
+    (trial,) = plan.teams()
+    tried = [(t["layer_threads"], t["first_by_rows"]) for t in trial["seconds_per_row"]]
+    uniform = [len(net.layers) * [2], len(net.layers) * [1]]
+    assert [threads for threads, _ in tried[:2]] == uniform
+    assert (tried[2] == (uniform[0], True)) == splits_rows
+    assert any(by_rows for _, by_rows in tried) == splits_rows
