@@ -437,12 +437,12 @@ def test_a_team_trial_warms_each_count_then_takes_turns_and_keeps_the_fastest_ch
               (four, 2.5), (one, 4.0), (four, 2.0), (one, 3.0),
               (four, 6.0), (one, 3.5)]  # an interrupted chunk does not decide
     for run, seconds in chunks:
-        assert trial.chosen is None and trial.team() == run
+        assert trial.chosen is None and trial.next_run() == run
         trial.record(run, seconds, 100)
-    assert trial.chosen == four and trial.team() == four
+    assert trial.chosen == four and trial.next_run() == four
     assert trial.seconds_per_row == {four: 0.02, one: 0.03}
     trial.record(one, 0.1, 100)  # decided: later chunks change nothing
-    assert trial.team() == four
+    assert trial.next_run() == four
 
 
 def test_a_slow_stretch_of_the_machine_falls_on_every_candidate_alike():
@@ -451,7 +451,7 @@ def test_a_slow_stretch_of_the_machine_falls_on_every_candidate_alike():
     trial = plan.TeamTrial(2)
     chunk = 0
     while trial.chosen is None:
-        run = trial.team()
+        run = trial.next_run()
         seconds = {(2,): 1.0, (1,): 1.6}[run.layer_threads] * (3.0 if chunk in (1, 2) else 1.0)
         trial.record(run, seconds, 10)
         chunk += 1
@@ -485,9 +485,9 @@ def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     trial.record(two, 1.0, 10)  # (2,)'s warm-up
     trial.record(two, 1.0, 10)  # (1,)'s is due: a chunk on the wrong count is not counted
     trial.record(one, 5.0, 10)  # (1,)'s warm-up
-    assert trial.seconds_per_row == {} and trial.team() == two
+    assert trial.seconds_per_row == {} and trial.next_run() == two
     trial.record(two, 1.0, 10)
-    assert trial.seconds_per_row == {two: 0.1} and trial.team() == one
+    assert trial.seconds_per_row == {two: 0.1} and trial.next_run() == one
 
 
 def _run(trial, seconds_of):
@@ -496,7 +496,7 @@ def _run(trial, seconds_of):
     more in turn. Returns the runs in the order first asked for."""
     tried, chunks = [], {}
     while trial.chosen is None:
-        run = trial.team()
+        run = trial.next_run()
         n = chunks.get(run, 0)
         chunks[run] = n + 1
         if n == 0:

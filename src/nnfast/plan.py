@@ -165,7 +165,7 @@ class TeamTrial:
         return ([(r, False) for r in runs if r not in self.seconds_per_row]
                 + [(r, True) for _ in range(self.TIMED_ROUNDS) for r in runs])
 
-    def team(self) -> Run:
+    def next_run(self) -> Run:
         """How the next chunk runs."""
         if self.chosen is not None:
             return self.chosen
@@ -177,7 +177,7 @@ class TeamTrial:
             self._record(Run(tuple(run.layer_threads), bool(run.first_by_rows)), seconds, rows)
 
     def _record(self, run: Run, seconds: float, rows: int) -> None:
-        if self.chosen is not None or run != self.team() or rows <= 0:
+        if self.chosen is not None or run != self.next_run() or rows <= 0:
             return
         _, timed = self._schedule.pop(0)
         if timed:  # (a warm-up chunk, a run's first, plans and warms its products)

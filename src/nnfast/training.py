@@ -310,7 +310,7 @@ class Trainer:
             np.copyto(self.snapshot, self.parameters)
             try:
                 if self.cost is None:
-                    run = None if trial is None else trial.team()
+                    run = None if trial is None else trial.next_run()
                     began = time.perf_counter()
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
