@@ -734,6 +734,25 @@ def test_divergence_in_a_later_epoch_names_it():
         net.SGD((X, labels), 5, 1, 1.0, eta_schedule=lambda e: schedule[e])
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_check_for_divergence_runs_on_the_runs_threads(monkeypatch, n_threads):
+    # A run asked for one thread leaves the other cores alone, its check of the
+    # weights after each chunk included (on default threads it woke a second one).
+    from nnfast import training
+    sizes = [5, 4, 3]
+    net = Network(sizes, seed=145)
+    data = net.samples(random_problem(sizes, 20, seed=146, dtype=np.float32))
+    checks, all_finite = [], training._kernels.all_finite
+
+    def counted(x, n_threads=None):
+        checks.append(n_threads)
+        return all_finite(x, n_threads=n_threads)
+
+    monkeypatch.setattr(training._kernels, "all_finite", counted)
+    net.SGD(data, 2, 5, 0.5, n_threads=n_threads)
+    assert checks and set(checks) == {n_threads}
+
+
 # --- 10. real MNIST ------------------------------------------------------------------
 
 def test_mnist_chapter1_network_reaches_book_accuracy(mnist_dir):

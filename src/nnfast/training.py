@@ -325,7 +325,7 @@ class Trainer:
                                                 seed, grad_norms)
             finally:
                 # Also on the way out of an interrupt: never leave a diverged network.
-                diverged = not self._finite()
+                diverged = not self._finite(n_threads)
                 if diverged:
                     np.copyto(self.parameters, self.snapshot)
             if diverged:
@@ -359,5 +359,7 @@ class Trainer:
                                        config.momentum, cast(int, config.decay_n),
                                        config.regularization, work, n_threads, grad_norms)
 
-    def _finite(self) -> bool:
-        return _kernels.all_finite(self.parameters)
+    def _finite(self, n_threads: int) -> bool:
+        # On the run's threads: a run asked for one thread leaves the other cores alone
+        # (a worker woken for the check spins on its core for a while after it).
+        return _kernels.all_finite(self.parameters, n_threads=n_threads)
