@@ -1,5 +1,11 @@
 """Fixtures shared by tests/ and benches/: where the real data sets are."""
 import os
+
+# Before anything loads NumPy's OpenBLAS: its threads then sleep as soon as a call
+# ends instead of spinning for a while (about 0.1 s) on the cores that nnfast's next
+# timed run, or its planner's timing of a team, needs. A 2-thread forward product of
+# 256 x 784 by 784 x 100 timed after NumPy's own took 2.03 ms, 0.29 with this set.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 from pathlib import Path
 
 import pytest
