@@ -34,13 +34,14 @@
 static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 16384};
 
 /* ---- Measuring ----
- * Each GEMM candidate runs once to warm its caches and packing buffers, then
- * TIMED_RUNS times; the best run is the one no other process interrupted. A candidate
- * whose warm-up already took LOSING times the best so far is dropped after it, and
- * so are its table's smaller teams. A signature's planning therefore costs at most
- * RUNS_PER_CANDIDATE runs per candidate, 3 x (team sizes) x (kernel tables): 6 runs
- * for 2 threads on one table; and a big product whose fewer-thread runs lose costs
- * its best team's three runs plus one run at half the team.
+ * Each GEMM candidate runs once to warm its caches and packing buffers (a team's for
+ * TEAM_WARM_SECONDS, below), then TIMED_RUNS times; the best run is the one no other
+ * process interrupted. A candidate whose warm-up already took LOSING times the best
+ * so far is dropped after it, and so are its table's smaller teams. A signature's
+ * planning therefore costs at most RUNS_PER_CANDIDATE runs per candidate beyond the
+ * teams' warm-up, 3 x (team sizes) x (kernel tables): 6 runs for 2 threads on one
+ * table; and a big product whose fewer-thread runs lose costs its best team's three
+ * runs plus one run at half the team.
  * A timed run of a product shorter than BATCH_SECONDS repeats it (at most
  * BATCH_REPEATS times) until the run lasts that long, and counts the mean: a
  * mini-batch-10 product of a microsecond or two is otherwise decided by the timer's
@@ -48,6 +49,13 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * about 2 x BATCH_SECONDS per candidate beyond the product's own runs. */
 #define TIMED_RUNS 2
 #define RUNS_PER_CANDIDATE (1 + TIMED_RUNS)
+/* A team's candidate is warmed up for this long, its product repeated, unless a team
+ * ran for the planner as recently: a core that idled runs slow for a few milliseconds
+ * once it has work again. On the 2-core AMD EPYC VM, after 50 ms of sleep, a 2-thread
+ * 256 x 30 x 784 product took 380, 277, 293 us in its first runs and 115 from about
+ * the twelfth (3 ms) on, against 204 on one warm thread: with a one-run warm-up, four
+ * processes in eight planned it on one thread. */
+#define TEAM_WARM_SECONDS 3e-3
 #define LOSING 2.0
 #define BATCH_SECONDS 50e-6
 #define BATCH_REPEATS 64
@@ -63,6 +71,7 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
 
 static atomic_int plan_mode = NNF_PLAN_MEASURE;
 static atomic_llong timed_runs;
+static _Atomic double team_timed_at = -INFINITY; /* when a team's candidate was last timed */
 
 int nnf_plan_mode(void) { return atomic_load(&plan_mode); }
 void nnf_plan_set_mode(int mode) { atomic_store(&plan_mode, mode); }
@@ -281,7 +290,7 @@ int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(vo
     if (nnf_plan_mode() == NNF_PLAN_MEASURE) {
         const double start = nnf_seconds();
         for (int p = 0; p < NNF_CONV_PATHS; p++)
-            plan.seconds[p] = nnf_plan_time(run, runs[p], INFINITY, NULL);
+            plan.seconds[p] = nnf_plan_time(run, runs[p], 0, INFINITY, NULL);
         plan.path = plan.seconds[1] < plan.seconds[0] ? 1 : 0;
         plan.how = NNF_PLAN_MEASURED;
         plan.planning_seconds = nnf_seconds() - start;
@@ -312,18 +321,28 @@ int nnf_conv_plan_get(int i, nnf_conv_plan *plan)
     return status;
 }
 
-double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_up)
+double nnf_plan_time(void (*run)(void *), void *arg, double warm_seconds, double give_up,
+                     int *gave_up)
 {
     double best = INFINITY;
     int repeats = 1;
     if (gave_up)
         *gave_up = 0;
     for (int r = 0; r < RUNS_PER_CANDIDATE; r++) {
-        double start = nnf_seconds();
-        for (int i = 0; i < repeats; i++)
-            run(arg);
-        double seconds = (nnf_seconds() - start) / repeats;
-        atomic_fetch_add(&timed_runs, 1);
+        double start = nnf_seconds(), seconds;
+        if (r == 0) { /* the warm-up, its last repetition says whether it lost */
+            double began = start;
+            do {
+                start = nnf_seconds();
+                run(arg);
+                seconds = nnf_seconds() - start;
+            } while (nnf_seconds() - began < warm_seconds);
+        } else {
+            for (int i = 0; i < repeats; i++)
+                run(arg);
+            seconds = (nnf_seconds() - start) / repeats;
+        }
+        atomic_fetch_add(&timed_runs, 1); /* a run, as a batch of repetitions is one */
         if (r == 0 && seconds > give_up) {
             if (gave_up)
                 *gave_up = 1;
@@ -339,6 +358,20 @@ double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_u
 }
 
 /* ---- Planning one GEMM signature ---- */
+
+/* How long a candidate of `team` threads is warmed up before it is timed. */
+static double warm_seconds(int team)
+{
+    return team > 1 && nnf_seconds() - atomic_load(&team_timed_at) >= TEAM_WARM_SECONDS
+               ? TEAM_WARM_SECONDS
+               : 0;
+}
+
+static void timed_team(int team)
+{
+    if (team > 1)
+        atomic_store(&team_timed_at, nnf_seconds());
+}
 
 static nnf_gemm_signature signature(int is_double, nnf_int m, nnf_int n, nnf_int k, nnf_int rsa,
                                     nnf_int csa, nnf_int rsb, nnf_int csb, int beta_zero,

@@ -156,10 +156,11 @@ int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(vo
                        void *const runs[NNF_CONV_PATHS]);
 
 /* The best seconds of one run of run(arg), timed as every candidate is: a warm-up
- * run, then TIMED_RUNS, each repeated until it lasts BATCH_SECONDS. When the warm-up
- * already takes longer than give_up seconds (INFINITY: never), its seconds, with
- * *gave_up (unless NULL) set to 1. */
-double nnf_plan_time(void (*run)(void *), void *arg, double give_up, int *gave_up);
+ * run (repeated until warm_seconds have passed), then TIMED_RUNS, each repeated until
+ * it lasts BATCH_SECONDS. When the warm-up's last run already takes longer than
+ * give_up seconds (INFINITY: never), its seconds, with *gave_up (unless NULL) set to 1. */
+double nnf_plan_time(void (*run)(void *), void *arg, double warm_seconds, double give_up,
+                     int *gave_up);
 
 /* ---- The cache ---- */
 int nnf_plan_mode(void);

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -127,6 +128,21 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
     u = np.finfo(dtype).eps / 2
     bound = 64 * u * (0.5 * np.abs(a.T) @ np.abs(b.T) + 1.5 * np.abs(c))
     assert np.all(np.abs(first - want) <= bound)
+
+
+def test_a_team_is_warmed_up_for_milliseconds_before_it_is_timed():
+    """A core that idled runs slow for milliseconds once it has work again, so a
+    team's first runs would make it lose to one thread: the planner repeats a team's
+    product for 3 ms (plan.c, TEAM_WARM_SECONDS) before timing it, unless a team ran for
+    it that recently, as none has after the sleep. The warm-up counts as one run."""
+    time.sleep(0.01)
+    runs = plan.timed_runs()
+    a = np.ones((10, 31), np.float32)
+    kernels.matmul(a, a, trans_a=True, n_threads=2)  # 31 x 31 by k = 10: microseconds
+    (made,) = plan.plans()
+    assert [cand["team"] for cand in made["candidates"]][0] == 2
+    assert made["planning_seconds"] >= 3e-3
+    assert plan.timed_runs() - runs <= 3 * len(made["candidates"])
 
 
 def test_one_candidate_is_not_timed():
