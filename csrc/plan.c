@@ -36,7 +36,8 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
 /* ---- Measuring ----
  * Each GEMM candidate runs once to warm its caches and packing buffers (a team's for
  * TEAM_WARM_SECONDS, below), then TIMED_RUNS times; the best run is the one no other
- * process interrupted. A candidate whose warm-up already took LOSING times the best
+ * process interrupted (a product of LONG_SECONDS or more: the best of its warm-up and
+ * one more run). A candidate whose warm-up already took LOSING times the best
  * so far is dropped after it, and so are its table's smaller teams. A signature's
  * planning therefore costs at most RUNS_PER_CANDIDATE runs per candidate beyond the
  * teams' warm-up, 3 x (team sizes) x (kernel tables): 6 runs for 2 threads on one
@@ -49,6 +50,10 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * about 2 x BATCH_SECONDS per candidate beyond the product's own runs. */
 #define TIMED_RUNS 2
 #define RUNS_PER_CANDIDATE (1 + TIMED_RUNS)
+/* A warm-up run this long counts as a timed run, and one more run is timed: warming
+ * the caches is a small part of it, and W4's products at mini-batch 256 (0.3-2.7 ms a
+ * run, 4 candidates each on 2 threads) took 8% of an epoch to plan with three runs. */
+#define LONG_SECONDS 0.5e-3
 /* A team's candidate is warmed up for this long, its product repeated, unless a team
  * ran for the planner as recently: a core that idled runs slow for a few milliseconds
  * once it has work again. On the 2-core AMD EPYC VM, after 50 ms of sleep, a 2-thread
@@ -325,10 +330,10 @@ double nnf_plan_time(void (*run)(void *), void *arg, double warm_seconds, double
                      int *gave_up)
 {
     double best = INFINITY;
-    int repeats = 1;
+    int repeats = 1, runs = RUNS_PER_CANDIDATE;
     if (gave_up)
         *gave_up = 0;
-    for (int r = 0; r < RUNS_PER_CANDIDATE; r++) {
+    for (int r = 0; r < runs; r++) {
         double start = nnf_seconds(), seconds;
         if (r == 0) { /* the warm-up, its last repetition says whether it lost */
             double began = start;
@@ -351,6 +356,10 @@ double nnf_plan_time(void (*run)(void *), void *arg, double warm_seconds, double
         if (r == 0 && seconds < BATCH_SECONDS)
             repeats = seconds * BATCH_REPEATS <= BATCH_SECONDS ? BATCH_REPEATS
                                                                : (int)(BATCH_SECONDS / seconds) + 1;
+        if (r == 0 && seconds >= LONG_SECONDS) { /* its warming is a small part of it */
+            best = seconds;
+            runs = 2;
+        }
         if (r > 0 && seconds < best) /* run 0 warms caches and buffers */
             best = seconds;
     }
@@ -411,23 +420,55 @@ static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
         paths[1] = NNF_GEMM_PATH_PACKED;
         n_paths = 2;
     }
-    for (int i = 0; i <= nnf_arch_best(); i++) {
-        int arch = i == 0 ? current : i <= current ? i - 1 : i;
-        if (arch != current && (nnf_arch_forced() || !nnf_gemm_same_bits(current, arch)))
-            continue;
-        /* The scalar reference kernels are the portable fallback, never a SIMD CPU's
-         * fastest: timing them would cost the most of any candidate for nothing. */
-        if (arch == NNF_ARCH_REF && current != NNF_ARCH_REF)
-            continue;
-        int below = 1;
-        while (2 * below < threads)
-            below *= 2;
-        for (int p = 0; p < n_paths; p++)
-            for (int team = threads; team >= 1; team = team > below ? below : team / 2)
+    int below = 1;
+    while (2 * below < threads)
+        below *= 2;
+    /* The largest team's candidates first and one after another, so that the team's
+     * warm-up (TEAM_WARM_SECONDS) is paid once, and the smaller teams of a table and
+     * path that lost can be dropped unrun. */
+    for (int team = threads; team >= 1; team = team > below ? below : team / 2)
+        for (int i = 0; i <= nnf_arch_best(); i++) {
+            int arch = i == 0 ? current : i <= current ? i - 1 : i;
+            if (arch != current && (nnf_arch_forced() || !nnf_gemm_same_bits(current, arch)))
+                continue;
+            /* The scalar reference kernels are the portable fallback, never a SIMD CPU's
+             * fastest: timing them would cost the most of any candidate for nothing. */
+            if (arch == NNF_ARCH_REF && current != NNF_ARCH_REF)
+                continue;
+            for (int p = 0; p < n_paths; p++)
                 if (count < NNF_PLAN_MAX_CANDIDATES)
                     out[count++] = (nnf_gemm_candidate){arch, team, paths[p], INFINITY};
-    }
+        }
     return count;
+}
+
+/* Fills in the seconds of the candidates that a plan of the same product asked for
+ * another thread count already timed (a team of t threads runs it the same way
+ * whatever count was asked for): W4's trial at mini-batch 256 plans its products for
+ * two threads and then for one, timing the one-thread candidates a second time.
+ * Returns how many it filled. */
+static int reuse_timings(nnf_gemm_plan *plan)
+{
+    int filled = 0;
+    pthread_rwlock_rdlock(&cache_lock);
+    for (int p = 0; p < n_plans; p++) {
+        nnf_gemm_signature other = plans[p].sig;
+        other.n_threads = plan->sig.n_threads;
+        if (!same_signature(&other, &plan->sig))
+            continue;
+        for (int i = 0; i < plan->n_candidates; i++) {
+            nnf_gemm_candidate *c = &plan->candidate[i];
+            for (int j = 0; j < plans[p].n_candidates && isinf(c->seconds); j++) {
+                const nnf_gemm_candidate *o = &plans[p].candidate[j];
+                if (o->arch == c->arch && o->team == c->team && o->path == c->path) {
+                    c->seconds = o->seconds;
+                    filled++;
+                }
+            }
+        }
+    }
+    pthread_rwlock_unlock(&cache_lock);
+    return filled;
 }
 
 /* The fewest threads within NOISE_MARGIN of the fastest candidate, the table in use

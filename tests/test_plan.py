@@ -145,6 +145,38 @@ def test_a_team_is_warmed_up_for_milliseconds_before_it_is_timed():
     assert plan.timed_runs() - runs <= 3 * len(made["candidates"])
 
 
+def test_a_product_of_a_millisecond_or_more_is_timed_twice_a_candidate():
+    """Its warm-up counts as a timing, and one more run is timed (plan.c, LONG_SECONDS:
+    half a millisecond; this product's 268 million flops take longer on any core
+    below 500 GFLOP/s)."""
+    a = np.ones((512, 512), np.float32)
+    runs = plan.timed_runs()
+    kernels.matmul(a, a, n_threads=1)
+    (made,) = plan.plans()
+    assert len(made["candidates"]) >= 2  # the direct and the packed path
+    assert all(cand["seconds"] >= 0.5e-3 for cand in made["candidates"])
+    assert len(made["candidates"]) <= plan.timed_runs() - runs <= 2 * len(made["candidates"])
+
+
+def test_a_product_planned_for_another_thread_count_reuses_its_timings():
+    """A team of t threads runs a product the same whatever thread count asked for it:
+    planned for one thread and then for two, the two-thread plan takes the one-thread
+    candidates' seconds from the first plan and times only its teams."""
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((61, 53)).astype(np.float32)
+    b = rng.standard_normal((53, 29)).astype(np.float32)
+    kernels.matmul(a, b, n_threads=1)
+    (one,) = plan.plans()
+    runs = plan.timed_runs()
+    kernels.matmul(a, b, n_threads=2)
+    (two,) = [p for p in plan.plans() if p["n_threads"] == 2]
+    ones = {(c["isa"], c["path"]): c["seconds"] for c in one["candidates"]}
+    assert {(c["isa"], c["path"]): c["seconds"] for c in two["candidates"]
+            if c["team"] == 1} == ones
+    teams = [c for c in two["candidates"] if c["team"] == 2]
+    assert teams and plan.timed_runs() - runs <= 3 * len(teams)
+
+
 def test_one_candidate_is_not_timed():
     """One thread on the one table set_arch pins (as NNFAST_ARCH does), and a product
     of the dot family (both operands contiguous along k), which has one path: no
