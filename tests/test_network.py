@@ -753,6 +753,34 @@ def test_the_check_for_divergence_runs_on_the_runs_threads(monkeypatch, n_thread
     assert checks and set(checks) == {n_threads}
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_monitors_evaluate_on_the_runs_threads(monkeypatch, n_threads):
+    sizes = [5, 4, 3]
+    net = Network(sizes, seed=147)
+    data = net.samples(random_problem(sizes, 20, seed=148, dtype=np.float32))
+    evaluations, forward = [], Network._forward
+
+    def counted(self, X, n_threads=None):
+        evaluations.append(n_threads)
+        return forward(self, X, n_threads)
+
+    monkeypatch.setattr(Network, "_forward", counted)
+    net.SGD(data, 2, 5, 0.5, evaluation_data=data, monitor_evaluation_cost=True,
+            monitor_evaluation_accuracy=True, monitor_training_cost=True,
+            monitor_training_accuracy=True, n_threads=n_threads)
+    assert len(evaluations) == 2 * 4 and set(evaluations) == {n_threads}
+    # And on the threads asked for, outside training; a bad count is refused by name.
+    evaluations.clear()
+    net.accuracy(data, n_threads=n_threads)
+    net.total_cost(data, 0.1, n_threads=n_threads)
+    assert evaluations == [n_threads, n_threads]
+    for bad, error in (("2", TypeError), (0, ValueError)):
+        with pytest.raises(error, match="n_threads"):
+            net.accuracy(data, n_threads=bad)
+        with pytest.raises(error, match="n_threads"):
+            net.total_cost(data, n_threads=bad)
+
+
 # --- 10. real MNIST ------------------------------------------------------------------
 
 def test_mnist_chapter1_network_reaches_book_accuracy(mnist_dir):

@@ -325,8 +325,8 @@ def cmd_train(args) -> int:
             net.SGD((X, y), 1, args.mini_batch, args.eta, lmbda=args.lmbda,
                     momentum=args.momentum, n_threads=args.threads, progress=progress)
             seconds = time.perf_counter() - start
-            cost = net.total_cost((X, y), args.lmbda)
-            correct = net.accuracy((data.X_test, data.y_test))
+            cost = net.total_cost((X, y), args.lmbda, n_threads=args.threads)
+            correct = net.accuracy((data.X_test, data.y_test), n_threads=args.threads)
             history.training_cost.append(cost)
             history.evaluation_accuracy.append(correct)
             print(f"epoch {epoch + 1:>3}/{args.epochs}  training cost {cost:.4f}  "

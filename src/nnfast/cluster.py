@@ -63,12 +63,12 @@ def train_network(network: Network, training: Any, evaluation: Any, sgd_kwargs: 
     """The task: train network, and with `score` count its correct answers on evaluation."""
     if home != (os.getpid(), _TOKEN):
         # A worker process has a default thread count of its own (Dask sets
-        # OMP_NUM_THREADS=1): the monitors' and the score's evaluations take n_threads too.
+        # OMP_NUM_THREADS=1): what runs on the default count takes n_threads too.
         set_num_threads(n_threads)
     training, evaluation = _open(training), _open(evaluation)
     history = network.SGD(training, evaluation_data=evaluation, n_threads=n_threads,
                           progress=False, **sgd_kwargs)
-    accuracy = network.accuracy(evaluation) if score else None
+    accuracy = network.accuracy(evaluation, n_threads) if score else None
     return network, history, accuracy
 
 

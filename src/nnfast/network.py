@@ -249,22 +249,25 @@ class Network:
         """The predicted class (the most active output neuron) for each row of X."""
         return np.argmax(self.feedforward(X), axis=1)
 
-    def accuracy(self, data: Data) -> int:
-        """How many of data's samples the network classifies correctly."""
+    def accuracy(self, data: Data, n_threads: Optional[int] = None) -> int:
+        """How many of data's samples the network classifies correctly (on n_threads
+        threads, None: the default count)."""
         X, labels = self.samples(data, "data")
-        return int(np.sum(np.argmax(self._forward(X), axis=1) == labels))
+        return int(np.sum(np.argmax(self._forward(X, n_threads), axis=1) == labels))
 
     def evaluate(self, test_data: Data) -> int:
         """network.py's evaluate: the number of correctly classified test inputs."""
         return self.accuracy(test_data)
 
-    def total_cost(self, data: Data, lmbda: float = 0.0, regularization: str = "l2") -> float:
-        """The mean cost over data plus the regularisation term (network2.total_cost)."""
+    def total_cost(self, data: Data, lmbda: float = 0.0, regularization: str = "l2",
+                   n_threads: Optional[int] = None) -> float:
+        """The mean cost over data plus the regularisation term (network2.total_cost),
+        on n_threads threads (None: the default count)."""
         X, labels = self.samples(data, "data")
         lmbda = check_real(lmbda, "lmbda", minimum=0.0)
         check_regularization(regularization)
         with self.exclusive("evaluating"):
-            a = self._forward(X).astype(np.float64)
+            a = self._forward(X, n_threads).astype(np.float64)
             if regularization == "l1":
                 penalty = lmbda / len(X) * sum(np.abs(w).sum() for w in self._w)
             else:
@@ -318,7 +321,7 @@ class Network:
             training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
             evaluation_cost=monitor_evaluation_cost,
             evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n,
-            gradient_norms=monitor_gradient_norms)
+            gradient_norms=monitor_gradient_norms, n_threads=config.n_threads)
         return self.train(training, config, monitors, progress)
 
     def train(self, training_data: Data, config: SGDConfig, monitors: Sequence[Monitor] = (),
@@ -440,7 +443,8 @@ class Network:
             evaluation, config.lmbda, "l2", len(self.layers),
             training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
             evaluation_cost=monitor_evaluation_cost,
-            evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n)
+            evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n,
+            n_threads=config.n_threads)
         return hessian_free.train(self, training, config, monitors, progress)
 
 

@@ -121,29 +121,38 @@ class Monitor:
         return False
 
 
+# The cost and accuracy monitors evaluate on n_threads threads (None: the default
+# count); SGD gives them its run's, so that a run asked for one thread stays on one.
+
 class TrainingCost(Monitor):
-    def __init__(self, lmbda: float = 0.0, regularization: str = "l2"):
-        self.lmbda, self.regularization = lmbda, regularization
+    def __init__(self, lmbda: float = 0.0, regularization: str = "l2",
+                 n_threads: Optional[int] = None):
+        self.lmbda, self.regularization, self.n_threads = lmbda, regularization, n_threads
 
     def after_epoch(self, epoch, network, training, history):
         history.training_cost.append(network.total_cost(training, self.lmbda,
-                                                        self.regularization))
+                                                        self.regularization, self.n_threads))
         return False
 
 
 class TrainingAccuracy(Monitor):
+    def __init__(self, n_threads: Optional[int] = None):
+        self.n_threads = n_threads
+
     def after_epoch(self, epoch, network, training, history):
-        history.training_accuracy.append(network.accuracy(training))
+        history.training_accuracy.append(network.accuracy(training, self.n_threads))
         return False
 
 
 class EvaluationCost(Monitor):
-    def __init__(self, evaluation: Samples, lmbda: float = 0.0, regularization: str = "l2"):
+    def __init__(self, evaluation: Samples, lmbda: float = 0.0, regularization: str = "l2",
+                 n_threads: Optional[int] = None):
         self.evaluation, self.lmbda, self.regularization = evaluation, lmbda, regularization
+        self.n_threads = n_threads
 
     def after_epoch(self, epoch, network, training, history):
         history.evaluation_cost.append(network.total_cost(self.evaluation, self.lmbda,
-                                                          self.regularization))
+                                                          self.regularization, self.n_threads))
         return False
 
 
@@ -151,12 +160,13 @@ class EvaluationAccuracy(Monitor):
     """The evaluation accuracy after each epoch, kept in `last` (and recorded in the
     History unless record=False, when only early stopping wants it)."""
 
-    def __init__(self, evaluation: Samples, record: bool = True):
-        self.evaluation, self.record = evaluation, record
+    def __init__(self, evaluation: Samples, record: bool = True,
+                 n_threads: Optional[int] = None):
+        self.evaluation, self.record, self.n_threads = evaluation, record, n_threads
         self.last: Optional[int] = None
 
     def after_epoch(self, epoch, network, training, history):
-        self.last = network.accuracy(self.evaluation)
+        self.last = network.accuracy(self.evaluation, self.n_threads)
         if self.record:
             history.evaluation_accuracy.append(self.last)
         return False
@@ -197,8 +207,9 @@ def standard_monitors(evaluation: Optional[Samples], lmbda: float, regularizatio
                       n_layers: int, *, training_cost: bool = False,
                       training_accuracy: bool = False, evaluation_cost: bool = False,
                       evaluation_accuracy: bool = False, early_stopping_n: int = 0,
-                      gradient_norms: bool = False) -> List[Monitor]:
-    """The monitors SGD's flags ask for, in network2's order."""
+                      gradient_norms: bool = False,
+                      n_threads: Optional[int] = None) -> List[Monitor]:
+    """The monitors SGD's flags ask for, in network2's order, evaluating on n_threads."""
     wanted = {"monitor_evaluation_cost": evaluation_cost,
               "monitor_evaluation_accuracy": evaluation_accuracy,
               "early_stopping_n": early_stopping_n}
@@ -209,13 +220,13 @@ def standard_monitors(evaluation: Optional[Samples], lmbda: float, regularizatio
     if gradient_norms:
         monitors.append(GradientNorms(n_layers))
     if training_cost:
-        monitors.append(TrainingCost(lmbda, regularization))
+        monitors.append(TrainingCost(lmbda, regularization, n_threads))
     if training_accuracy:
-        monitors.append(TrainingAccuracy())
+        monitors.append(TrainingAccuracy(n_threads))
     if evaluation is not None and evaluation_cost:
-        monitors.append(EvaluationCost(evaluation, lmbda, regularization))
+        monitors.append(EvaluationCost(evaluation, lmbda, regularization, n_threads))
     if evaluation is not None and (evaluation_accuracy or early_stopping_n):
-        accuracy = EvaluationAccuracy(evaluation, record=evaluation_accuracy)
+        accuracy = EvaluationAccuracy(evaluation, evaluation_accuracy, n_threads)
         monitors.append(accuracy)
         if early_stopping_n:
             monitors.append(EarlyStopping(early_stopping_n, accuracy))

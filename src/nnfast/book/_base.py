@@ -357,10 +357,11 @@ class _BookMethods:
             self.pairs[id(samples)] = _pairs(samples, self.book.sizes[-1], one_hot=False)
         return self.pairs[id(samples)]
 
-    def accuracy(self, samples):
+    # n_threads as the monitors pass it: the book's methods take no thread count.
+    def accuracy(self, samples, n_threads=None):
         return self.book._monitored_accuracy(self._pairs(samples), samples is self.training)
 
-    def total_cost(self, samples, lmbda, regularization="l2"):
+    def total_cost(self, samples, lmbda, regularization="l2", n_threads=None):
         return self.book._monitored_cost(self._pairs(samples), lmbda, samples is self.training)
 
 
