@@ -41,8 +41,8 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * so far is dropped after it, and so are its table's smaller teams. A signature's
  * planning therefore costs at most RUNS_PER_CANDIDATE runs per candidate beyond the
  * teams' warm-up, 3 x (team sizes) x (kernel tables): 6 runs for 2 threads on one
- * table; and a big product whose fewer-thread runs lose costs its best team's three
- * runs plus one run at half the team.
+ * table; and a big product whose fewer-thread runs lose costs its best team's runs
+ * plus one run at half the team.
  * A timed run of a product shorter than BATCH_SECONDS repeats it (at most
  * BATCH_REPEATS times) until the run lasts that long, and counts the mean: a
  * mini-batch-10 product of a microsecond or two is otherwise decided by the timer's
