@@ -77,10 +77,18 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
 static atomic_int plan_mode = NNF_PLAN_MEASURE;
 static atomic_llong timed_runs;
 static _Atomic double team_timed_at = -INFINITY; /* when a team's candidate was last timed */
+static _Thread_local int unmeasured; /* nnf_plan_unmeasured */
 
 int nnf_plan_mode(void) { return atomic_load(&plan_mode); }
 void nnf_plan_set_mode(int mode) { atomic_store(&plan_mode, mode); }
 long long nnf_plan_timed_runs(void) { return atomic_load(&timed_runs); }
+
+int nnf_plan_unmeasured(int on)
+{
+    const int was = unmeasured;
+    unmeasured = on;
+    return was;
+}
 
 /* The kernel tables' contract: every kernel of every ISA computes each output in one
  * summation order per family of paths (tuning.h, gemm_ukr.h), so the planner may time
@@ -134,10 +142,11 @@ static size_t index_slot(const nnf_gemm_signature *s)
     return i;
 }
 
-/* The cached choice for s, under the read lock; 0 when there is none. */
+/* The cached choice for s and how it was made, under the read lock; -1 when there is
+ * none. */
 static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice)
 {
-    int found = 0;
+    int found = -1;
     pthread_rwlock_rdlock(&cache_lock);
     if (index_capacity) {
         int at = index_slots[index_slot(s)];
@@ -145,7 +154,7 @@ static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice)
             choice->arch = plans[at].arch;
             choice->team = plans[at].team;
             choice->path = plans[at].path;
-            found = 1;
+            found = plans[at].how;
         }
     }
     pthread_rwlock_unlock(&cache_lock);
@@ -169,8 +178,9 @@ static int grow_index(void)
 }
 
 /* Caches plan unless its signature has one (planned meanwhile by another thread, or
- * imported: then that one stays, replace == 0) or replaces it (replace == 1). The
- * choice cached is written to choice. -1 when out of memory (nothing cached). */
+ * imported: then that one stays, replace == 0) or replaces it (replace == 1, or the
+ * one it has is provisional and plan is not). The choice cached is written to choice.
+ * -1 when out of memory (nothing cached). */
 static int cache_insert(const nnf_gemm_plan *plan, int replace, nnf_gemm_choice *choice)
 {
     int status = 0;
@@ -181,8 +191,9 @@ static int cache_insert(const nnf_gemm_plan *plan, int replace, nnf_gemm_choice 
     }
     size_t slot = index_slot(&plan->sig);
     if (index_slots[slot] >= 0) {
-        if (replace)
-            plans[index_slots[slot]] = *plan;
+        nnf_gemm_plan *had = &plans[index_slots[slot]];
+        if (replace || (had->how == NNF_PLAN_PROVISIONAL && plan->how != NNF_PLAN_PROVISIONAL))
+            *had = *plan;
     } else {
         if (n_plans == plans_capacity) {
             int capacity = plans_capacity ? 2 * plans_capacity : 32;

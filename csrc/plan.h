@@ -41,7 +41,9 @@ typedef struct {
 } nnf_gemm_candidate;
 
 #define NNF_PLAN_MAX_CANDIDATES 72
-enum { NNF_PLAN_ESTIMATED = 0, NNF_PLAN_MEASURED = 1, NNF_PLAN_IMPORTED = 2 };
+/* PROVISIONAL: the estimate rule's, for a partial mini-batch (nnf_plan_unmeasured),
+ * until the signature is met in a whole step. */
+enum { NNF_PLAN_ESTIMATED = 0, NNF_PLAN_MEASURED = 1, NNF_PLAN_IMPORTED = 2, NNF_PLAN_PROVISIONAL = 3 };
 
 /* A signature's plan: the kernel table and team size chosen, how (estimated,
  * measured, imported), the candidates timed and the seconds planning took. */
@@ -165,6 +167,14 @@ double nnf_plan_time(void (*run)(void *), void *arg, double warm_seconds, double
 /* ---- The cache ---- */
 int nnf_plan_mode(void);
 void nnf_plan_set_mode(int mode); /* NNF_PLAN_MEASURE or NNF_PLAN_ESTIMATE */
+/* On the calling thread, while on: a GEMM signature without a plan gets the estimate
+ * rule's choice, untimed, cached as provisional (for the threads of the caller's
+ * teams, which find it and use it). The engine sets it for an epoch's last, partial
+ * mini-batch: one step an epoch, whose own products (W4's 80 rows at mini-batch 256)
+ * took a third of its first epoch's planning. A provisional plan is planned as any
+ * other when a thread outside a team's region (or leading one) meets it with this
+ * off: in a run whose mini-batches have that size. Returns the setting it replaces. */
+int nnf_plan_unmeasured(int on);
 int nnf_plan_count(void);         /* GEMM plans cached */
 int nnf_plan_get(int i, nnf_gemm_plan *plan); /* 0, or -1 when i is out of range */
 int nnf_plan_put(const nnf_gemm_plan *plan);  /* 0, or -1 when out of memory */

@@ -10,7 +10,7 @@ from nnfast._core cimport *
 from nnfast._runtime import ARCHS
 
 PLAN_MODES = ("measure", "estimate")
-PLAN_HOW = ("estimated", "measured", "imported")
+PLAN_HOW = ("estimated", "measured", "imported", "provisional")
 PLAN_WORK_KINDS = ("elementwise", "pool", "dropout", "exp")
 PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
 # NNF_GEMM_PATH_*: as the shape rule says, or the chain family's direct or packed path.

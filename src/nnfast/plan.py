@@ -61,8 +61,10 @@ def set_mode(new_mode: str) -> None:
 
 def plans() -> List[Dict[str, Any]]:
     """Every GEMM plan of this process, in the order made: the signature, the ISA and
-    team chosen, how ('measured', 'estimated' or 'imported'), the timed candidates
-    (isa, team, best seconds) and the seconds planning took."""
+    team chosen, how ('measured', 'estimated', 'imported' or 'provisional': the
+    estimate rule's, untimed, for an epoch's last, partial mini-batch, until a run
+    whose mini-batches have its size plans it), the timed candidates (isa, team,
+    best seconds) and the seconds planning took."""
     return _kernels.gemm_plans()
 
 
@@ -298,8 +300,9 @@ def fingerprint() -> Dict[str, Any]:
 
 def export_wisdom(path: PathLike) -> None:
     """Write every plan of this process (the thresholds included, measured first if
-    need be) to path as JSON, atomically, with this machine's fingerprint."""
-    gemm = [{key: p[key] for key in _CHOICE_KEYS} for p in plans()]
+    need be; not a provisional one, a placeholder) to path as JSON, atomically, with
+    this machine's fingerprint."""
+    gemm = [{key: p[key] for key in _CHOICE_KEYS} for p in plans() if p["how"] != "provisional"]
     conv = [{key: p[key] for key in _CONV_CHOICE_KEYS} for p in convs()]
     wisdom = {"format": WISDOM_FORMAT, "fingerprint": fingerprint(), "gemm": gemm,
               "conv": conv, "parallel": parallel()}
