@@ -31,6 +31,103 @@ static inline double hsum4_d(__m256d v) /* lane l + lane l+2, l+1 */
 static inline float dot_reduce_avx2_s(const __m256 *v) { return hsum8_s(_mm256_add_ps(v[0], v[1])); }
 static inline double dot_reduce_avx2_d(const __m256d *v) { return hsum4_d(_mm256_add_pd(v[0], v[1])); }
 
+/* The dot kernel's whole 2 x 3 tile of floats (DOT_STORE_TILE): C := alpha * sum +
+ * beta * C for its first nr columns, each element's sum by hsum8_s's pairs of lanes
+ * (l and l + 8, then l + 4, l + 2, l + 1: the same bits), reduced side by side, two
+ * elements a vector and then four. One element at a time the tile took 54 operations
+ * to reduce and store, as many as the FMAs of a 30-term dot product (W1's output
+ * layer); this takes 30. */
+static inline __attribute__((always_inline)) void
+dot_store_tile_avx2_s(__m256 acc[2][3][2], float *c, nnf_int rsc, nnf_int csc, float alpha,
+                      float beta, int nr)
+{
+    /* q[j]: [row 0's element j, lanes l + l+8 + (l+4 + l+12) | row 1's] */
+    __m256 q[3];
+    for (int j = 0; j < 3; j++) {
+        const __m256 top = _mm256_add_ps(acc[0][j][0], acc[0][j][1]);
+        const __m256 bottom = _mm256_add_ps(acc[1][j][0], acc[1][j][1]);
+        q[j] = _mm256_add_ps(_mm256_permute2f128_ps(top, bottom, 0x20),
+                             _mm256_permute2f128_ps(top, bottom, 0x31));
+    }
+    /* lanes l + l+2: elements 0 and 1 in lanes (0, 1) and (2, 3) of each half, 2 twice */
+    const __m256 r01 = _mm256_add_ps(_mm256_shuffle_ps(q[0], q[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(q[0], q[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 r2 = _mm256_add_ps(_mm256_shuffle_ps(q[2], q[2], _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(q[2], q[2], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* lanes l + l+1: [row 0's sums of elements 0, 1, 2, 2 | row 1's] */
+    const __m256 sums = _mm256_add_ps(_mm256_shuffle_ps(r01, r2, _MM_SHUFFLE(2, 0, 2, 0)),
+                                      _mm256_shuffle_ps(r01, r2, _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m256 t = _mm256_mul_ps(_mm256_set1_ps(alpha), sums);
+    const __m128 row[2] = {_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)};
+    if (csc == 1 && nr == 3) { /* no masked stores: slow on AMD's cores */
+        for (int i = 0; i < 2; i++) {
+            float *ci = c + i * rsc;
+            __m128 v = row[i];
+            if (beta != 0) {
+                const __m128 had = _mm_movelh_ps(_mm_castpd_ps(_mm_load_sd((const double *)ci)),
+                                                 _mm_load_ss(ci + 2));
+                v = _mm_fmadd_ps(_mm_set1_ps(beta), had, v);
+            }
+            _mm_store_sd((double *)ci, _mm_castps_pd(v));
+            _mm_store_ss(ci + 2, _mm_movehl_ps(v, v));
+        }
+        return;
+    }
+    float lanes[2][4];
+    _mm_storeu_ps(lanes[0], row[0]);
+    _mm_storeu_ps(lanes[1], row[1]);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < nr; j++) {
+            float *cij = c + i * rsc + j * csc;
+            *cij = beta == 0 ? lanes[i][j] : fmaf(beta, *cij, lanes[i][j]);
+        }
+}
+
+/* The same for the 2 x 3 tile of doubles: hsum4_d's pairs (l and l + 4, then l + 2,
+ * l + 1), a row of the tile a vector at the end. */
+static inline __attribute__((always_inline)) void
+dot_store_tile_avx2_d(__m256d acc[2][3][2], double *c, nnf_int rsc, nnf_int csc, double alpha,
+                      double beta, int nr)
+{
+    __m256d s[2][3];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            s[i][j] = _mm256_add_pd(acc[i][j][0], acc[i][j][1]);
+/* [x's lanes l + l+2 | y's] */
+#define PAIR(x, y)                                                                          \
+    _mm256_add_pd(_mm256_permute2f128_pd(x, y, 0x20), _mm256_permute2f128_pd(x, y, 0x31))
+    const __m256d p0 = PAIR(s[0][0], s[0][2]), p1 = PAIR(s[1][0], s[1][2]);
+    const __m256d q0 = PAIR(s[0][1], s[1][1]), q1 = _mm256_permute2f128_pd(q0, q0, 0x01);
+#undef PAIR
+    /* lanes l + l+1: [row i's sums of elements 0, 1 | 2, and another] */
+    const __m256d alphas = _mm256_set1_pd(alpha);
+    const __m256d row[2] = {
+        _mm256_mul_pd(alphas, _mm256_add_pd(_mm256_unpacklo_pd(p0, q0), _mm256_unpackhi_pd(p0, q0))),
+        _mm256_mul_pd(alphas, _mm256_add_pd(_mm256_unpacklo_pd(p1, q1), _mm256_unpackhi_pd(p1, q1)))};
+    if (csc == 1 && nr == 3) {
+        for (int i = 0; i < 2; i++) {
+            double *ci = c + i * rsc;
+            __m256d v = row[i];
+            if (beta != 0) {
+                const __m256d had = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(ci)),
+                                                         _mm_load_sd(ci + 2), 1);
+                v = _mm256_fmadd_pd(_mm256_set1_pd(beta), had, v);
+            }
+            _mm_storeu_pd(ci, _mm256_castpd256_pd128(v));
+            _mm_store_sd(ci + 2, _mm256_extractf128_pd(v, 1));
+        }
+        return;
+    }
+    double lanes[2][4];
+    _mm256_storeu_pd(lanes[0], row[0]);
+    _mm256_storeu_pd(lanes[1], row[1]);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < nr; j++) {
+            double *cij = c + i * rsc + j * csc;
+            *cij = beta == 0 ? lanes[i][j] : fma(beta, *cij, lanes[i][j]);
+        }
+}
+
 /* w - s * sgn(w) in each lane: s where w > 0, -s where w < 0, +0 otherwise (0, NaN). */
 static inline __m256 l1_shrink_avx2_s(__m256 w, __m256 s)
 {
@@ -117,6 +214,7 @@ static inline void transpose8_s(__m256 r[8])
 #define DOT_MR 2
 #define DOT_NR 3
 #define DOT_REDUCE dot_reduce_avx2_s
+#define DOT_STORE_TILE dot_store_tile_avx2_s
 #define VMASK __m256i
 #define VMASK_FIRST first_lanes_s
 #define VMASKLOAD _mm256_maskload_ps
@@ -154,6 +252,7 @@ static inline void transpose8_s(__m256 r[8])
 #define DOT_MR 2
 #define DOT_NR 3
 #define DOT_REDUCE dot_reduce_avx2_d
+#define DOT_STORE_TILE dot_store_tile_avx2_d
 #define VMASK __m256i
 #define VMASK_FIRST first_lanes_d
 #define VMASKLOAD _mm256_maskload_pd

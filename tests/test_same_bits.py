@@ -43,7 +43,7 @@ def test_ci_has_an_isa_to_compare():
 
 
 def assert_same_bits(got, want, what):
-    got, want = np.asarray(got), np.asarray(want)
+    got, want = np.ascontiguousarray(got), np.ascontiguousarray(want)
     assert got.shape == want.shape and got.dtype == want.dtype, what
     same = got.view(np.uint8).reshape(got.shape + (-1,)) == want.view(np.uint8).reshape(
         want.shape + (-1,))
@@ -114,7 +114,10 @@ def test_matmul_same_bits(isa, shape, dtype, trans, layout):
         scaled = c0.copy()
         kernels.matmul(a, b, scaled, trans_a=trans[0], trans_b=trans[1], alpha=-0.7, beta=1.3,
                        n_threads=n_threads)
-        return plain, scaled
+        by_columns = c0.copy(order="F")  # a C whose rows are not contiguous
+        kernels.matmul(a, b, by_columns, trans_a=trans[0], trans_b=trans[1], alpha=-0.7,
+                       beta=1.3, n_threads=n_threads)
+        return plain, scaled, by_columns
 
     assert_all_same(on_each(isa, compute))
 
