@@ -63,12 +63,12 @@ dot_store_tile_avx2_s(__m256 acc[2][3][2], float *c, nnf_int rsc, nnf_int csc, f
         for (int i = 0; i < 2; i++) {
             float *ci = c + i * rsc;
             __m128 v = row[i];
+            /* two floats moved as one 64-bit integer (__m128i may alias anything) */
             if (beta != 0) {
-                const __m128 had = _mm_movelh_ps(_mm_castpd_ps(_mm_load_sd((const double *)ci)),
-                                                 _mm_load_ss(ci + 2));
-                v = _mm_fmadd_ps(_mm_set1_ps(beta), had, v);
+                const __m128 two = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)ci));
+                v = _mm_fmadd_ps(_mm_set1_ps(beta), _mm_movelh_ps(two, _mm_load_ss(ci + 2)), v);
             }
-            _mm_store_sd((double *)ci, _mm_castps_pd(v));
+            _mm_storel_epi64((__m128i *)ci, _mm_castps_si128(v));
             _mm_store_ss(ci + 2, _mm_movehl_ps(v, v));
         }
         return;
