@@ -43,10 +43,16 @@ typedef struct {
 #define NNF_PLAN_MAX_CANDIDATES 72
 /* PROVISIONAL: the estimate rule's, for a partial mini-batch (nnf_plan_unmeasured),
  * until the signature is met in a whole step. */
-enum { NNF_PLAN_ESTIMATED = 0, NNF_PLAN_MEASURED = 1, NNF_PLAN_IMPORTED = 2, NNF_PLAN_PROVISIONAL = 3 };
+enum {
+    NNF_PLAN_ESTIMATED = 0,
+    NNF_PLAN_MEASURED = 1,
+    NNF_PLAN_IMPORTED = 2,
+    NNF_PLAN_PROVISIONAL = 3
+};
 
 /* A signature's plan: the kernel table and team size chosen, how (estimated,
- * measured, imported), the candidates timed and the seconds planning took. */
+ * measured, imported, provisional), the candidates timed and the seconds planning
+ * took. */
 typedef struct {
     nnf_gemm_signature sig;
     int arch, team, path, how;
