@@ -99,6 +99,7 @@ def test_python_objects_do_not_accumulate_across_training_calls():
 
 def _epoch_peak(monkeypatch, chunk_flops, X, y):
     monkeypatch.setattr(training_module, "CHUNK_FLOPS", chunk_flops)
+    monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.0)  # every chunk that size
     net = Network([784, 30, 10], seed=0)
     net.SGD((X, y), 1, 10, 0.5, n_threads=1)  # warm up
     tracemalloc.start()

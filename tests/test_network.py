@@ -402,6 +402,7 @@ def test_progress_reports_every_chunk(monkeypatch):
     import nnfast.training as training_module
     # Tiny chunks: one mini-batch of 4 per engine call, 10 rows in 3 chunks.
     monkeypatch.setattr(training_module, "CHUNK_FLOPS", 1.0)
+    monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.0)
     sizes = [6, 5, 3]
     X, labels = random_problem(sizes, 10, seed=98)
     reports = []
@@ -413,6 +414,7 @@ def test_progress_reports_every_chunk(monkeypatch):
 def test_chunked_training_equals_one_engine_call(monkeypatch):
     import nnfast.training as training_module
     monkeypatch.setattr(training_module, "CHUNK_FLOPS", 1.0)
+    monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.0)
     sizes = [6, 5, 3]
     X, labels = random_problem(sizes, 23, seed=100)
     a = Network(sizes, dtype=np.float64, seed=101)
@@ -422,6 +424,62 @@ def test_chunked_training_equals_one_engine_call(monkeypatch):
     engine_train(b, X, labels, perm, 5, 0.4, 1.0, 0.7)
     for x, y in zip(snapshot(a), snapshot(b)):
         assert np.array_equal(x, y)
+
+
+def test_chunks_are_sized_by_the_runs_own_speed(monkeypatch):
+    """The first call trains CHUNK_FLOPS' worth (one mini-batch here), each later one as
+    many mini-batches as the calls before it trained in CHUNK_SECONDS. A clock that
+    says every call took a millisecond: 1 mini-batch, then 50 (0.05 s at 1 ms each),
+    then the rest; the next epoch, at 50 / 1 ms a mini-batch, in one call."""
+    import types
+    import nnfast.training as training_module
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(training_module, "time",
+                        types.SimpleNamespace(perf_counter=lambda: next(ticks) * 1e-3))
+    monkeypatch.setattr(training_module, "CHUNK_FLOPS", 1.0)
+    monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.05)
+    sizes = [6, 5, 3]
+    X, labels = random_problem(sizes, 1000, seed=102)
+    reports = []
+    Network(sizes, seed=103).SGD((X, labels), 2, 10, 0.1, n_threads=1,
+                                 progress=lambda *args: reports.append(args))
+    assert reports == [(0, 10, 1000), (0, 510, 1000), (0, 1000, 1000), (1, 1000, 1000)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_masks_do_not_depend_on_the_chunks(monkeypatch, dtype):
+    """A network with dropout trains to the same bits in one engine call an epoch and
+    in one a mini-batch (the short last one too): each mini-batch's masks come from
+    the epoch's seed and its place in the epoch (training.chunk_seed), so chunks sized
+    by a machine's speed change nothing."""
+    import nnfast.training as training_module
+    from nnfast import FullyConnectedLayer, SoftmaxLayer
+    X, labels = random_problem([6, 5, 3], 47, seed=104, dtype=dtype)
+    nets = []
+    for chunk_flops in (1e15, 1.0):
+        monkeypatch.setattr(training_module, "CHUNK_FLOPS", chunk_flops)
+        monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.0)
+        net = Network([FullyConnectedLayer(6, 5, p_dropout=0.3),
+                       SoftmaxLayer(5, 3, p_dropout=0.2)], dtype=dtype, seed=105)
+        reports = []
+        net.SGD((X, labels), 2, 5, 0.3, momentum=0.5, n_threads=1,
+                progress=lambda *args: reports.append(args))
+        assert len(reports) == (2 if chunk_flops > 1 else 20)
+        nets.append(net)
+    for x, y in zip(snapshot(nets[0]), snapshot(nets[1])):
+        assert np.array_equal(x, y)
+
+
+def test_a_chunks_seed_is_the_epochs_advanced_to_its_first_mini_batch():
+    """Mini-batch b of a call seeded chunk_seed(s, f) draws what mini-batch f + b of a
+    call seeded s draws (oracle.layer_seed), across the wrap at 2**64."""
+    from nnfast.training import chunk_seed
+    for seed in (0, 12345, 2**63 - 1, 2**64 - 1):
+        for first in (0, 1, 7, 10**6):
+            for batch in (0, 3):
+                assert (oracle.layer_seed(chunk_seed(seed, first), batch, 0)
+                        == oracle.layer_seed(seed, first + batch, 0))
+    assert chunk_seed(5, 0) == 5
 
 
 # --- 7. save and load ----------------------------------------------------------------

@@ -170,6 +170,7 @@ def test_epochs_are_engine_steps_in_order_on_whole_mini_batches(book_data, capsy
     chunking changes nothing. The book's conv weights are the engine's filters rotated
     by 180 degrees (Theano's true convolution)."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", chunk_flops)
+    monkeypatch.setattr(nnfast.training, "CHUNK_SECONDS", 0.0)
     (X, y), validation_data, test_data = book_data
     X, y = X[:305], y[:305]  # 30 whole mini-batches; the last 5 samples are never used
     eta, lmbda = 0.1, 2.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, List, Optional, Sequence, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -20,9 +20,31 @@ from nnfast.checks import (Samples, check_int, check_real, check_regularization)
 from nnfast.layers import FullyConnectedLayer
 from nnfast.maths import one_hot
 
-# About this many flops per engine call: 50-100 ms on one core of a small machine, short
-# enough for progress and Ctrl-C, long enough that the call's overhead is noise.
+# An engine call trains about CHUNK_SECONDS of mini-batches: short enough for progress
+# and Ctrl-C, long enough that a call's fixed costs (the parameters' snapshot and
+# finiteness check, and refilling the caches they swept) are noise. How many mini-batches
+# that is depends on the machine, the network and the threads, so a run measures it: its
+# first call trains about CHUNK_FLOPS (1e9: 10-20 ms on one AVX2 core, a few on an
+# AVX-512 one), and each later call as many mini-batches as the calls before it trained
+# in CHUNK_SECONDS, never fewer than the first. W4 and W5 at mini-batch 10 on an AVX2
+# EPYC core ran 2.2-2.4% faster with chunks 4 times 1e9 flops; on many cores a 1e9-flop
+# call is a millisecond or two. A team trial's chunks stay at CHUNK_FLOPS (its candidates
+# take turns), and CHUNK_SECONDS = 0 keeps every chunk there.
 CHUNK_FLOPS = 1e9
+CHUNK_SECONDS = 0.05
+
+# The engine's dropout seeds (csrc/engine.inc, csrc/rng.h): mini-batch b of a call seeded
+# s draws from SplitMix64's state s advanced by (b * MAX_LAYERS + layer + 1) golden-ratio
+# steps.
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def chunk_seed(seed: int, first_batch: int) -> int:
+    """The seed of the engine call whose first mini-batch is the epoch's `first_batch`-th,
+    the epoch seeded `seed`: advanced by first_batch * MAX_LAYERS golden-ratio steps, so
+    that each mini-batch draws the dropout masks it would in one call for the whole epoch,
+    however the epoch is cut into calls."""
+    return (seed + first_batch * _kernels.MAX_LAYERS * _GOLDEN) % 2**64
 
 ProgressCallback = Callable[[int, int, int], Any]
 
@@ -260,6 +282,8 @@ class Trainer:
         self.parameters, self.snapshot, self.workspace = parameters, snapshot, workspace
         self.flops_per_sample, self.has_dropout = flops_per_sample, has_dropout
         self.cost = cost
+        # Mini-batches a call, per (mini-batch size, threads): sized from this run's speed.
+        self.chunk_batches: Dict[Tuple[int, int], int] = {}
 
     def run(self, training: Samples, config: SGDConfig, monitors: Sequence[Monitor] = (),
             progress: Optional[ProgressCallback] = None) -> History:
@@ -292,13 +316,14 @@ class Trainer:
                    monitors: Sequence[Monitor] = (), progress: Optional[ProgressCallback] = None,
                    grad_norms: Optional[np.ndarray] = None) -> None:
         """One pass over the rows `order` of the training set in mini-batches of
-        config.mini_batch_size, one engine call per chunk of about CHUNK_FLOPS. A chunk
+        config.mini_batch_size, one engine call per chunk (about CHUNK_SECONDS once the
+        run has measured its speed; the epoch's dropout masks whatever the chunks). A chunk
         that leaves a parameter non-finite is undone, also when an interrupt arrives as
         it returns, and FloatingPointError names the epoch."""
         mini_batch_size = config.mini_batch_size
-        batches_per_chunk = max(1, int(CHUNK_FLOPS / (self.flops_per_sample * mini_batch_size)))
-        chunk = batches_per_chunk * mini_batch_size
+        fewest = max(1, int(CHUNK_FLOPS / (self.flops_per_sample * mini_batch_size)))
         n_threads = cast(int, config.n_threads)  # resolved when the config was made
+        batches = self.chunk_batches.get((mini_batch_size, n_threads), fewest)
         work = self.workspace(mini_batch_size, n_threads)  # enough for fewer threads too
         X, labels = training
         codes = training.byte_codes() if self.cost is None else None
@@ -311,18 +336,21 @@ class Trainer:
                                   self.flops_per_sample, mini_batch_size), n_threads,
                                  len(self.engine.sizes) - 1, first_splits_rows)
                  if self.cost is None else None)
-        for start in range(0, len(order), chunk):
-            stop = min(start + chunk, len(order))
+        # One seed an epoch, drawn only when there is dropout, so that other networks'
+        # runs do not depend on it; each call's from it (chunk_seed).
+        epoch_seed = int(self.rng.integers(2**63)) if self.has_dropout else 0
+        start = 0
+        while start < len(order):
+            trying = trial is not None and trial.chosen is None
+            stop = min(start + (fewest if trying else batches) * mini_batch_size, len(order))
             for monitor in monitors:
                 monitor.before_chunk(epoch, start, stop)
-            # Masks are drawn only when there is dropout, so that other networks' runs
-            # do not depend on it.
-            seed = int(self.rng.integers(2**63)) if self.has_dropout else 0
+            seed = chunk_seed(epoch_seed, start // mini_batch_size)
             np.copyto(self.snapshot, self.parameters)
+            began = time.perf_counter()
             try:
                 if self.cost is None:
                     run = None if trial is None else trial.next_run()
-                    began = time.perf_counter()
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
@@ -343,8 +371,13 @@ class Trainer:
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the weights stopped being finite; "
                     "they are back to those before the chunk that diverged (try a smaller eta)")
+            if not trying:  # as many mini-batches as took CHUNK_SECONDS here
+                per_batch = (time.perf_counter() - began) * mini_batch_size / (stop - start)
+                batches = max(fewest, int(CHUNK_SECONDS / max(per_batch, 1e-9)))
+                self.chunk_batches[(mini_batch_size, n_threads)] = batches
             if progress is not None:
                 progress(epoch, stop, len(order))
+            start = stop
 
     def _train_chunk_with_cost(self, training: Samples, rows: np.ndarray, config: SGDConfig,
                                work: np.ndarray, seed: int,
