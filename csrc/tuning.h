@@ -61,9 +61,12 @@
  * benches/test_epoch.py::test_conv_epoch (conv backward's dot products). Where A is
  * no larger than that, the panels are L1-sized instead, A's rows coming from L2 at
  * each panel: B's rows, three a tile, no longer stream from L2 once for every pair of
- * A's rows. 10 x 100 x 784 (W2's forward at mini-batch 10) took 0.85 of the time
- * (AVX2 AMD EPYC, alternating processes, 8 rounds); 256 x 30 x 784, whose A is 800
- * KB, 1.24 times as long with L1-sized panels, so it keeps L2-sized ones. Speed only. */
+ * A's rows. 10 x 100 x 784 (W2's forward at mini-batch 10) took 0.85 and 0.93 of
+ * the time (AVX2 AMD EPYC, alternating processes, 8 and 14 rounds); 256 x 30 x 784,
+ * whose A is 800 KB, 1.24 times as long with L1-sized panels, so it keeps L2-sized
+ * ones. Where even a tile's three rows of B overflow L1 (W4's 10 x 100 x 2880), k in
+ * blocks with the tiles' partial sums kept between them saved 4% (two tiles a panel;
+ * one, 0%; four, 13% slower): not kept. Speed only. */
 #define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
 #define NNF_GEMM_DOT_L1_PANEL_BYTES (24 * 1024)
 

@@ -122,6 +122,26 @@ def test_matmul_same_bits(isa, shape, dtype, trans, layout):
     assert_all_same(on_each(isa, compute))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("n_in", [784, 2880])
+def test_dot_products_rows_are_the_same_bits_whatever_rows_come_with_them(dtype, n_in):
+    """C = A W^T with 30 columns takes the dot path whatever A's rows (W1's first layer).
+    A few rows are small enough for it to keep W's panels in L1, 300 rows keep them in
+    L2 (panels of other widths, the rows' tiles in another order). Each row of C is the
+    same bits either way, on every ISA's kernel and thread count."""
+    rng = np.random.default_rng(n_in)
+    a = rng.standard_normal((300, n_in)).astype(dtype)
+    w = rng.standard_normal((30, n_in)).astype(dtype)
+    for arch in _kernels.supported_archs():
+        with using_arch(arch):
+            for n_threads in (1, 2):
+                whole = kernels.matmul(a, w, trans_b=True, n_threads=n_threads)
+                for rows in (slice(0, 10), slice(137, 140), slice(299, 300)):
+                    assert_same_bits(kernels.matmul(a[rows], w, trans_b=True,
+                                                    n_threads=n_threads),
+                                     whole[rows], f"{arch}, {n_threads} threads, rows {rows}")
+
+
 # ---- the gather kernel ----
 
 
