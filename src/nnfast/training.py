@@ -26,9 +26,9 @@ from nnfast.maths import one_hot
 # that is depends on the machine, the network and the threads, so a run measures it: its
 # first call trains about CHUNK_FLOPS (1e9: 10-20 ms on one AVX2 core, a few on an
 # AVX-512 one), and each later call as many mini-batches as the calls before it trained
-# in CHUNK_SECONDS, never fewer than the first. W4 and W5 at mini-batch 10 on an AVX2
-# EPYC core ran 2.2-2.4% faster with chunks 4 times 1e9 flops; on many cores a 1e9-flop
-# call is a millisecond or two. A team trial's chunks stay at CHUNK_FLOPS (its candidates
+# in CHUNK_SECONDS, never fewer than the first. W4, W5 and W1 at mini-batch 10 on an AVX2
+# EPYC core took 0.95, 0.97 and 0.94 of the time so (alternating processes, one thread);
+# on many cores a 1e9-flop call is a millisecond or two. A team trial's chunks stay at CHUNK_FLOPS (its candidates
 # take turns), and CHUNK_SECONDS = 0 keeps every chunk there.
 CHUNK_FLOPS = 1e9
 CHUNK_SECONDS = 0.05
