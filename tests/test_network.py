@@ -482,6 +482,17 @@ def test_a_chunks_seed_is_the_epochs_advanced_to_its_first_mini_batch():
     assert chunk_seed(5, 0) == 5
 
 
+@pytest.mark.parametrize("seed, first_batch, error, name", [
+    (1.0, 0, TypeError, "seed"), (True, 0, TypeError, "seed"), (-1, 0, ValueError, "seed"),
+    (2**64, 0, ValueError, "seed"), (0, "1", TypeError, "first_batch"),
+    (0, -1, ValueError, "first_batch"),
+])
+def test_a_chunks_seed_refuses_bad_input_by_name(seed, first_batch, error, name):
+    from nnfast.training import chunk_seed
+    with pytest.raises(error, match=name):
+        chunk_seed(seed, first_batch)
+
+
 # --- 7. save and load ----------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

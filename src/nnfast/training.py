@@ -44,6 +44,9 @@ def chunk_seed(seed: int, first_batch: int) -> int:
     the epoch seeded `seed`: advanced by first_batch * MAX_LAYERS golden-ratio steps, so
     that each mini-batch draws the dropout masks it would in one call for the whole epoch,
     however the epoch is cut into calls."""
+    seed, first_batch = check_int(seed, "seed", 0), check_int(first_batch, "first_batch", 0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
     return (seed + first_batch * _kernels.MAX_LAYERS * _GOLDEN) % 2**64
 
 ProgressCallback = Callable[[int, int, int], Any]
