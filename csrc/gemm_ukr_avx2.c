@@ -31,19 +31,19 @@ static inline double hsum4_d(__m256d v) /* lane l + lane l+2, l+1 */
 static inline float dot_reduce_avx2_s(const __m256 *v) { return hsum8_s(_mm256_add_ps(v[0], v[1])); }
 static inline double dot_reduce_avx2_d(const __m256d *v) { return hsum4_d(_mm256_add_pd(v[0], v[1])); }
 
-/* The dot kernel's whole 2 x 3 tile of floats (DOT_STORE_TILE): C := alpha * sum +
- * beta * C for its first nr columns, each element's sum by hsum8_s's pairs of lanes
- * (l and l + 8, then l + 4, l + 2, l + 1: the same bits), reduced side by side, two
- * elements a vector and then four. One element at a time the tile took 54 operations
- * to reduce and store, as many as the FMAs of a 30-term dot product (W1's output
- * layer); this takes 30. */
+/* The dot kernel's whole 2 x cols tile of floats (DOT_STORE_TILE, cols 3 or 2):
+ * C := alpha * sum + beta * C for its first nr columns, each element's sum by
+ * hsum8_s's pairs of lanes (l and l + 8, then l + 4, l + 2, l + 1: the same bits),
+ * reduced side by side, two elements a vector and then four. One element at a time
+ * the tile took 54 operations to reduce and store, as many as the FMAs of a 30-term
+ * dot product (W1's output layer); this takes 30. */
 static inline __attribute__((always_inline)) void
 dot_store_tile_avx2_s(__m256 acc[2][3][2], float *c, nnf_int rsc, nnf_int csc, float alpha,
-                      float beta, int nr)
+                      float beta, const int cols, int nr)
 {
     /* q[j]: [row 0's element j, lanes l + l+8 + (l+4 + l+12) | row 1's] */
     __m256 q[3];
-    for (int j = 0; j < 3; j++) {
+    for (int j = 0; j < cols; j++) {
         const __m256 top = _mm256_add_ps(acc[0][j][0], acc[0][j][1]);
         const __m256 bottom = _mm256_add_ps(acc[1][j][0], acc[1][j][1]);
         q[j] = _mm256_add_ps(_mm256_permute2f128_ps(top, bottom, 0x20),
@@ -52,24 +52,28 @@ dot_store_tile_avx2_s(__m256 acc[2][3][2], float *c, nnf_int rsc, nnf_int csc, f
     /* lanes l + l+2: elements 0 and 1 in lanes (0, 1) and (2, 3) of each half, 2 twice */
     const __m256 r01 = _mm256_add_ps(_mm256_shuffle_ps(q[0], q[1], _MM_SHUFFLE(1, 0, 1, 0)),
                                      _mm256_shuffle_ps(q[0], q[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m256 r2 = _mm256_add_ps(_mm256_shuffle_ps(q[2], q[2], _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm256_shuffle_ps(q[2], q[2], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* lanes l + l+1: [row 0's sums of elements 0, 1, 2, 2 | row 1's] */
+    const __m256 r2 = cols == 3 ? _mm256_add_ps(_mm256_shuffle_ps(q[2], q[2], _MM_SHUFFLE(1, 0, 1, 0)),
+                                                _mm256_shuffle_ps(q[2], q[2], _MM_SHUFFLE(3, 2, 3, 2)))
+                                : r01;
+    /* lanes l + l+1: [row 0's sums of elements 0, 1, 2, 2 | row 1's] (0, 1, 0, 1 for
+     * two columns) */
     const __m256 sums = _mm256_add_ps(_mm256_shuffle_ps(r01, r2, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(r01, r2, _MM_SHUFFLE(3, 1, 3, 1)));
     const __m256 t = _mm256_mul_ps(_mm256_set1_ps(alpha), sums);
     const __m128 row[2] = {_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)};
-    if (csc == 1 && nr == 3) { /* no masked stores: slow on AMD's cores */
+    if (csc == 1 && nr == cols) { /* no masked stores: slow on AMD's cores */
         for (int i = 0; i < 2; i++) {
             float *ci = c + i * rsc;
             __m128 v = row[i];
             /* two floats moved as one 64-bit integer (__m128i may alias anything) */
             if (beta != 0) {
                 const __m128 two = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)ci));
-                v = _mm_fmadd_ps(_mm_set1_ps(beta), _mm_movelh_ps(two, _mm_load_ss(ci + 2)), v);
+                v = _mm_fmadd_ps(_mm_set1_ps(beta),
+                                 cols == 3 ? _mm_movelh_ps(two, _mm_load_ss(ci + 2)) : two, v);
             }
             _mm_storel_epi64((__m128i *)ci, _mm_castps_si128(v));
-            _mm_store_ss(ci + 2, _mm_movehl_ps(v, v));
+            if (cols == 3)
+                _mm_store_ss(ci + 2, _mm_movehl_ps(v, v));
         }
         return;
     }
@@ -83,16 +87,19 @@ dot_store_tile_avx2_s(__m256 acc[2][3][2], float *c, nnf_int rsc, nnf_int csc, f
         }
 }
 
-/* The same for the 2 x 3 tile of doubles: hsum4_d's pairs (l and l + 4, then l + 2,
- * l + 1), a row of the tile a vector at the end. */
+/* The same for the 2 x cols tile of doubles: hsum4_d's pairs (l and l + 4, then
+ * l + 2, l + 1), a row of the tile a vector at the end; two columns go as three whose
+ * last is the second again. */
 static inline __attribute__((always_inline)) void
 dot_store_tile_avx2_d(__m256d acc[2][3][2], double *c, nnf_int rsc, nnf_int csc, double alpha,
-                      double beta, int nr)
+                      double beta, const int cols, int nr)
 {
     __m256d s[2][3];
     for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 3; j++)
-            s[i][j] = _mm256_add_pd(acc[i][j][0], acc[i][j][1]);
+        for (int j = 0; j < 3; j++) {
+            const int col = j < cols ? j : cols - 1;
+            s[i][j] = _mm256_add_pd(acc[i][col][0], acc[i][col][1]);
+        }
 /* [x's lanes l + l+2 | y's] */
 #define PAIR(x, y)                                                                          \
     _mm256_add_pd(_mm256_permute2f128_pd(x, y, 0x20), _mm256_permute2f128_pd(x, y, 0x31))
@@ -104,17 +111,20 @@ dot_store_tile_avx2_d(__m256d acc[2][3][2], double *c, nnf_int rsc, nnf_int csc,
     const __m256d row[2] = {
         _mm256_mul_pd(alphas, _mm256_add_pd(_mm256_unpacklo_pd(p0, q0), _mm256_unpackhi_pd(p0, q0))),
         _mm256_mul_pd(alphas, _mm256_add_pd(_mm256_unpacklo_pd(p1, q1), _mm256_unpackhi_pd(p1, q1)))};
-    if (csc == 1 && nr == 3) {
+    if (csc == 1 && nr == cols) {
         for (int i = 0; i < 2; i++) {
             double *ci = c + i * rsc;
             __m256d v = row[i];
             if (beta != 0) {
-                const __m256d had = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(ci)),
-                                                         _mm_load_sd(ci + 2), 1);
+                const __m128d two = _mm_loadu_pd(ci);
+                const __m256d had = cols == 3 ? _mm256_insertf128_pd(_mm256_castpd128_pd256(two),
+                                                                     _mm_load_sd(ci + 2), 1)
+                                              : _mm256_zextpd128_pd256(two);
                 v = _mm256_fmadd_pd(_mm256_set1_pd(beta), had, v);
             }
             _mm_storeu_pd(ci, _mm256_castpd256_pd128(v));
-            _mm_store_sd(ci + 2, _mm256_extractf128_pd(v, 1));
+            if (cols == 3)
+                _mm_store_sd(ci + 2, _mm256_extractf128_pd(v, 1));
         }
         return;
     }
