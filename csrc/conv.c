@@ -39,14 +39,15 @@ static nnf_int rows_stride(nnf_int k)
 /* The values past an image that the windows kernel reads (a vector's lanes past kw). */
 #define WINDOWS_SLACK 16
 
-/* A thread's buffer: im2col's k x ohw values, im2row's ohw rows, the narrow direct
- * convolution's shifted rows (conv_direct.h: 8 values for each of the h rows of
- * each of c*kw shifts) or the image and the windows kernel's slack, and a line of
- * slack to start it on a line. */
+/* A thread's buffer: im2col's k x ohw values, im2row's ohw rows, the direct
+ * convolution's scratch (conv_direct.h: the narrow one's shifted rows, 8 values for
+ * each of the h rows of each of c*kw shifts, and the image's zero rows) or the image
+ * and the windows kernel's slack, and a line of slack to start it on a line. */
 static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int kw)
 {
     const nnf_int ohw = (h - kh + 1) * (w - kw + 1), rows = ohw * rows_stride(c * kh * kw);
-    nnf_int size = rows > 8 * c * kw * h ? rows : 8 * c * kw * h;
+    const nnf_int direct = nnf_conv_direct_scratch(c, h, kw);
+    nnf_int size = rows > direct ? rows : direct;
     /* conv.inc's windows_image: two copies, rows on lines, half a line between them */
     const nnf_int windows = 2 * h * ((w + 15) / 16 * 16) + 16 + WINDOWS_SLACK;
     if (c == 1 && size < windows)
@@ -177,12 +178,13 @@ static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_in
  * shape fits. */
 #if defined(__x86_64__)
 static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
-                         nnf_int kw, const float *weights, float *out, float *scratch)
+                         nnf_int kw, const float *weights, float *out, float *scratch,
+                         int skip_zeros)
 {
     if (nnf_arch_get() == NNF_ARCH_AVX512)
-        nnf_sconv_direct_avx512(c, h, w, x, f, kh, kw, weights, out, scratch);
+        nnf_sconv_direct_avx512(c, h, w, x, f, kh, kw, weights, out, scratch, skip_zeros);
     else
-        nnf_sconv_direct_avx2(c, h, w, x, f, kh, kw, weights, out, scratch);
+        nnf_sconv_direct_avx2(c, h, w, x, f, kh, kw, weights, out, scratch, skip_zeros);
 }
 #define DIRECT_CONV sconv_direct
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw)                                                          \

@@ -15,7 +15,8 @@
  * planes of oh x ow); a tail of 8 columns (ow == 24) is a plain load and store. */
 static inline __attribute__((always_inline)) void
 row(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw,
-    const float *weights, nnf_int y, float *out, const int filters, const int tail8)
+    const float *weights, const uint64_t *zero, nnf_int y, float *out, const int filters,
+    const int tail8)
 {
     const nnf_int ow = w - kw + 1, ohw = (h - kh + 1) * ow, k = c * kh * kw;
     const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ow - 16)),
@@ -26,6 +27,8 @@ row(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw,
         acc[b][0] = acc[b][1] = acc[b][2] = _mm256_setzero_ps();
     for (nnf_int ch = 0; ch < c; ch++)
         for (nnf_int i = 0; i < kh; i++) {
+            if (nnf_conv_rows_zero(zero[ch], y + i, 1))
+                continue;
             const float *r = x + (ch * h + y + i) * w;
             const float *tap = weights + (ch * kh + i) * kw;
             /* Rolled, as in the AVX-512 kernel. */
@@ -63,9 +66,9 @@ row(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw,
 #define NARROW_ROWS 4
 
 static inline __attribute__((always_inline)) void
-narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow,
-             nnf_int ohw, nnf_int y0, const float *weights, nnf_int k, nnf_int t0, nnf_int t1,
-             float *out, const int filters, const int rows)
+narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, const uint64_t *zero,
+             nnf_int ow, nnf_int ohw, nnf_int y0, const float *weights, nnf_int k, nnf_int t0,
+             nnf_int t1, float *out, const int filters, const int rows)
 {
     __m256 acc[NARROW_FILTERS][NARROW_ROWS];
 #pragma GCC unroll 4
@@ -77,6 +80,8 @@ narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow
     for (nnf_int t = t0; t < t1;) {
         const float *row = shifted + ((ch * kw + j) * h + y0 + i) * 8;
         const nnf_int end = t + (kw - j) < t1 ? t + (kw - j) : t1;
+        if (nnf_conv_rows_zero(zero[ch], y0 + i, rows))
+            t = end;
         for (; t < end; t++, row += h * 8) {
             __m256 s[NARROW_FILTERS];
 #pragma GCC unroll 4
@@ -111,10 +116,11 @@ narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow
 }
 
 static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
-                        nnf_int kw, const float *weights, float *out, float *shifted)
+                        nnf_int kw, const float *weights, float *out, float *shifted,
+                        const uint64_t *zero)
 {
     const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
-    nnf_conv_shift(c, h, w, kw, x, shifted);
+    nnf_conv_shift(c, h, w, kw, x, zero, shifted);
     for (nnf_int f0 = 0; f0 < f; f0 += NARROW_FILTERS) {
         const int filters = f - f0 < NARROW_FILTERS ? (int)(f - f0) : NARROW_FILTERS;
         const float *wf = weights + f0 * k;
@@ -126,7 +132,7 @@ static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int
                 switch (filters * (NARROW_ROWS + 1) + rows) {
 #define NARROW_R(F, R)                                                                     \
     case F * (NARROW_ROWS + 1) + R:                                                        \
-        narrow_block(h, kh, kw, shifted, ow, ohw, y0, wf, k, t0, t1, of, F, R);            \
+        narrow_block(h, kh, kw, shifted, zero, ow, ohw, y0, wf, k, t0, t1, of, F, R);      \
         break;
 #define NARROW(F) NARROW_R(F, 1) NARROW_R(F, 2) NARROW_R(F, 3) NARROW_R(F, 4)
                     NARROW(1)
@@ -142,11 +148,13 @@ static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int
 
 void nnf_sconv_direct_avx2(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
                            nnf_int kh, nnf_int kw, const float *weights, float *out,
-                           float *scratch)
+                           float *scratch, int skip_zeros)
 {
     const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
+    uint64_t *zero = nnf_conv_zero_masks(c, h, kw, scratch);
+    nnf_conv_zero_rows(c, h, w, x, skip_zeros, zero);
     if (ow <= 8) {
-        conv_narrow(c, h, w, x, f, kh, kw, weights, out, scratch);
+        conv_narrow(c, h, w, x, f, kh, kw, weights, out, scratch, zero);
         return;
     }
     for (nnf_int f0 = 0; f0 < f; f0 += FILTERS) {
@@ -156,8 +164,8 @@ void nnf_sconv_direct_avx2(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_
         for (nnf_int y = 0; y < oh; y++) {
             switch (2 * filters + (ow == 24)) {
 #define ROW(F)                                                                             \
-    case 2 * F: row(c, h, w, x, kh, kw, wf, y, of, F, 0); break;                           \
-    case 2 * F + 1: row(c, h, w, x, kh, kw, wf, y, of, F, 1); break;
+    case 2 * F: row(c, h, w, x, kh, kw, wf, zero, y, of, F, 0); break;                     \
+    case 2 * F + 1: row(c, h, w, x, kh, kw, wf, zero, y, of, F, 1); break;
                 ROW(1)
                 ROW(2)
                 ROW(3)

@@ -26,8 +26,8 @@
  * put together; shorter ones, masked loads. */
 static inline __attribute__((always_inline)) void
 row_pair(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw,
-         const float *weights, nnf_int y, nnf_int y2, float *out, const int filters,
-         const int tail8)
+         const float *weights, const uint64_t *zero, nnf_int y, nnf_int y2, float *out,
+         const int filters, const int tail8)
 {
     const nnf_int ow = w - kw + 1, ohw = (h - kh + 1) * ow, k = c * kh * kw;
     const __mmask16 low = (__mmask16)((1u << (ow - 16)) - 1), high = (__mmask16)(low << 8);
@@ -37,6 +37,8 @@ row_pair(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw
         first[b] = second[b] = tails[b] = _mm512_setzero_ps();
     for (nnf_int ch = 0; ch < c; ch++)
         for (nnf_int i = 0; i < kh; i++) {
+            if (nnf_conv_rows_zero(zero[ch], y + i, 1) && nnf_conv_rows_zero(zero[ch], y2 + i, 1))
+                continue;
             const float *r = x + (ch * h + y + i) * w, *r2 = x + (ch * h + y2 + i) * w;
             const float *tap = weights + (ch * kh + i) * kw;
             /* Rolled: unrolled, the compiler shuffles the accumulators between
@@ -85,9 +87,9 @@ row_pair(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int kh, nnf_int kw
 /* The pairs of output rows from y0 on (pairs of them, the last holding one row when
  * `odd`) of `filters` filters, over the taps [t0, t1) of weights (filters x k). */
 static inline __attribute__((always_inline)) void
-narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow,
-             nnf_int ohw, nnf_int y0, const float *weights, nnf_int k, nnf_int t0, nnf_int t1,
-             float *out, const int filters, const int pairs, const int odd)
+narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, const uint64_t *zero,
+             nnf_int ow, nnf_int ohw, nnf_int y0, const float *weights, nnf_int k, nnf_int t0,
+             nnf_int t1, float *out, const int filters, const int pairs, const int odd)
 {
     __m512 acc[NARROW_FILTERS][NARROW_PAIRS];
 #pragma GCC unroll 8
@@ -100,6 +102,8 @@ narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow
         /* the taps (ch, i, j..) of one kernel row: the shifted rows h*8 apart */
         const float *row = shifted + ((ch * kw + j) * h + y0 + i) * 8;
         const nnf_int end = t + (kw - j) < t1 ? t + (kw - j) : t1;
+        if (nnf_conv_rows_zero(zero[ch], y0 + i, 2 * pairs - odd))
+            t = end;
         for (; t < end; t++, row += h * 8) {
             __m512 v[NARROW_PAIRS];
 #pragma GCC unroll 4
@@ -139,10 +143,11 @@ narrow_block(nnf_int h, nnf_int kh, nnf_int kw, const float *shifted, nnf_int ow
 }
 
 static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
-                        nnf_int kw, const float *weights, float *out, float *shifted)
+                        nnf_int kw, const float *weights, float *out, float *shifted,
+                        const uint64_t *zero)
 {
     const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
-    nnf_conv_shift(c, h, w, kw, x, shifted);
+    nnf_conv_shift(c, h, w, kw, x, zero, shifted);
     for (nnf_int f0 = 0; f0 < f; f0 += NARROW_FILTERS) {
         const int filters = f - f0 < NARROW_FILTERS ? (int)(f - f0) : NARROW_FILTERS;
         const float *wf = weights + f0 * k;
@@ -155,10 +160,10 @@ static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int
                 switch ((filters * (NARROW_PAIRS + 1) + pairs) * 2 + odd) {
 #define NARROW_P(F, P)                                                                     \
     case (F * (NARROW_PAIRS + 1) + P) * 2:                                                 \
-        narrow_block(h, kh, kw, shifted, ow, ohw, y0, wf, k, t0, t1, of, F, P, 0);         \
+        narrow_block(h, kh, kw, shifted, zero, ow, ohw, y0, wf, k, t0, t1, of, F, P, 0);   \
         break;                                                                             \
     case (F * (NARROW_PAIRS + 1) + P) * 2 + 1:                                             \
-        narrow_block(h, kh, kw, shifted, ow, ohw, y0, wf, k, t0, t1, of, F, P, 1);         \
+        narrow_block(h, kh, kw, shifted, zero, ow, ohw, y0, wf, k, t0, t1, of, F, P, 1);   \
         break;
 #define NARROW(F) NARROW_P(F, 1) NARROW_P(F, 2) NARROW_P(F, 3) NARROW_P(F, 4)
                     NARROW(1)
@@ -177,11 +182,13 @@ static void conv_narrow(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int
 
 void nnf_sconv_direct_avx512(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
                              nnf_int kh, nnf_int kw, const float *weights, float *out,
-                             float *scratch)
+                             float *scratch, int skip_zeros)
 {
     const nnf_int oh = h - kh + 1, ow = w - kw + 1, ohw = oh * ow, k = c * kh * kw;
+    uint64_t *zero = nnf_conv_zero_masks(c, h, kw, scratch);
+    nnf_conv_zero_rows(c, h, w, x, skip_zeros, zero);
     if (ow <= 8) {
-        conv_narrow(c, h, w, x, f, kh, kw, weights, out, scratch);
+        conv_narrow(c, h, w, x, f, kh, kw, weights, out, scratch, zero);
         return;
     }
     for (nnf_int f0 = 0; f0 < f; f0 += FILTERS) {
@@ -192,8 +199,8 @@ void nnf_sconv_direct_avx512(nnf_int c, nnf_int h, nnf_int w, const float *x, nn
             const nnf_int y2 = y + 1 < oh ? y + 1 : y;
             switch (2 * filters + (ow == 24)) {
 #define ROW_PAIR(F)                                                                        \
-    case 2 * F: row_pair(c, h, w, x, kh, kw, wf, y, y2, of, F, 0); break;                  \
-    case 2 * F + 1: row_pair(c, h, w, x, kh, kw, wf, y, y2, of, F, 1); break;
+    case 2 * F: row_pair(c, h, w, x, kh, kw, wf, zero, y, y2, of, F, 0); break;            \
+    case 2 * F + 1: row_pair(c, h, w, x, kh, kw, wf, zero, y, y2, of, F, 1); break;
                 ROW_PAIR(1)
                 ROW_PAIR(2)
                 ROW_PAIR(3)

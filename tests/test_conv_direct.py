@@ -104,6 +104,55 @@ def test_the_direct_convolution_gives_the_gemms_bits(isa, x_shape, w_shape):
     _assert_near_exact(got["direct"], x, w, bias)
 
 
+def _with_rows_of_zeros(x, seed):
+    """x with rows of zeros, as dead ReLU filters (whole planes) and blank image rows
+    leave them: per sample a random set of channels and of rows, +0 and -0 mixed, and
+    rows that are zeros but for their last value, planes but for their last row or
+    their first (those the direct convolution must not skip)."""
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    n, c, h, w = x.shape
+    x[rng.random((n, c)) < 0.4] = 0.0
+    x[rng.random((n, c, h)) < 0.3] = 0.0
+    almost = rng.random((n, c, h)) < 0.1
+    x[almost, : w - 1] = 0.0
+    x[0, 0, :-1] = 0.0
+    x[-1, -1, 1:] = 0.0
+    negative = (x == 0) & (rng.random(x.shape) < 0.5)
+    x[negative] = -0.0
+    return x
+
+
+@pytest.mark.parametrize("x_shape,w_shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_rows_of_zeros_skipped_keep_the_gemms_bits(isa, x_shape, w_shape):
+    """The direct convolution skips the taps that read only rows of zeros; w * 0
+    being +-0, each chain is what the GEMM's is."""
+    x, w, bias = _inputs(x_shape, w_shape)
+    x = _with_rows_of_zeros(x, seed=sum(x_shape))
+    assert (x == 0).any(axis=3).any() and np.signbit(x[x == 0]).any()
+    got = _on_each_path(x, w, bias)
+    np.testing.assert_array_equal(got["direct"], got["gemm"])
+    _assert_near_exact(got["direct"], x, w, bias)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("x_shape,w_shape", [((2, 1, 28, 28), (4, 1, 5, 5)),
+                                             ((2, 20, 12, 12), (7, 20, 5, 5))],
+                         ids=["wide", "narrow"])
+def test_a_weight_not_finite_meets_the_zeros_as_in_the_gemm(isa, x_shape, w_shape, bad):
+    """inf * 0 and NaN * 0 are NaN: with a weight that is not finite, nothing is
+    skipped, and the NaNs reach the outputs the GEMM's reach."""
+    x, w, bias = _inputs(x_shape, w_shape)
+    x[:, -1] = 0.0  # the last channel all zeros, and the first row of every channel
+    x[:, :, 0] = 0.0
+    w[1, -1, 0, 2] = bad
+    w[2, 0, 0, 0] = bad
+    got = _on_each_path(x, w, bias)
+    np.testing.assert_array_equal(got["direct"], got["gemm"])
+    assert np.isnan(got["direct"][:, 1]).all()  # every output of filter 1 met the zeros
+    assert np.isnan(got["direct"][:, 2, 0]).all()
+
+
 @pytest.mark.parametrize("x_shape,w_shape", [((2, 1, 28, 29), (4, 1, 5, 5)),  # rows of 25
                                              ((2, 1, 20, 20), (4, 1, 5, 5)),  # rows of 16
                                              ((1, 11, 8, 28), (3, 11, 5, 5))],  # k 275 > KC
@@ -135,6 +184,35 @@ def _train(path, n_threads):
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_training_on_either_path_gives_the_same_weights(isa, n_threads):
     for g, d in zip(_train("gemm", n_threads), _train("direct", n_threads)):
+        np.testing.assert_array_equal(g, d)
+
+
+def _train_two_convs(path, n_threads):
+    """W5's two ReLU conv layers (fewer filters), on images with blank rows, three of
+    the first layer's filters dead (biases far below their sums): the second layer's
+    input has planes and rows of zeros, as in training."""
+    rng = np.random.default_rng(8)
+    X = rng.uniform(0, 1, (40, 1, 28, 28)).astype(np.float32)
+    X[:, :, :4] = 0.0
+    X[:, :, 25:] = 0.0
+    X[::3, :, 10] = 0.0
+    first = ConvPoolLayer((6, 1, 5, 5), (1, 28, 28), (2, 2), ReLU)
+    second = ConvPoolLayer((8, 6, 5, 5), (6, 12, 12), (2, 2), ReLU)
+    net = nnfast.Network([first, second, FullyConnectedLayer(second.n_out, 20, ReLU),
+                          SoftmaxLayer(20, 10)], seed=5)
+    net.biases[0][:3] = -100.0
+    for inner in (1, n_threads):
+        _force(path, (10, 1, 28, 28), (6, 1, 5, 5), inner)
+        _force(path, (10, 6, 12, 12), (8, 6, 5, 5), inner)
+    net.SGD((X.reshape(40, 784), rng.integers(0, 10, 40)), 2, 10, 0.1, n_threads=n_threads,
+            progress=False)
+    assert {p["path"] for p in plan.convs() if p["product"] == "forward"} == {path}
+    return [np.array(p) for p in list(net.weights) + list(net.biases)]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_training_with_dead_filters_on_either_path_gives_the_same_weights(isa, n_threads):
+    for g, d in zip(_train_two_convs("gemm", n_threads), _train_two_convs("direct", n_threads)):
         np.testing.assert_array_equal(g, d)
 
 
