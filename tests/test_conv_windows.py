@@ -41,8 +41,9 @@ def measured_plans():
         yield
 
 
-def _net(image, filters, kernel, pool, dtype, ties=None):
-    conv = ConvPoolLayer((filters, image[0]) + kernel, image, pool, ties=ties)
+def _net(image, filters, kernel, pool, dtype, ties=None, activation=None):
+    conv = ConvPoolLayer((filters, image[0]) + kernel, image, pool, ties=ties,
+                         **({} if activation is None else {"activation_fn": activation}))
     return nnfast.Network([conv, FullyConnectedLayer(conv.n_out, 12), SoftmaxLayer(12, 10)],
                           dtype=dtype, seed=3)
 
@@ -55,7 +56,8 @@ def _force(path, image, filters, kernel, dtype):
                             "n_threads": 1, "path": path})
 
 
-def _train(image, filters, kernel, pool, dtype, n_threads, path=None, ties=None):
+def _train(image, filters, kernel, pool, dtype, n_threads, path=None, ties=None,
+           activation=None, scale=1e-3):
     """Two steps from a fixed start, on mini-batches of 20 (whose weight gradient sums
     16 groups, four of two samples) and 3; the conv layer's weights and biases. Its
     weights start a thousand times smaller than usual, so that the steps' dW are most
@@ -66,8 +68,8 @@ def _train(image, filters, kernel, pool, dtype, n_threads, path=None, ties=None)
     X = rng.uniform(0, 1, (23, int(np.prod(image))))
     X[X < 0.3] = 0  # zeros, as in MNIST, tie the pool's windows now and then
     labels = rng.integers(0, 10, len(X))
-    net = _net(image, filters, kernel, pool, dtype, ties)
-    net.weights[0][...] *= 1e-3
+    net = _net(image, filters, kernel, pool, dtype, ties, activation)
+    net.weights[0][...] *= scale
     net.weights[2][...] = rng.standard_normal(net.weights[2].shape)
     if path is not None:
         _force(path, image, filters, kernel, dtype)
@@ -109,6 +111,27 @@ def test_the_windows_kernel_gives_the_rows_bits(isa, case, dtype):
         for n_threads in (1, 2):
             for path in ("rows", "windows"):
                 got = _train(image, filters, kernel, pool, dtype, n_threads, path)
+                for g, w in zip(got, want):
+                    np.testing.assert_array_equal(g, w, err_msg=f"{path}, {n_threads} threads")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", [CASES[0], CASES[9], CASES[11]],
+                         ids=lambda c: "x".join(map(str, c[0] + c[2])))
+def test_zero_gradients_left_out_give_the_rows_bits(isa, case, dtype):
+    """ReLU layers: a pool output that is 0 passes back a zero gradient (+0 or -0),
+    which the lists of both paths leave out alike, on every ISA and thread count. The
+    weights at their usual scale, so that a filter's pool outputs are zero at some
+    positions and not at others."""
+    image, filters, kernel, pool = case
+    with using_arch("ref"):
+        want = _train(image, filters, kernel, pool, dtype, 1, "rows", activation=ReLU, scale=1)
+    with using_arch(isa):
+        paths = ("rows", "windows") if _takes(isa, image, kernel, dtype) else (None,)
+        for n_threads in (1, 2):
+            for path in paths:
+                got = _train(image, filters, kernel, pool, dtype, n_threads, path,
+                             activation=ReLU, scale=1)
                 for g, w in zip(got, want):
                     np.testing.assert_array_equal(g, w, err_msg=f"{path}, {n_threads} threads")
 
