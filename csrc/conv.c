@@ -56,9 +56,10 @@ static nnf_int buffer_size(nnf_int c, nnf_int h, nnf_int w, nnf_int kh, nnf_int 
 }
 
 /* A thread's lists for the pooled backward's sparse products, each an offset in
- * REALs from the first: for each of f*pooled pool outputs a value and a filter (an
- * int in a REAL's slot), max(ohw, f) + 1 list starts, and the ohw windows' origins
- * (conv.inc's window_origins); then their size. */
+ * REALs from the first: for each of f*pooled pool outputs, and one slot more that
+ * takes the entries left out (conv.inc writes every entry, without a branch), a value
+ * and a filter (an int in a REAL's slot), max(ohw, f) + 1 list starts, and the ohw
+ * windows' origins (conv.inc's window_origins); then their size. */
 typedef struct {
     nnf_int filters, starts, origins, size;
 } lists_layout;
@@ -66,8 +67,8 @@ typedef struct {
 static lists_layout lists_at(nnf_int f, nnf_int ohw, nnf_int pooled)
 {
     lists_layout at;
-    at.filters = f * pooled;
-    at.starts = 2 * f * pooled;
+    at.filters = f * pooled + 1;
+    at.starts = 2 * (f * pooled + 1);
     at.origins = at.starts + (ohw > f ? ohw : f) + 1;
     at.size = at.origins + ohw;
     return at;
