@@ -46,10 +46,13 @@ static inline void nnf_conv_zero_rows(nnf_int c, nnf_int h, nnf_int w, const flo
     }
 }
 
-/* Whether rows [r, r + count) of a channel with zero rows `zero` are all zeros. */
+/* Whether rows [r, r + count) of a channel with zero rows `zero` are all zeros (rows
+ * past a mask's 64 are never marked). */
 static inline int nnf_conv_rows_zero(uint64_t zero, nnf_int r, nnf_int count)
 {
-    const uint64_t run = (count >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << count) - 1) << r;
+    if (r + count > 64)
+        return 0;
+    const uint64_t run = (count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << count) - 1) << r;
     return (zero & run) == run;
 }
 

@@ -92,6 +92,8 @@ SHAPES += [((2, 20, 12, 12), (40, 20, 5, 5))]
 SHAPES += [((1, 3, 11, 4 + ow), (5 + ow, 3, 5, 5)) for ow in range(1, 9)]
 SHAPES += [((2, 7, 19, 9), (13, 7, 3, 2)), ((1, 29, 10, 10), (4, 29, 3, 3)),
            ((1, 16, 6, 6), (2, 16, 4, 4)), ((1, 33, 9, 12), (7, 33, 2, 5))]
+# Images taller than the 64 rows a mask of zero rows holds (conv_direct.h): wide, narrow.
+SHAPES += [((1, 1, 70, 28), (3, 1, 5, 5)), ((1, 2, 66, 10), (3, 2, 5, 5))]
 
 
 @pytest.mark.parametrize("x_shape,w_shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
