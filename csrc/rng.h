@@ -15,11 +15,15 @@ static inline uint64_t nnf_mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* SplitMix64's increment, 2^64 over the golden ratio: its state advances by this a
+ * step (nnfast.training.chunk_seed advances a seed by whole mini-batches of steps). */
+#define NNF_SEED_STEP 0x9e3779b97f4a7c15ULL
+
 /* SplitMix64's (i+1)-th output from the state `state`, in one step: the generator
- * adds its golden-ratio increment i+1 times, then mixes. */
+ * adds its increment i+1 times, then mixes. */
 static inline uint64_t nnf_splitmix64(uint64_t state, uint64_t i)
 {
-    return nnf_mix64(state + (i + 1) * 0x9e3779b97f4a7c15ULL);
+    return nnf_mix64(state + (i + 1) * NNF_SEED_STEP);
 }
 
 #endif

@@ -213,6 +213,10 @@ cdef extern from "nnfast.h" nogil:
 cdef extern from "peak.h" nogil:
     double nnf_peak_gflops(int arch, int is_double) noexcept
 
+# Dropout's counter-based draws (csrc/rng.h).
+cdef extern from "rng.h" nogil:
+    const unsigned long long NNF_SEED_STEP
+
 
 # The planner (csrc/plan.h).
 cdef extern from "plan.h" nogil:

@@ -13,6 +13,9 @@ from nnfast cimport _dtype as nnf
 cnp.import_array()
 
 MAX_LAYERS = NNF_MAX_LAYERS
+# The step of SplitMix64's state (csrc/rng.h): dropout's draws for mini-batch b and
+# layer l of a call seeded s come from s advanced (b * MAX_LAYERS + l + 1) steps.
+SEED_STEP = NNF_SEED_STEP
 ACTIVATIONS = {"sigmoid": NNF_ACT_SIGMOID, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
                "linear": NNF_ACT_LINEAR, "softmax": NNF_ACT_SOFTMAX}
 # "caller": a cost the engine does not know; the caller computes BP1 between

@@ -6,6 +6,7 @@ import numpy as np
 
 ARCHS: Tuple[str, ...]
 MAX_LAYERS: int
+SEED_STEP: int
 MAX_THREADS: int
 
 def set_num_threads(n: int) -> None: ...

@@ -20,7 +20,7 @@ from nnfast._runtime import (ARCHS, MAX_THREADS, blocking, check_threads, get_ar
 from nnfast._conv import (col2im, conv2d, conv2d_backward, dropout, im2col, l2pool2d,
                           l2pool2d_backward, maxpool2d, maxpool2d_backward)
 from nnfast._engine import (ACTIVATIONS, COSTS, LAYER_KINDS, MAX_LAYERS, REGULARIZATIONS,
-                            Engine)
+                            SEED_STEP, Engine)
 from nnfast._curvature import CURVATURE_MATRICES, curvature
 from nnfast._plan import (CONV_PATHS, CONV_PRODUCTS, CONV_SHAPE_KEYS, PLAN_HOW,
                           PLAN_LAYOUT_BITS, PLAN_MODES, PLAN_PATHS, PLAN_WORK_KINDS, conv_plans,

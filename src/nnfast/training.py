@@ -33,21 +33,16 @@ from nnfast.maths import one_hot
 CHUNK_FLOPS = 1e9
 CHUNK_SECONDS = 0.05
 
-# The engine's dropout seeds (csrc/engine.inc, csrc/rng.h): mini-batch b of a call seeded
-# s draws from SplitMix64's state s advanced by (b * MAX_LAYERS + layer + 1) golden-ratio
-# steps.
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
 def chunk_seed(seed: int, first_batch: int) -> int:
     """The seed of the engine call whose first mini-batch is the epoch's `first_batch`-th,
-    the epoch seeded `seed`: advanced by first_batch * MAX_LAYERS golden-ratio steps, so
-    that each mini-batch draws the dropout masks it would in one call for the whole epoch,
-    however the epoch is cut into calls."""
+    the epoch seeded `seed`: advanced by first_batch * MAX_LAYERS steps of SplitMix64's
+    state (SEED_STEP, csrc/rng.h; mini-batch b of a call seeded s draws from s advanced
+    (b * MAX_LAYERS + layer + 1) steps), so that each mini-batch draws the dropout masks
+    it would in one call for the whole epoch, however the epoch is cut into calls."""
     seed, first_batch = check_int(seed, "seed", 0), check_int(first_batch, "first_batch", 0)
     if seed >= 2**64:
         raise ValueError(f"seed must be < 2**64, got {seed}")
-    return (seed + first_batch * _kernels.MAX_LAYERS * _GOLDEN) % 2**64
+    return (seed + first_batch * _kernels.MAX_LAYERS * _kernels.SEED_STEP) % 2**64
 
 ProgressCallback = Callable[[int, int, int], Any]
 
