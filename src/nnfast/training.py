@@ -28,8 +28,8 @@ from nnfast.maths import one_hot
 # AVX-512 one), and each later call as many mini-batches as the calls before it trained
 # in CHUNK_SECONDS, never fewer than the first. W4, W5 and W1 at mini-batch 10 on an AVX2
 # EPYC core took 0.95, 0.97 and 0.94 of the time so (alternating processes, one thread);
-# on many cores a 1e9-flop call is a millisecond or two. A team trial's chunks stay at CHUNK_FLOPS (its candidates
-# take turns), and CHUNK_SECONDS = 0 keeps every chunk there.
+# on many cores a 1e9-flop call is a millisecond or two. A team trial's chunks stay at
+# CHUNK_FLOPS (its candidates take turns), and CHUNK_SECONDS = 0 keeps every chunk there.
 CHUNK_FLOPS = 1e9
 CHUNK_SECONDS = 0.05
 
