@@ -778,15 +778,23 @@ def test_hostile_pickles_are_refused_cheaply_naming_the_file(tmp_path, case, pro
     assert peak < 1 << 20, peak
 
 
-@pytest.mark.parametrize("data", [
-    b"\x80\x02Nr" + (10**8).to_bytes(4, "little") + b".",  # memo index 10^8
-    b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"abc.",  # 1 TiB of bytes
-    b"\x80\x05\x96" + (1 << 40).to_bytes(8, "little") + b"abc.",  # a 1 TiB bytearray
-    b"\x80\x04\x95" + (1 << 40).to_bytes(8, "little") + b"N.",  # a 1 TiB frame
-], ids=["memo", "bytes", "bytearray", "frame"])
-def test_pickle_opcodes_claiming_huge_sizes_cost_nothing(tmp_path, data):
-    error, peak = peak_bytes(datasets.load_mnist_pkl, write_pickle(tmp_path, data))
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("data, claim", [
+    (b"\x80\x02Nr" + (10**8).to_bytes(4, "little") + b".", None),  # memo index 10^8
+    (b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"abc.", 1 << 40),  # bytes
+    (b"\x80\x05\x96" + (1 << 40).to_bytes(8, "little") + b"abc.", 1 << 40),  # a bytearray
+    (b"\x80\x04\x95" + (1 << 40).to_bytes(8, "little") + b"N.", 1 << 40),  # a frame
+    (b"\x80\x04\x8e" + (10**6).to_bytes(8, "little") + b"abc.", 10**6),  # 1 MB in 24 bytes
+], ids=["memo", "bytes", "bytearray", "frame", "megabyte"])
+def test_pickle_opcodes_claiming_huge_sizes_cost_nothing(tmp_path, data, claim, gz):
+    """A count larger than the file can hold is refused before it is allocated, also
+    where the system would grant the allocation (memory overcommitted): the error
+    names the claim, whatever malloc would have said."""
+    path = write_pickle(tmp_path, data, gz=gz)
+    error, peak = peak_bytes(datasets.load_mnist_pkl, path)
     assert isinstance(error, ValueError), error
+    if claim is not None:
+        assert f"the pickle asks for {claim:,} bytes, more than the file holds" in str(error)
     assert peak < 1 << 20, peak
 
 

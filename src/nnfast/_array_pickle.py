@@ -10,11 +10,15 @@ load allocates is therefore bounded by the length of the pickle it reads.
 
 It runs on pickle's pure-Python unpickler, whose memo is a dict: the C unpickler grows
 its memo table to the largest index a file names, so a 12-byte pickle costs 1.5 GB.
+And it reads through a file that refuses a count larger than the bytes left: pickle
+allocates what an opcode's count asks for before reading it (a 1 TiB frame, bytes or
+bytearray in 20 bytes), which a system that overcommits memory grants.
 """
 from __future__ import annotations
 
 import math
 import pickle
+import struct
 import sys
 from typing import Callable, ClassVar, Dict, List
 
@@ -32,14 +36,39 @@ class Refused(ValueError):
     """The pickle asks for something other than NumPy arrays of numbers."""
 
 
-def load(file):
+def load(file, most_bytes):
     """The object pickled in the binary ``file`` (read from its current position up to
     the pickle's STOP opcode), with NumPy arrays and NumPy integer scalars as the only
     objects beyond Python's plain ones (tuples, lists, numbers, strings...).
+    ``most_bytes`` bounds the bytes the file holds from there (its size, a gzip's
+    decompressed bound): a count above what is left is refused before it is allocated.
 
     Python 2's 8-bit strings come back as bytes. Raises :class:`Refused` for anything a
     NumPy pickle would not hold; a damaged pickle raises what ``pickle`` raises."""
-    return _ArrayUnpickler(file).load()
+    return _ArrayUnpickler(_Bounded(file, most_bytes)).load()
+
+
+class _Bounded:
+    """A binary file's read and readline, refusing to read more than it holds."""
+
+    def __init__(self, file, most_bytes):
+        self._file, self.most_bytes, self.left = file, most_bytes, most_bytes
+
+    def check(self, n, of):
+        if n > of:
+            raise Refused(f"the pickle asks for {n:,} bytes, more than the file holds "
+                          f"({of:,} at most)")
+
+    def read(self, n):
+        self.check(n, self.left)
+        data = self._file.read(n)
+        self.left -= len(data)
+        return data
+
+    def readline(self):
+        line = self._file.readline()
+        self.left -= len(line)
+        return line
 
 
 class _Pending:
@@ -238,12 +267,17 @@ class _Memo(dict):
 
 class _ArrayUnpickler(pickle._Unpickler):
     dispatch: ClassVar[Dict[int, Callable[..., None]]] = dict(pickle._Unpickler.dispatch)
-    stack: List[object]  # pickle's, made by load
+    # pickle's, made by load:
+    stack: List[object]
+    read: Callable[[int], bytes]
+    readinto: Callable[[bytearray], int]
+    append: Callable[[object], None]
 
-    def __init__(self, file):
+    def __init__(self, file: _Bounded):
         # encoding="bytes": Python 2's strings (the book's array data) stay bytes, uncopied.
         super().__init__(file, encoding="bytes")
         self.memo = _Memo()
+        self._bounded = file
 
     def find_class(self, module, name):
         try:
@@ -262,3 +296,14 @@ class _ArrayUnpickler(pickle._Unpickler):
         self.stack[-1] = pending.build(state)
 
     dispatch[pickle.BUILD[0]] = load_build
+
+    def load_bytearray8(self) -> None:
+        # pickle's makes bytearray(n) and then reads into it, where the bytes may lie
+        # in a frame already read: n is bounded by the whole file.
+        (n,) = struct.unpack("<Q", self.read(8))
+        self._bounded.check(n, self._bounded.most_bytes)
+        data = bytearray(n)
+        self.readinto(data)
+        self.append(data)
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8

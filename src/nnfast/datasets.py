@@ -252,7 +252,7 @@ def load_mnist_pkl(path: PathLike, *, dtype=np.float32) -> Dataset:
     dtype = _float_dtype(dtype)
     with _DataFile(path) as file:
         try:
-            splits = _array_pickle.load(file.stream)
+            splits = _array_pickle.load(file.stream, file.most_bytes())
             trailing = file.stream.read(1)
         except _array_pickle.Refused as exc:
             raise ValueError(f"{path}: {exc}") from None
