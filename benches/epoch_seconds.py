@@ -2,7 +2,7 @@
 round, median of 5 rounds after the warm-up rounds that planning takes), their dense
 GFLOP/s and efficiency = dense GFLOP/s / (peak x threads), peak being the mean of
 nnfast.peak_gflops(fresh=True) just before and just after each case's rounds, which
-OUT.json keeps beside the seconds.
+OUT.json keeps beside the seconds, with the team trials (plan.teams()).
 Runs against whichever nnfast is importable, so two builds compare in one sitting:
 
     python benches/epoch_seconds.py before.json        # in the old build's venv
@@ -24,7 +24,7 @@ import nnfast
 from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets
 
 HERE = Path(__file__).resolve().parent
-FOLDER = Path(os.environ.get("NNFAST_DATA", HERE / ".." / ".." / "shared" / "data"))
+FOLDER = Path(os.environ.get("NNFAST_DATA") or HERE / ".." / ".." / "shared" / "data")
 data = datasets.load_fashion_mnist(FOLDER / "fashion-mnist", download=False)
 ROWS = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
 X, y = data[0][:ROWS], data[1][:ROWS]
@@ -59,7 +59,7 @@ for name, mb, threads in CASES:
     data = net.samples((X.astype(net.dtype), y))  # checked once, as SGD(data, epochs) does
     # Warm-up: until the planner has chosen (each product's plan, then how many of
     # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
-    # W1's and W2's trials take 23-27 chunks, W4's 23, W5's 27; a W1 round is one or two.
+    # W1's and W2's trials take 27-31 chunks, W4's 27, W5's 31; a W1 round is one or two.
     for _ in range(30):
         net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         planner = getattr(nnfast, "plan", None)
@@ -80,8 +80,12 @@ for name, mb, threads in CASES:
     out[f"{name} mb{mb} {threads}t"] = seconds
     out[f"{name} mb{mb} {threads}t peak GFLOP/s"] = case_peak
     gflops = flops / seconds / 1e9
-    chosen = [t["chosen"] for t in trials if t["n_threads"] == threads and t["chosen"]]
+    chosen = ["alone" if t.get("alone") else t["chosen"] for t in trials
+              if t["n_threads"] == threads and t["chosen"]]
     print(name, mb, threads, f"{seconds:.3f} s", f"{gflops:.1f} GFLOP/s",
           f"efficiency {gflops / (case_peak * threads):.2f} at peak {case_peak:.1f}",
           *(["layer threads", chosen[-1]] if chosen else []), flush=True)
+planner = getattr(nnfast, "plan", None)
+if hasattr(planner, "teams"):
+    out["teams"] = planner.teams()  # each run's candidates, their seconds, the one chosen
 json.dump(out, open(sys.argv[1], "w"))

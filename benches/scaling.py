@@ -57,7 +57,7 @@ def main(argv=None):
     if args.samples < largest:
         parser.error(f"--samples must be at least {largest} (a whole mini-batch), got {args.samples}")
 
-    folder = Path(os.environ.get("NNFAST_DATA", HERE / ".." / ".." / "shared" / "data"))
+    folder = Path(os.environ.get("NNFAST_DATA") or HERE / ".." / ".." / "shared" / "data")
     data = datasets.load_fashion_mnist(folder / "fashion-mnist", download=False)
     X, y = data.X_train[:args.samples], data.y_train[:args.samples]
     peak = nnfast.peak_gflops()
