@@ -60,7 +60,7 @@ for name, mb, threads in CASES:
     # Warm-up: until the planner has chosen (each product's plan, then how many of
     # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
     # W1's and W2's trials take 27-31 chunks, W4's 27, W5's 31; a W1 round is one or two.
-    for _ in range(30):
+    for _ in range(40):
         net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
         planner = getattr(nnfast, "plan", None)
         trials = planner.teams() if hasattr(planner, "teams") else []

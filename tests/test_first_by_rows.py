@@ -120,8 +120,9 @@ def test_a_run_tries_the_split_by_rows_only_where_its_first_layer_has_one(monkey
     net.SGD((X.astype(np.float32), rng.integers(0, 4, 600)), 1, 5, 0.1, n_threads=2,
             progress=False)
     (trial,) = plan.teams()
-    tried = [(t["layer_threads"], t["first_by_rows"]) for t in trial["seconds_per_row"]]
-    uniform = [len(net.layers) * [2], len(net.layers) * [1]]
-    assert [threads for threads, _ in tried[:2]] == uniform
-    assert (tried[2] == (uniform[0], True)) == splits_rows
-    assert any(by_rows for _, by_rows in tried) == splits_rows
+    tried = [(t["layer_threads"], t["first_by_rows"], t["alone"])
+             for t in trial["seconds_per_row"]]
+    two, one = len(net.layers) * [2], len(net.layers) * [1]
+    assert tried[:3] == [(two, False, False), (one, False, False), (one, False, True)]
+    assert (tried[3] == (two, True, False)) == splits_rows
+    assert any(by_rows for _, by_rows, _ in tried) == splits_rows

@@ -527,17 +527,18 @@ def _runs(*teams):
 
 def test_a_team_trial_warms_each_count_then_takes_turns_and_keeps_the_fastest_chunk():
     """A chunk to warm each count up, then the counts in turn, three timed chunks each,
-    of which each one's fastest counts."""
+    of which each one's median counts."""
     trial = plan.TeamTrial(4)
     four, one = _runs((4,), (1,))
-    chunks = [(four, 9.0), (one, 9.0),  # the first chunk on a count plans and warms it
-              (four, 2.5), (one, 4.0), (four, 2.0), (one, 3.0),
-              (four, 6.0), (one, 3.5)]  # an interrupted chunk does not decide
+    alone = plan.Run((1,), alone=True)
+    chunks = [(four, 9.0), (one, 9.0), (alone, 9.0),  # a run's first chunk plans, warms
+              (four, 2.5), (one, 4.0), (alone, 5.0), (four, 2.0), (one, 3.0), (alone, 4.5),
+              (four, 6.0), (one, 3.5), (alone, 4.0)]  # an interrupted chunk does not decide
     for run, seconds in chunks:
         assert trial.chosen is None and trial.next_run() == run
         trial.record(run, seconds, 100)
     assert trial.chosen == four and trial.next_run() == four
-    assert trial.seconds_per_row == {four: 0.02, one: 0.03}
+    assert trial.seconds_per_row == {four: 0.025, one: 0.035, alone: 0.045}
     trial.record(one, 0.1, 100)  # decided: later chunks change nothing
     assert trial.next_run() == four
 
@@ -549,10 +550,60 @@ def test_a_slow_stretch_of_the_machine_falls_on_every_candidate_alike():
     chunk = 0
     while trial.chosen is None:
         run = trial.next_run()
-        seconds = {(2,): 1.0, (1,): 1.6}[run.layer_threads] * (3.0 if chunk in (1, 2) else 1.0)
+        seconds = {(2,): 1.0, (1,): 1.6}[run.layer_threads] * (3.0 if chunk in (3, 4) else 1.0)
         trial.record(run, seconds, 10)
         chunk += 1
     assert trial.chosen == plan.Run((2,))
+
+
+class _EngineSpy:
+    """A network's engine that notes the threads each chunk is trained on."""
+
+    def __init__(self, engine):
+        self._engine, self.chunk_threads = engine, []
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def train_chunk(self, *args):
+        self.chunk_threads.append(args[10])  # (X, labels, rows, ..., work, n_threads, ...)
+        return self._engine.train_chunk(*args)
+
+
+def test_a_run_alone_trains_its_chunks_as_a_run_on_one_thread(monkeypatch):
+    """The trial's run alone calls the engine as a run asked for one thread does (no
+    team, no second thread copying ahead), every other run with the threads asked for;
+    the weights are one thread's bits."""
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e5)  # many chunks a run
+    rng = np.random.default_rng(6)
+    X, y = rng.uniform(0, 1, (600, 30)).astype(np.float32), rng.integers(0, 4, 600)
+    want = nnfast.Network([30, 20, 4], seed=3)
+    want.SGD((X, y), 1, 5, 0.1, n_threads=1, progress=False)
+    net = nnfast.Network([30, 20, 4], seed=3)
+    spy = net._engine = _EngineSpy(net._engine)
+    runs = []
+    record = plan.TeamTrial.record
+    monkeypatch.setattr(plan.TeamTrial, "record",
+                        lambda trial, run, *args: (runs.append(run), record(trial, run, *args)))
+    net.SGD((X, y), 1, 5, 0.1, n_threads=2, progress=False)
+    assert sum(run.alone for run in runs) >= 1 + plan.TeamTrial.TIMED_ROUNDS
+    assert spy.chunk_threads[:len(runs)] == [1 if run.alone else 2 for run in runs]
+    for got, expected in zip(net.weights + net.biases, want.weights + want.biases):
+        assert got.tobytes() == expected.tobytes()
+
+
+def test_one_lucky_chunk_does_not_decide():
+    """A team whose chunks vary (threads of a shared machine) is judged by its median
+    chunk: one chunk twice as fast as its others does not make it the fastest."""
+    two, alone = plan.Run((2,)), plan.Run((1,), alone=True)
+    trial = plan.TeamTrial(2)
+    chunks = {two: [9.0, 0.8, 2.0, 2.1], plan.Run((1,)): [9.0, 3.0, 3.0, 3.0],
+              alone: [9.0, 1.5, 1.6, 1.5]}
+    while trial.chosen is None:
+        run = trial.next_run()
+        trial.record(run, chunks[run].pop(0), 1)
+    assert trial.seconds_per_row[two] == 2.0
+    assert trial.chosen == alone
 
 
 def test_a_team_trial_checks_its_thread_and_layer_counts():
@@ -569,19 +620,25 @@ def test_a_team_trial_checks_its_thread_and_layer_counts():
 
 
 def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
-    """One thread of four (and the thread that copies the next mini-batch) is kept
-    within the margin; of two, it uses both threads, so the faster is kept."""
-    two, one = _runs((2,), (1,))
+    """A run alone on one thread is kept within the margin, one thread of four and the
+    thread that copies the next mini-batch next; of two, that uses both threads, so
+    the faster is kept."""
+    four, two, one = _runs((4,), (2,), (1,))
+    alone = plan.Run((1,), alone=True)
     trial = plan.TeamTrial(4)
-    _run(trial, lambda run: {(4,): 1.0, (1,): 1.04}[run.layer_threads])
+    _run(trial, {four: 1.0, one: 1.04, alone: 1.04}.get)
+    assert trial.chosen == alone
+    trial = plan.TeamTrial(4)
+    _run(trial, {four: 1.0, one: 1.04, alone: 1.2}.get)
     assert trial.chosen == one
     trial = plan.TeamTrial(2)
-    _run(trial, lambda run: {(2,): 1.0, (1,): 1.04}[run.layer_threads])
+    _run(trial, {two: 1.0, one: 1.04, alone: 1.2}.get)
     assert trial.chosen == two
     trial = plan.TeamTrial(2)
     trial.record(two, 1.0, 10)  # (2,)'s warm-up
     trial.record(two, 1.0, 10)  # (1,)'s is due: a chunk on the wrong count is not counted
     trial.record(one, 5.0, 10)  # (1,)'s warm-up
+    trial.record(alone, 5.0, 10)  # the warm-up of (1,) alone
     assert trial.seconds_per_row == {} and trial.next_run() == two
     trial.record(two, 1.0, 10)
     assert trial.seconds_per_row == {two: 0.1} and trial.next_run() == one
@@ -590,7 +647,8 @@ def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
 def _run(trial, seconds_of):
     """Records each chunk of 10 rows the trial asks for until it chooses: a run's
     first (its warm-up) takes 99 s, its timed ones seconds_of(run) and 1, 0 and 2 s
-    more in turn. Returns the runs in the order first asked for."""
+    more in turn (a median of seconds_of(run) + 1). Returns the runs in the order
+    first asked for."""
     tried, chunks = [], {}
     while trial.chosen is None:
         run = trial.next_run()
@@ -611,18 +669,20 @@ def test_a_team_trial_then_tries_each_layer_on_the_other_count():
     cost = {0: -1.0, 1: 3.0, 2: -1.0}
     tried = _run(trial, lambda run: 10 + sum(cost[i] for i, t in enumerate(run.layer_threads)
                                              if t == 2))
-    assert tried == _runs((2, 2, 2), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2))
+    # (1, 1, 1) alone is the fastest of the first round with the fewest threads.
+    assert tried == _runs((2, 2, 2), (1, 1, 1)) + [plan.Run((1, 1, 1), alone=True)] + _runs(
+        (2, 1, 1), (1, 2, 1), (1, 1, 2))
     assert trial.chosen == plan.Run((2, 1, 1))  # (2, 1, 2) was never tried: one flip at a time
-    assert trial.as_dict()["chosen"] == [2, 1, 1]
-    assert {"layer_threads": [1, 2, 1], "first_by_rows": False,
-            "seconds": 1.3} in trial.as_dict()["seconds_per_row"]
+    assert trial.as_dict()["chosen"] == [2, 1, 1] and trial.as_dict()["alone"] is False
+    assert {"layer_threads": [1, 2, 1], "first_by_rows": False, "alone": False,
+            "seconds": 1.4} in trial.as_dict()["seconds_per_row"]
 
 
 def test_a_team_trial_prefers_fewer_threads_in_all_within_the_margin():
     trial = plan.TeamTrial(4, 2)
     tried = _run(trial, lambda run: {(4, 4): 1.0, (1, 1): 2.0, (1, 4): 1.02,
                                      (4, 1): 1.2}[run.layer_threads])
-    assert tried == _runs((4, 4), (1, 1), (1, 4), (4, 1))
+    assert tried == _runs((4, 4), (1, 1)) + [plan.Run((1, 1), alone=True)] + _runs((1, 4), (4, 1))
     assert trial.chosen == plan.Run((1, 4))
 
 
@@ -636,17 +696,18 @@ def test_a_team_trial_times_a_dense_first_layer_split_by_rows_too():
     # The rows split saves 2 s on two threads; the output layer's second thread 0.5 s.
     tried = _run(trial, lambda run: 10 - 2 * run.first_by_rows
                  - 0.5 * (run.layer_threads[1] == 2) - 1.0 * (run.layer_threads[0] == 2))
-    assert tried == [plan.Run((2, 2)), plan.Run((1, 1)), by_rows, plan.Run((1, 2)),
+    alone = plan.Run((1, 1), alone=True)
+    assert tried == [plan.Run((2, 2)), plan.Run((1, 1)), alone, by_rows, plan.Run((1, 2)),
                      plan.Run((2, 1), True)]
     assert trial.chosen == by_rows
     assert trial.as_dict()["chosen"] == [2, 2] and trial.as_dict()["first_by_rows"] is True
-    assert {"layer_threads": [1, 2], "first_by_rows": False,
-            "seconds": 0.95} in trial.as_dict()["seconds_per_row"]
+    assert {"layer_threads": [1, 2], "first_by_rows": False, "alone": False,
+            "seconds": 1.05} in trial.as_dict()["seconds_per_row"]
     # From every layer on one thread, the first layer's flip to a team tries both splits.
     trial = plan.TeamTrial(2, 2, first_splits_rows=True)
     tried = _run(trial, lambda run: 10 + 3 * (run.layer_threads == (2, 2))
                  - 5 * (run.layer_threads == (2, 1) and run.first_by_rows))
-    assert tried == [plan.Run((2, 2)), plan.Run((1, 1)), by_rows, plan.Run((2, 1)),
+    assert tried == [plan.Run((2, 2)), plan.Run((1, 1)), alone, by_rows, plan.Run((2, 1)),
                      plan.Run((2, 1), True), plan.Run((1, 2))]
     assert trial.chosen == plan.Run((2, 1), True)
 
@@ -695,8 +756,9 @@ def test_bad_layer_threads_are_refused_before_training(layer_threads):
 
 def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bits(
         monkeypatch):
-    """A run on two threads times its chunks with every layer on two threads, on one,
-    on two with the first layer split by rows, and each layer flipped, and keeps the
+    """A run on two threads times its chunks with every layer on two threads, on one
+    (with the copy ahead, and alone), on two with the first layer split by rows, and
+    each layer flipped, and keeps the
     fastest for the rest of the run and for later runs of its shape; the weights are
     those of a one-thread run (estimate mode tries nothing)."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e7)  # about 80 rows a chunk
@@ -712,12 +774,14 @@ def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bi
     (trial,) = plan.teams()
     assert trial["n_threads"] == 2 and trial["n_layers"] == 2
     assert trial["chosen"] in ([1, 1], [1, 2], [2, 1], [2, 2])
-    tried = [(t["layer_threads"], t["first_by_rows"]) for t in trial["seconds_per_row"]]
-    assert tried[:3] == [([2, 2], False), ([1, 1], False), ([2, 2], True)]
+    tried = [(t["layer_threads"], t["first_by_rows"], t["alone"])
+             for t in trial["seconds_per_row"]]
+    assert tried[:4] == [([2, 2], False, False), ([1, 1], False, False), ([1, 1], False, True),
+                         ([2, 2], True, False)]
     # Two flips, or three where every layer on one thread was fastest (the first
     # layer's flip to two threads then tries both splits).
-    assert len(tried) == 5 or (len(tried) == 6 and ([2, 1], True) in tried
-                               and ([2, 1], False) in tried)
+    assert len(tried) == 6 or (len(tried) == 7 and ([2, 1], True, False) in tried
+                               and ([2, 1], False, False) in tried)
     plan.forget()
     assert plan.teams() == []
     plan.set_mode("estimate")

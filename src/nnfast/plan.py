@@ -29,6 +29,7 @@ import copy
 import json
 import os
 import platform
+import statistics
 import threading
 from typing import Any, Dict, Hashable, List, NamedTuple, Optional, Tuple
 
@@ -105,38 +106,48 @@ Team = Tuple[int, ...]  # the threads of each layer's kernels
 
 
 class Run(NamedTuple):
-    """How a training run uses its threads: each layer's count, and whether a dense
+    """How a training run uses its threads: each layer's count, whether a dense
     first layer on several splits the mini-batch's rows among them (each thread
     copying its share, the products split as planned) rather than its units (each
-    thread copying every row for its units' z and rows of w)."""
+    thread copying every row for its units' z and rows of w), and, where every layer
+    keeps to one thread, whether the run trains alone, as on one thread, with no
+    second thread copying the next mini-batch ahead."""
     layer_threads: Team
     first_by_rows: bool = False
+    alone: bool = False
 
 
 class TeamTrial:
     """How a training run uses its threads, measured on its own chunks.
 
-    Each product is planned alone, its team kept awake and its operands where its
-    last timing left them. Inside a run neither holds: between stretches of
-    one-thread work a team must first wake its threads, and a layer whose products
-    split its weights differently (the forward by rows of w, BP2 on one thread) moves
-    them between the cores' caches at every step, which can cost more than the split
-    saves. So the run's threads are planned too, per layer, where they are used: the
-    first chunks run every layer on all the threads asked for and every layer on one
-    (and, where the first layer can split its rows, every layer on all with the first
-    split so), then, from the fastest of those, each layer in turn on the other
-    count (a first layer given a team with either split), the fastest timed again
-    beside them. Each candidate gets a chunk to plan
-    and warm up; then the candidates of a round take turns, TIMED_ROUNDS timed chunks
-    each, and each one's fastest counts: a chunk is tens of milliseconds, and a slow
-    stretch of a shared machine (seconds of a neighbour's load) then falls on all the
-    candidates alike, not on the one that happened to be timed then. The rest of the
-    run, and every later run of the same network shape, mini-batch size and thread
-    count in this process, uses the fastest per row (the fewest threads in all unless
-    more are 5% faster; every layer on one thread of a run of several counts one
-    more, the engine's second thread, which copies the next mini-batch meanwhile).
-    The weights do not depend on it: they are the same bits on any thread count and
-    either split."""
+    Each product is planned alone, its team kept awake and its operands where its last
+    timing left them. Inside a run neither holds: between stretches of one-thread work a
+    team must first wake its threads, and a layer whose products split its weights
+    differently (the forward by rows of w, BP2 on one thread) moves them between the
+    cores' caches at every step, which can cost more than the split saves; on a 16-core
+    Xeon every team of two threads tried trained W1 at mini-batch 10 slower than one
+    thread alone (0.085 s an epoch against 0.057). So the run's threads are planned too,
+    per layer, where they are used: the first chunks run every layer on all the threads
+    asked for, every layer on one with a second copying the next mini-batch ahead, the
+    run alone on one thread as if it had asked for one, and, where the first layer can
+    split its rows, every layer on all with the first split so; then, from the fastest
+    of those, each layer in turn on the other count (a first layer given a team with
+    either split), the fastest timed again beside them.
+
+    Each candidate gets a chunk to plan and warm up; then the candidates of a round take
+    turns, TIMED_ROUNDS timed chunks each, and each one's median counts. A chunk is tens
+    of milliseconds: a slow stretch of a shared machine (seconds of a neighbour's load)
+    then falls on all the candidates alike, not on the one timed then, and neither one
+    interrupted chunk nor one lucky chunk decides (on a shared 16-core Xeon, W4's chunks
+    with its conv layer on four threads took 1.13 to 1.72 s an epoch: chosen by its
+    fastest chunk, that run trained at 1.57 s against 1.41 on one thread).
+
+    The rest of the run, and every later run of the same network shape, mini-batch size
+    and thread count in this process, uses the fastest per row (the fewest threads in
+    all unless more are 5% faster; every layer on one thread with the copy ahead counts
+    one more, the engine's second thread), so a run on several threads is not slower
+    than one alone beyond the margin. The weights do not depend on it: they are the same
+    bits on any thread count and either split."""
 
     MARGIN = 0.05
     TIMED_ROUNDS = 3
@@ -153,10 +164,13 @@ class TeamTrial:
                             f"got {type(first_splits_rows).__name__}")
         self.n_threads, self.n_layers = n_threads, n_layers
         self.first_splits_rows = first_splits_rows and n_threads > 1
-        self.candidates: List[Run] = [Run((n_threads,) * n_layers), Run((1,) * n_layers)]
+        self.candidates: List[Run] = [Run((n_threads,) * n_layers), Run((1,) * n_layers),
+                                      Run((1,) * n_layers, alone=True)]
         if self.first_splits_rows:
             self.candidates.append(Run((n_threads,) * n_layers, True))
-        self.seconds_per_row: Dict[Run, float] = {}  # each timed candidate's fastest chunk
+        self._first_round = len(self.candidates)
+        self._timed: Dict[Run, List[float]] = {}  # each candidate's timed chunks, per row
+        self.seconds_per_row: Dict[Run, float] = {}  # and their median
         self.chosen: Optional[Run] = None
         self._schedule: List[Tuple[Run, bool]] = self._round(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
@@ -176,18 +190,20 @@ class TeamTrial:
     def record(self, run: Run, seconds: float, rows: int) -> None:
         """A chunk of `rows` rows took `seconds`, run so."""
         with self._lock:
-            self._record(Run(tuple(run.layer_threads), bool(run.first_by_rows)), seconds, rows)
+            self._record(Run(tuple(run.layer_threads), bool(run.first_by_rows),
+                             bool(run.alone)), seconds, rows)
 
     def _record(self, run: Run, seconds: float, rows: int) -> None:
         if self.chosen is not None or run != self.next_run() or rows <= 0:
             return
         _, timed = self._schedule.pop(0)
         if timed:  # (a warm-up chunk, a run's first, plans and warms its products)
-            per_row = seconds / rows
-            self.seconds_per_row[run] = min(self.seconds_per_row.get(run, per_row), per_row)
+            chunks = self._timed.setdefault(run, [])
+            chunks.append(seconds / rows)
+            self.seconds_per_row[run] = statistics.median(chunks)
         if self._schedule:
             return
-        if len(self.candidates) == 2 + self.first_splits_rows and self.n_layers > 1:
+        if len(self.candidates) == self._first_round and self.n_layers > 1:
             best = self._fastest()  # the first round is done
             flips = []
             for i in range(self.n_layers):
@@ -210,9 +226,9 @@ class TeamTrial:
 
     def _threads_in_all(self, run: Run) -> int:
         """Each layer's threads, plus the thread that copies the next mini-batch where
-        every layer keeps to one of a run's several (the engine's train_ahead)."""
+        every layer keeps to one thread and the run is not alone (train_ahead)."""
         team = run.layer_threads
-        return sum(team) + (1 if max(team) == 1 and self.n_threads > 1 else 0)
+        return sum(team) + (1 if max(team) == 1 and not run.alone else 0)
 
     def _fastest(self) -> Run:
         """Of the runs timed, the one with the fewest threads in all among those
@@ -226,8 +242,10 @@ class TeamTrial:
         return {"n_threads": self.n_threads, "n_layers": self.n_layers,
                 "chosen": None if self.chosen is None else list(self.chosen.layer_threads),
                 "first_by_rows": None if self.chosen is None else self.chosen.first_by_rows,
+                "alone": None if self.chosen is None else self.chosen.alone,
                 "seconds_per_row": [{"layer_threads": list(r.layer_threads),
-                                     "first_by_rows": r.first_by_rows, "seconds": s}
+                                     "first_by_rows": r.first_by_rows, "alone": r.alone,
+                                     "seconds": s}
                                     for r, s in self.seconds_per_row.items()]}
 
 

@@ -352,7 +352,8 @@ class Trainer:
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
-                                            n_threads, seed, grad_norms,
+                                            1 if run is not None and run.alone else n_threads,
+                                            seed, grad_norms,
                                             None if run is None else run.layer_threads, codes,
                                             run is not None and run.first_by_rows)
                     if trial is not None and run is not None:
