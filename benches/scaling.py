@@ -1,8 +1,9 @@
 """Thread scaling of the book's conv nets: seconds per 50,000-sample epoch of W4 at
 mini-batch 10 and W5 at mini-batch 256 on 1, 2, 4, 8, 16 threads (those the machine has),
 nnfast and, in the same run, PyTorch when it is importable. Each cell also gives the
-efficiency (the model's dense GFLOP/s over the measured peak x threads) and the speed-up
-over the first thread count (one thread by default). Prints the Markdown table the README's scaling section holds:
+efficiency (the model's dense GFLOP/s over the measured peak x threads), the speed-up
+over the first thread count (one thread by default) and the team the run's trial chose
+(each layer's threads, or "alone": one thread, as a run asked for one). Prints the Markdown table the README's scaling section holds:
 
     python benches/scaling.py [--threads 1,2,4,8,16] [--samples 2000] [--rounds 3]
 
@@ -44,6 +45,15 @@ def seconds(run, rounds, samples):
     return statistics.median(times) * EPOCH / samples
 
 
+def chosen_team():
+    """The team the last run's trial chose (each case plans afresh: test_epoch.planned),
+    or "-" for a run on one thread, which has no trial."""
+    trials = nnfast.plan.teams()
+    if not trials or trials[-1]["chosen"] is None:
+        return "-"
+    return "alone" if trials[-1]["alone"] else ",".join(map(str, trials[-1]["chosen"]))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cores = len(os.sched_getaffinity(0))
@@ -64,8 +74,9 @@ def main(argv=None):
     info = nnfast.info()
     print(f"ISA {info['isa']}, {cores} cores, measured peak {peak:.0f} GFLOP/s per core (float32); "
           f"{args.samples} samples a run, median of {args.rounds}")
-    print("| workload | threads | nnfast s | efficiency | speed-up | PyTorch s | nnfast vs PyTorch |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workload | threads | team | nnfast s | efficiency | speed-up | PyTorch s "
+          "| nnfast vs PyTorch |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, mini_batch_size in CASES:
         spec = CONV_NETS[name]
         dense = flops.epoch_flops(nnfast.Network(spec["layers"]()), EPOCH)
@@ -74,12 +85,13 @@ def main(argv=None):
             ours = seconds(nnfast_conv_epoch(spec, X, y, mini_batch_size, threads), args.rounds,
                            len(X))
             first = first or ours
+            team = chosen_team()
             efficiency = dense / ours / 1e9 / (peak * threads)
             theirs = (seconds(torch_conv_epoch(spec, X, y, mini_batch_size, threads), args.rounds,
                               len(X)) if torch is not None else None)
             peer = f"{theirs:.2f} | {theirs / ours:.1f}x" if theirs else "- | -"
-            print(f"| {name} mb{mini_batch_size} | {threads} | {ours:.2f} | {efficiency:.3f} | "
-                  f"{first / ours:.2f}x | {peer} |", flush=True)
+            print(f"| {name} mb{mini_batch_size} | {threads} | {team} | {ours:.2f} | "
+                  f"{efficiency:.3f} | {first / ours:.2f}x | {peer} |", flush=True)
 
 
 if __name__ == "__main__":
