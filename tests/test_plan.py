@@ -529,16 +529,17 @@ def test_a_team_trial_warms_each_count_then_takes_turns_and_keeps_the_fastest_ch
     """A chunk to warm each count up, then the counts in turn, three timed chunks each,
     of which each one's median counts."""
     trial = plan.TeamTrial(4)
-    four, one = _runs((4,), (1,))
+    four, one, two = _runs((4,), (1,), (2,))
     alone = plan.Run((1,), alone=True)
-    chunks = [(four, 9.0), (one, 9.0), (alone, 9.0),  # a run's first chunk plans, warms
-              (four, 2.5), (one, 4.0), (alone, 5.0), (four, 2.0), (one, 3.0), (alone, 4.5),
-              (four, 6.0), (one, 3.5), (alone, 4.0)]  # an interrupted chunk does not decide
-    for run, seconds in chunks:
+    chunks = [(four, 9.0), (one, 9.0), (alone, 9.0), (two, 9.0),  # a first chunk warms up
+              (four, 2.5), (one, 4.0), (alone, 5.0), (two, 2.5),
+              (four, 2.0), (one, 3.0), (alone, 4.5), (two, 3.5),
+              (four, 6.0), (one, 3.5), (alone, 4.0), (two, 3.0)]  # an interrupted chunk
+    for run, seconds in chunks:                                    # does not decide
         assert trial.chosen is None and trial.next_run() == run
         trial.record(run, seconds, 100)
     assert trial.chosen == four and trial.next_run() == four
-    assert trial.seconds_per_row == {four: 0.025, one: 0.035, alone: 0.045}
+    assert trial.seconds_per_row == {four: 0.025, one: 0.035, alone: 0.045, two: 0.03}
     trial.record(one, 0.1, 100)  # decided: later chunks change nothing
     assert trial.next_run() == four
 
@@ -626,11 +627,14 @@ def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
     four, two, one = _runs((4,), (2,), (1,))
     alone = plan.Run((1,), alone=True)
     trial = plan.TeamTrial(4)
-    _run(trial, {four: 1.0, one: 1.04, alone: 1.04}.get)
+    _run(trial, {four: 1.0, two: 1.5, one: 1.04, alone: 1.04}.get)
     assert trial.chosen == alone
     trial = plan.TeamTrial(4)
-    _run(trial, {four: 1.0, one: 1.04, alone: 1.2}.get)
+    _run(trial, {four: 1.0, two: 1.5, one: 1.04, alone: 1.2}.get)
     assert trial.chosen == one
+    trial = plan.TeamTrial(4)  # half the threads asked for, within the margin
+    _run(trial, {four: 1.0, two: 1.02, one: 1.5, alone: 1.5}.get)
+    assert trial.chosen == two
     trial = plan.TeamTrial(2)
     _run(trial, {two: 1.0, one: 1.04, alone: 1.2}.get)
     assert trial.chosen == two
@@ -680,10 +684,22 @@ def test_a_team_trial_then_tries_each_layer_on_the_other_count():
 
 def test_a_team_trial_prefers_fewer_threads_in_all_within_the_margin():
     trial = plan.TeamTrial(4, 2)
-    tried = _run(trial, lambda run: {(4, 4): 1.0, (1, 1): 2.0, (1, 4): 1.02,
+    tried = _run(trial, lambda run: {(4, 4): 1.0, (1, 1): 2.0, (2, 2): 1.5, (1, 4): 1.02,
                                      (4, 1): 1.2}[run.layer_threads])
-    assert tried == _runs((4, 4), (1, 1)) + [plan.Run((1, 1), alone=True)] + _runs((1, 4), (4, 1))
+    assert tried == _runs((4, 4), (1, 1)) + [plan.Run((1, 1), alone=True)] + _runs(
+        (2, 2), (1, 4), (4, 1))
     assert trial.chosen == plan.Run((1, 4))
+
+
+def test_a_team_trial_tries_fewer_threads_per_layer_down_to_two():
+    """Asked for 8 threads, the first round times every layer on 8, 4 and 2; a layer
+    on one thread then flips to the count of the fastest of those teams."""
+    trial = plan.TeamTrial(8, 2)
+    alone = plan.Run((1, 1), alone=True)
+    tried = _run(trial, lambda run: {(8, 8): 3.0, (4, 4): 2.5, (2, 2): 2.0, (1, 1): 1.5,
+                                     (2, 1): 1.0, (1, 2): 1.6}[run.layer_threads])
+    assert tried == _runs((8, 8), (1, 1)) + [alone] + _runs((4, 4), (2, 2), (2, 1), (1, 2))
+    assert trial.chosen == plan.Run((2, 1))
 
 
 def test_a_team_trial_times_a_dense_first_layer_split_by_rows_too():
@@ -752,6 +768,24 @@ def test_bad_layer_threads_are_refused_before_training(layer_threads):
         engine_train(net, X, np.zeros(10), np.arange(10), 5, 0.1, n_threads=2,
                      layer_threads=layer_threads)
     _assert_same(net.weights, before)
+
+
+def test_training_on_four_threads_tries_two_with_the_same_bits(monkeypatch):
+    """On four threads the trial also runs every layer on two (and then may flip a
+    layer to two); whatever it keeps, the weights are those of one thread."""
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e6)  # many chunks a run
+    rng = np.random.default_rng(8)
+    X = rng.random((2000, 60), dtype=np.float32)
+    y = rng.integers(0, 10, 2000)
+    weights = {}
+    for threads in (1, 4):
+        net = nnfast.Network([60, 40, 10], seed=5)
+        net.SGD((X, y), 2, 10, 0.5, n_threads=threads, progress=False)
+        weights[threads] = [w.copy() for w in net.weights + net.biases]
+    _assert_same(weights[4], weights[1])
+    (trial,) = plan.teams()
+    assert trial["chosen"] is not None
+    assert [2, 2] in [t["layer_threads"] for t in trial["seconds_per_row"]]
 
 
 def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bits(

@@ -124,15 +124,19 @@ class TeamTrial:
     timing left them. Inside a run neither holds: between stretches of one-thread work a
     team must first wake its threads, and a layer whose products split its weights
     differently (the forward by rows of w, BP2 on one thread) moves them between the
-    cores' caches at every step, which can cost more than the split saves; on a 16-core
+    cores' caches at every step, which can cost more than the split saves. On a 16-core
     Xeon every team of two threads tried trained W1 at mini-batch 10 slower than one
-    thread alone (0.085 s an epoch against 0.057). So the run's threads are planned too,
-    per layer, where they are used: the first chunks run every layer on all the threads
-    asked for, every layer on one with a second copying the next mini-batch ahead, the
-    run alone on one thread as if it had asked for one, and, where the first layer can
-    split its rows, every layer on all with the first split so; then, from the fastest
-    of those, each layer in turn on the other count (a first layer given a team with
-    either split), the fastest timed again beside them.
+    thread alone (0.085 s an epoch against 0.057), and W5 at mini-batch 10 trained at
+    2.85 s asked for 16 threads (a layer on 16 chosen) but at 1.45 asked for 8 (three
+    layers on 8). So the run's threads are planned too, per layer, where they are used:
+    the first chunks run every layer on all the threads asked for, every layer on one
+    with a second copying the next mini-batch ahead, the run alone on one thread as if
+    it had asked for one, where the first layer can split its rows every layer on all
+    with the first split so, and every layer on half the threads asked for, a quarter,
+    and so down to two; then, from the fastest of those, each layer in turn on the other
+    count (one thread for a layer on a team, the fastest uniform team's count for a
+    layer on one; a first layer given a team with either split), the fastest timed again
+    beside them.
 
     Each candidate gets a chunk to plan and warm up; then the candidates of a round take
     turns, TIMED_ROUNDS timed chunks each, and each one's median counts. A chunk is tens
@@ -168,6 +172,10 @@ class TeamTrial:
                                       Run((1,) * n_layers, alone=True)]
         if self.first_splits_rows:
             self.candidates.append(Run((n_threads,) * n_layers, True))
+        fewer = n_threads // 2  # every layer on half as many threads, and so down to two
+        while fewer > 1:
+            self.candidates.append(Run((fewer,) * n_layers))
+            fewer //= 2
         self._first_round = len(self.candidates)
         self._timed: Dict[Run, List[float]] = {}  # each candidate's timed chunks, per row
         self.seconds_per_row: Dict[Run, float] = {}  # and their median
@@ -205,10 +213,15 @@ class TeamTrial:
             return
         if len(self.candidates) == self._first_round and self.n_layers > 1:
             best = self._fastest()  # the first round is done
+            # A layer on one thread flips to the count of the fastest team of the
+            # first round's, a layer on a team to one thread.
+            teams = [r for r in self.seconds_per_row if min(r.layer_threads) > 1]
+            team = (min(teams, key=self.seconds_per_row.__getitem__).layer_threads[0]
+                    if teams else self.n_threads)
             flips = []
             for i in range(self.n_layers):
                 threads = best.layer_threads
-                other = 1 if threads[i] > 1 else self.n_threads
+                other = 1 if threads[i] > 1 else team
                 flipped = threads[:i] + (other,) + threads[i + 1:]
                 # A first layer on one thread splits nothing; one given a team tries
                 # both splits where it can split its rows.
