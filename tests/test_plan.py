@@ -770,20 +770,30 @@ def test_bad_layer_threads_are_refused_before_training(layer_threads):
     _assert_same(net.weights, before)
 
 
+def _trained(sizes, X, y, n_threads):
+    """The weights and biases of Network(sizes) after two epochs at mini-batch 10."""
+    net = nnfast.Network(sizes, seed=4)
+    net.SGD((X, y), 2, 10, 0.5, n_threads=n_threads, progress=False)
+    return [w.copy() for w in net.weights + net.biases]
+
+
+def _trial_with_one_threads_bits(sizes, n_rows, n_threads):
+    """Network(sizes) trained on random rows on one thread and on n_threads to the
+    same bits; the data and the second run's team trial."""
+    rng = np.random.default_rng(3)
+    X = rng.random((n_rows, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, 10, n_rows)
+    one = _trained(sizes, X, y, 1)
+    _assert_same(_trained(sizes, X, y, n_threads), one)
+    (trial,) = plan.teams()
+    return trial, X, y
+
+
 def test_training_on_four_threads_tries_two_with_the_same_bits(monkeypatch):
     """On four threads the trial also runs every layer on two (and then may flip a
     layer to two); whatever it keeps, the weights are those of one thread."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e6)  # many chunks a run
-    rng = np.random.default_rng(8)
-    X = rng.random((2000, 60), dtype=np.float32)
-    y = rng.integers(0, 10, 2000)
-    weights = {}
-    for threads in (1, 4):
-        net = nnfast.Network([60, 40, 10], seed=5)
-        net.SGD((X, y), 2, 10, 0.5, n_threads=threads, progress=False)
-        weights[threads] = [w.copy() for w in net.weights + net.biases]
-    _assert_same(weights[4], weights[1])
-    (trial,) = plan.teams()
+    trial, _, _ = _trial_with_one_threads_bits([60, 40, 10], 2000, 4)
     assert trial["chosen"] is not None
     assert [2, 2] in [t["layer_threads"] for t in trial["seconds_per_row"]]
 
@@ -792,20 +802,11 @@ def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bi
         monkeypatch):
     """A run on two threads times its chunks with every layer on two threads, on one
     (with the copy ahead, and alone), on two with the first layer split by rows, and
-    each layer flipped, and keeps the
-    fastest for the rest of the run and for later runs of its shape; the weights are
-    those of a one-thread run (estimate mode tries nothing)."""
+    each layer flipped, and keeps the fastest for the rest of the run and for later runs
+    of its shape; the weights are those of a one-thread run (estimate mode tries
+    nothing)."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e7)  # about 80 rows a chunk
-    rng = np.random.default_rng(3)
-    X = rng.random((3000, 400), dtype=np.float32)
-    y = rng.integers(0, 10, 3000)
-    weights = {}
-    for threads in (1, 2):
-        net = nnfast.Network([400, 50, 10], seed=4)
-        net.SGD((X, y), 2, 10, 0.5, n_threads=threads, progress=False)
-        weights[threads] = [w.copy() for w in net.weights + net.biases]
-    _assert_same(weights[2], weights[1])
-    (trial,) = plan.teams()
+    trial, X, y = _trial_with_one_threads_bits([400, 50, 10], 3000, 2)
     assert trial["n_threads"] == 2 and trial["n_layers"] == 2
     assert trial["chosen"] in ([1, 1], [1, 2], [2, 1], [2, 2])
     tried = [(t["layer_threads"], t["first_by_rows"], t["alone"])
