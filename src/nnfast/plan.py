@@ -178,7 +178,6 @@ class TeamTrial:
             fewer //= 2
         self._first_round = len(self.candidates)
         self._timed: Dict[Run, List[float]] = {}  # each candidate's timed chunks, per row
-        self.seconds_per_row: Dict[Run, float] = {}  # and their median
         self.chosen: Optional[Run] = None
         self._schedule: List[Tuple[Run, bool]] = self._round(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
@@ -186,7 +185,7 @@ class TeamTrial:
     def _round(self, runs: List[Run]) -> List[Tuple[Run, bool]]:
         """The chunks of a round, (run, timed): a warm-up for each run not yet timed,
         then the runs in turn, TIMED_ROUNDS times."""
-        return ([(r, False) for r in runs if r not in self.seconds_per_row]
+        return ([(r, False) for r in runs if r not in self._timed]
                 + [(r, True) for _ in range(self.TIMED_ROUNDS) for r in runs])
 
     def next_run(self) -> Run:
@@ -206,17 +205,16 @@ class TeamTrial:
             return
         _, timed = self._schedule.pop(0)
         if timed:  # (a warm-up chunk, a run's first, plans and warms its products)
-            chunks = self._timed.setdefault(run, [])
-            chunks.append(seconds / rows)
-            self.seconds_per_row[run] = statistics.median(chunks)
+            self._timed.setdefault(run, []).append(seconds / rows)
         if self._schedule:
             return
         if len(self.candidates) == self._first_round and self.n_layers > 1:
             best = self._fastest()  # the first round is done
             # A layer on one thread flips to the count of the fastest team of the
             # first round's, a layer on a team to one thread.
-            teams = [r for r in self.seconds_per_row if min(r.layer_threads) > 1]
-            team = (min(teams, key=self.seconds_per_row.__getitem__).layer_threads[0]
+            per_row = self.seconds_per_row
+            teams = [r for r in per_row if min(r.layer_threads) > 1]
+            team = (min(teams, key=per_row.__getitem__).layer_threads[0]
                     if teams else self.n_threads)
             flips = []
             for i in range(self.n_layers):
@@ -237,6 +235,11 @@ class TeamTrial:
                 return
         self.chosen = self._fastest()
 
+    @property
+    def seconds_per_row(self) -> Dict[Run, float]:
+        """Each timed candidate's median chunk, seconds per row."""
+        return {run: statistics.median(chunks) for run, chunks in self._timed.items()}
+
     def _threads_in_all(self, run: Run) -> int:
         """Each layer's threads, plus the thread that copies the next mini-batch where
         every layer keeps to one thread and the run is not alone (train_ahead)."""
@@ -246,10 +249,11 @@ class TeamTrial:
     def _fastest(self) -> Run:
         """Of the runs timed, the one with the fewest threads in all among those
         within the margin of the fastest (of those, the faster)."""
-        fastest = min(self.seconds_per_row.values())
-        return min((r for r, s in self.seconds_per_row.items()
+        seconds = self.seconds_per_row
+        fastest = min(seconds.values())
+        return min((r for r, s in seconds.items()
                     if s <= (1 + self.MARGIN) * fastest),
-                   key=lambda r: (self._threads_in_all(r), self.seconds_per_row[r]))
+                   key=lambda r: (self._threads_in_all(r), seconds[r]))
 
     def as_dict(self) -> Dict[str, Any]:
         return {"n_threads": self.n_threads, "n_layers": self.n_layers,

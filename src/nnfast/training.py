@@ -33,6 +33,7 @@ from nnfast.maths import one_hot
 CHUNK_FLOPS = 1e9
 CHUNK_SECONDS = 0.05
 
+
 def chunk_seed(seed: int, first_batch: int) -> int:
     """The seed of the engine call whose first mini-batch is the epoch's `first_batch`-th,
     the epoch seeded `seed`: advanced by first_batch * MAX_LAYERS steps of SplitMix64's
@@ -43,6 +44,7 @@ def chunk_seed(seed: int, first_batch: int) -> int:
     if seed >= 2**64:
         raise ValueError(f"seed must be < 2**64, got {seed}")
     return (seed + first_batch * _kernels.MAX_LAYERS * _kernels.SEED_STEP) % 2**64
+
 
 ProgressCallback = Callable[[int, int, int], Any]
 
