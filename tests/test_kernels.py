@@ -292,6 +292,28 @@ def test_direct_path_across_blocks_of_columns(arch, dtype, estimated_plans):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_direct_rows_of_whole_tiles(arch, dtype, estimated_plans):
+    """The direct path's rows of tiles across a row-major C: every row count of a
+    tile, A by columns (the update's delta^T) and by rows, short and long chains,
+    beta 0 and not, a narrower last tile beside whole ones, give the packed path's
+    bits and the oracle's values."""
+    rng = np.random.default_rng(10)
+    bs = _kernels.blocking(dtype)
+    for m in range(1, bs["mr"] + 2):
+        for k in (1, 15, 16, 17, 40):
+            for trans_a in (True, False):
+                n = 2 * bs["nr"] + (m % 3)
+                a, b = operands(rng, m, n, k, dtype, trans_a, False, "pad", "pad")
+                c0 = rng.standard_normal((m, n)).astype(dtype)
+                for beta in (0.0, 0.75):
+                    direct, packed = (_on_path(path, a, b, (trans_a, False), c0, alpha=-0.3,
+                                               beta=beta) for path in ("direct", "packed"))
+                    np.testing.assert_array_equal(direct, packed)
+                    check_gemm(direct, a, b, trans_a=trans_a, alpha=-0.3, beta=beta, c0=c0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
 def test_wide_products_of_rows_by_rows_pack_both_along_k(arch, dtype):
     """A forward product X W^T too wide for the dot kernels (over the narrow bound,
     over the direct path's flops) packs both operands along k: the oracle's values."""
