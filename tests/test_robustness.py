@@ -32,11 +32,12 @@ INTERRUPTED_CHILD = textwrap.dedent("""
     X = rng.random((20000, 784), dtype=np.float32)
     y = rng.integers(0, 10, 20000)
     net = nnfast.Network([784, 100, 10], seed=0)
+    ends = []  # when each chunk ended (perf_counter is CLOCK_MONOTONIC, shared)
     print("training", flush=True)
     try:
-        net.SGD((X, y), 1000, 10, 0.5)
+        net.SGD((X, y), 1000, 10, 0.5, progress=lambda *_: ends.append(time.perf_counter()))
     except KeyboardInterrupt:
-        print("interrupted", time.perf_counter(), flush=True)
+        print("interrupted", time.perf_counter(), *ends[-3:], flush=True)
     # The network is usable and trainable again, with finite weights.
     assert all(np.isfinite(w).all() for w in net.weights)
     net.SGD((X[:100], y[:100]), 1, 10, 0.5)
@@ -58,9 +59,12 @@ def test_ctrl_c_stops_training_promptly_and_leaves_the_network_usable():
     assert child.returncode == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("interrupted") and lines[1].startswith("accuracy")
-    # A chunk is ~1e9 flops: KeyboardInterrupt arrives when the current one ends.
-    # perf_counter is CLOCK_MONOTONIC, shared by both processes.
-    assert float(lines[0].split()[1]) - sent < 1.0
+    # KeyboardInterrupt arrives when the chunk it came in ends: no chunk after that
+    # one ran (at most one chunk end after the signal, where it came in between a
+    # chunk's end and its progress call). Counted, not timed: on a loaded machine a
+    # chunk may take seconds; a chunk takes CHUNK_SECONDS unloaded.
+    stopped, *ends = map(float, lines[0].split()[1:])
+    assert len([end for end in ends if end > sent]) <= 1, (sent, ends, stopped)
 
 
 def test_two_networks_in_two_threads_train_as_they_do_one_after_the_other():
