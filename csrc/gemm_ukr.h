@@ -4,7 +4,8 @@
  * so that the ISA, the tile shape and the thread count never change a bit (the
  * orders' constants are in tuning.h). All multiply-adds are fused (FMA), alpha*S is
  * rounded before it is combined with C, and C = alpha*S + beta*C is
- * fma(beta, C, alpha*S), with C never read when beta == 0.
+ * fma(beta, C, alpha*S) (C + alpha*S when beta == 1, the same rounding), with C never
+ * read when beta == 0.
  *
  * A micro-kernel computes one MR x NR tile: C := alpha * A_panel * B_panel + beta * C,
  * where A_panel is MR x k packed column by column (MR contiguous values per step)
