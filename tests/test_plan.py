@@ -593,6 +593,33 @@ def test_a_run_alone_trains_its_chunks_as_a_run_on_one_thread(monkeypatch):
         assert got.tobytes() == expected.tobytes()
 
 
+def test_a_run_chosen_alone_wakes_no_other_thread(monkeypatch):
+    """Once its trial has chosen the run alone, a call asked for two threads trains as
+    one asked for one: each chunk on one thread, the weights' check after it on one,
+    and no timing of the fork/join (a team's threads spin on their cores for a while
+    after each region, beside the thread training alone). A run on a team still
+    times it and checks on its threads."""
+    rng = np.random.default_rng(7)
+    X, y = rng.uniform(0, 1, (300, 30)).astype(np.float32), rng.integers(0, 4, 300)
+    for chosen, threads in [(plan.Run((1, 1), alone=True), {1}), (plan.Run((2, 2)), {2})]:
+        trial = plan.TeamTrial(2, 2)
+        _run(trial, lambda run: 0.0 if run == chosen else 5.0)
+        assert trial.chosen == chosen
+        monkeypatch.setattr(plan, "team_trial", lambda *args: trial)
+        net = nnfast.Network([30, 20, 4], seed=3)
+        data = net.samples((X, y))  # checked here, on every thread
+        spy = net._engine = _EngineSpy(net._engine)
+        refined, checked = [], []
+        monkeypatch.setattr(plan, "refine_parallel", lambda: refined.append(True))
+        all_finite = _kernels.all_finite
+        monkeypatch.setattr(_kernels, "all_finite", lambda x, n_threads=None: (
+            checked.append(n_threads), all_finite(x, n_threads=n_threads))[1])
+        net.SGD(data, 1, 5, 0.1, n_threads=2, progress=False)
+        monkeypatch.setattr(_kernels, "all_finite", all_finite)
+        assert set(spy.chunk_threads) == threads and set(checked) == threads
+        assert refined == ([] if chosen.alone else [True])
+
+
 def test_one_lucky_chunk_does_not_decide():
     """A team whose chunks vary (threads of a shared machine) is judged by its median
     chunk: one chunk twice as fast as its others does not make it the fastest."""

@@ -91,7 +91,8 @@ def refine_parallel() -> None:
     measured plan only; an imported or estimated one stays). The first timing can
     catch another library's threads still spinning on the other cores, as numpy's
     OpenBLAS threads do for a while after import; each training run on more than one
-    thread calls this, so the thresholds settle at the machine's own cost."""
+    thread calls this (but one whose trial chose to train alone, which wakes no other
+    thread), so the thresholds settle at the machine's own cost."""
     _kernels.refine_parallel_plan()
 
 

@@ -327,8 +327,6 @@ class Trainer:
         work = self.workspace(mini_batch_size, n_threads)  # enough for fewer threads too
         X, labels = training
         codes = training.byte_codes() if self.cost is None else None
-        if n_threads > 1:
-            plan.refine_parallel()
         first = self.network.layers[0]
         first_splits_rows = (isinstance(first, FullyConnectedLayer) and first.p_dropout == 0
                              and first.n_out > 1)
@@ -336,6 +334,14 @@ class Trainer:
                                   self.flops_per_sample, mini_batch_size), n_threads,
                                  len(self.engine.sizes) - 1, first_splits_rows)
                  if self.cost is None else None)
+        # A run chosen to train alone wakes no other thread: a team's threads spin on
+        # their cores for a while after each region. W1 alone in a two-thread call took
+        # 0.0825-0.0846 s an epoch against 0.0802-0.0806 on one thread, libgomp's spin
+        # 18% of its samples after the fork/join's timing and the weights' check; without
+        # them, 0.0801-0.0812 (AVX2 AMD EPYC, four processes alternating).
+        alone = trial is not None and trial.chosen is not None and trial.chosen.alone
+        if n_threads > 1 and not alone:
+            plan.refine_parallel()
         # One seed an epoch, drawn only when there is dropout, so that other networks'
         # runs do not depend on it; each call's from it (chunk_seed).
         epoch_seed = int(self.rng.integers(2**63)) if self.has_dropout else 0
@@ -347,15 +353,15 @@ class Trainer:
                 monitor.before_chunk(epoch, start, stop)
             seed = chunk_seed(epoch_seed, start // mini_batch_size)
             np.copyto(self.snapshot, self.parameters)
+            run = None if trial is None else trial.next_run()
+            threads = 1 if run is not None and run.alone else n_threads
             began = time.perf_counter()
             try:
                 if self.cost is None:
-                    run = None if trial is None else trial.next_run()
                     self.engine.train_chunk(X, labels, order[start:stop], mini_batch_size,
                                             config.eta, config.lmbda, config.momentum,
                                             config.decay_n, config.regularization, work,
-                                            1 if run is not None and run.alone else n_threads,
-                                            seed, grad_norms,
+                                            threads, seed, grad_norms,
                                             None if run is None else run.layer_threads, codes,
                                             run is not None and run.first_by_rows)
                     if trial is not None and run is not None:
@@ -365,7 +371,7 @@ class Trainer:
                                                 seed, grad_norms)
             finally:
                 # Also on the way out of an interrupt: never leave a diverged network.
-                diverged = not self._finite(n_threads)
+                diverged = not self._finite(threads)
                 if diverged:
                     np.copyto(self.parameters, self.snapshot)
             if diverged:
