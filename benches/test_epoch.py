@@ -20,13 +20,13 @@ run's thread count per layer) before one warm-up round and the three timed; JAX
 compiles in its warm-up round. Each run
 records its dense flops (nnfast.flops) for the report's GFLOP/s and efficiency.
 """
-import os
 
 import numpy as np
 import pytest
 
 import nnfast
-from nnfast import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets, flops, oracle
+from nnfast import (ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, datasets, flops,
+                    oracle, peers)
 from support import blas_threads
 
 NETS = {
@@ -48,14 +48,6 @@ except ImportError:
     jax = None
 IMPLS = ["nnfast", "oracle"] + (["torch"] if torch is not None else []) + \
     (["jax"] if jax is not None else [])
-
-
-def jax_threads():
-    """The threads XLA's CPU client computes on in this process (see the docstring)."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "--xla_cpu_multi_thread_eigen=false" in flags and "intra_op_parallelism_threads=1" in flags:
-        return 1
-    return len(os.sched_getaffinity(0))
 
 
 @pytest.fixture(scope="module")
@@ -100,76 +92,13 @@ def oracle_epoch(spec, X, y, mini_batch_size, threads):
 
 
 def torch_epoch(spec, X, y, mini_batch_size, threads):
-    torch.manual_seed(0)
-    sizes = spec["sizes"]
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Sigmoid()]
-    model = torch.nn.Sequential(*layers)
-    # The book's L2 step w <- (1 - eta*lmbda/n) w is SGD's weight decay lmbda/n.
-    opt = torch.optim.SGD(model.parameters(), lr=spec["eta"], weight_decay=spec["lmbda"] / len(X))
-    Xt = torch.from_numpy(X)
-    Yt = torch.nn.functional.one_hot(torch.from_numpy(y), 10).float()
-
-    def cost(a, target):
-        if spec["cost"] == "quadratic":
-            return 0.5 * ((a - target) ** 2).sum() / len(a)
-        return torch.nn.functional.binary_cross_entropy(a, target, reduction="sum") / len(a)
-
-    def epoch():
-        torch.set_num_threads(threads)
-        for idx in torch.randperm(len(Xt)).split(mini_batch_size):
-            opt.zero_grad()
-            cost(model(Xt[idx]), Yt[idx]).backward()
-            opt.step()
-    return epoch
-
-
-def jax_trainer(params, cost, X, labels, mini_batch_size, eta):
-    """A function that trains `params` for one epoch, in one compiled XLA program: the
-    mini-batches of a fresh permutation in a lax.scan of SGD steps on `cost`, then the
-    last, smaller batch when the size does not divide the data."""
-    Xj, yj = jnp.asarray(X), jnp.asarray(labels)
-    full = len(X) // mini_batch_size * mini_batch_size
-
-    def step(params, idx):
-        grads = jax.grad(cost)(params, Xj[idx], yj[idx])
-        return jax.tree.map(lambda p, g: p - eta * g, params, grads), None
-
-    def epoch(params, perm):
-        params, _ = jax.lax.scan(step, params, perm[:full].reshape(-1, mini_batch_size))
-        if full < len(X):
-            params, _ = step(params, perm[full:])
-        return params
-
-    state = {"params": params, "rng": np.random.default_rng(1)}
-    compiled = jax.jit(epoch).lower(params, jnp.arange(len(X))).compile()
-
-    def run():
-        perm = jnp.asarray(state["rng"].permutation(len(X)))
-        state["params"] = jax.block_until_ready(compiled(state["params"], perm))
-    return run
+    return peers.torch_epoch(spec["sizes"], spec["cost"], X, y, mini_batch_size, spec["eta"],
+                             spec["lmbda"], threads)
 
 
 def jax_epoch(spec, X, y, mini_batch_size, threads):
-    weights, biases = oracle.default_weight_initializer(spec["sizes"], np.random.default_rng(0),
-                                                        np.float32)
-    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in zip(weights, biases)]
-    # network2's L2 step w <- (1 - eta*lmbda/n) w is the gradient of 0.5*(lmbda/n)*|w|^2.
-    decay = spec["lmbda"] / len(X)
-
-    def cost(params, x, labels):
-        a = x
-        for w, b in params[:-1]:
-            a = jax.nn.sigmoid(a @ w.T + b)
-        z = a @ params[-1][0].T + params[-1][1]
-        target = jax.nn.one_hot(labels, z.shape[1], dtype=z.dtype)
-        if spec["cost"] == "quadratic":
-            c = 0.5 * jnp.sum((jax.nn.sigmoid(z) - target) ** 2)
-        else:  # cross-entropy of sigmoid outputs, from z so that it never takes log 0
-            c = -jnp.sum(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
-        return c / len(x) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
-    return jax_trainer(params, cost, X, y, mini_batch_size, spec["eta"])
+    return peers.jax_epoch(spec["sizes"], spec["cost"], X, y, mini_batch_size, spec["eta"],
+                           spec["lmbda"])
 
 
 EPOCHS = {"nnfast": nnfast_epoch, "oracle": oracle_epoch, "torch": torch_epoch, "jax": jax_epoch}
@@ -246,15 +175,16 @@ def jax_conv_epoch(spec, X, y, mini_batch_size, threads):
                 a = activations[layer.activation](a.reshape(len(x), -1) @ w.T + b)
         picked = jnp.take_along_axis(log_p, labels[:, None], axis=1)
         return -jnp.mean(picked) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
-    return jax_trainer(params, cost, X, y, mini_batch_size, spec["eta"])
+    return peers.jax_trainer(params, cost, X, y, mini_batch_size, spec["eta"])
 
 
 CONV_EPOCHS = {"nnfast": nnfast_conv_epoch, "torch": torch_conv_epoch, "jax": jax_conv_epoch}
 
 
 def skip_unless_runnable(impl, threads):
-    if impl == "jax" and threads != jax_threads():
-        pytest.skip(f"XLA computes on {jax_threads()} threads in this process, not {threads}")
+    if impl == "jax" and threads != peers.jax_threads():
+        pytest.skip(f"XLA computes on {peers.jax_threads()} threads in this process, "
+                    f"not {threads}")
 
 
 @pytest.mark.benchmark(group="epoch")

@@ -157,6 +157,27 @@ def test_bench_quick_prints_ratios(capsys):
     assert out.count("x\n") + out.count("x  ") >= 5
 
 
+def test_bench_times_jax_on_the_threads_xla_has(capsys, monkeypatch):
+    """JAX joins where it computes on the threads asked for, an epoch a call; where it
+    would not, the bench says why and leaves it out."""
+    pytest.importorskip("jax")
+    from nnfast import peers
+
+    threads = peers.jax_threads()
+    status, out, err = run(capsys, "bench", "--quick", "--threads", str(threads))
+    assert status == 0, err
+    header = next(line for line in out.splitlines() if line.startswith("case"))
+    assert header.split()[-2:] == ["JAX", "ratio"]
+    epochs = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert len(epochs) == 2 and all(line.endswith("x") for line in epochs)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                    "intra_op_parallelism_threads=1")
+    assert cli._jax_for(1)
+    assert not cli._jax_for(2)
+    assert "JAX left out: XLA computes on 1 thread in this process, not 2" in \
+        capsys.readouterr().err
+
+
 def test_figures_writes_pngs(capsys, data, tmp_path):
     pytest.importorskip("matplotlib")
     out_dir = tmp_path / "figs"

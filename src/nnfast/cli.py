@@ -3,7 +3,7 @@ redraw chapter 3's, 4's and 5's figures.
 
     nnfast train                       # chapter 1: [784, 30, 10], 30 epochs, η = 3.0
     nnfast train --net conv --epochs 3 # chapter 6's convolutional net
-    nnfast bench                       # nnfast against NumPy (and PyTorch), as ratios
+    nnfast bench                       # nnfast against NumPy (PyTorch, JAX), as ratios
     nnfast info                        # version, ISA, OpenMP, threads, data found
     nnfast info --plan                 # the planner's choices for chapter 1's network
     nnfast figures --out figures/      # chapter 3's overfitting and η figures, chapter 4's
@@ -380,15 +380,36 @@ QUIET_SECONDS = 0.5
 
 
 class _Case(NamedTuple):
-    """A row of the bench: a call to time for each library (PyTorch's None where it has
-    none), the repeats of the best-of, and how many of the case one call makes."""
+    """A row of the bench: a call to time for each library (PyTorch's and JAX's None
+    where they have none), the repeats of the best-of, and how many of the case one
+    call makes."""
     name: str
     nnfast: Callable[[], Any]
     numpy: Callable[[], Any]
     torch: Optional[Callable[[], Any]]
+    jax: Optional[Callable[[], Any]]
     repeat: int
     calls: int
     flops: Optional[int]
+
+
+# The peers' columns: the library, its heading.
+PEERS = (("numpy", "NumPy"), ("torch", "PyTorch"), ("jax", "JAX"))
+
+
+def _jax_for(threads: int) -> bool:
+    """Whether JAX joins the bench: importable, and computing on the threads asked for
+    (XLA sizes its CPU pool once per process: peers.jax_threads), else a note why not."""
+    if importlib.util.find_spec("jax") is None:
+        return False
+    from nnfast import peers
+
+    if peers.jax_threads() != threads:
+        _note(f"JAX left out: XLA computes on {_count(peers.jax_threads(), 'thread')} in this "
+              f"process, not {threads} (for one: XLA_FLAGS=\"--xla_cpu_multi_thread_eigen=false "
+              "intra_op_parallelism_threads=1\")")
+        return False
+    return True
 
 
 def _repeated(fn, calls):
@@ -396,13 +417,11 @@ def _repeated(fn, calls):
 
 
 def cmd_bench(args) -> int:
-    from nnfast import flops, kernels, oracle
+    from nnfast import flops, kernels, oracle, peers
 
-    try:
-        import torch
-    except ImportError:
-        torch = None  # type: ignore[assignment]
     threads = args.threads or nnfast.get_num_threads()
+    torch = importlib.util.find_spec("torch") is not None
+    jax = _jax_for(threads)
     nnfast.set_num_threads(threads)
     rng = np.random.default_rng(0)
     repeat = 3 if args.quick else 10
@@ -418,13 +437,13 @@ def cmd_bench(args) -> int:
         cases.append(_Case(
             f"matmul {m}x{k} @ {k}x{n} float32",
             _repeated(functools.partial(kernels.matmul, a, b, out), calls),
-            _repeated(functools.partial(np.matmul, a, b, out=out), calls), None,
+            _repeated(functools.partial(np.matmul, a, b, out=out), calls), None, None,
             repeat, calls, 2 * m * k * n))
     z = rng.standard_normal((10_000, 100)).astype(np.float32)
     sigmoid_out = np.empty_like(z)
     cases.append(_Case(
         "sigmoid 10000x100 float32", functools.partial(kernels.sigmoid, z, out=sigmoid_out),
-        functools.partial(oracle.sigmoid, z), None, repeat, 1, None))
+        functools.partial(oracle.sigmoid, z), None, None, repeat, 1, None))
 
     n = 2_000 if args.quick else 10_000
     X = rng.random((n, 784), dtype=np.float32)
@@ -442,18 +461,20 @@ def cmd_bench(args) -> int:
                               progress=False),
             functools.partial(oracle.sgd_epoch, weights, biases, X, Y, mini_batch, eta, 0.0,
                               oracle.QuadraticCost, acts, perm),
-            _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads) if torch else None,
+            peers.torch_epoch(sizes, "quadratic", X, y, mini_batch, eta, threads=threads)
+            if torch else None,
+            peers.jax_epoch(sizes, "quadratic", X, y, mini_batch, eta) if jax else None,
             1, 1, flops.epoch_flops(net, n)))
 
-    seconds = []  # nnfast's, NumPy's and PyTorch's column
-    for library in ("nnfast", "numpy", "torch"):
+    time.sleep(QUIET_SECONDS)
+    before = nnfast.peak_gflops("float32", fresh=True)  # the peak of nnfast's minutes
+    mine = [_best(case.nnfast, case.repeat) / case.calls for case in cases]
+    peak = (before + nnfast.peak_gflops("float32", fresh=True)) / 2
+    theirs: List[List[Optional[float]]] = []  # a column for each of PEERS
+    for library, _ in PEERS:
         time.sleep(QUIET_SECONDS)
-        if library == "nnfast":  # the peak of the minutes nnfast's column is timed in
-            before = nnfast.peak_gflops("float32", fresh=True)
-        seconds.append([_best(getattr(case, library), case.repeat) / case.calls
-                        if getattr(case, library) else None for case in cases])
-        if library == "nnfast":
-            peak = (before + nnfast.peak_gflops("float32", fresh=True)) / 2
+        theirs.append([_best(getattr(case, library), case.repeat) / case.calls
+                       if getattr(case, library) else None for case in cases])
 
     info = nnfast.info()
     print(f"nnfast {nnfast.__version__}, {info['isa']}, {threads} threads; peak {peak:.1f} "
@@ -461,43 +482,23 @@ def cmd_bench(args) -> int:
           "timings)\n"
           "ratio = baseline time / nnfast time (> 1: nnfast is faster); GFLOP/s = nnfast's "
           "dense flops a second; of peak = GFLOP/s / (peak x threads)")
-    header = f"{'case':<44}{'nnfast':>11}{'GFLOP/s':>9}{'of peak':>9}{'NumPy':>11}{'ratio':>8}"
-    if torch:
-        header += f"{'PyTorch':>11}{'ratio':>8}"
-    print(header)
-    for case, mine, theirs, torch_s in zip(cases, *seconds):
+    shown = [column for column, times in enumerate(theirs) if any(times)]
+    print(f"{'case':<44}{'nnfast':>11}{'GFLOP/s':>9}{'of peak':>9}" +
+          "".join(f"{PEERS[column][1]:>11}{'ratio':>8}" for column in shown))
+    for row, (case, seconds) in enumerate(zip(cases, mine)):
         work = case.flops
-        rate = (f"{work / mine / 1e9:9.2f}"
-                f"{flops.efficiency(work, mine, threads, peak=peak):9.3f}" if work
+        rate = (f"{work / seconds / 1e9:9.2f}"
+                f"{flops.efficiency(work, seconds, threads, peak=peak):9.3f}" if work
                 else f"{'-':>9}{'-':>9}")
-        line = f"{case.name:<44}{_ms(mine)}{rate}{_ms(theirs)}{theirs / mine:7.2f}x"
-        if torch:
-            line += (f"{_ms(torch_s)}{torch_s / mine:7.2f}x" if torch_s else f"{'-':>11}{'':8}")
-        print(line)
+        row_theirs = [theirs[column][row] for column in shown]
+        print(f"{case.name:<44}{_ms(seconds)}{rate}" +
+              "".join(f"{_ms(t)}{t / seconds:7.2f}x" if t else f"{'-':>11}{'':8}"
+                      for t in row_theirs))
     return 0
 
 
 def _ms(seconds):
     return f"{seconds * 1e3:9.3f}ms"
-
-
-def _torch_epoch(torch, sizes, X, Y, mini_batch, eta, threads):
-    """The same network's SGD epoch in PyTorch, as a call to time."""
-    torch.manual_seed(0)
-    torch.set_num_threads(threads)
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Sigmoid()]
-    model = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(model.parameters(), lr=eta)
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-
-    def epoch():
-        for idx in torch.randperm(len(Xt)).split(mini_batch):
-            opt.zero_grad()
-            (0.5 * ((model(Xt[idx]) - Yt[idx]) ** 2).sum() / len(idx)).backward()
-            opt.step()
-    return epoch
 
 
 # ------------------------------------------------------------------------------- info
@@ -868,7 +869,7 @@ def make_parser() -> argparse.ArgumentParser:
                      help="plot cost and accuracy per epoch (needs matplotlib)")
     train.set_defaults(run=cmd_train)
 
-    bench = sub.add_parser("bench", help="nnfast against NumPy and PyTorch, as ratios",
+    bench = sub.add_parser("bench", help="nnfast against NumPy, PyTorch and JAX, as ratios",
                            formatter_class=_Help)
     bench.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
     bench.add_argument("--threads", type=_threads, help=threads_help)

@@ -1,0 +1,167 @@
+"""The book's fully connected networks trained by other libraries, as calls to time
+beside nnfast's (`nnfast bench`, benches/): PyTorch on the threads asked for, and JAX
+with a whole epoch in one XLA program, a `jax.jit` over a `lax.scan` of the
+mini-batches' SGD steps, which no Python runs between: the strongest answer at small
+mini-batches.
+
+Each peer starts from `oracle.default_weight_initializer`'s weights (seed 0) and
+draws each epoch's order from `np.random.default_rng(1)`, as the NumPy oracle's epoch
+does in the same benchmarks, so that its first epoch is the oracle's arithmetic up to
+rounding (tests/test_peers.py holds it to that in float64). Neither library is
+required: a caller imports this module's peers only where `torch` or `jax` imports.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, List, Sequence, Tuple
+
+import numpy as np
+
+from nnfast import oracle
+
+COSTS = ("quadratic", "cross-entropy")
+
+
+class Epoch:
+    """One SGD epoch of a peer per call; `parameters()` the weights and biases it has
+    reached, as NumPy arrays [(w, b), ...] with w of shape (n_out, n_in)."""
+
+    def __init__(self, train: Callable[[], None],
+                 parameters: Callable[[], List[Tuple[np.ndarray, np.ndarray]]]):
+        self._train = train
+        self.parameters = parameters
+
+    def __call__(self) -> None:
+        self._train()
+
+
+def _check(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray) -> None:
+    if cost not in COSTS:
+        raise ValueError(f"cost must be one of {COSTS}, not {cost!r}")
+    if X.ndim != 2 or X.shape[1] != sizes[0] or len(y) != len(X):
+        raise ValueError(f"X must be (n, {sizes[0]}) and y (n,), not {X.shape} and "
+                         f"{np.shape(y)}")
+
+
+def _start(sizes: Sequence[int], dtype) -> List[Tuple[np.ndarray, np.ndarray]]:
+    weights, biases = oracle.default_weight_initializer(list(sizes), np.random.default_rng(0),
+                                                        dtype)
+    return list(zip(weights, biases))
+
+
+def torch_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
+                mini_batch_size: int, eta: float, lmbda: float = 0.0,
+                threads: int = 1) -> Epoch:
+    """The sigmoid network `sizes` in PyTorch, in X's dtype: Linear and Sigmoid
+    modules, the cost from the last layer's z (cross-entropy through
+    binary_cross_entropy_with_logits: sigmoid(z) - y, never log 0), and network2's L2
+    step w <- (1 - eta*lmbda/n) w as SGD's weight decay lmbda/n on the weights alone
+    (not the biases, as in the book)."""
+    _check(sizes, cost, X, y)
+    import torch
+
+    dtype = torch.from_numpy(X[:0]).dtype
+    linears = [torch.nn.Linear(n_in, n_out, dtype=dtype)
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    with torch.no_grad():
+        for linear, (w, b) in zip(linears, _start(sizes, X.dtype)):
+            linear.weight.copy_(torch.from_numpy(w))
+            linear.bias.copy_(torch.from_numpy(b))
+    modules: List[Any] = []
+    for linear in linears:
+        modules += [linear, torch.nn.Sigmoid()]
+    model = torch.nn.Sequential(*modules[:-1])  # the output's z: the cost applies sigma
+    opt = torch.optim.SGD([{"params": [m.weight for m in linears], "weight_decay": lmbda / len(X)},
+                           {"params": [m.bias for m in linears], "weight_decay": 0.0}], lr=eta)
+    Xt = torch.from_numpy(X)
+    Yt = torch.from_numpy(oracle.vectorized_result(np.asarray(y), sizes[-1], X.dtype))
+    order = np.random.default_rng(1)
+
+    def loss(z, target):
+        if cost == "quadratic":
+            return 0.5 * ((torch.sigmoid(z) - target) ** 2).sum() / len(z)
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            z, target, reduction="sum") / len(z)
+
+    def train():
+        torch.set_num_threads(threads)
+        for idx in torch.from_numpy(order.permutation(len(X))).split(mini_batch_size):
+            opt.zero_grad()
+            loss(model(Xt[idx]), Yt[idx]).backward()
+            opt.step()
+
+    def parameters():
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
+                for m in linears]
+    return Epoch(train, parameters)
+
+
+def jax_threads() -> int:
+    """The threads XLA's CPU client computes on in this process: one under
+    XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    else every core the process may run on. XLA sizes its pool once per process, so a
+    JAX peer is timed only where this is the thread count asked for."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "--xla_cpu_multi_thread_eigen=false" in flags and "intra_op_parallelism_threads=1" in flags:
+        return 1
+    return len(os.sched_getaffinity(0))
+
+
+def jax_trainer(params, cost: Callable, X: np.ndarray, labels: np.ndarray,
+                mini_batch_size: int, eta: float) -> Epoch:
+    """An epoch of plain SGD on `cost(params, x, labels)` (a mini-batch's mean cost)
+    per call, in one compiled XLA program: the mini-batches of a fresh permutation in a
+    lax.scan of SGD steps, then the last, smaller batch where the size does not divide
+    the data. Compiled here, so that a timed call only runs."""
+    import jax
+    import jax.numpy as jnp
+
+    Xj, yj = jnp.asarray(X), jnp.asarray(labels)
+    full = len(X) // mini_batch_size * mini_batch_size
+
+    def step(params, idx):
+        grads = jax.grad(cost)(params, Xj[idx], yj[idx])
+        return jax.tree.map(lambda p, g: p - eta * g, params, grads), None
+
+    def epoch(params, perm):
+        params, _ = jax.lax.scan(step, params, perm[:full].reshape(-1, mini_batch_size))
+        if full < len(X):
+            params, _ = step(params, perm[full:])
+        return params
+
+    state = {"params": params, "order": np.random.default_rng(1)}
+    compiled = jax.jit(epoch).lower(params, jnp.arange(len(X))).compile()
+
+    def train():
+        perm = jnp.asarray(state["order"].permutation(len(X)))
+        state["params"] = jax.block_until_ready(compiled(state["params"], perm))
+
+    def parameters():
+        return [tuple(np.asarray(p) for p in layer) for layer in state["params"]]
+    return Epoch(train, parameters)
+
+
+def jax_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
+              mini_batch_size: int, eta: float, lmbda: float = 0.0) -> Epoch:
+    """The sigmoid network `sizes` in JAX (jax_trainer), in X's dtype (float64 wants
+    jax_enable_x64), the cost from the last layer's z, L2 as network2 takes it: the
+    gradient of 0.5 * (lmbda/n) * |w|^2 is the step's (eta*lmbda/n) w."""
+    _check(sizes, cost, X, y)
+    import jax
+    import jax.numpy as jnp
+
+    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _start(sizes, X.dtype)]
+    decay = lmbda / len(X)
+
+    def mean_cost(params, x, labels):
+        a = x
+        for w, b in params[:-1]:
+            a = jax.nn.sigmoid(a @ w.T + b)
+        z = a @ params[-1][0].T + params[-1][1]
+        target = jax.nn.one_hot(labels, z.shape[1], dtype=z.dtype)
+        if cost == "quadratic":
+            c = 0.5 * jnp.sum((jax.nn.sigmoid(z) - target) ** 2)
+        else:  # cross-entropy of sigmoid outputs, from z so that it never takes log 0
+            c = -jnp.sum(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
+        return c / len(x) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
+    return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta)
