@@ -8,7 +8,8 @@ ReLU -> softmax 10, eta 0.03, lmbda 0.1 (network3.py, chapter 6).
 Baselines in the same run: the vectorised NumPy oracle (nnfast.oracle.sgd_epoch, MLPs
 only), PyTorch on the CPU when it is importable, limited to the same thread count, and
 JAX when it is importable: the whole epoch under one jax.jit, a lax.scan over the
-mini-batches, the strongest small-batch answer. XLA sizes its CPU thread pool once per
+mini-batches, the strongest small-batch answer (both from nnfast.peers, whose tests
+hold them to the oracle's training). XLA sizes its CPU thread pool once per
 process, so JAX runs only in the rows of the thread count it has: all the cores, or one
 under XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".
 The conv nets run CONV_SAMPLES samples per round (their full epochs take minutes on a
@@ -43,7 +44,6 @@ except ImportError:
     torch = None
 try:
     import jax
-    import jax.numpy as jnp
 except ImportError:
     jax = None
 IMPLS = ["nnfast", "oracle"] + (["torch"] if torch is not None else []) + \
@@ -122,60 +122,13 @@ def nnfast_conv_epoch(spec, X, y, mini_batch_size, threads):
 
 
 def torch_conv_epoch(spec, X, y, mini_batch_size, threads):
-    torch.manual_seed(0)
-    modules = []
-    for layer in spec["layers"]():
-        act = torch.nn.ReLU() if layer.activation == "relu" else torch.nn.Sigmoid()
-        if isinstance(layer, ConvPoolLayer):
-            f, c, kh, kw = layer.filter_shape
-            modules += [torch.nn.Conv2d(c, f, (kh, kw)), torch.nn.MaxPool2d(layer.poolsize), act]
-        else:
-            if not any(isinstance(m, torch.nn.Linear) for m in modules):
-                modules.append(torch.nn.Flatten())
-            modules.append(torch.nn.Linear(layer.n_in, layer.n_out))
-            if not isinstance(layer, SoftmaxLayer):
-                modules.append(act)
-    model = torch.nn.Sequential(*modules)
-    # network3's L2 term 0.5*lmbda*|w|^2/num_batches is weight decay lmbda/num_batches.
-    decay = spec["lmbda"] / (len(X) // mini_batch_size)
-    opt = torch.optim.SGD(model.parameters(), lr=spec["eta"], weight_decay=decay)
-    Xt = torch.from_numpy(X).reshape(-1, 1, 28, 28)
-    yt = torch.from_numpy(y)
-
-    def epoch():
-        torch.set_num_threads(threads)
-        for idx in torch.randperm(len(Xt)).split(mini_batch_size):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx]).backward()
-            opt.step()
-    return epoch
+    return peers.torch_conv_epoch(spec["layers"](), X, y, mini_batch_size, spec["eta"],
+                                  spec["lmbda"], threads)
 
 
 def jax_conv_epoch(spec, X, y, mini_batch_size, threads):
-    layers = spec["layers"]()
-    rng = np.random.default_rng(0)
-    params = [tuple(jnp.asarray(p, jnp.float32) for p in layer.initial_parameters(rng))
-              for layer in layers]
-    activations = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "tanh": jnp.tanh,
-                   "linear": lambda z: z}
-    # network3 adds 0.5*lmbda*|w|^2 / num_batches to each mini-batch's mean cost.
-    decay = spec["lmbda"] / (len(X) // mini_batch_size)
-
-    def cost(params, x, labels):
-        a = x
-        for layer, (w, b) in zip(layers, params):
-            if isinstance(layer, ConvPoolLayer):
-                z = jax.lax.conv(a.reshape((len(x),) + layer.image_shape), w, (1, 1), "VALID")
-                window = (1, 1) + layer.poolsize
-                z = jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, window, window, "VALID")
-                a = activations[layer.activation](z + b[None, :, None, None])
-            elif layer.activation == "softmax":
-                log_p = jax.nn.log_softmax(a.reshape(len(x), -1) @ w.T + b)
-            else:
-                a = activations[layer.activation](a.reshape(len(x), -1) @ w.T + b)
-        picked = jnp.take_along_axis(log_p, labels[:, None], axis=1)
-        return -jnp.mean(picked) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
-    return peers.jax_trainer(params, cost, X, y, mini_batch_size, spec["eta"])
+    return peers.jax_conv_epoch(spec["layers"](), X, y, mini_batch_size, spec["eta"],
+                                spec["lmbda"])
 
 
 CONV_EPOCHS = {"nnfast": nnfast_conv_epoch, "torch": torch_conv_epoch, "jax": jax_conv_epoch}

@@ -154,6 +154,7 @@ def test_bench_quick_prints_ratios(capsys):
     status, out, _ = run(capsys, "bench", "--quick", "--threads", "1")
     assert status == 0
     assert "matmul 10x784 @ 784x30" in out and "epoch [784, 30, 10]" in out
+    assert "epoch conv net mb 10" in out
     assert out.count("x\n") + out.count("x  ") >= 5
 
 
@@ -169,7 +170,8 @@ def test_bench_times_jax_on_the_threads_xla_has(capsys, monkeypatch):
     header = next(line for line in out.splitlines() if line.startswith("case"))
     assert header.split()[-2:] == ["JAX", "ratio"]
     epochs = [line for line in out.splitlines() if line.startswith("epoch")]
-    assert len(epochs) == 2 and all(line.endswith("x") for line in epochs)
+    assert len(epochs) == 3 and all(line.endswith("x") for line in epochs)
+    assert "epoch conv net mb 10, 500 samples" in epochs[-1]
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                     "intra_op_parallelism_threads=1")
     assert cli._jax_for(1)

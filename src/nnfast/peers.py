@@ -1,14 +1,17 @@
-"""The book's fully connected networks trained by other libraries, as calls to time
-beside nnfast's (`nnfast bench`, benches/): PyTorch on the threads asked for, and JAX
-with a whole epoch in one XLA program, a `jax.jit` over a `lax.scan` of the
-mini-batches' SGD steps, which no Python runs between: the strongest answer at small
-mini-batches.
+"""The book's networks trained by other libraries, as calls to time beside nnfast's
+(`nnfast bench`, benches/): PyTorch on the threads asked for, and JAX with a whole
+epoch in one XLA program, a `jax.jit` over a `lax.scan` of the mini-batches' SGD
+steps, which no Python runs between: the strongest answer at small mini-batches.
 
-Each peer starts from `oracle.default_weight_initializer`'s weights (seed 0) and
-draws each epoch's order from `np.random.default_rng(1)`, as the NumPy oracle's epoch
-does in the same benchmarks, so that its first epoch is the oracle's arithmetic up to
-rounding (tests/test_peers.py holds it to that in float64). Neither library is
-required: a caller imports this module's peers only where `torch` or `jax` imports.
+The fully connected sigmoid networks of chapters 1-3 (`torch_epoch`, `jax_epoch`)
+start from `oracle.default_weight_initializer`'s weights (seed 0); chapter 6's
+networks of nnfast layers (`torch_conv_epoch`, `jax_conv_epoch`) from the layers'
+own `initial_parameters`, drawn in order from seed 0 as `nnfast.Network(layers,
+seed=0)` draws them. Each draws its epochs' order from `np.random.default_rng(1)` and
+takes nnfast's L2 step w <- (1 - eta*lmbda/n) w on the weights alone, so that its
+first epoch is the NumPy oracle's arithmetic up to rounding (tests/test_peers.py
+holds it to that in float64). Neither library is required: a caller asks for a
+peer only where `torch` or `jax` imports.
 """
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ from typing import Any, Callable, List, Sequence, Tuple
 import numpy as np
 
 from nnfast import oracle
+from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 
 COSTS = ("quadratic", "cross-entropy")
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
 
 
 class Epoch:
@@ -164,4 +169,116 @@ def jax_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
         else:  # cross-entropy of sigmoid outputs, from z so that it never takes log 0
             c = -jnp.sum(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
         return c / len(x) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
+    return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta)
+
+
+def _check_layers(layers: Sequence[Any], X: np.ndarray, y: np.ndarray) -> None:
+    if not layers or not isinstance(layers[-1], SoftmaxLayer):
+        raise ValueError("layers must end in a SoftmaxLayer (the log-likelihood cost)")
+    for layer in layers:
+        if not isinstance(layer, (ConvPoolLayer, FullyConnectedLayer)):
+            raise TypeError(f"layers must be ConvPoolLayer, FullyConnectedLayer or "
+                            f"SoftmaxLayer, not {type(layer).__name__}")
+        if layer.p_dropout:
+            raise ValueError("the peers train without dropout")
+        if isinstance(layer, ConvPoolLayer) and layer.ties == "all":
+            raise ValueError("the peers' pools pass a tied window's gradient to its first "
+                             "maximum (ties='first')")
+        if not isinstance(layer, SoftmaxLayer) and layer.activation not in ACTIVATIONS:
+            raise ValueError(f"activations must be one of {ACTIVATIONS}, not "
+                             f"{layer.activation!r}")
+    if X.ndim != 2 or X.shape[1] != layers[0].n_in or len(y) != len(X):
+        raise ValueError(f"X must be (n, {layers[0].n_in}) and y (n,), not {X.shape} and "
+                         f"{np.shape(y)}")
+
+
+def _layer_start(layers: Sequence[Any], dtype) -> List[Tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    start = []
+    for layer in layers:
+        w, b = layer.initial_parameters(rng)
+        start.append((np.asarray(w, dtype), np.asarray(b, dtype)))
+    return start
+
+
+def torch_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
+                     mini_batch_size: int, eta: float, lmbda: float = 0.0,
+                     threads: int = 1) -> Epoch:
+    """nnfast's `layers` in PyTorch, in X's dtype: a ConvPoolLayer as Conv2d (a
+    cross-correlation, as nnfast's), MaxPool2d and its activation, the bias added
+    before the pool (the same maximum, a window's bias being one number); the
+    SoftmaxLayer's z into cross_entropy, the log-likelihood's mean."""
+    _check_layers(layers, X, y)
+    import torch
+
+    dtype = torch.from_numpy(X[:0]).dtype
+    activation = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh,
+                  "linear": torch.nn.Identity}
+    modules: List[Any] = []
+    weighted: List[Any] = []
+    for layer, (w, b) in zip(layers, _layer_start(layers, X.dtype)):
+        if isinstance(layer, ConvPoolLayer):
+            f, c, kh, kw = layer.filter_shape
+            product: Any = torch.nn.Conv2d(c, f, (kh, kw), dtype=dtype)
+            modules += [torch.nn.Unflatten(1, layer.image_shape), product,
+                        torch.nn.MaxPool2d(layer.poolsize), activation[layer.activation](),
+                        torch.nn.Flatten()]
+        else:
+            product = torch.nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
+            modules.append(product)
+            if not isinstance(layer, SoftmaxLayer):
+                modules.append(activation[layer.activation]())
+        with torch.no_grad():
+            product.weight.copy_(torch.from_numpy(w))
+            product.bias.copy_(torch.from_numpy(b))
+        weighted.append(product)
+    model = torch.nn.Sequential(*modules)
+    opt = torch.optim.SGD([{"params": [m.weight for m in weighted], "weight_decay": lmbda / len(X)},
+                           {"params": [m.bias for m in weighted], "weight_decay": 0.0}], lr=eta)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(np.asarray(y, np.int64))
+    order = np.random.default_rng(1)
+
+    def train():
+        torch.set_num_threads(threads)
+        for idx in torch.from_numpy(order.permutation(len(X))).split(mini_batch_size):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx]).backward()
+            opt.step()
+
+    def parameters():
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
+                for m in weighted]
+    return Epoch(train, parameters)
+
+
+def jax_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
+                   mini_batch_size: int, eta: float, lmbda: float = 0.0) -> Epoch:
+    """nnfast's `layers` in JAX (jax_trainer), in X's dtype (float64 wants
+    jax_enable_x64): a ConvPoolLayer as lax.conv (a cross-correlation, as nnfast's),
+    a max over each window (lax.reduce_window), the bias, the activation; the
+    log-likelihood's mean from log_softmax; L2 as the gradient of
+    0.5 * (lmbda/n) * |w|^2."""
+    _check_layers(layers, X, y)
+    import jax
+    import jax.numpy as jnp
+
+    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _layer_start(layers, X.dtype)]
+    activation = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "tanh": jnp.tanh,
+                  "linear": lambda z: z}
+    decay = lmbda / len(X)
+
+    def mean_cost(params, x, labels):
+        a = x
+        for layer, (w, b) in zip(layers, params):
+            if isinstance(layer, ConvPoolLayer):
+                z = jax.lax.conv(a.reshape((len(x),) + layer.image_shape), w, (1, 1), "VALID")
+                window = (1, 1) + layer.poolsize
+                z = jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, window, window, "VALID")
+                a = activation[layer.activation](z + b[None, :, None, None]).reshape(len(x), -1)
+            elif isinstance(layer, SoftmaxLayer):
+                log_p = jax.nn.log_softmax(a @ w.T + b)
+            else:
+                a = activation[layer.activation](a @ w.T + b)
+        picked = jnp.take_along_axis(log_p, labels[:, None], axis=1)
+        return -jnp.mean(picked) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
     return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta)
