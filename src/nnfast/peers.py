@@ -29,7 +29,8 @@ ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
 
 class Epoch:
     """One SGD epoch of a peer per call; `parameters()` the weights and biases it has
-    reached, as NumPy arrays [(w, b), ...] with w of shape (n_out, n_in)."""
+    reached, as NumPy arrays [(w, b), ...], each w shaped as nnfast's layer holds it:
+    (n_out, n_in), or a conv layer's filter_shape."""
 
     def __init__(self, train: Callable[[], None],
                  parameters: Callable[[], List[Tuple[np.ndarray, np.ndarray]]]):
