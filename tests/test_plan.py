@@ -676,12 +676,13 @@ def test_a_team_trial_keeps_one_thread_unless_more_are_faster_by_the_margin():
 
 
 def _run(trial, seconds_of):
-    """Records each chunk of 10 rows the trial asks for until it chooses: a run's
+    """Records each chunk of 10 rows the trial (or retrial) asks for until it has
+    chosen: a run's
     first (its warm-up) takes 99 s, its timed ones seconds_of(run) and 1, 0 and 2 s
     more in turn (a median of seconds_of(run) + 1). Returns the runs in the order
     first asked for."""
     tried, chunks = [], {}
-    while trial.chosen is None:
+    while trial.trying:
         run = trial.next_run()
         n = chunks.get(run, 0)
         chunks[run] = n + 1
@@ -690,6 +691,62 @@ def _run(trial, seconds_of):
         trial.record(run, 99.0 if n == 0 else seconds_of(run) + (1.0, 0.0, 2.0)[(n - 1) % 3],
                      10)
     return tried
+
+
+def test_the_trial_runs_again_after_its_retrial_seconds_keeping_its_choice_till_then():
+    """RETRIAL_SECONDS of chunks on the chosen run, then the trial again from its first
+    round (each candidate warmed up again, its earlier chunks forgotten), the choice
+    kept and reported meanwhile: where the second core has slowed, the run alone is
+    chosen; where it is fast again at the next retrial, the team."""
+    two, one, alone = plan.Run((2,)), plan.Run((1,)), plan.Run((1,), alone=True)
+    trial = plan.TeamTrial(2)
+    _run(trial, {two: 1.0, one: 2.0, alone: 2.0}.get)
+    assert trial.chosen == two and trial.retrials == 0 and not trial.trying
+    for second_core, chosen in [(3.0, alone), (1.0, two)]:
+        before, trained = trial.chosen, 0.0
+        while not trial.trying:
+            assert trial.next_run() == before
+            trial.record(before, 1.0, 10)
+            trained += 1.0
+        assert trained == plan.TeamTrial.RETRIAL_SECONDS and trial.seconds_per_row == {}
+        assert trial.chosen == before and trial.next_run() == two  # its warm-up
+        tried = _run(trial, {two: 1.0 * second_core, one: 2.0 * (1 + second_core) / 2,
+                             alone: 2.0}.get)
+        assert tried == [two, one, alone] and trial.chosen == chosen
+        assert trial.as_dict()["retrials"] == trial.retrials
+    assert trial.retrials == 2
+
+
+def test_retrials_change_no_bit_of_the_weights(monkeypatch):
+    """A trial that runs again after every chunk on its choice switches a run between
+    its candidates chunk after chunk: the chunks follow it, a retrial's chunks are as
+    short as a trial's, and the weights are one thread's."""
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e5)  # many chunks a run
+    monkeypatch.setattr(plan.TeamTrial, "RETRIAL_SECONDS", 0.0)
+    rng = np.random.default_rng(8)
+    X, y = rng.uniform(0, 1, (900, 30)).astype(np.float32), rng.integers(0, 4, 900)
+    want = nnfast.Network([30, 20, 4], seed=3)
+    want.SGD((X, y), 2, 5, 0.1, n_threads=1, progress=False)
+    trial = plan.TeamTrial(2, 2)
+    monkeypatch.setattr(plan, "team_trial", lambda *args: trial)
+    net = nnfast.Network([30, 20, 4], seed=3)
+    spy = net._engine = _EngineSpy(net._engine)
+    runs, rows = [], []
+    record = plan.TeamTrial.record
+
+    def spy_record(trial, run, seconds, n):
+        runs.append(run)
+        rows.append((trial.trying, n))
+        record(trial, run, seconds, n)
+    monkeypatch.setattr(plan.TeamTrial, "record", spy_record)
+    net.SGD((X, y), 2, 5, 0.1, n_threads=2, progress=False)
+    assert trial.retrials >= 1
+    assert spy.chunk_threads == [1 if run.alone else 2 for run in runs]
+    fewest = rows[0][1]  # the first trial's first chunk
+    assert fewest < 100 and sum(trying for trying, _ in rows) > 2 * len(runs) // 3
+    assert all(n <= fewest for trying, n in rows if trying)
+    for got, expected in zip(net.weights + net.biases, want.weights + want.biases):
+        assert got.tobytes() == expected.tobytes()
 
 
 def test_a_team_trial_then_tries_each_layer_on_the_other_count():

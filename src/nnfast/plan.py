@@ -152,10 +152,23 @@ class TeamTrial:
     all unless more are 5% faster; every layer on one thread with the copy ahead counts
     one more, the engine's second thread), so a run on several threads is not slower
     than one alone beyond the margin. The weights do not depend on it: they are the same
-    bits on any thread count and either split."""
+    bits on any thread count and either split.
+
+    A shared machine's cores change speed for minutes at a time (a 2-core VM's second
+    core: W1 at mini-batch 10 chose the run alone while its chunks on two threads took
+    1.53 us a row, and kept it, 0.081 s an epoch, where trials minutes before and after
+    chose the first layer on two at 0.98-1.03 us a row, 0.052 s an epoch). So after
+    every RETRIAL_SECONDS of chunks on the chosen run the trial runs again from its first
+    round, the run keeping its choice until the trial has made a new one: each retrial
+    costs what a trial costs, a few dozen short chunks, some on slower runs (W1 on two
+    threads: about 0.03 s in 30). With another process busy on the second core during
+    its trial, W1 chose the run alone; the process gone, the first retrial chose the
+    first layer on two threads, 0.082 -> 0.054 s an epoch.
+    """
 
     MARGIN = 0.05
     TIMED_ROUNDS = 3
+    RETRIAL_SECONDS = 30.0
 
     def __init__(self, n_threads: int, n_layers: int = 1,
                  first_splits_rows: bool = False) -> None:
@@ -180,6 +193,8 @@ class TeamTrial:
         self._first_round = len(self.candidates)
         self._timed: Dict[Run, List[float]] = {}  # each candidate's timed chunks, per row
         self.chosen: Optional[Run] = None
+        self.retrials = 0
+        self._trained = 0.0  # seconds of chunks on the chosen run since it was chosen
         self._schedule: List[Tuple[Run, bool]] = self._round(self.candidates)
         self._lock = threading.Lock()  # networks of one shape may train in two threads
 
@@ -189,11 +204,17 @@ class TeamTrial:
         return ([(r, False) for r in runs if r not in self._timed]
                 + [(r, True) for _ in range(self.TIMED_ROUNDS) for r in runs])
 
+    @property
+    def trying(self) -> bool:
+        """Whether chunks are being timed: the trial's, or a retrial's."""
+        return bool(self._schedule)
+
     def next_run(self) -> Run:
         """How the next chunk runs."""
-        if self.chosen is not None:
-            return self.chosen
-        return self._schedule[0][0]
+        if self._schedule:
+            return self._schedule[0][0]
+        assert self.chosen is not None  # the schedule is empty only once chosen
+        return self.chosen
 
     def record(self, run: Run, seconds: float, rows: int) -> None:
         """A chunk of `rows` rows took `seconds`, run so."""
@@ -202,7 +223,15 @@ class TeamTrial:
                              bool(run.alone)), seconds, rows)
 
     def _record(self, run: Run, seconds: float, rows: int) -> None:
-        if self.chosen is not None or run != self.next_run() or rows <= 0:
+        if run != self.next_run() or rows <= 0:
+            return
+        if not self._schedule:  # a chunk of the chosen run
+            self._trained += seconds
+            if self._trained >= self.RETRIAL_SECONDS:  # the trial again, from the start
+                self.candidates = self.candidates[:self._first_round]
+                self._timed, self._trained = {}, 0.0
+                self._schedule = self._round(self.candidates)
+                self.retrials += 1
             return
         _, timed = self._schedule.pop(0)
         if timed:  # (a warm-up chunk, a run's first, plans and warms its products)
@@ -238,7 +267,8 @@ class TeamTrial:
 
     @property
     def seconds_per_row(self) -> Dict[Run, float]:
-        """Each timed candidate's median chunk, seconds per row."""
+        """Each timed candidate's median chunk, seconds per row (a retrial's, once it
+        has timed the candidate)."""
         return {run: statistics.median(chunks) for run, chunks in self._timed.items()}
 
     def _threads_in_all(self, run: Run) -> int:
@@ -258,6 +288,7 @@ class TeamTrial:
 
     def as_dict(self) -> Dict[str, Any]:
         return {"n_threads": self.n_threads, "n_layers": self.n_layers,
+                "retrials": self.retrials,
                 "chosen": None if self.chosen is None else list(self.chosen.layer_threads),
                 "first_by_rows": None if self.chosen is None else self.chosen.first_by_rows,
                 "alone": None if self.chosen is None else self.chosen.alone,
@@ -293,7 +324,8 @@ def team_trial(key: Hashable, n_threads: int, n_layers: int,
 def teams() -> List[Dict[str, Any]]:
     """Every run's thread-count trial of this process: threads asked for, layers, the
     seconds per row measured with each run tried (each layer's thread count, and
-    whether the first layer split the rows), and the run chosen (None while trying)."""
+    whether the first layer split the rows), the run chosen (None until the first
+    trial has chosen; a retrial keeps it until it has chosen again), and the retrials."""
     with _teams_lock:
         return [trial.as_dict() for trial in _teams.values()]
 

@@ -347,7 +347,7 @@ class Trainer:
         epoch_seed = int(self.rng.integers(2**63)) if self.has_dropout else 0
         start = 0
         while start < len(order):
-            trying = trial is not None and trial.chosen is None
+            trying = trial is not None and trial.trying
             stop = min(start + (fewest if trying else batches) * mini_batch_size, len(order))
             for monitor in monitors:
                 monitor.before_chunk(epoch, start, stop)
