@@ -123,8 +123,8 @@ def conv_case(name):
     start_rng = np.random.default_rng(0)
     start = [layer.initial_parameters(start_rng) for layer in layers]
     weights, biases, _ = oracle.sgd_epoch(
-        [w for w, _ in start], [b for _, b in start], X, oracle.vectorized_result(y, 4), CONV_MINI_BATCH,
-        ETA, lmbda, LogLikelihoodCost, [layer.spec() for layer in layers],
+        [w for w, _ in start], [b for _, b in start], X, oracle.vectorized_result(y, 4),
+        CONV_MINI_BATCH, ETA, lmbda, LogLikelihoodCost, [layer.spec() for layer in layers],
         np.random.default_rng(1).permutation(CONV_SAMPLES))
     # Float64 sums of at most n = 27 terms (the dense layer's), from O(1) inputs and
     # weights, rounded differently: within gamma_n of their magnitudes' sum (<= n), for

@@ -516,7 +516,8 @@ def cmd_bench(args) -> int:
                        if getattr(case, library) else None for case in cases])
 
     info = nnfast.info()
-    print(f"nnfast {nnfast.__version__}, {info['isa']}, {threads} threads; peak {peak:.1f} "
+    print(f"nnfast {nnfast.__version__}, {info['isa']}, {_count(threads, 'thread')}; "
+          f"peak {peak:.1f} "
           f"GFLOP/s a core (float32, measured on {info['peak_isa']} around nnfast's "
           "timings)\n"
           "ratio = baseline time / nnfast time (> 1: nnfast is faster); GFLOP/s = nnfast's "
