@@ -489,14 +489,13 @@ def cmd_bench(args) -> int:
     n_conv = n // 4
     Xc, yc = X[:n_conv], y[:n_conv]
     net = nnfast.Network(conv_layers(), seed=0)
-    start_rng = np.random.default_rng(0)
-    start = [layer.initial_parameters(start_rng) for layer in conv_layers()]
+    # The oracle starts where the network does (copies: the network trains first).
+    weights, biases = [w.copy() for w in net.weights], [b.ravel().copy() for b in net.biases]
     cases.append(_Case(
         f"epoch conv net mb 10, {n_conv:,} samples",
         _planned(functools.partial(net.SGD, (Xc, yc), 1, 10, 0.1, n_threads=threads,
                                    progress=False)),
-        functools.partial(oracle.sgd_epoch, [w.astype(np.float32) for w, _ in start],
-                          [b.astype(np.float32) for _, b in start], Xc,
+        functools.partial(oracle.sgd_epoch, weights, biases, Xc,
                           oracle.vectorized_result(yc, 10, np.float32), 10, 0.1, 0.0,
                           LogLikelihoodCost, [layer.spec() for layer in conv_layers()],
                           np.random.default_rng(1).permutation(n_conv)),

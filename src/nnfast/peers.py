@@ -41,12 +41,15 @@ class Epoch:
         self._train()
 
 
+def _check_data(n_in: int, X: np.ndarray, y: np.ndarray) -> None:
+    if X.ndim != 2 or X.shape[1] != n_in or len(y) != len(X):
+        raise ValueError(f"X must be (n, {n_in}) and y (n,), not {X.shape} and {np.shape(y)}")
+
+
 def _check(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray) -> None:
     if cost not in COSTS:
         raise ValueError(f"cost must be one of {COSTS}, not {cost!r}")
-    if X.ndim != 2 or X.shape[1] != sizes[0] or len(y) != len(X):
-        raise ValueError(f"X must be (n, {sizes[0]}) and y (n,), not {X.shape} and "
-                         f"{np.shape(y)}")
+    _check_data(sizes[0], X, y)
 
 
 def _start(sizes: Sequence[int], dtype) -> List[Tuple[np.ndarray, np.ndarray]]:
@@ -55,14 +58,39 @@ def _start(sizes: Sequence[int], dtype) -> List[Tuple[np.ndarray, np.ndarray]]:
     return list(zip(weights, biases))
 
 
+def torch_trainer(products: Sequence[Any], model: Any, loss: Callable, X: np.ndarray,
+                  targets: np.ndarray, mini_batch_size: int, eta: float, lmbda: float,
+                  threads: int) -> Epoch:
+    """An epoch of plain SGD on `loss(model(x), targets)` (a mini-batch's mean cost) per
+    call, on `threads` threads, the mini-batches of a fresh permutation; nnfast's L2
+    step w <- (1 - eta*lmbda/n) w as SGD's weight decay lmbda/n on the weights of
+    `products` (the Linear and Conv2d modules) alone, not their biases, as in the book."""
+    import torch
+
+    opt = torch.optim.SGD([{"params": [m.weight for m in products], "weight_decay": lmbda / len(X)},
+                           {"params": [m.bias for m in products], "weight_decay": 0.0}], lr=eta)
+    Xt, targets_t = torch.from_numpy(X), torch.from_numpy(targets)
+    order = np.random.default_rng(1)
+
+    def train():
+        torch.set_num_threads(threads)
+        for idx in torch.from_numpy(order.permutation(len(X))).split(mini_batch_size):
+            opt.zero_grad()
+            loss(model(Xt[idx]), targets_t[idx]).backward()
+            opt.step()
+
+    def parameters():
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
+                for m in products]
+    return Epoch(train, parameters)
+
+
 def torch_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
                 mini_batch_size: int, eta: float, lmbda: float = 0.0,
                 threads: int = 1) -> Epoch:
-    """The sigmoid network `sizes` in PyTorch, in X's dtype: Linear and Sigmoid
-    modules, the cost from the last layer's z (cross-entropy through
-    binary_cross_entropy_with_logits: sigmoid(z) - y, never log 0), and network2's L2
-    step w <- (1 - eta*lmbda/n) w as SGD's weight decay lmbda/n on the weights alone
-    (not the biases, as in the book)."""
+    """The sigmoid network `sizes` in PyTorch (torch_trainer), in X's dtype: Linear and
+    Sigmoid modules, the cost from the last layer's z (cross-entropy through
+    binary_cross_entropy_with_logits: sigmoid(z) - y, never log 0)."""
     _check(sizes, cost, X, y)
     import torch
 
@@ -77,29 +105,15 @@ def torch_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
     for linear in linears:
         modules += [linear, torch.nn.Sigmoid()]
     model = torch.nn.Sequential(*modules[:-1])  # the output's z: the cost applies sigma
-    opt = torch.optim.SGD([{"params": [m.weight for m in linears], "weight_decay": lmbda / len(X)},
-                           {"params": [m.bias for m in linears], "weight_decay": 0.0}], lr=eta)
-    Xt = torch.from_numpy(X)
-    Yt = torch.from_numpy(oracle.vectorized_result(np.asarray(y), sizes[-1], X.dtype))
-    order = np.random.default_rng(1)
 
     def loss(z, target):
         if cost == "quadratic":
             return 0.5 * ((torch.sigmoid(z) - target) ** 2).sum() / len(z)
         return torch.nn.functional.binary_cross_entropy_with_logits(
             z, target, reduction="sum") / len(z)
-
-    def train():
-        torch.set_num_threads(threads)
-        for idx in torch.from_numpy(order.permutation(len(X))).split(mini_batch_size):
-            opt.zero_grad()
-            loss(model(Xt[idx]), Yt[idx]).backward()
-            opt.step()
-
-    def parameters():
-        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
-                for m in linears]
-    return Epoch(train, parameters)
+    return torch_trainer(linears, model, loss, X,
+                         oracle.vectorized_result(np.asarray(y), sizes[-1], X.dtype),
+                         mini_batch_size, eta, lmbda, threads)
 
 
 def jax_threads() -> int:
@@ -114,19 +128,25 @@ def jax_threads() -> int:
 
 
 def jax_trainer(params, cost: Callable, X: np.ndarray, labels: np.ndarray,
-                mini_batch_size: int, eta: float) -> Epoch:
-    """An epoch of plain SGD on `cost(params, x, labels)` (a mini-batch's mean cost)
-    per call, in one compiled XLA program: the mini-batches of a fresh permutation in a
-    lax.scan of SGD steps, then the last, smaller batch where the size does not divide
-    the data. Compiled here, so that a timed call only runs."""
+                mini_batch_size: int, eta: float, lmbda: float) -> Epoch:
+    """An epoch of plain SGD on `cost(params, x, labels)` (a mini-batch's mean cost,
+    params [(w, b), ...]) per call, in one compiled XLA program: the mini-batches of a
+    fresh permutation in a lax.scan of SGD steps, then the last, smaller batch where
+    the size does not divide the data; nnfast's L2 step as the gradient of
+    0.5 * (lmbda/n) * |w|^2 added to the cost. Compiled here, so that a timed call only
+    runs."""
     import jax
     import jax.numpy as jnp
 
     Xj, yj = jnp.asarray(X), jnp.asarray(labels)
     full = len(X) // mini_batch_size * mini_batch_size
+    decay = lmbda / len(X)
+
+    def regularized(params, x, labels):
+        return cost(params, x, labels) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
 
     def step(params, idx):
-        grads = jax.grad(cost)(params, Xj[idx], yj[idx])
+        grads = jax.grad(regularized)(params, Xj[idx], yj[idx])
         return jax.tree.map(lambda p, g: p - eta * g, params, grads), None
 
     def epoch(params, perm):
@@ -150,14 +170,12 @@ def jax_trainer(params, cost: Callable, X: np.ndarray, labels: np.ndarray,
 def jax_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
               mini_batch_size: int, eta: float, lmbda: float = 0.0) -> Epoch:
     """The sigmoid network `sizes` in JAX (jax_trainer), in X's dtype (float64 wants
-    jax_enable_x64), the cost from the last layer's z, L2 as network2 takes it: the
-    gradient of 0.5 * (lmbda/n) * |w|^2 is the step's (eta*lmbda/n) w."""
+    jax_enable_x64), the cost from the last layer's z."""
     _check(sizes, cost, X, y)
     import jax
     import jax.numpy as jnp
 
     params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _start(sizes, X.dtype)]
-    decay = lmbda / len(X)
 
     def mean_cost(params, x, labels):
         a = x
@@ -169,8 +187,8 @@ def jax_epoch(sizes: Sequence[int], cost: str, X: np.ndarray, y: np.ndarray,
             c = 0.5 * jnp.sum((jax.nn.sigmoid(z) - target) ** 2)
         else:  # cross-entropy of sigmoid outputs, from z so that it never takes log 0
             c = -jnp.sum(target * jax.nn.log_sigmoid(z) + (1 - target) * jax.nn.log_sigmoid(-z))
-        return c / len(x) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
-    return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta)
+        return c / len(x)
+    return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta, lmbda)
 
 
 def _check_layers(layers: Sequence[Any], X: np.ndarray, y: np.ndarray) -> None:
@@ -188,9 +206,7 @@ def _check_layers(layers: Sequence[Any], X: np.ndarray, y: np.ndarray) -> None:
         if not isinstance(layer, SoftmaxLayer) and layer.activation not in ACTIVATIONS:
             raise ValueError(f"activations must be one of {ACTIVATIONS}, not "
                              f"{layer.activation!r}")
-    if X.ndim != 2 or X.shape[1] != layers[0].n_in or len(y) != len(X):
-        raise ValueError(f"X must be (n, {layers[0].n_in}) and y (n,), not {X.shape} and "
-                         f"{np.shape(y)}")
+    _check_data(layers[0].n_in, X, y)
 
 
 def _layer_start(layers: Sequence[Any], dtype) -> List[Tuple[np.ndarray, np.ndarray]]:
@@ -205,7 +221,7 @@ def _layer_start(layers: Sequence[Any], dtype) -> List[Tuple[np.ndarray, np.ndar
 def torch_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
                      mini_batch_size: int, eta: float, lmbda: float = 0.0,
                      threads: int = 1) -> Epoch:
-    """nnfast's `layers` in PyTorch, in X's dtype: a ConvPoolLayer as Conv2d (a
+    """nnfast's `layers` in PyTorch (torch_trainer), in X's dtype: a ConvPoolLayer as Conv2d (a
     cross-correlation, as nnfast's), MaxPool2d and its activation, the bias added
     before the pool (the same maximum, a window's bias being one number); the
     SoftmaxLayer's z into cross_entropy, the log-likelihood's mean."""
@@ -233,23 +249,9 @@ def torch_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
             product.weight.copy_(torch.from_numpy(w))
             product.bias.copy_(torch.from_numpy(b))
         weighted.append(product)
-    model = torch.nn.Sequential(*modules)
-    opt = torch.optim.SGD([{"params": [m.weight for m in weighted], "weight_decay": lmbda / len(X)},
-                           {"params": [m.bias for m in weighted], "weight_decay": 0.0}], lr=eta)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(np.asarray(y, np.int64))
-    order = np.random.default_rng(1)
-
-    def train():
-        torch.set_num_threads(threads)
-        for idx in torch.from_numpy(order.permutation(len(X))).split(mini_batch_size):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx]).backward()
-            opt.step()
-
-    def parameters():
-        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
-                for m in weighted]
-    return Epoch(train, parameters)
+    return torch_trainer(weighted, torch.nn.Sequential(*modules),
+                         torch.nn.functional.cross_entropy, X, np.asarray(y, np.int64),
+                         mini_batch_size, eta, lmbda, threads)
 
 
 def jax_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
@@ -257,8 +259,7 @@ def jax_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
     """nnfast's `layers` in JAX (jax_trainer), in X's dtype (float64 wants
     jax_enable_x64): a ConvPoolLayer as lax.conv (a cross-correlation, as nnfast's),
     a max over each window (lax.reduce_window), the bias, the activation; the
-    log-likelihood's mean from log_softmax; L2 as the gradient of
-    0.5 * (lmbda/n) * |w|^2."""
+    log-likelihood's mean from log_softmax."""
     _check_layers(layers, X, y)
     import jax
     import jax.numpy as jnp
@@ -266,7 +267,6 @@ def jax_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
     params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _layer_start(layers, X.dtype)]
     activation = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "tanh": jnp.tanh,
                   "linear": lambda z: z}
-    decay = lmbda / len(X)
 
     def mean_cost(params, x, labels):
         a = x
@@ -281,5 +281,5 @@ def jax_conv_epoch(layers: Sequence[Any], X: np.ndarray, y: np.ndarray,
             else:
                 a = activation[layer.activation](a @ w.T + b)
         picked = jnp.take_along_axis(log_p, labels[:, None], axis=1)
-        return -jnp.mean(picked) + 0.5 * decay * sum(jnp.sum(w * w) for w, _ in params)
-    return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta)
+        return -jnp.mean(picked)
+    return jax_trainer(params, mean_cost, X, np.asarray(y), mini_batch_size, eta, lmbda)
