@@ -65,6 +65,16 @@ int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_c
            (flops < NNF_GEMM_DIRECT_FLOPS || m <= NNF_GEMM_DOT_NARROW || n <= NNF_GEMM_DOT_NARROW);
 }
 
+_Static_assert(NNF_GEMM_DOT_KB_BYTES % NNF_DOT_LANE_BYTES == 0,
+               "a block of the dot path's k holds whole sets of lanes");
+
+nnf_int nnf_dot_block(int is_double)
+{
+    return NNF_GEMM_DOT_KB_BYTES / (nnf_int)(is_double ? sizeof(double) : sizeof(float));
+}
+
+int nnf_gemm_dot_blocks(nnf_int k, int is_double) { return k >= 2 * nnf_dot_block(is_double); }
+
 #define REAL float
 #define P(name) nnf_s##name
 #define BLOCK sblock

@@ -26,7 +26,11 @@
  * nothing outside A's m x k and B's k x n blocks. Each element's sum S is
  * NNF_DOT_LANE_BYTES of partial sums (L = 16 in float, 8 in double): partial l is
  * the FMA chain over p = l, l + L, l + 2L, ... < k, from +0; then, for half = L/2,
- * ..., 2, 1, partial l += partial l + half (l < half), and S is partial 0.
+ * ..., 2, 1, partial l += partial l + half (l < half), and S is partial 0. A long k
+ * may come in blocks whose lengths are multiples of L but the last: with
+ * NNF_DOT_RESUME the chains go on from the partial sums in `part` (element (i, j)'s L
+ * at part + (i * ldp + j) * L) instead of +0, and with NNF_DOT_SUSPEND they are left
+ * there and C is not touched, so the blocks give the bits of one call.
  *
  * A backward-step kernel (optional: the engine takes its products where an ISA has
  * none) computes a dense layer's BP2 and then its step in one pass over w
@@ -54,12 +58,14 @@ typedef void (*nnf_dukr_fn)(nnf_int k, const double *a, const double *b, double 
 typedef void (*nnf_sdirect_fn)(nnf_int k, const float *a, nnf_int rsa, nnf_int csa,
                                const float *b, nnf_int rsb, float *c, nnf_int rsc, nnf_int csc,
                                float alpha, float beta, int m, int n);
+enum { NNF_DOT_RESUME = 1, NNF_DOT_SUSPEND = 2 }; /* a dot kernel's `phase` bits */
 typedef void (*nnf_sdot_fn)(nnf_int k, const float *a, nnf_int rsa, const float *b, nnf_int csb,
                             float *c, nnf_int rsc, nnf_int csc, float alpha, float beta, int m,
-                            nnf_int n);
+                            nnf_int n, float *part, nnf_int ldp, int phase);
 typedef void (*nnf_ddot_fn)(nnf_int k, const double *a, nnf_int rsa, const double *b,
                             nnf_int csb, double *c, nnf_int rsc, nnf_int csc, double alpha,
-                            double beta, int m, nnf_int n);
+                            double beta, int m, nnf_int n, double *part, nnf_int ldp,
+                            int phase);
 typedef void (*nnf_sgather_fn)(nnf_int m, const int *start, const float *alpha, const int *idx,
                                const float *b, nnf_int rsb, float *c, nnf_int ldc, float beta,
                                nnf_int n);

@@ -56,14 +56,22 @@
 #define DEFINE_REF_DOT(NAME, REAL, FMA)                                                     \
     static void NAME(nnf_int k, const REAL *a, nnf_int rsa, const REAL *b, nnf_int csb,     \
                      REAL *restrict c, nnf_int rsc, nnf_int csc, REAL alpha, REAL beta,     \
-                     int m, nnf_int n)                                                       \
+                     int m, nnf_int n, REAL *restrict kept, nnf_int ldp, int phase)          \
     {                                                                                        \
         enum { LANES = NNF_DOT_LANE_BYTES / sizeof(REAL) };                                  \
         for (int i = 0; i < m; i++)                                                          \
             for (nnf_int j = 0; j < n; j++) {                                                \
                 REAL part[LANES] = {0};                                                      \
+                REAL *own = phase ? kept + (i * ldp + j) * LANES : NULL;                     \
+                for (int l = 0; l < LANES && phase & NNF_DOT_RESUME; l++)                    \
+                    part[l] = own[l];                                                        \
                 for (nnf_int p = 0; p < k; p++)                                              \
                     part[p % LANES] = FMA(a[i * rsa + p], b[j * csb + p], part[p % LANES]);  \
+                if (phase & NNF_DOT_SUSPEND) {                                               \
+                    for (int l = 0; l < LANES; l++)                                          \
+                        own[l] = part[l];                                                    \
+                    continue;                                                                \
+                }                                                                            \
                 for (int half = LANES / 2; half > 0; half /= 2)                              \
                     for (int l = 0; l < half; l++)                                           \
                         part[l] = part[l] + part[l + half];                                  \

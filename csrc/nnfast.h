@@ -25,6 +25,7 @@ const char *nnf_arch_name(int arch); /* "ref", "avx2" or "avx512" */
 typedef struct { int mr, nr, mc, kc, nc; } nnf_blocking;
 nnf_blocking nnf_blocking_s(void); /* the float blocking of the micro-kernel in use */
 nnf_blocking nnf_blocking_d(void); /* the double blocking of the micro-kernel in use */
+nnf_int nnf_dot_block(int is_double); /* the dot path's blocks of k (values), every ISA's */
 
 /* ---- Threads (parallel.c) ---- */
 int nnf_openmp_enabled(void);        /* 1 when built with OpenMP, else 0 */

@@ -22,16 +22,27 @@ typedef struct {
     int n_threads;
 } nnf_gemm_signature;
 
-/* How a chain-family product (gemm_ukr.h) is computed: as the shape rule says, or
- * forced onto the direct kernel (operands read in place) or the packed one. Both
- * give the same bits, so the planner may choose; the dot family has one path. */
-enum { NNF_GEMM_PATH_RULE = 0, NNF_GEMM_PATH_DIRECT = 1, NNF_GEMM_PATH_PACKED = 2 };
+/* How a product is computed: as the shape rule says, or, in the chain family
+ * (gemm_ukr.h), forced onto the direct kernel (operands read in place) or the packed
+ * one, or, in the dot family, with k in blocks (gemm.inc's P(gemm_dot)). Each family's
+ * paths give the same bits, so the planner may choose. */
+enum {
+    NNF_GEMM_PATH_RULE = 0,
+    NNF_GEMM_PATH_DIRECT = 1,
+    NNF_GEMM_PATH_PACKED = 2,
+    NNF_GEMM_PATH_DOT_BLOCKS = 3
+};
 
 /* Whether a product of this shape takes the dot family: A and B both contiguous
  * along k, neither with the direct path's unit stride, and the product small or C
  * narrow. Shapes and strides alone decide, with the same constants on every ISA. */
 int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_cols_unit,
                        int b_rows_unit, int b_cols_unit);
+
+/* Whether a dot-family product's k spans at least two of the dot path's blocks, so
+ * that the planner times NNF_GEMM_PATH_DOT_BLOCKS (W1's and W2's k of 784 in one
+ * block and a sliver took 1.1 times as long). */
+int nnf_gemm_dot_blocks(nnf_int k, int is_double);
 
 /* One timed candidate: a kernel table, a team size and a path, best seconds of its
  * runs. */

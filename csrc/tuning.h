@@ -70,6 +70,18 @@
 #define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
 #define NNF_GEMM_DOT_L1_PANEL_BYTES (24 * 1024)
 
+/* The dot path's blocks of k, where the planner times them (NNF_GEMM_PATH_DOT_BLOCKS):
+ * 3 KiB of each row (768 floats, 384 doubles: a multiple of the lanes, so each
+ * block's lanes are the whole product's), B's panels two tiles wide. A tile's rows,
+ * too long for L1 at once, then come from L1: at mini-batch 10 the block's rows of A
+ * (30 KiB) from L1 or L2 and the panel's rows of B from L1, each element's partial
+ * sums stored between blocks. W4's forward through its dense layer, 10 x 100 x 2880,
+ * in a C harness of nnf_sgemm_planned (AVX2 AMD EPYC, medians of 201, three rounds):
+ * 102 us with k whole, 84-85 with these blocks; 512 floats 86, 1024 89; panels of
+ * one tile 88, of four 96. Speed only. */
+#define NNF_GEMM_DOT_KB_BYTES 3072
+#define NNF_GEMM_DOT_KB_TILES 2
+
 /* The SIMD gather kernel's panels of C (gemm_ukr_vec.inc, at most 8 vectors): two
  * accumulators a vector (the two chains of each sum), in 16 of AVX-512's 32
  * registers and 14 of AVX2's 16 (with the broadcast, 15: W5's second layer's dW, 40

@@ -314,6 +314,28 @@ def test_direct_rows_of_whole_tiles(arch, dtype, estimated_plans):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("arch", ARCHS, indirect=True)
+def test_dot_path_in_blocks_of_k(arch, dtype, estimated_plans):
+    """The dot path with k in blocks (its partial sums kept between them): every row
+    count of a tile and past it, tiles of either width and a narrower one, k at two
+    blocks, one past, a block and a few lanes short of three, a sliver past three,
+    beta 0 and not, give the bits of k whole and the oracle's values."""
+    rng = np.random.default_rng(11)
+    kb = _kernels.blocking(dtype)["dot_kb"]
+    lanes = 64 // np.dtype(dtype).itemsize  # NNF_DOT_LANE_BYTES of partial sums
+    assert kb % lanes == 0  # each block's lanes are the whole product's
+    for m, n, k in [(1, 1, 2 * kb), (2, 3, 2 * kb + 1), (3, 7, 3 * kb - 5), (5, 10, 3 * kb + 9),
+                    (10, 100, 3 * kb + 3), (7, 2, 2 * kb + lanes - 1), (6, 4, 4 * kb)]:
+        a, b = operands(rng, m, n, k, dtype, False, True, "pad", "pad")
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        for beta in (0.0, 0.5):
+            blocks, whole = (_on_path(path, a, b, (False, True), c0, alpha=-0.7, beta=beta)
+                             for path in ("k_blocks", "rule"))
+            np.testing.assert_array_equal(blocks, whole)
+            check_gemm(blocks, a, b, trans_b=True, alpha=-0.7, beta=beta, c0=c0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+@pytest.mark.parametrize("arch", ARCHS, indirect=True)
 def test_wide_products_of_rows_by_rows_pack_both_along_k(arch, dtype):
     """A forward product X W^T too wide for the dot kernels (over the narrow bound,
     over the direct path's flops) packs both operands along k: the oracle's values."""
@@ -982,7 +1004,7 @@ def test_info():
     assert isinstance(info["threads"], int) and info["threads"] >= 1
     assert set(info["blocking"]) == {"float32", "float64"}
     for blocking in info["blocking"].values():
-        assert set(blocking) == {"mr", "nr", "mc", "kc", "nc"}
+        assert set(blocking) == {"mr", "nr", "mc", "kc", "nc", "dot_kb"}
         assert all(isinstance(v, int) and v >= 1 for v in blocking.values())
 
 

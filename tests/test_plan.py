@@ -189,6 +189,46 @@ def test_one_candidate_is_not_timed():
     assert plan.timed_runs() == runs
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_long_dot_products_time_k_in_blocks_and_give_the_same_weights(dtype):
+    """A product of the dot family with k of at least two of the dot path's blocks
+    times k in blocks first (they win a tie) and k whole; a shorter k has the one
+    path. A net whose first layer's forward product is such (10 x 30 x 2011) trains
+    to the same bits with each of its long products forced onto either path."""
+    kb = _kernels.blocking(dtype)["dot_kb"]
+    _kernels.set_arch(_kernels.get_arch())  # one table: the paths alone
+    a, b = np.ones((10, 2 * kb), dtype), np.ones((7, 2 * kb), dtype)
+    kernels.matmul(a, b, trans_b=True, n_threads=1)
+    (made,) = plan.plans()
+    assert [c["path"] for c in made["candidates"]] == ["k_blocks", "rule"]
+    assert made["path"] in ("k_blocks", "rule") and made["how"] == "measured"
+    plan.forget()
+    kernels.matmul(a[:, 1:], b[:, 1:], trans_b=True, n_threads=1)
+    (made,) = plan.plans()
+    assert (made["path"], made["candidates"]) == ("rule", [])
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 2011)).astype(dtype)
+    y = rng.integers(0, 7, 40)
+
+    def train():
+        net = nnfast.Network([2011, 30, 7], cost="cross-entropy", dtype=dtype, seed=4)
+        net.SGD((X, y), 1, 10, 0.5, lmbda=0.1, n_threads=1, progress=False)
+        return [w.copy() for w in net.weights] + [b.copy() for b in net.biases]
+
+    plan.forget()
+    want = train()
+    measured = plan.plans()
+    long = [p for p in measured if {c["path"] for c in p["candidates"]} == {"k_blocks", "rule"}]
+    assert [(p["m"], p["n"], p["k"]) for p in long] == [(10, 30, 2011)]
+    for path in ("k_blocks", "rule"):
+        plan.forget()
+        for p in measured:
+            _kernels.put_gemm_plan(dict(p, path=path) if p in long else p)
+        _assert_same(train(), want)
+        assert [p["path"] for p in plan.plans() if p["k"] == 2011] == [path]
+
+
 def test_estimate_times_nothing():
     plan.set_mode("estimate")
     runs = plan.timed_runs()

@@ -17,6 +17,7 @@ cdef extern from "nnfast.h" nogil:
         int mr, nr, mc, kc, nc
     nnf_blocking nnf_blocking_s() noexcept
     nnf_blocking nnf_blocking_d() noexcept
+    nnf_int nnf_dot_block(int is_double) noexcept
 
     int nnf_openmp_enabled() noexcept
     int nnf_default_threads() noexcept

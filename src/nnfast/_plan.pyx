@@ -13,8 +13,9 @@ PLAN_MODES = ("measure", "estimate")
 PLAN_HOW = ("estimated", "measured", "imported", "provisional")
 PLAN_WORK_KINDS = ("elementwise", "pool", "dropout", "exp")
 PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
-# NNF_GEMM_PATH_*: as the shape rule says, or the chain family's direct or packed path.
-PLAN_PATHS = ("rule", "direct", "packed")
+# NNF_GEMM_PATH_*: as the shape rule says, the chain family's direct or packed path, or
+# the dot family's k in blocks.
+PLAN_PATHS = ("rule", "direct", "packed", "k_blocks")
 # NNF_CONV_FORWARD, NNF_CONV_WEIGHT_GRADIENT: the conv products planned, and each one's
 # NNF_CONV_PATH_*: the forward product by im2col and the GEMM, or directly; a pooled
 # layer's weight gradient from the im2row rows, or from the image's windows in place.

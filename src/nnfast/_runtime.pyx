@@ -86,9 +86,12 @@ def supported_archs():
 
 
 def blocking(dtype):
-    """The cache blocking {mr, nr, mc, kc, nc} of the current micro-kernel."""
-    cdef nnf_blocking bs = nnf_blocking_d() if np.dtype(dtype) == np.float64 else nnf_blocking_s()
-    return {"mr": bs.mr, "nr": bs.nr, "mc": bs.mc, "kc": bs.kc, "nc": bs.nc}
+    """The cache blocking {mr, nr, mc, kc, nc} of the current micro-kernel, and the
+    dot path's blocks of k where it takes them (dot_kb, the same on every ISA)."""
+    is_double = np.dtype(dtype) == np.float64
+    cdef nnf_blocking bs = nnf_blocking_d() if is_double else nnf_blocking_s()
+    return {"mr": bs.mr, "nr": bs.nr, "mc": bs.mc, "kc": bs.kc, "nc": bs.nc,
+            "dot_kb": nnf_dot_block(is_double)}
 
 
 def openmp_enabled():
