@@ -63,10 +63,7 @@ def planned(epoch, rounds=6):
     timed round trains on a team under trial; plan.forget() first, so that each case
     plans for itself."""
     nnfast.plan.forget()
-    for _ in range(rounds):
-        epoch()
-        if all(t["chosen"] is not None for t in nnfast.plan.teams()):
-            break
+    nnfast.plan.run_until_chosen(epoch, rounds)
     return epoch
 
 

@@ -913,6 +913,30 @@ def _trial_with_one_threads_bits(sizes, n_rows, n_threads):
     return trial, X, y
 
 
+def test_run_until_chosen_trains_until_the_trial_has_chosen(monkeypatch):
+    """A benchmark's warm-up: epochs on two threads until the team trial has chosen,
+    at most `most` of them; an epoch on one thread (no trial) is one call."""
+    monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e6)  # a few chunks an epoch
+    rng = np.random.default_rng(6)
+    X, y = rng.random((300, 60), dtype=np.float32), rng.integers(0, 10, 300)
+    net = nnfast.Network([60, 40, 10], seed=4)
+    epochs = []
+
+    def epoch(n_threads=2):
+        epochs.append(n_threads)
+        net.SGD((X, y), 1, 10, 0.5, n_threads=n_threads, progress=False)
+
+    assert plan.run_until_chosen(epoch, 1) == 1  # stops at most, chosen or not
+    calls = plan.run_until_chosen(epoch)
+    (trial,) = plan.teams()
+    assert trial["chosen"] is not None and 1 <= calls == len(epochs) - 1 < 40
+    assert plan.run_until_chosen(lambda: epoch(1)) == 1
+    for most in (0, -1, 2.0, True, None):
+        with pytest.raises(ValueError, match="most"):
+            plan.run_until_chosen(epoch, most)
+    assert len(epochs) == calls + 2
+
+
 def test_training_on_four_threads_tries_two_with_the_same_bits(monkeypatch):
     """On four threads the trial also runs every layer on two (and then may flip a
     layer to two); whatever it keeps, the weights are those of one thread."""

@@ -424,10 +424,7 @@ def _planned(epoch: Callable[[], Any], rounds: int = 40) -> Callable[[], Any]:
 
     def run():
         nonlocal planned
-        for _ in range(1 if planned else rounds):
-            epoch()
-            if all(trial["chosen"] is not None for trial in nnfast.plan.teams()):
-                break
+        nnfast.plan.run_until_chosen(epoch, 1 if planned else rounds)
         planned = True
     return run
 

@@ -31,7 +31,7 @@ import os
 import platform
 import statistics
 import threading
-from typing import Any, Dict, Hashable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Hashable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -330,6 +330,22 @@ def teams() -> List[Dict[str, Any]]:
         return [trial.as_dict() for trial in _teams.values()]
 
 
+def run_until_chosen(run: Callable[[], Any], most: int = 40) -> int:
+    """Calls run() (an epoch, say) until every training run's thread-count trial has
+    chosen (teams()), at most `most` times; returns the calls made. A benchmark's
+    warm-up: the rounds it then times leave planning out, as FFTW's timings do. A trial
+    takes about 30 chunks (CHUNK_FLOPS each); a run with none is done after one call."""
+    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+        raise ValueError(f"run_until_chosen: most must be a positive int, got {most!r}")
+    calls = 0
+    while calls < most:
+        run()
+        calls += 1
+        if all(trial["chosen"] is not None for trial in teams()):
+            break
+    return calls
+
+
 def timed_runs() -> int:
     """GEMM runs made for timing since the process started: at most three per
     candidate (one warm-up, the best of two timed), so a signature asked for on t
@@ -524,5 +540,5 @@ def _mode_from_environment() -> None:
 
 
 __all__ = ["MODES", "TeamTrial", "export_wisdom", "fingerprint", "forget", "import_wisdom",
-           "mode", "parallel", "plan_network", "planning_seconds", "plans", "set_mode", "teams",
-           "timed_runs"]
+           "mode", "parallel", "plan_network", "planning_seconds", "plans", "run_until_chosen",
+           "set_mode", "teams", "timed_runs"]
