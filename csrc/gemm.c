@@ -1,5 +1,6 @@
 /* GEMM in float and double from one source (gemm.inc). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "clones.h"
@@ -73,7 +74,15 @@ nnf_int nnf_dot_block(int is_double)
     return NNF_GEMM_DOT_KB_BYTES / (nnf_int)(is_double ? sizeof(double) : sizeof(float));
 }
 
-int nnf_gemm_dot_blocks(nnf_int k, int is_double) { return k >= 2 * nnf_dot_block(is_double); }
+int nnf_gemm_dot_spans_blocks(nnf_int k, int is_double)
+{
+    return k >= 2 * nnf_dot_block(is_double);
+}
+
+/* Products the dot path has taken in blocks (tests see that the path runs). */
+static atomic_llong dot_products_in_blocks;
+
+long long nnf_dot_products_in_blocks(void) { return atomic_load(&dot_products_in_blocks); }
 
 #define REAL float
 #define P(name) nnf_s##name

@@ -4,6 +4,7 @@
  * (on a CPU without FMA instructions libm computes the fused result in software,
  * slowly but exactly). */
 #include <math.h>
+#include <string.h>
 
 #include "gemm_ukr.h"
 #include "tuning.h"
@@ -62,14 +63,13 @@
         for (int i = 0; i < m; i++)                                                          \
             for (nnf_int j = 0; j < n; j++) {                                                \
                 REAL part[LANES] = {0};                                                      \
-                REAL *own = phase ? kept + (i * ldp + j) * LANES : NULL;                     \
-                for (int l = 0; l < LANES && phase & NNF_DOT_RESUME; l++)                    \
-                    part[l] = own[l];                                                        \
+                REAL *own = phase ? kept + (i * ldp + j) * LANES : NULL; /* its partials */  \
+                if (phase & NNF_DOT_RESUME)                                                  \
+                    memcpy(part, own, sizeof part);                                          \
                 for (nnf_int p = 0; p < k; p++)                                              \
                     part[p % LANES] = FMA(a[i * rsa + p], b[j * csb + p], part[p % LANES]);  \
                 if (phase & NNF_DOT_SUSPEND) {                                               \
-                    for (int l = 0; l < LANES; l++)                                          \
-                        own[l] = part[l];                                                    \
+                    memcpy(own, part, sizeof part);                                          \
                     continue;                                                                \
                 }                                                                            \
                 for (int half = LANES / 2; half > 0; half /= 2)                              \

@@ -26,6 +26,7 @@ typedef struct { int mr, nr, mc, kc, nc; } nnf_blocking;
 nnf_blocking nnf_blocking_s(void); /* the float blocking of the micro-kernel in use */
 nnf_blocking nnf_blocking_d(void); /* the double blocking of the micro-kernel in use */
 nnf_int nnf_dot_block(int is_double); /* the dot path's blocks of k (values), every ISA's */
+long long nnf_dot_products_in_blocks(void); /* products it has taken so, since the start */
 
 /* ---- Threads (parallel.c) ---- */
 int nnf_openmp_enabled(void);        /* 1 when built with OpenMP, else 0 */

@@ -413,9 +413,10 @@ static nnf_gemm_plan estimate(const nnf_gemm_signature *s)
 }
 
 /* The candidates of s: the table in use, then the other SIMD tables that give the
- * same bits (none when NNFAST_ARCH chose it); for each, in the chain family, the direct path
- * (where an operand allows it) and the packed one, in the dot family k in blocks and
- * whole where k spans two blocks or more, else the one path the shape rule gives; for each, teams of n_threads, then the powers of two below it down to 1.
+ * same bits (none when NNFAST_ARCH chose it); for each, in the chain family, the
+ * direct path (where an operand allows it) and the packed one, in the dot family k in
+ * blocks and whole where k spans two blocks or more, else the one path the shape rule
+ * gives; for each, teams of n_threads, then the powers of two below it down to 1.
  * Most threads first: a big product, which they suit, finds its best time at once,
  * and fewer threads that cannot win are dropped after one run (time_candidates). */
 static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
@@ -431,7 +432,7 @@ static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
             paths[1] = NNF_GEMM_PATH_PACKED;
             n_paths = 2;
         }
-    } else if (nnf_gemm_dot_blocks(s->k, s->is_double)) {
+    } else if (nnf_gemm_dot_spans_blocks(s->k, s->is_double)) {
         /* Blocks first, so that they win a tie: timed back to back, W4's 10 x 100 x
          * 2880 took as long in blocks as whole (92-146 us each, AVX2 AMD EPYC), but
          * W4's epoch 3% less time in blocks (2.05-2.11 s against 2.11-2.15), where

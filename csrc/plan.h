@@ -30,7 +30,8 @@ enum {
     NNF_GEMM_PATH_RULE = 0,
     NNF_GEMM_PATH_DIRECT = 1,
     NNF_GEMM_PATH_PACKED = 2,
-    NNF_GEMM_PATH_DOT_BLOCKS = 3
+    NNF_GEMM_PATH_DOT_BLOCKS = 3,
+    NNF_GEMM_PATH_COUNT
 };
 
 /* Whether a product of this shape takes the dot family: A and B both contiguous
@@ -40,9 +41,9 @@ int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_c
                        int b_rows_unit, int b_cols_unit);
 
 /* Whether a dot-family product's k spans at least two of the dot path's blocks, so
- * that the planner times NNF_GEMM_PATH_DOT_BLOCKS (W1's and W2's k of 784 in one
- * block and a sliver took 1.1 times as long). */
-int nnf_gemm_dot_blocks(nnf_int k, int is_double);
+ * that the planner times NNF_GEMM_PATH_DOT_BLOCKS (W1's and W2's float k of 784, in
+ * one block and a sliver, took 1.1 times as long). */
+int nnf_gemm_dot_spans_blocks(nnf_int k, int is_double);
 
 /* One timed candidate: a kernel table, a team size and a path, best seconds of its
  * runs. */

@@ -81,6 +81,9 @@
  * one tile 88, of four 96. Speed only. */
 #define NNF_GEMM_DOT_KB_BYTES 3072
 #define NNF_GEMM_DOT_KB_TILES 2
+/* ... and C's rows a chunk at a time, their partial sums (64 bytes an element) within
+ * this many bytes: W4's 10 x 100 in one, 64 KiB. Speed and memory only. */
+#define NNF_GEMM_DOT_PARTIAL_BYTES (256 * 1024)
 
 /* The SIMD gather kernel's panels of C (gemm_ukr_vec.inc, at most 8 vectors): two
  * accumulators a vector (the two chains of each sum), in 16 of AVX-512's 32

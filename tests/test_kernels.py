@@ -224,10 +224,10 @@ def test_matmul_book_shapes(arch, mkn, dtype, trans):
     check_gemm(got, a, b, trans_a=trans[0], trans_b=trans[1])
 
 
-def _on_path(path, a, b, trans, c=None, **scaling):
-    """op(a) op(b), or alpha op(a) op(b) + beta c into a copy of c, with the chain
-    family's path forced: the plan that the estimate rule makes for its signature,
-    with the path replaced."""
+def _on_path(path, a, b, trans, c=None, team=None, **scaling):
+    """op(a) op(b), or alpha op(a) op(b) + beta c into a copy of c, with the path
+    forced (and the team, if given): the plan that the estimate rule makes for its
+    signature, with the path replaced."""
     def product():
         return kernels.matmul(a, b, None if c is None else c.copy(), trans_a=trans[0],
                               trans_b=trans[1], **scaling)
@@ -236,7 +236,7 @@ def _on_path(path, a, b, trans, c=None, **scaling):
     product()
     (made,) = plan.plans()
     plan.forget()
-    _kernels.put_gemm_plan(dict(made, path=path))
+    _kernels.put_gemm_plan(dict(made, path=path, team=made["team"] if team is None else team))
     return product()
 
 
@@ -318,18 +318,27 @@ def test_dot_path_in_blocks_of_k(arch, dtype, estimated_plans):
     """The dot path with k in blocks (its partial sums kept between them): every row
     count of a tile and past it, tiles of either width and a narrower one, k at two
     blocks, one past, a block and a few lanes short of three, a sliver past three,
-    beta 0 and not, give the bits of k whole and the oracle's values."""
+    C's rows in chunks (300 x 30: three chunks' partial sums in turn), beta 0 and not,
+    on one thread and split over two (by columns, and by rows: 30 x 4), give the bits
+    of k whole and the oracle's values, and the blocks are taken."""
     rng = np.random.default_rng(11)
     kb = _kernels.blocking(dtype)["dot_kb"]
     lanes = 64 // np.dtype(dtype).itemsize  # NNF_DOT_LANE_BYTES of partial sums
     assert kb % lanes == 0  # each block's lanes are the whole product's
     for m, n, k in [(1, 1, 2 * kb), (2, 3, 2 * kb + 1), (3, 7, 3 * kb - 5), (5, 10, 3 * kb + 9),
-                    (10, 100, 3 * kb + 3), (7, 2, 2 * kb + lanes - 1), (6, 4, 4 * kb)]:
+                    (10, 100, 3 * kb + 3), (7, 2, 2 * kb + lanes - 1), (6, 4, 4 * kb),
+                    (30, 4, 2 * kb + 5), (300, 30, 2 * kb + 1)]:
         a, b = operands(rng, m, n, k, dtype, False, True, "pad", "pad")
         c0 = rng.standard_normal((m, n)).astype(dtype)
-        for beta in (0.0, 0.5):
-            blocks, whole = (_on_path(path, a, b, (False, True), c0, alpha=-0.7, beta=beta)
-                             for path in ("k_blocks", "rule"))
+        for team, beta in ((1, 0.0), (1, 0.5), (2, 0.5)):
+            taken = _kernels.dot_products_in_blocks()
+            blocks = _on_path("k_blocks", a, b, (False, True), c0, team, alpha=-0.7, beta=beta,
+                              n_threads=team)
+            assert _kernels.dot_products_in_blocks() - taken >= 1
+            taken = _kernels.dot_products_in_blocks()
+            whole = _on_path("rule", a, b, (False, True), c0, team, alpha=-0.7, beta=beta,
+                             n_threads=team)
+            assert _kernels.dot_products_in_blocks() == taken
             np.testing.assert_array_equal(blocks, whole)
             check_gemm(blocks, a, b, trans_b=True, alpha=-0.7, beta=beta, c0=c0)
 

@@ -14,7 +14,7 @@ import pytest
 
 import nnfast
 from nnfast import _kernels, kernels, oracle, plan
-from engine_checks import engine_train, fresh_plans, thresholds
+from engine_checks import engine_train, fresh_plans, thresholds, using_arch
 
 DTYPES = [np.float32, np.float64]
 
@@ -66,12 +66,12 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
             for p in measured:
                 _kernels.put_gemm_plan(dict(p, isa=isa))
             _assert_same(_train(dtype, 3), want)
-    chain = [p for p in measured if p["path"] != "rule"]  # the direct/packed choices
+    chain = [p for p in measured if p["path"] in ("direct", "packed")]  # the chain's choices
     assert chain
     for path in ("direct", "packed"):  # every chain product on each of its paths
         plan.forget()
         for p in measured:
-            _kernels.put_gemm_plan(dict(p, path=path) if p["path"] != "rule" else p)
+            _kernels.put_gemm_plan(dict(p, path=path) if p in chain else p)
         _assert_same(_train(dtype, 3), want)
     for team in (1, 3):
         forced = [dict(p, team=team) for p in measured]
@@ -179,8 +179,8 @@ def test_a_product_planned_for_another_thread_count_reuses_its_timings():
 
 def test_one_candidate_is_not_timed():
     """One thread on the one table set_arch pins (as NNFAST_ARCH does), and a product
-    of the dot family (both operands contiguous along k), which has one path: no
-    choice."""
+    of the dot family (both operands contiguous along k) whose k is too short for
+    blocks, which has one path: no choice."""
     _kernels.set_arch(_kernels.get_arch())
     runs = plan.timed_runs()
     kernels.matmul(np.ones((9, 7)), np.ones((5, 7)), trans_b=True, n_threads=1)
@@ -196,14 +196,15 @@ def test_long_dot_products_time_k_in_blocks_and_give_the_same_weights(dtype):
     path. A net whose first layer's forward product is such (10 x 30 x 2011) trains
     to the same bits with each of its long products forced onto either path."""
     kb = _kernels.blocking(dtype)["dot_kb"]
-    _kernels.set_arch(_kernels.get_arch())  # one table: the paths alone
     a, b = np.ones((10, 2 * kb), dtype), np.ones((7, 2 * kb), dtype)
-    kernels.matmul(a, b, trans_b=True, n_threads=1)
+    with using_arch(_kernels.get_arch()):  # one table: the paths alone
+        kernels.matmul(a, b, trans_b=True, n_threads=1)
     (made,) = plan.plans()
     assert [c["path"] for c in made["candidates"]] == ["k_blocks", "rule"]
     assert made["path"] in ("k_blocks", "rule") and made["how"] == "measured"
     plan.forget()
-    kernels.matmul(a[:, 1:], b[:, 1:], trans_b=True, n_threads=1)
+    with using_arch(_kernels.get_arch()):
+        kernels.matmul(a[:, 1:], b[:, 1:], trans_b=True, n_threads=1)
     (made,) = plan.plans()
     assert (made["path"], made["candidates"]) == ("rule", [])
 
@@ -305,7 +306,7 @@ def test_planning_a_network_is_bounded_by_runs_per_candidate():
                  for isa in _kernels.supported_archs())
     for p in made:  # a signature with one candidate times nothing and lists none
         assert len(p["candidates"]) != 1
-        paths = len({c["path"] for c in p["candidates"]})  # direct and packed, or the rule
+        paths = len({c["path"] for c in p["candidates"]})  # a family's two paths, or the rule
         assert len(p["candidates"]) <= tables * paths * (1 + math.ceil(math.log2(p["n_threads"])))
     listed = sum(len(p["candidates"]) for p in made)
     assert listed <= plan.timed_runs() - runs <= 3 * listed
@@ -931,10 +932,11 @@ def test_run_until_chosen_trains_until_the_trial_has_chosen(monkeypatch):
     (trial,) = plan.teams()
     assert trial["chosen"] is not None and 1 <= calls == len(epochs) - 1 < 40
     assert plan.run_until_chosen(lambda: epoch(1)) == 1
+    assert plan.run_until_chosen(lambda: epoch(1), np.int64(3)) == 1
     for most in (0, -1, 2.0, True, None):
         with pytest.raises(ValueError, match="most"):
             plan.run_until_chosen(epoch, most)
-    assert len(epochs) == calls + 2
+    assert len(epochs) == calls + 3
 
 
 def test_training_on_four_threads_tries_two_with_the_same_bits(monkeypatch):

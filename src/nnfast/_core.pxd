@@ -267,6 +267,7 @@ cdef extern from "plan.h" nogil:
     int nnf_conv_plan_put(const nnf_conv_plan *plan) noexcept
     void nnf_plan_forget() noexcept
     long long nnf_plan_timed_runs() noexcept
+    long long nnf_dot_products_in_blocks() noexcept
 
 
 # The gradient and curvature-vector products (csrc/hvp.h).

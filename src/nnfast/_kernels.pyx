@@ -24,7 +24,7 @@ from nnfast._engine import (ACTIVATIONS, COSTS, LAYER_KINDS, MAX_LAYERS, REGULAR
 from nnfast._curvature import CURVATURE_MATRICES, curvature
 from nnfast._plan import (CONV_PATHS, CONV_PRODUCTS, CONV_SHAPE_KEYS, PLAN_HOW,
                           PLAN_LAYOUT_BITS, PLAN_MODES, PLAN_PATHS, PLAN_WORK_KINDS, conv_plans,
-                          forget_plans, gemm_plans,
+                          dot_products_in_blocks, forget_plans, gemm_plans,
                           gemm_same_bits, parallel_plan, plan_mode, plan_timed_runs,
                           put_conv_plan, put_gemm_plan, put_parallel_plan, refine_parallel_plan)
 

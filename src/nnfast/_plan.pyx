@@ -151,3 +151,8 @@ def forget_plans():
 def plan_timed_runs():
     """GEMM runs made for timing since the process started."""
     return nnf_plan_timed_runs()
+
+
+def dot_products_in_blocks():
+    """Products the dot path has taken with k in blocks since the process started."""
+    return nnf_dot_products_in_blocks()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import numbers
 import os
 import platform
 import statistics
@@ -331,11 +332,12 @@ def teams() -> List[Dict[str, Any]]:
 
 
 def run_until_chosen(run: Callable[[], Any], most: int = 40) -> int:
-    """Calls run() (an epoch, say) until every training run's thread-count trial has
-    chosen (teams()), at most `most` times; returns the calls made. A benchmark's
-    warm-up: the rounds it then times leave planning out, as FFTW's timings do. A trial
-    takes about 30 chunks (CHUNK_FLOPS each); a run with none is done after one call."""
-    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+    """Calls run() (an epoch, say) until every training run's thread-count trial in
+    the process has chosen (teams(): forget() first to leave other networks' out), at
+    most `most` times; returns the calls made. A benchmark's warm-up: the rounds it
+    then times leave planning out, as FFTW's timings do. A trial takes about 30 chunks
+    (CHUNK_FLOPS each); a run with none is done after one call."""
+    if isinstance(most, bool) or not isinstance(most, numbers.Integral) or most < 1:
         raise ValueError(f"run_until_chosen: most must be a positive int, got {most!r}")
     calls = 0
     while calls < most:
