@@ -58,14 +58,23 @@ for name, mb, threads in CASES:
     net = make()
     data = net.samples((X.astype(net.dtype), y))  # checked once, as SGD(data, epochs) does
     # Warm-up: until the planner has chosen (each product's plan, then how many of
-    # the threads the run uses: plan.teams), as FFTW leaves planning out of its times.
-    # W1's and W2's trials take 27-31 chunks, W4's 27, W5's 31; a W1 round is one or two.
-    for _ in range(40):
+    # the threads the run uses: plan.teams, and its close calls timed again), as FFTW
+    # leaves planning out of its times. W1's and W2's trials take 27-31 chunks, W4's
+    # 27, W5's 31; a W1 round is one or two. (Older builds: the trials alone.)
+    planner = getattr(nnfast, "plan", None)
+
+    def epoch():
         net.SGD(data, 1, mb, eta, n_threads=threads, progress=False)
-        planner = getattr(nnfast, "plan", None)
-        trials = planner.teams() if hasattr(planner, "teams") else []
-        if all(t["chosen"] is not None for t in trials):
-            break
+
+    if hasattr(planner, "run_until_chosen"):
+        planner.run_until_chosen(epoch)
+    else:
+        for _ in range(40):
+            epoch()
+            trials = planner.teams() if hasattr(planner, "teams") else []
+            if all(t["chosen"] is not None for t in trials):
+                break
+    trials = planner.teams() if hasattr(planner, "teams") else []
     # The peak beside the rounds, before and after: a core's clock moves with its
     # load, temperature and neighbours (40.7 and 47.9 GFLOP/s minutes apart on one
     # host), and each case's efficiency is against the peak of its own minutes.

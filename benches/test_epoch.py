@@ -17,9 +17,9 @@ small machine); `samples` in extra_info lets the report scale to 50,000. Each ro
 is one epoch of one SGD call on data nnfast has checked once (`Network.samples`), as
 a call of many epochs checks it once (and JAX converts it once). nnfast's
 epochs run until its planner has chosen (each product's kernels and team, then the
-run's thread count per layer) before one warm-up round and the three timed; JAX
-compiles in its warm-up round. Each run
-records its dense flops (nnfast.flops) for the report's GFLOP/s and efficiency.
+run's thread count per layer, and its close calls timed again) before one warm-up
+round and the three timed; JAX compiles in its warm-up round. Each run records its
+dense flops (nnfast.flops) for the report's GFLOP/s and efficiency.
 """
 
 import numpy as np
@@ -56,14 +56,15 @@ def fashion(fashion_dir):
     return data.X_train[:N], data.y_train[:N]
 
 
-def planned(epoch, rounds=6):
+def planned(epoch):
     """epoch, after running it until the planner has chosen the run's layer threads
     (plan.TeamTrial: a warm-up chunk for each of up to 2 + layers teams, then 3 timed
-    chunks each, the faster of the first two timed again beside the others), so that no
-    timed round trains on a team under trial; plan.forget() first, so that each case
-    plans for itself."""
+    chunks each, the faster of the first two timed again beside the others) and has
+    timed its close calls again (plan.plan_recheck_seconds() later), so that no timed
+    round trains on a team under trial or times a product; plan.forget() first, so
+    that each case plans for itself."""
     nnfast.plan.forget()
-    nnfast.plan.run_until_chosen(epoch, rounds)
+    nnfast.plan.run_until_chosen(epoch)
     return epoch
 
 
@@ -115,7 +116,7 @@ def nnfast_conv_epoch(spec, X, y, mini_batch_size, threads):
     net = nnfast.Network(spec["layers"](), seed=0)
     data = net.samples((X, y))
     return planned(lambda: net.SGD(data, 1, mini_batch_size, spec["eta"],
-                                   lmbda=spec["lmbda"], n_threads=threads), rounds=12)
+                                   lmbda=spec["lmbda"], n_threads=threads))
 
 
 def torch_conv_epoch(spec, X, y, mini_batch_size, threads):

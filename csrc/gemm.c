@@ -58,6 +58,18 @@ static void *nnf_pack_space(int which, size_t bytes)
 /* How a product is computed (see gemm.inc). */
 enum { PATH_BLOCKED, PATH_DIRECT, PATH_DOT };
 
+/* The direct path's most rows a tile: MR, or on NNF_GEMM_PATH_DIRECT_SHORT two-thirds
+ * of it (AVX2's 6 -> 4, AVX-512's 12 -> 8), fewer accumulators, whose tiles overlap
+ * better where k is short: W2's 100 x 784 x 10 update (k the mini-batch) took 21.4 us
+ * in tiles of 4 rows against 24.4 in tiles of 6, W1's 30 x 784 x 10 6.5 against 6.8,
+ * and at k = 256 tiles of 6 were the faster (AVX2 AMD EPYC, C harnesses). Which wins
+ * depends on the core and on k: the planner times both. */
+static int direct_rows(int mr, int variant)
+{
+    int rows = variant == NNF_GEMM_PATH_DIRECT_SHORT ? 2 * mr / 3 : mr;
+    return rows < 1 ? 1 : rows;
+}
+
 int nnf_gemm_takes_dot(nnf_int m, nnf_int n, nnf_int k, int a_rows_unit, int a_cols_unit,
                        int b_rows_unit, int b_cols_unit)
 {

@@ -61,6 +61,18 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * the twelfth (3 ms) on, against 204 on one warm thread: with a one-run warm-up, four
  * processes in eight planned it on one thread. */
 #define TEAM_WARM_SECONDS 3e-3
+/* A measured plan whose other candidates came within CLOSE_MARGIN of the fastest is
+ * timed once more at its first use RECHECK_SECONDS or more later: those candidates
+ * again, each keeping the better of its two times (a run is never faster than the
+ * core allows, so a slow stretch can only have slowed it). A core's speed varies
+ * over hundreds of milliseconds (on the 2-core AMD EPYC VM an FMA loop ran at half
+ * speed for the first 0.5 s after a 2 s sleep), and that can change which of two
+ * near candidates wins: W2's 100 x 784 x 10 update, planned in its first epoch, took
+ * 28.0-37.5 us in short tiles against 25.1-27.5 in tiles of MR, and planned a second
+ * later 21.7-22.9 against 23.6-25.0, as in the epoch (0.232-0.236 s against
+ * 0.251-0.253). */
+#define CLOSE_MARGIN 0.5
+#define RECHECK_SECONDS 1.0
 #define LOSING 2.0
 #define BATCH_SECONDS 50e-6
 #define BATCH_REPEATS 64
@@ -82,6 +94,7 @@ static _Thread_local int unmeasured; /* nnf_plan_unmeasured */
 int nnf_plan_mode(void) { return atomic_load(&plan_mode); }
 void nnf_plan_set_mode(int mode) { atomic_store(&plan_mode, mode); }
 long long nnf_plan_timed_runs(void) { return atomic_load(&timed_runs); }
+double nnf_plan_recheck_seconds(void) { return RECHECK_SECONDS; }
 
 int nnf_plan_unmeasured(int on)
 {
@@ -142,11 +155,14 @@ static size_t index_slot(const nnf_gemm_signature *s)
     return i;
 }
 
-/* The cached choice for s and how it was made, under the read lock; -1 when there is
- * none. */
-static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice)
+/* How s's cached plan was made (NNF_PLAN_*, its choice in choice), under the read
+ * lock, or -1 when s has none. A measured plan due to be timed again (RECHECK_SECONDS
+ * after it was timed) is copied to `due`, whose `recheck` is 0 otherwise. */
+static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice,
+                        nnf_gemm_plan *due)
 {
     int found = -1;
+    due->recheck = 0;
     pthread_rwlock_rdlock(&cache_lock);
     if (index_capacity) {
         int at = index_slots[index_slot(s)];
@@ -155,6 +171,9 @@ static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice)
             choice->team = plans[at].team;
             choice->path = plans[at].path;
             found = plans[at].how;
+            if (plans[at].recheck &&
+                nnf_seconds() - plans[at].planned_at >= RECHECK_SECONDS)
+                *due = plans[at];
         }
     }
     pthread_rwlock_unlock(&cache_lock);
@@ -425,12 +444,17 @@ static int candidates(const nnf_gemm_signature *s, nnf_gemm_candidate *out)
     int threads = nnf_team_size(s->n_threads);
     int a_rows = s->layout & 1, a_cols = s->layout >> 1 & 1;
     int b_rows = s->layout >> 2 & 1, b_cols = s->layout >> 3 & 1;
-    int paths[2] = {NNF_GEMM_PATH_RULE}, n_paths = 1;
+    int paths[3] = {NNF_GEMM_PATH_RULE}, n_paths = 1;
     if (!nnf_gemm_takes_dot(s->m, s->n, s->k, a_rows, a_cols, b_rows, b_cols)) {
         if (b_cols || a_rows) {
-            paths[0] = NNF_GEMM_PATH_DIRECT;
-            paths[1] = NNF_GEMM_PATH_PACKED;
-            n_paths = 2;
+            /* Short tiles first, so that they win a tie: W1's 30 x 784 x 10 update
+             * took 6.6 us in them against 6.8 in the planner's runs, and [784, 30,
+             * 10]'s epoch with L2 on one thread 0.078-0.079 s against 0.082-0.084
+             * (AVX2 AMD EPYC). */
+            paths[0] = NNF_GEMM_PATH_DIRECT_SHORT;
+            paths[1] = NNF_GEMM_PATH_DIRECT;
+            paths[2] = NNF_GEMM_PATH_PACKED;
+            n_paths = 3;
         }
     } else if (nnf_gemm_dot_spans_blocks(s->k, s->is_double)) {
         /* Blocks first, so that they win a tie: timed back to back, W4's 10 x 100 x
@@ -514,6 +538,24 @@ static void choose(nnf_gemm_plan *plan)
     plan->arch = plan->candidate[best].arch;
     plan->team = plan->candidate[best].team;
     plan->path = plan->candidate[best].path;
+}
+
+/* Whether candidate i of a timed plan is within CLOSE_MARGIN of the fastest. */
+static int close_to_fastest(const nnf_gemm_plan *plan, int i)
+{
+    double fastest = INFINITY;
+    for (int j = 0; j < plan->n_candidates; j++)
+        fastest = plan->candidate[j].seconds < fastest ? plan->candidate[j].seconds : fastest;
+    return plan->candidate[i].seconds <= (1 + CLOSE_MARGIN) * fastest;
+}
+
+/* Whether a timed plan is a close call, to be timed again (CLOSE_MARGIN). */
+static int close_call(const nnf_gemm_plan *plan)
+{
+    int close = 0;
+    for (int i = 0; i < plan->n_candidates; i++)
+        close += close_to_fastest(plan, i);
+    return close > 1;
 }
 
 #define REAL float

@@ -23,14 +23,16 @@ typedef struct {
 } nnf_gemm_signature;
 
 /* How a product is computed: as the shape rule says, or, in the chain family
- * (gemm_ukr.h), forced onto the direct kernel (operands read in place) or the packed
- * one, or, in the dot family, with k in blocks (gemm.inc's P(gemm_dot)). Each family's
- * paths give the same bits, so the planner may choose. */
+ * (gemm_ukr.h), forced onto the direct kernel (operands read in place) in tiles of MR
+ * rows or of two-thirds of MR (DIRECT_SHORT), or onto the packed one, or, in the dot
+ * family, with k in blocks (gemm.inc's P(gemm_dot)). Each family's paths give the
+ * same bits, so the planner may choose. */
 enum {
     NNF_GEMM_PATH_RULE = 0,
     NNF_GEMM_PATH_DIRECT = 1,
     NNF_GEMM_PATH_PACKED = 2,
     NNF_GEMM_PATH_DOT_BLOCKS = 3,
+    NNF_GEMM_PATH_DIRECT_SHORT = 4,
     NNF_GEMM_PATH_COUNT
 };
 
@@ -64,13 +66,16 @@ enum {
 
 /* A signature's plan: the kernel table and team size chosen, how (estimated,
  * measured, imported, provisional), the candidates timed and the seconds planning
- * took. */
+ * took; recheck: a measured plan whose candidates came close, to be timed again
+ * (plan_gemm.inc), planned_at (nnf_seconds) when it was measured. */
 typedef struct {
     nnf_gemm_signature sig;
     int arch, team, path, how;
     int n_candidates;
     nnf_gemm_candidate candidate[NNF_PLAN_MAX_CANDIDATES];
     double planning_seconds;
+    int recheck;
+    double planned_at;
 } nnf_gemm_plan;
 
 /* 1 when arch_a's and arch_b's kernel tables give bit-identical results for every
@@ -204,5 +209,6 @@ int nnf_conv_plan_get(int i, nnf_conv_plan *plan); /* 0, or -1 when i is out of 
 int nnf_conv_plan_put(const nnf_conv_plan *plan);  /* replaces; -1 when out of memory */
 void nnf_plan_forget(void); /* every plan: GEMM, convolution and thresholds */
 long long nnf_plan_timed_runs(void);          /* runs made for timing since the start */
+double nnf_plan_recheck_seconds(void);        /* a close call's wait to be timed again */
 
 #endif

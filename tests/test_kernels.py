@@ -277,26 +277,30 @@ def test_direct_path_across_blocks_of_columns(arch, dtype, estimated_plans):
     fit in half of L1), each row of tiles across a block in one call of the kernel,
     and a last narrower panel by itself: widths on both sides of a block and of a
     panel, the update's C = beta C + alpha A B (W1's 30 x 784 x 10 with k = 10) and
-    a k over KC, give the packed path's bits and the oracle's values."""
+    a k over KC, in tiles of MR rows and of two-thirds of MR, on one thread and two,
+    give the packed path's bits and the oracle's values."""
     rng = np.random.default_rng(9)
     nr = _kernels.blocking(dtype)["nr"]
     for m, n, k in [(30, 784, 10), (7, 1000, 10), (13, 790, 3), (5, 2 * nr + 3, 300),
                     (11, 4 * nr - 1, 600), (6, nr + 1, 1)]:
         a, b = operands(rng, m, n, k, dtype, True, False, "pad", "pad")
         c0 = rng.standard_normal((m, n)).astype(dtype)
-        direct, packed = (_on_path(path, a, b, (True, False), c0, alpha=-0.3, beta=1.0)
-                          for path in ("direct", "packed"))
-        np.testing.assert_array_equal(direct, packed)
-        check_gemm(direct, a, b, trans_a=True, alpha=-0.3, beta=1.0, c0=c0)
+        packed = _on_path("packed", a, b, (True, False), c0, alpha=-0.3, beta=1.0)
+        for path, team in (("direct", 1), ("direct_short", 1), ("direct_short", 2)):
+            direct = _on_path(path, a, b, (True, False), c0, team, alpha=-0.3, beta=1.0,
+                              n_threads=team)
+            np.testing.assert_array_equal(direct, packed)
+        check_gemm(packed, a, b, trans_a=True, alpha=-0.3, beta=1.0, c0=c0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
 @pytest.mark.parametrize("arch", ARCHS, indirect=True)
 def test_direct_rows_of_whole_tiles(arch, dtype, estimated_plans):
     """The direct path's rows of tiles across a row-major C: every row count of a
-    tile, A by columns (the update's delta^T) and by rows, short and long chains,
-    beta 0 and not, a narrower last tile beside whole ones, give the packed path's
-    bits and the oracle's values."""
+    tile (of MR rows, and of two-thirds of MR: short tiles), A by columns (the
+    update's delta^T) and by rows, short and long chains, beta 0 and not, a narrower
+    last tile beside whole ones, give the packed path's bits and the oracle's
+    values."""
     rng = np.random.default_rng(10)
     bs = _kernels.blocking(dtype)
     for m in range(1, bs["mr"] + 2):
@@ -306,9 +310,11 @@ def test_direct_rows_of_whole_tiles(arch, dtype, estimated_plans):
                 a, b = operands(rng, m, n, k, dtype, trans_a, False, "pad", "pad")
                 c0 = rng.standard_normal((m, n)).astype(dtype)
                 for beta in (0.0, 0.75):
-                    direct, packed = (_on_path(path, a, b, (trans_a, False), c0, alpha=-0.3,
-                                               beta=beta) for path in ("direct", "packed"))
+                    direct, short, packed = (
+                        _on_path(path, a, b, (trans_a, False), c0, alpha=-0.3, beta=beta)
+                        for path in ("direct", "direct_short", "packed"))
                     np.testing.assert_array_equal(direct, packed)
+                    np.testing.assert_array_equal(short, packed)
                     check_gemm(direct, a, b, trans_a=trans_a, alpha=-0.3, beta=beta, c0=c0)
 
 

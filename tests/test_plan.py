@@ -17,6 +17,9 @@ from nnfast import _kernels, kernels, oracle, plan
 from engine_checks import engine_train, fresh_plans, thresholds, using_arch
 
 DTYPES = [np.float32, np.float64]
+# the chain family's paths, as the planner lists them: the direct path in tiles of
+# two-thirds of MR rows and of MR, then the packed path
+CHAIN_PATHS = ("direct_short", "direct", "packed")
 
 
 @pytest.fixture(autouse=True)
@@ -66,9 +69,9 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
             for p in measured:
                 _kernels.put_gemm_plan(dict(p, isa=isa))
             _assert_same(_train(dtype, 3), want)
-    chain = [p for p in measured if p["path"] in ("direct", "packed")]  # the chain's choices
+    chain = [p for p in measured if p["path"] in CHAIN_PATHS]  # the chain's choices
     assert chain
-    for path in ("direct", "packed"):  # every chain product on each of its paths
+    for path in CHAIN_PATHS:  # every chain product on each of its paths
         plan.forget()
         for p in measured:
             _kernels.put_gemm_plan(dict(p, path=path) if p in chain else p)
@@ -91,8 +94,9 @@ def test_estimate_and_measure_and_forced_choices_give_the_same_weights(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
     """The first product of a signature times 3, 2 and 1 threads on each of the chain
-    family's direct and packed paths, three runs each (one warm-up, two timed; one run
-    for a team that loses by 2x at once, and none for the teams below it), on a scratch C: the caller's C (read, beta != 0) gives the
+    family's paths (direct in short tiles, direct, packed), three runs each (one
+    warm-up, two timed; one run for a team that loses by 2x at once, and none for the
+    teams below it), on a scratch C: the caller's C (read, beta != 0) gives the
     oracle's answer and the same bits as the second call, which times nothing."""
     rng = np.random.default_rng(5)
     a = rng.standard_normal((61, 53)).astype(dtype)
@@ -104,8 +108,8 @@ def test_a_signature_is_timed_once_on_a_scratch_c(dtype):
     (made,) = plan.plans()
     in_use = _kernels.get_arch()
     paths = [cand["path"] for cand in made["candidates"] if cand["isa"] == in_use]
-    assert paths[0] == "direct" and set(paths) == {"direct", "packed"}  # the chain family
-    for path in ("direct", "packed"):
+    assert paths[0] == "direct_short" and set(paths) == set(CHAIN_PATHS)  # the chain family
+    for path in CHAIN_PATHS:
         teams = [cand["team"] for cand in made["candidates"]
                  if cand["isa"] == in_use and cand["path"] == path]
         assert teams == [3, 2, 1][:len(teams)]
@@ -915,9 +919,11 @@ def _trial_with_one_threads_bits(sizes, n_rows, n_threads):
 
 
 def test_run_until_chosen_trains_until_the_trial_has_chosen(monkeypatch):
-    """A benchmark's warm-up: epochs on two threads until the team trial has chosen,
-    at most `most` of them; an epoch on one thread (no trial) is one call."""
+    """A benchmark's warm-up: epochs on two threads until the team trial has chosen
+    and a call has begun once the close calls were due to be timed again (at once
+    here), at most `most` of them; an epoch on one thread (no trial) is one call."""
     monkeypatch.setattr(nnfast.training, "CHUNK_FLOPS", 1e6)  # a few chunks an epoch
+    monkeypatch.setattr(plan, "plan_recheck_seconds", lambda: 0.0)
     rng = np.random.default_rng(6)
     X, y = rng.random((300, 60), dtype=np.float32), rng.integers(0, 10, 300)
     net = nnfast.Network([60, 40, 10], seed=4)
@@ -931,12 +937,14 @@ def test_run_until_chosen_trains_until_the_trial_has_chosen(monkeypatch):
     calls = plan.run_until_chosen(epoch)
     (trial,) = plan.teams()
     assert trial["chosen"] is not None and 1 <= calls == len(epochs) - 1 < 40
-    assert plan.run_until_chosen(lambda: epoch(1)) == 1
-    assert plan.run_until_chosen(lambda: epoch(1), np.int64(3)) == 1
+    # one call, and one more where a close call was still to be timed again
+    one = plan.run_until_chosen(lambda: epoch(1))
+    assert one in (1, 2)
+    assert plan.run_until_chosen(lambda: epoch(1), np.int64(1)) == 1
     for most in (0, -1, 2.0, True, None):
         with pytest.raises(ValueError, match="most"):
             plan.run_until_chosen(epoch, most)
-    assert len(epochs) == calls + 3
+    assert len(epochs) == calls + 2 + one
 
 
 def test_training_on_four_threads_tries_two_with_the_same_bits(monkeypatch):
@@ -972,3 +980,39 @@ def test_training_on_threads_tries_its_counts_on_its_own_chunks_with_the_same_bi
     plan.set_mode("estimate")
     nnfast.Network([400, 50, 10], seed=4).SGD((X, y), 1, 10, 0.5, n_threads=2, progress=False)
     assert plan.teams() == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_a_close_call_is_timed_again_once(dtype):
+    """A product of 3 rows runs the same tile on the direct path whether its tiles may
+    have MR rows or two-thirds of MR: a close call. Its first use a recheck's seconds
+    later times those candidates again, each keeping the better of its two times, and
+    chooses again; later uses time nothing, and every call gives the same bits."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((10, 3)).astype(dtype)  # used transposed, as delta^T
+    b = rng.standard_normal((10, 200)).astype(dtype)
+    c = rng.standard_normal((3, 200)).astype(dtype)
+
+    def product():
+        return kernels.matmul(a, b, c.copy(), trans_a=True, alpha=-0.1, beta=0.9, n_threads=1)
+
+    first = product()
+    (made,) = plan.plans()
+    assert made["recheck"] and made["how"] == "measured"
+    assert {"direct", "direct_short"} <= {cand["path"] for cand in made["candidates"]}
+    runs = plan.timed_runs()
+    np.testing.assert_array_equal(product(), first)  # not due yet: nothing timed
+    assert plan.timed_runs() == runs and plan.plans()[0]["recheck"]
+    time.sleep(plan.plan_recheck_seconds())
+    np.testing.assert_array_equal(product(), first)
+    (again,) = plan.plans()
+    assert not again["recheck"] and plan.timed_runs() > runs
+    assert again["planning_seconds"] > made["planning_seconds"]
+    before = {(cand["isa"], cand["team"], cand["path"]): cand["seconds"]
+              for cand in made["candidates"]}
+    for cand in again["candidates"]:
+        assert cand["seconds"] <= before[cand["isa"], cand["team"], cand["path"]]
+    assert again["path"] in [cand["path"] for cand in again["candidates"]]
+    runs = plan.timed_runs()
+    np.testing.assert_array_equal(product(), first)
+    assert plan.timed_runs() == runs

@@ -239,6 +239,8 @@ cdef extern from "plan.h" nogil:
         int arch, team, path, how, n_candidates
         nnf_gemm_candidate candidate[NNF_PLAN_MAX_CANDIDATES]
         double planning_seconds
+        int recheck
+        double planned_at
     ctypedef struct nnf_parallel_plan:
         nnf_int threshold[NNF_WORK_KINDS]
         double fork_join_seconds
@@ -267,6 +269,7 @@ cdef extern from "plan.h" nogil:
     int nnf_conv_plan_put(const nnf_conv_plan *plan) noexcept
     void nnf_plan_forget() noexcept
     long long nnf_plan_timed_runs() noexcept
+    double nnf_plan_recheck_seconds() noexcept
     long long nnf_dot_products_in_blocks() noexcept
 
 

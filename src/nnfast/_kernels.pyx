@@ -25,8 +25,9 @@ from nnfast._curvature import CURVATURE_MATRICES, curvature
 from nnfast._plan import (CONV_PATHS, CONV_PRODUCTS, CONV_SHAPE_KEYS, PLAN_HOW,
                           PLAN_LAYOUT_BITS, PLAN_MODES, PLAN_PATHS, PLAN_WORK_KINDS, conv_plans,
                           dot_products_in_blocks, forget_plans, gemm_plans,
-                          gemm_same_bits, parallel_plan, plan_mode, plan_timed_runs,
-                          put_conv_plan, put_gemm_plan, put_parallel_plan, refine_parallel_plan)
+                          gemm_same_bits, parallel_plan, plan_mode, plan_recheck_seconds,
+                          plan_timed_runs, put_conv_plan, put_gemm_plan, put_parallel_plan,
+                          refine_parallel_plan)
 
 cnp.import_array()
 

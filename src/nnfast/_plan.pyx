@@ -15,7 +15,7 @@ PLAN_WORK_KINDS = ("elementwise", "pool", "dropout", "exp")
 PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
 # NNF_GEMM_PATH_*: as the shape rule says, the chain family's direct or packed path, or
 # the dot family's k in blocks.
-PLAN_PATHS = ("rule", "direct", "packed", "k_blocks")
+PLAN_PATHS = ("rule", "direct", "packed", "k_blocks", "direct_short")
 # NNF_CONV_FORWARD, NNF_CONV_WEIGHT_GRADIENT: the conv products planned, and each one's
 # NNF_CONV_PATH_*: the forward product by im2col and the GEMM, or directly; a pooled
 # layer's weight gradient from the im2row rows, or from the image's windows in place.
@@ -57,7 +57,7 @@ def gemm_plans():
             "candidates": [{"isa": ARCHS[p.candidate[j].arch], "team": p.candidate[j].team,
                             "path": PLAN_PATHS[p.candidate[j].path],
                             "seconds": p.candidate[j].seconds} for j in range(p.n_candidates)],
-            "planning_seconds": p.planning_seconds})
+            "planning_seconds": p.planning_seconds, "recheck": bool(p.recheck)})
     return result
 
 
@@ -151,6 +151,11 @@ def forget_plans():
 def plan_timed_runs():
     """GEMM runs made for timing since the process started."""
     return nnf_plan_timed_runs()
+
+
+def plan_recheck_seconds():
+    """How long after its timing a close call's plan is timed again, at its next use."""
+    return nnf_plan_recheck_seconds()
 
 
 def dot_products_in_blocks():

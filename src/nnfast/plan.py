@@ -32,6 +32,7 @@ import os
 import platform
 import statistics
 import threading
+import time
 from typing import Any, Callable, Dict, Hashable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -66,7 +67,10 @@ def plans() -> List[Dict[str, Any]]:
     team chosen, how ('measured', 'estimated', 'imported' or 'provisional': the
     estimate rule's, untimed, for an epoch's last, partial mini-batch, until a run
     whose mini-batches have its size plans it), the timed candidates (isa, team,
-    best seconds) and the seconds planning took."""
+    path, best seconds), the seconds planning took, and `recheck`: a close call
+    (another candidate within half again of the fastest's time), whose near candidates
+    are timed once more at its first use plan_recheck_seconds() or more later, each
+    keeping the better of its two times, for a core that ran slow for a while."""
     return _kernels.gemm_plans()
 
 
@@ -333,19 +337,35 @@ def teams() -> List[Dict[str, Any]]:
 
 def run_until_chosen(run: Callable[[], Any], most: int = 40) -> int:
     """Calls run() (an epoch, say) until every training run's thread-count trial in
-    the process has chosen (teams(): forget() first to leave other networks' out), at
-    most `most` times; returns the calls made. A benchmark's warm-up: the rounds it
-    then times leave planning out, as FFTW's timings do. A trial takes about 30 chunks
-    (CHUNK_FLOPS each); a run with none is done after one call."""
+    the process has chosen (teams(): forget() first to leave other networks' out) and
+    the close calls among the GEMM plans have been timed again (plans()' `recheck`:
+    calls for plan_recheck_seconds(), then one more), at most `most` times; returns
+    the calls made. A benchmark's warm-up: the rounds it then times leave planning
+    out, as FFTW's timings do. A trial takes about 30 chunks (CHUNK_FLOPS each); a run
+    with neither is done after one call."""
     if isinstance(most, bool) or not isinstance(most, numbers.Integral) or most < 1:
         raise ValueError(f"run_until_chosen: most must be a positive int, got {most!r}")
-    calls = 0
+    calls, rechecks_due = 0, None
     while calls < most:
+        started = time.monotonic()
         run()
         calls += 1
-        if all(trial["chosen"] is not None for trial in teams()):
+        if not all(trial["chosen"] is not None for trial in teams()):
+            continue
+        # A plan made for a signature the run no longer meets (a thread count its
+        # trial did not choose) is never timed again: after a whole call begun once
+        # the others were due, wait no longer.
+        if not any(p["recheck"] for p in plans()) or (
+                rechecks_due is not None and started >= rechecks_due):
             break
+        if rechecks_due is None:
+            rechecks_due = time.monotonic() + plan_recheck_seconds()
     return calls
+
+
+def plan_recheck_seconds() -> float:
+    """How long after its timing a close call's plan waits to be timed again."""
+    return _kernels.plan_recheck_seconds()
 
 
 def timed_runs() -> int:
@@ -542,5 +562,5 @@ def _mode_from_environment() -> None:
 
 
 __all__ = ["MODES", "TeamTrial", "export_wisdom", "fingerprint", "forget", "import_wisdom",
-           "mode", "parallel", "plan_network", "planning_seconds", "plans", "run_until_chosen",
-           "set_mode", "teams", "timed_runs"]
+           "mode", "parallel", "plan_network", "plan_recheck_seconds", "planning_seconds", "plans",
+           "run_until_chosen", "set_mode", "teams", "timed_runs"]
