@@ -596,7 +596,7 @@ def _print_plan(args) -> None:
         timed = ", ".join(f"{c['isa']} {c['team']}t {c['path']} {c['seconds'] * 1e6:.1f} us"
                           for c in p["candidates"]) or (
             "the only one" if p["how"] == "measured" else p["how"])
-        chosen = f"{p['isa']} {p['team']}t {p['path']}"
+        chosen = f"{p['isa']} {p['team']}t {p['path']}" + " *" * p["recheck"]
         print(f"  {shape:<18}{' '.join(p['unit_stride']):<26}"
               f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<21}{timed}")
     for p in convs:
@@ -610,6 +610,10 @@ def _print_plan(args) -> None:
     also = f" and {len(convs)} convolution{'s' * (len(convs) > 1)}" if convs else ""
     print(f"  {len(made)} products{also} planned in {seconds * 1e3:.2f} ms "
           f"({plan.timed_runs() - runs} timed runs)")
+    close = sum(p["recheck"] for p in made)
+    if close:
+        print(f"  * {close} close call{'s' * (close > 1)}: timed again at first use "
+              f"{plan.plan_recheck_seconds():g} s or more later, in a run")
     par = plan.parallel()
     print("  kernels parallel above: " + ", ".join(
         f"{kind} {n:,} elements" for kind, n in par["threshold"].items())
