@@ -61,13 +61,13 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * the twelfth (3 ms) on, against 204 on one warm thread: with a one-run warm-up, four
  * processes in eight planned it on one thread. */
 #define TEAM_WARM_SECONDS 3e-3
-/* A measured plan whose other candidates came within CLOSE_MARGIN of the fastest is
- * timed once more at its first use RECHECK_SECONDS or more later: those candidates
- * again, each keeping the better of its two times (a run is never faster than the
- * core allows, so a slow stretch can only have slowed it). A core's speed varies
- * over hundreds of milliseconds (on the 2-core AMD EPYC VM an FMA loop ran at half
- * speed for the first 0.5 s after a 2 s sleep), and that can change which of two
- * near candidates wins: W2's 100 x 784 x 10 update, planned in its first epoch, took
+/* A measured plan (a GEMM's, or a convolution's) whose other candidates came within
+ * CLOSE_MARGIN of the fastest is timed once more at its first use RECHECK_SECONDS or
+ * more later: those candidates again, each keeping the better of its two times (a
+ * run is never faster than the core allows, so a slow stretch can only have slowed
+ * it). A core's speed varies over hundreds of milliseconds (on the 2-core AMD EPYC
+ * VM an FMA loop ran at half speed for the first 0.5 s after a 2 s sleep), and that
+ * can change which of two near candidates wins: W2's 100 x 784 x 10 update, planned in its first epoch, took
  * 28.0-37.5 us in short tiles against 25.1-27.5 in tiles of MR, and planned a second
  * later 21.7-22.9 against 23.6-25.0, as in the epoch (0.232-0.236 s against
  * 0.251-0.253). */
@@ -278,14 +278,21 @@ static int conv_index(const nnf_conv_signature *s)
     return -1;
 }
 
+/* A close call due to be timed again (as a GEMM plan's) counts as not planned, on the
+ * thread that would plan it, so that its caller makes it again. */
 int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path)
 {
     pthread_rwlock_rdlock(&cache_lock);
     int at = conv_index(s);
-    if (at >= 0)
+    int found = at >= 0;
+    if (found) {
         *path = conv_plans[at].path;
+        found = !(conv_plans[at].recheck && !unmeasured && nnf_thread_num() == 0 &&
+                  nnf_plan_mode() == NNF_PLAN_MEASURE &&
+                  nnf_seconds() - conv_plans[at].planned_at >= RECHECK_SECONDS);
+    }
     pthread_rwlock_unlock(&cache_lock);
-    return at >= 0;
+    return found;
 }
 
 /* As cache_insert, for a convolution plan. */
@@ -323,12 +330,30 @@ int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(vo
 {
     nnf_conv_plan plan = {.sig = *s, .path = estimate, .how = NNF_PLAN_ESTIMATED};
     if (nnf_plan_mode() == NNF_PLAN_MEASURE) {
+        /* A close call made again (nnf_conv_plan_lookup): each path keeps the better
+         * of its two times, and the plan is timed no more. */
+        nnf_conv_plan before = {.recheck = 0};
+        pthread_rwlock_rdlock(&cache_lock);
+        const int at = conv_index(s);
+        if (at >= 0)
+            before = conv_plans[at];
+        pthread_rwlock_unlock(&cache_lock);
         const double start = nnf_seconds();
-        for (int p = 0; p < NNF_CONV_PATHS; p++)
+        for (int p = 0; p < NNF_CONV_PATHS; p++) {
             plan.seconds[p] = nnf_plan_time(run, runs[p], 0, INFINITY, NULL);
+            if (before.recheck && before.seconds[p] < plan.seconds[p])
+                plan.seconds[p] = before.seconds[p];
+        }
         plan.path = plan.seconds[1] < plan.seconds[0] ? 1 : 0;
         plan.how = NNF_PLAN_MEASURED;
-        plan.planning_seconds = nnf_seconds() - start;
+        plan.planned_at = nnf_seconds();
+        plan.planning_seconds = plan.planned_at - start;
+        if (before.recheck)
+            plan.planning_seconds += before.planning_seconds;
+        const double fast = plan.seconds[plan.path], slow = plan.seconds[1 - plan.path];
+        plan.recheck = !before.recheck && slow <= (1 + CLOSE_MARGIN) * fast;
+        int path;
+        return conv_cache_insert(&plan, before.recheck, &path) == 0 ? path : plan.path;
     }
     int path;
     return conv_cache_insert(&plan, 0, &path) == 0 ? path : plan.path;

@@ -164,12 +164,15 @@ typedef struct {
 } nnf_conv_signature;
 
 /* A signature's path, how it was chosen, each path's best seconds for one image (0
- * when not timed) and the seconds planning took. */
+ * when not timed) and the seconds planning took; recheck and planned_at as a GEMM
+ * plan's (a close call, timed again). */
 typedef struct {
     nnf_conv_signature sig;
     int path, how;
     double seconds[NNF_CONV_PATHS];
     double planning_seconds;
+    int recheck;
+    double planned_at;
 } nnf_conv_plan;
 
 /* 1 and the cached path for s, or 0 when s has no plan yet. */

@@ -71,7 +71,7 @@ def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
     assert len(products) == len(nnfast.plan.plans()) >= 7
     assert f"{len(products)} products planned in" in plan and "timed runs" in plan
     close = sum(p["recheck"] for p in nnfast.plan.plans())  # marked, and counted
-    chosen = [line[2 + 18 + 26 + 8:][:21].rstrip() for line in plan.splitlines()
+    chosen = [line[2 + 18 + 26 + 8:][:24].rstrip() for line in plan.splitlines()
               if line.strip()[:1].isdigit() and " x " in line]  # the fourth column
     assert sum(c.endswith(" *") for c in chosen) == close
     assert (f"* {close} close call" in plan) == (close > 0)

@@ -255,6 +255,8 @@ cdef extern from "plan.h" nogil:
         int path, how
         double seconds[NNF_CONV_PATHS]
         double planning_seconds
+        int recheck
+        double planned_at
     int nnf_gemm_same_bits(int arch_a, int arch_b) noexcept
     int nnf_plan_mode() noexcept
     void nnf_plan_set_mode(int mode) noexcept

@@ -93,7 +93,7 @@ def conv_plans():
             **dict(zip(CONV_SHAPE_KEYS, shape)), "n_threads": p.sig.n_threads,
             "path": paths[p.path], "how": PLAN_HOW[p.how],
             "seconds": {path: p.seconds[j] for j, path in enumerate(paths)},
-            "planning_seconds": p.planning_seconds})
+            "planning_seconds": p.planning_seconds, "recheck": bool(p.recheck)})
     return result
 
 

@@ -590,7 +590,7 @@ def _print_plan(args) -> None:
     convs = plan.convs()[convs_before:]
     print(f"plan of {kind if args.net else ','.join(map(str, net.sizes))} ({args.dtype}), "
           f"mini-batch {args.mini_batch}, {threads} threads, {plan.mode()}:")
-    print(f"  {'m x n x k':<18}{'unit stride':<26}{'C read':<8}{'chosen':<21}candidates")
+    print(f"  {'m x n x k':<18}{'unit stride':<26}{'C read':<8}{'chosen':<24}candidates")
     for p in made:
         shape = f"{p['m']} x {p['n']} x {p['k']}"
         timed = ", ".join(f"{c['isa']} {c['team']}t {c['path']} {c['seconds'] * 1e6:.1f} us"
@@ -598,19 +598,19 @@ def _print_plan(args) -> None:
             "the only one" if p["how"] == "measured" else p["how"])
         chosen = f"{p['isa']} {p['team']}t {p['path']}" + " *" * p["recheck"]
         print(f"  {shape:<18}{' '.join(p['unit_stride']):<26}"
-              f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<21}{timed}")
+              f"{'no' if p['beta_zero'] else 'yes':<8}{chosen:<24}{timed}")
     for p in convs:
         image = f"{p['c']} x {p['h']} x {p['w']}, {p['f']} filters {p['kh']} x {p['kw']}"
         timed = ", ".join(f"{path} {s * 1e6:.1f} us" for path, s in p["seconds"].items()
                           if s > 0) or p["how"]
         product = (f"forward, GEMM on {p['n_threads']}t" if p["product"] == "forward"
                    else "weight gradient")
-        print(f"  convolution {image}, {product}: {p['path']} ({timed})")
+        print(f"  convolution {image}, {product}: {p['path']}{' *' * p['recheck']} ({timed})")
     seconds = sum(p["planning_seconds"] for p in made + convs)
     also = f" and {len(convs)} convolution{'s' * (len(convs) > 1)}" if convs else ""
     print(f"  {len(made)} products{also} planned in {seconds * 1e3:.2f} ms "
           f"({plan.timed_runs() - runs} timed runs)")
-    close = sum(p["recheck"] for p in made)
+    close = sum(p["recheck"] for p in made + convs)
     if close:
         print(f"  * {close} close call{'s' * (close > 1)}: timed again at first use "
               f"{plan.plan_recheck_seconds():g} s or more later, in a run")

@@ -80,7 +80,8 @@ def convs() -> List[Dict[str, Any]]:
     h, w, the f filters' kh x kw, the threads its GEMM may take, 1 for the weight
     gradient), the path chosen ('direct' or 'gemm' for the forward product, 'windows'
     or 'rows' for the weight gradient), how, each path's best seconds for one image
-    (0 when not timed) and the seconds planning took."""
+    (0 when not timed), the seconds planning took, and `recheck`, a close call to be
+    timed again as plans() says."""
     return _kernels.conv_plans()
 
 
@@ -338,9 +339,9 @@ def teams() -> List[Dict[str, Any]]:
 def run_until_chosen(run: Callable[[], Any], most: int = 40) -> int:
     """Calls run() (an epoch, say) until every training run's thread-count trial in
     the process has chosen (teams(): forget() first to leave other networks' out) and
-    the close calls among the GEMM plans have been timed again (plans()' `recheck`:
-    calls for plan_recheck_seconds(), then one more), at most `most` times; returns
-    the calls made. A benchmark's warm-up: the rounds it then times leave planning
+    the close calls among the plans have been timed again (plans()' and convs()'
+    `recheck`: calls for plan_recheck_seconds(), then one more), at most `most` times;
+    returns the calls made. A benchmark's warm-up: the rounds it then times leave planning
     out, as FFTW's timings do. A trial takes about 30 chunks (CHUNK_FLOPS each); a run
     with neither is done after one call."""
     if isinstance(most, bool) or not isinstance(most, numbers.Integral) or most < 1:
@@ -355,7 +356,7 @@ def run_until_chosen(run: Callable[[], Any], most: int = 40) -> int:
         # A plan made for a signature the run no longer meets (a thread count its
         # trial did not choose) is never timed again: after a whole call begun once
         # the others were due, wait no longer.
-        if not any(p["recheck"] for p in plans()) or (
+        if not any(p["recheck"] for p in plans() + convs()) or (
                 rechecks_due is not None and started >= rechecks_due):
             break
         if rechecks_due is None:
