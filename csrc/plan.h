@@ -175,11 +175,13 @@ typedef struct {
     double planned_at;
 } nnf_conv_plan;
 
-/* 1 and the cached path for s, or 0 when s has no plan yet. */
+/* 1 and the cached path for s, or 0 when s has no plan yet, or when its plan is a
+ * close call due to be timed again and this thread would plan it. */
 int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path);
-/* Plans s (no plan yet) and returns its path: under NNFAST_PLAN=measure each path p
- * timed as run(runs[p]) and the faster kept, else `estimate`. Cached unless another
- * thread cached s first (then that plan's path). */
+/* Plans s (no plan yet, or a close call due) and returns its path: under
+ * NNFAST_PLAN=measure each path p timed as run(runs[p]) and the faster kept (each
+ * path of a close call keeping the better of its two times), else `estimate`. Cached
+ * unless another thread cached s first (then that plan's path). */
 int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(void *),
                        void *const runs[NNF_CONV_PATHS]);
 
