@@ -370,9 +370,10 @@ def plan_recheck_seconds() -> float:
 
 
 def timed_runs() -> int:
-    """GEMM runs made for timing since the process started: at most three per
+    """Runs made for timing since the process started: at most three per GEMM
     candidate (one warm-up, the best of two timed), so a signature asked for on t
-    threads costs at most 3 x (1 + ceil(log2 t)) runs per kernel table timed."""
+    threads costs at most 3 x (1 + ceil(log2 t)) runs per kernel table and path timed,
+    twice that for a close call (timed again a second later)."""
     return _kernels.plan_timed_runs()
 
 
