@@ -996,8 +996,12 @@ def test_a_close_call_is_timed_again_once(dtype):
     def product():
         return kernels.matmul(a, b, c.copy(), trans_a=True, alpha=-0.1, beta=0.9, n_threads=1)
 
-    first = product()
-    (made,) = plan.plans()
+    for _ in range(5):  # a close call, timed on this machine (noise can part the two)
+        plan.forget()
+        first = product()
+        (made,) = plan.plans()
+        if made["recheck"]:
+            break
     assert made["recheck"] and made["how"] == "measured"
     assert {"direct", "direct_short"} <= {cand["path"] for cand in made["candidates"]}
     runs = plan.timed_runs()
@@ -1025,7 +1029,7 @@ def test_a_close_convolution_call_is_timed_again_once():
     its two times, and chooses again; later steps time nothing."""
     rng = np.random.default_rng(13)
     X, y = rng.random((20, 64), dtype=np.float32), rng.integers(0, 10, 20)
-    for attempt in range(3):  # a close call, timed on this machine
+    for attempt in range(5):  # a close call, timed on this machine
         plan.forget()
         net = nnfast.Network([nnfast.ConvPoolLayer((4, 1, 3, 3), (1, 8, 8), (2, 2)),
                               nnfast.SoftmaxLayer(36, 10)], seed=attempt)
