@@ -67,10 +67,10 @@ static const nnf_int estimate_threshold[NNF_WORK_KINDS] = {16384, 65536, 65536, 
  * run is never faster than the core allows, so a slow stretch can only have slowed
  * it). A core's speed varies over hundreds of milliseconds (on the 2-core AMD EPYC
  * VM an FMA loop ran at half speed for the first 0.5 s after a 2 s sleep), and that
- * can change which of two near candidates wins: W2's 100 x 784 x 10 update, planned in its first epoch, took
- * 28.0-37.5 us in short tiles against 25.1-27.5 in tiles of MR, and planned a second
- * later 21.7-22.9 against 23.6-25.0, as in the epoch (0.232-0.236 s against
- * 0.251-0.253). */
+ * can change which of two near candidates wins: W2's 100 x 784 x 10 update, planned
+ * in its first epoch, took 28.0-37.5 us in short tiles against 25.1-27.5 in tiles of
+ * MR, and planned a second later 21.7-22.9 against 23.6-25.0, as in the epoch
+ * (0.232-0.236 s against 0.251-0.253). */
 #define CLOSE_MARGIN 0.5
 #define RECHECK_SECONDS 1.0
 #define LOSING 2.0
@@ -95,6 +95,12 @@ int nnf_plan_mode(void) { return atomic_load(&plan_mode); }
 void nnf_plan_set_mode(int mode) { atomic_store(&plan_mode, mode); }
 long long nnf_plan_timed_runs(void) { return atomic_load(&timed_runs); }
 double nnf_plan_recheck_seconds(void) { return RECHECK_SECONDS; }
+
+/* Whether a plan marked recheck is due to be timed again. */
+static int recheck_due(int recheck, double planned_at)
+{
+    return recheck && nnf_seconds() - planned_at >= RECHECK_SECONDS;
+}
 
 int nnf_plan_unmeasured(int on)
 {
@@ -171,8 +177,7 @@ static int cache_lookup(const nnf_gemm_signature *s, nnf_gemm_choice *choice,
             choice->team = plans[at].team;
             choice->path = plans[at].path;
             found = plans[at].how;
-            if (plans[at].recheck &&
-                nnf_seconds() - plans[at].planned_at >= RECHECK_SECONDS)
+            if (recheck_due(plans[at].recheck, plans[at].planned_at))
                 *due = plans[at];
         }
     }
@@ -287,9 +292,8 @@ int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path)
     int found = at >= 0;
     if (found) {
         *path = conv_plans[at].path;
-        found = !(conv_plans[at].recheck && !unmeasured && nnf_thread_num() == 0 &&
-                  nnf_plan_mode() == NNF_PLAN_MEASURE &&
-                  nnf_seconds() - conv_plans[at].planned_at >= RECHECK_SECONDS);
+        found = !(recheck_due(conv_plans[at].recheck, conv_plans[at].planned_at) &&
+                  !unmeasured && nnf_thread_num() == 0 && nnf_plan_mode() == NNF_PLAN_MEASURE);
     }
     pthread_rwlock_unlock(&cache_lock);
     return found;
@@ -545,15 +549,22 @@ static int reuse_timings(nnf_gemm_plan *plan)
  * on ties: a difference within the timing's noise is no reason for more threads. */
 #define NOISE_MARGIN 0.05
 
+/* The best seconds among a plan's candidates. */
+static double fastest(const nnf_gemm_plan *plan)
+{
+    double best = INFINITY;
+    for (int i = 0; i < plan->n_candidates; i++)
+        best = plan->candidate[i].seconds < best ? plan->candidate[i].seconds : best;
+    return best;
+}
+
 static void choose(nnf_gemm_plan *plan)
 {
-    double fastest = INFINITY;
-    for (int i = 0; i < plan->n_candidates; i++)
-        fastest = plan->candidate[i].seconds < fastest ? plan->candidate[i].seconds : fastest;
+    const double fastest_seconds = fastest(plan);
     int best = -1;
     for (int i = 0; i < plan->n_candidates; i++) {
         const nnf_gemm_candidate *c = &plan->candidate[i];
-        if (c->seconds > (1 + NOISE_MARGIN) * fastest)
+        if (c->seconds > (1 + NOISE_MARGIN) * fastest_seconds)
             continue;
         if (best < 0 || c->team < plan->candidate[best].team ||
             (c->team == plan->candidate[best].team && c->arch == plan->sig.arch_in_use &&
@@ -565,21 +576,14 @@ static void choose(nnf_gemm_plan *plan)
     plan->path = plan->candidate[best].path;
 }
 
-/* Whether candidate i of a timed plan is within CLOSE_MARGIN of the fastest. */
-static int close_to_fastest(const nnf_gemm_plan *plan, int i)
-{
-    double fastest = INFINITY;
-    for (int j = 0; j < plan->n_candidates; j++)
-        fastest = plan->candidate[j].seconds < fastest ? plan->candidate[j].seconds : fastest;
-    return plan->candidate[i].seconds <= (1 + CLOSE_MARGIN) * fastest;
-}
-
-/* Whether a timed plan is a close call, to be timed again (CLOSE_MARGIN). */
+/* Whether a timed plan is a close call, to be timed again: more than one candidate
+ * within CLOSE_MARGIN of the fastest. */
 static int close_call(const nnf_gemm_plan *plan)
 {
+    const double limit = (1 + CLOSE_MARGIN) * fastest(plan);
     int close = 0;
     for (int i = 0; i < plan->n_candidates; i++)
-        close += close_to_fastest(plan, i);
+        close += plan->candidate[i].seconds <= limit;
     return close > 1;
 }
 
