@@ -64,21 +64,21 @@
  * A's rows. 10 x 100 x 784 (W2's forward at mini-batch 10) took 0.85 and 0.93 of
  * the time (AVX2 AMD EPYC, alternating processes, 8 and 14 rounds); 256 x 30 x 784,
  * whose A is 800 KB, 1.24 times as long with L1-sized panels, so it keeps L2-sized
- * ones. Where even a tile's three rows of B overflow L1 (W4's 10 x 100 x 2880), k in
- * blocks with the tiles' partial sums kept between them saved 4% (two tiles a panel;
- * one, 0%; four, 13% slower): not kept. Speed only. */
+ * ones. Where even a tile's three rows of B overflow L1 (W4's 10 x 100 x 2880), the
+ * planner may take k in blocks (below). Speed only. */
 #define NNF_GEMM_DOT_PANEL_BYTES (128 * 1024)
 #define NNF_GEMM_DOT_L1_PANEL_BYTES (24 * 1024)
 
 /* The dot path's blocks of k, where the planner times them (NNF_GEMM_PATH_DOT_BLOCKS):
  * 3 KiB of each row (768 floats, 384 doubles: a multiple of the lanes, so each
- * block's lanes are the whole product's), B's panels two tiles wide. A tile's rows,
- * too long for L1 at once, then come from L1: at mini-batch 10 the block's rows of A
- * (30 KiB) from L1 or L2 and the panel's rows of B from L1, each element's partial
- * sums stored between blocks. W4's forward through its dense layer, 10 x 100 x 2880,
- * in a C harness of nnf_sgemm_planned (AVX2 AMD EPYC, medians of 201, three rounds):
- * 102 us with k whole, 84-85 with these blocks; 512 floats 86, 1024 89; panels of
- * one tile 88, of four 96. Speed only. */
+ * block's lanes are the whole product's), B's panels two tiles wide, each panel's k
+ * block by block. A tile's rows, too long for L1 at once, then come from L1: at
+ * mini-batch 10 the block's rows of A (30 KiB) from L1 or L2, the panel's rows of B
+ * and its elements' partial sums, stored between blocks, from L1. W4's forward
+ * through its dense layer, 10 x 100 x 2880, in a C harness of nnf_sgemm_planned (AVX2
+ * AMD EPYC, medians of 201, three rounds): 99-101 us with k whole, 78-80 with these
+ * blocks; 2 KiB 80-85, 4 KiB 85-86 (with the blocks outside the panels, 3 KiB 84-89,
+ * 512 floats 86, 1024 89, panels of one tile 88, of four 96). Speed only. */
 #define NNF_GEMM_DOT_KB_BYTES 3072
 #define NNF_GEMM_DOT_KB_TILES 2
 /* ... and C's rows a chunk at a time, their partial sums (64 bytes an element) within
