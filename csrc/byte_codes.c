@@ -5,12 +5,13 @@
  * codes k, the rows are a quarter of the bytes, and each mini-batch's copy turns
  * them back into the very floats of x.
  *
- * k/s comes back as k * (1/s) corrected once by its remainder: q0 = k * (1/s), then
- * q = q0 + (k - q0 * s) * (1/s). For s = 256 that is k/256 exactly; for s = 255 it is
- * the correctly rounded k/255 for every byte, in float and double
- * (tests/test_byte_codes.py checks all 256 against division). The loop is compiled
- * for each ISA as the elementwise kernels are (clones.h), and written out in AVX2 and
- * AVX-512 for float with the correction fused (below), each copy returning that
+ * k/s comes back as k/256 + k * r, r = (256 - s) / (256 s) rounded (1/65280 for s =
+ * 255, 0 for 256): k/256 is exact, and k * r is a 256th of the sum, so its rounding
+ * (or none, fused) moves the sum by 2^-32 of it at most, and the sum rounds to the
+ * correctly rounded k/s for every byte and both scales, in float and double, fused or
+ * not (tests/test_byte_codes.py checks all 256 against division). The loop is
+ * compiled for each ISA as the elementwise kernels are (clones.h), and written out in
+ * AVX2 and AVX-512 for float with the sum fused (below), each copy returning that
  * correctly rounded quotient, so every copy gives the same bits; and x is taken as
  * codes only where each of its values is, bit for bit, what this loop returns for
  * its code. */
@@ -25,18 +26,18 @@
 #include "parallel.h"
 #include "plan.h"
 
-/* k/s for a byte k held as a REAL, from inverse = 1/s: the one expression both loops
+/* k/s for a byte k held as a REAL, from rest = REST(s): the one expression both loops
  * below evaluate, so that a value found as a byte comes back as itself. */
-#define FROM_CODE(k, scale, inverse)                                                        \
-    ((k) * (inverse) + ((k) - (k) * (inverse) * (scale)) * (inverse))
+#define REST(scale) ((256 - (scale)) / (256 * (scale)))
+#define FROM_CODE(k, rest) ((k) * (1.0f / 256) + (k) * (rest))
 
 #define FROM_CODES(LINKAGE, NAME, REAL)                                                     \
     LINKAGE NNF_CLONES void NAME(nnf_int n, const unsigned char *codes, REAL scale, REAL *out) \
     {                                                                                       \
-        const REAL inverse = 1 / scale;                                                     \
+        const REAL rest = REST(scale);                                                      \
         for (nnf_int j = 0; j < n; j++) {                                                   \
             const REAL k = codes[j];                                                        \
-            out[j] = FROM_CODE(k, scale, inverse);                                          \
+            out[j] = FROM_CODE(k, rest);                                                    \
         }                                                                                   \
     }
 
@@ -46,32 +47,28 @@ FROM_CODES(, nnf_dfrom_codes, double)
 FROM_CODES(static, sfrom_codes_cloned, float)
 
 /* The float loop in ymm and in zmm registers, each 8 or 16 bytes widened straight to
- * int32 lanes, and the correction's remainder and sum each one FMA: k - q0 * s is
- * exact, so fusing it changes nothing, and q0 + rest * (1/s) rounded once is again
- * the correctly rounded k/s for every byte and both scales (the width tests train on
- * rows holding all 256), so every copy gives the same bits. GCC's copies of the loop
- * above spent their time unpacking through 16-bit lanes (its AVX-512 copy in ymm
- * registers): 2.65 us for a mini-batch of 10 MNIST rows on an AVX2 AMD EPYC, 2.47 so
- * written without FMA, 1.93-1.97 with, the copy being a tenth of a [784, 30, 10]
- * epoch at mini-batch 10 on one thread. One loop for both widths: MM is the
- * intrinsics' prefix, LANES the floats a vector, LOAD_BYTES the load of its bytes. */
+ * int32 lanes and the sum fused: GCC's copies of the loop above spent their time
+ * unpacking through 16-bit lanes (its AVX-512 copy in ymm registers). On an AVX2 AMD
+ * EPYC a mini-batch of 10 MNIST rows from memory took 2.65 us so and 1.93-1.97 written
+ * out; rows in L1 (a C harness, the same minutes), 0.84 us as k * (1/s) with a fused
+ * correction by the remainder (three operations after the conversion), 0.66 as this
+ * sum (two). One loop for both widths: MM is the intrinsics' prefix, LANES the floats
+ * a vector, LOAD_BYTES the load of its bytes. */
 #define FROM_CODES_VECTORS(NAME, TARGET, MM, VEC, LANES, LOAD_BYTES)                         \
     __attribute__((target(TARGET))) static void NAME(nnf_int n, const unsigned char *codes, \
                                                      float scale, float *out)               \
     {                                                                                       \
-        const float inverse = 1 / scale;                                                    \
-        const VEC vscale = MM##_set1_ps(scale), vinverse = MM##_set1_ps(inverse);           \
+        const float rest = REST(scale);                                                     \
+        const VEC vrest = MM##_set1_ps(rest), vbyte = MM##_set1_ps(1.0f / 256);             \
         nnf_int j = 0;                                                                      \
         for (; j + LANES <= n; j += LANES) {                                                \
             const __m128i bytes = LOAD_BYTES((const __m128i *)(codes + j));                 \
             const VEC k = MM##_cvtepi32_ps(MM##_cvtepu8_epi32(bytes));                      \
-            const VEC q0 = MM##_mul_ps(k, vinverse);                                        \
-            const VEC rest = MM##_fnmadd_ps(q0, vscale, k);                                 \
-            MM##_storeu_ps(out + j, MM##_fmadd_ps(rest, vinverse, q0));                     \
+            MM##_storeu_ps(out + j, MM##_fmadd_ps(k, vrest, MM##_mul_ps(k, vbyte)));        \
         }                                                                                   \
         for (; j < n; j++) {                                                                \
             const float k = codes[j];                                                       \
-            out[j] = FROM_CODE(k, scale, inverse);                                          \
+            out[j] = FROM_CODE(k, rest);                                                    \
         }                                                                                   \
     }
 
@@ -101,7 +98,7 @@ FROM_CODES(, nnf_sfrom_codes, float)
 #define BLOCK_CODES(NAME, REAL, BITS, MAGIC)                                                \
     static NNF_CLONES int NAME(nnf_int n, const REAL *x, REAL scale, unsigned char *codes) \
     {                                                                                       \
-        const REAL inverse = 1 / scale, magic = MAGIC;                                      \
+        const REAL rest = REST(scale), magic = MAGIC;                                       \
         BITS magic_bits, bad = 0;                                                           \
         memcpy(&magic_bits, &magic, sizeof magic_bits);                                     \
         for (nnf_int i = 0; i < n; i++) {                                                   \
@@ -109,7 +106,7 @@ FROM_CODES(, nnf_sfrom_codes, float)
             BITS rounded_bits, want, got;                                                   \
             memcpy(&rounded_bits, &rounded, sizeof rounded_bits);                           \
             const BITS code = (rounded_bits - magic_bits) & 255;                            \
-            const REAL k = (REAL)(int)code, back = FROM_CODE(k, scale, inverse);            \
+            const REAL k = (REAL)(int)code, back = FROM_CODE(k, rest);                      \
             memcpy(&want, x + i, sizeof want);                                              \
             memcpy(&got, &back, sizeof got);                                                \
             bad |= want ^ got;                                                              \
