@@ -7,10 +7,10 @@
  *
  * k/s comes back as k/256 + k * r, r = (256 - s) / (256 s) rounded (1/65280 for s =
  * 255, 0 for 256): k/256 is exact and k * r a 256th of the sum, so r's rounding and
- * the product's (none, fused) each move the sum by 2^-32 of it at most, and no k/255
- * lies that close to a rounding boundary: the sum rounds to the correctly rounded k/s
- * for every byte and both scales, in float and double, fused or not
- * (tests/test_byte_codes.py checks all 256 against division). The loop is
+ * the product's (none, fused) each move the sum by 2^-32 of it at most (2^-61 in
+ * double), and for each of the 256 bytes, both scales, float and double, fused or
+ * not, the sum rounds to the correctly rounded k/s (worked out with exact fractions;
+ * tests/test_byte_codes.py checks the compiled copies against division). The loop is
  * compiled for each ISA as the elementwise kernels are (clones.h), and written out in
  * AVX2 and AVX-512 for float with the sum fused (below), each copy returning that
  * correctly rounded quotient, so every copy gives the same bits; and x is taken as
