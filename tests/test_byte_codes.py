@@ -2,6 +2,8 @@
 training gathers from their codes k instead of the floats. They must come back as the
 very floats of X, on every ISA, so that a run on bytes is a run on X, bit for bit.
 """
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -25,18 +27,37 @@ def _as_written(dtype, scale):
     """byte_codes.c's loop for every byte, one NumPy operation per C operation, each
     rounded once: what every compiled copy of the loop must give."""
     k, s = BYTES.astype(dtype), dtype(scale)
-    inverse = dtype(1) / s
-    q0 = (k * inverse).astype(dtype)
-    return (q0 + ((k - (q0 * s).astype(dtype)).astype(dtype) * inverse).astype(dtype)).astype(dtype)
+    rest = ((dtype(256) - s) / (dtype(256) * s)).astype(dtype)
+    return (k * dtype(1 / 256) + (k * rest).astype(dtype)).astype(dtype)
+
+
+def _as_fused(dtype, scale):
+    """The loop with its sum fused (fma(k, rest, k / 256)), as the AVX2 and AVX-512
+    copies compute it: the exact sum, rounded once."""
+    s = dtype(scale)
+    rest = Fraction(float((dtype(256) - s) / (dtype(256) * s)))
+    return np.array([float(Fraction(int(k), 256) + int(k) * rest) if dtype == np.float64
+                     else np.float32(_nearest_float32(Fraction(int(k), 256) + int(k) * rest))
+                     for k in BYTES], dtype=dtype)
+
+
+def _nearest_float32(exact):
+    """exact (a Fraction) rounded to the nearest float32, ties to even."""
+    guess = np.float32(float(exact))
+    around = (np.nextafter(guess, np.float32(-np.inf)), guess,
+              np.nextafter(guess, np.float32(np.inf)))
+    return min(around, key=lambda v: (abs(Fraction(float(v)) - exact),
+                                      int(np.array(v).view(np.int32)) & 1))
 
 
 @pytest.mark.parametrize("scale", [255, 256])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 def test_every_byte_is_found_as_its_correctly_rounded_quotient(dtype, scale):
-    """k / scale by IEEE division, one rounding, for all 256 bytes: the loop's
-    corrected product gives that rounding, so each value is taken as its byte."""
+    """k / scale by IEEE division, one rounding, for all 256 bytes: the loop's sum,
+    fused or not, gives that rounding, so each value is taken as its byte."""
     x = (BYTES.astype(dtype) / dtype(scale)).reshape(8, 32)
     assert _as_written(dtype, scale).tobytes() == x.tobytes()
+    assert _as_fused(dtype, scale).tobytes() == x.tobytes()
     found = _kernels.byte_codes(x)
     assert found is not None, f"{dtype.__name__} k/{scale} not taken as bytes"
     codes, got_scale = found
