@@ -576,11 +576,17 @@ static void choose(nnf_gemm_plan *plan)
     plan->path = plan->candidate[best].path;
 }
 
+/* The seconds within which a timed plan's candidates are close to the fastest. */
+static double close_limit(const nnf_gemm_plan *plan)
+{
+    return (1 + CLOSE_MARGIN) * fastest(plan);
+}
+
 /* Whether a timed plan is a close call, to be timed again: more than one candidate
- * within CLOSE_MARGIN of the fastest. */
+ * within close_limit. */
 static int close_call(const nnf_gemm_plan *plan)
 {
-    const double limit = (1 + CLOSE_MARGIN) * fastest(plan);
+    const double limit = close_limit(plan);
     int close = 0;
     for (int i = 0; i < plan->n_candidates; i++)
         close += plan->candidate[i].seconds <= limit;
