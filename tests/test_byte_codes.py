@@ -36,9 +36,8 @@ def _as_fused(dtype, scale):
     copies compute it: the exact sum, rounded once."""
     s = dtype(scale)
     rest = Fraction(float((dtype(256) - s) / (dtype(256) * s)))
-    return np.array([float(Fraction(int(k), 256) + int(k) * rest) if dtype == np.float64
-                     else np.float32(_nearest_float32(Fraction(int(k), 256) + int(k) * rest))
-                     for k in BYTES], dtype=dtype)
+    nearest = float if dtype == np.float64 else _nearest_float32  # float(): correctly rounded
+    return np.array([nearest(Fraction(int(k), 256) + int(k) * rest) for k in BYTES], dtype=dtype)
 
 
 def _nearest_float32(exact):
