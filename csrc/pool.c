@@ -140,7 +140,7 @@ __attribute__((target("avx2"))) static inline __m256 two_rows(const float *low, 
  * 1 4 5 2 3 6 7, which the argmax's first indices follow, and one permute of 64-bit
  * pairs restoring it before the stores; or, for rows of four windows (W5's second
  * pool), two rows a step, a row in each 128-bit lane. The same maxima and argmax as
- * SSE2's (see the README for the times). Returns how many windows of each row it did. */
+ * SSE2's (benches/RESULTS.md has the times). Returns how many windows of each row it did. */
 __attribute__((target("avx2"))) static nnf_int
 maxpool_2x2_avx2(nnf_int h, nnf_int w, const float *xp, float *op, int *ap)
 {
