@@ -73,3 +73,40 @@ def test_a_save_keeps_the_files_mode_and_replaces_it_whole(good_file):
     loaded = nnfast.load(good_file)
     for a, b in zip(net.weights, loaded.weights):
         assert np.array_equal(a, b)
+
+
+def test_a_new_file_takes_the_umask(tmp_path):
+    path = tmp_path / "new.json"
+    old = os.umask(0o077)
+    try:
+        nnfast.Network([3, 2], seed=0).save(path)
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_save_through_a_symbolic_link_replaces_its_target(good_file):
+    link = good_file.parent / "link.json"
+    link.symlink_to(good_file.name)
+    net = nnfast.Network([30, 20, 10], seed=7)
+    net.save(link)
+    assert link.is_symlink() and os.readlink(link) == good_file.name
+    assert np.array_equal(nnfast.load(good_file).weights[0], net.weights[0])
+
+
+@pytest.mark.parametrize("filename", [1, True, 2.5, None, ["net.json"]])
+def test_a_file_name_that_is_not_a_path_is_refused_by_name(filename, good_file):
+    # open() takes an int as a file descriptor, and closes it when done.
+    net = nnfast.Network([3, 2], seed=0)
+    for call in (nnfast.load, network2.load, net.save,
+                 network2.Network([3, 2]).save):
+        with pytest.raises(TypeError, match="^filename must be a path"):
+            call(filename)
+    os.fstat(1)  # stdout is still open
+
+
+def test_file_names_may_be_bytes(tmp_path):
+    path = os.fsencode(tmp_path / "net.json")
+    net = nnfast.Network([3, 2], seed=0)
+    net.save(path)
+    assert np.array_equal(nnfast.load(path).weights[0], net.weights[0])

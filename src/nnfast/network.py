@@ -23,7 +23,7 @@ from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs,
                            check_real, check_regularization)
 from nnfast.costs import (CrossEntropyCost, LogLikelihoodCost, check_cost, cost_name, is_builtin,
                           resolve_cost)
-from nnfast.files import write_atomically
+from nnfast.files import checked_path, write_atomically
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, layer_from_spec
 from nnfast.maths import one_hot
 from nnfast.training import (History, Monitor, SGDConfig, Trainer, check_threads,
@@ -377,6 +377,7 @@ class Network:
         The file is replaced whole or not at all (written beside it, then renamed).
         A cost of one's own is recorded by its class's name, as the book's save does;
         load knows only the built-in names."""
+        filename = checked_path(filename)
         with self.exclusive("saving"):
             record = {"weights": [w.astype(np.float64).tolist() for w in self.weights],
                       "biases": [b.astype(np.float64).tolist() for b in self.biases],
@@ -454,6 +455,7 @@ def load(filename: PathLike, dtype: Any = None) -> Network:
     Only the known cost names and layer kinds are accepted and every shape and value
     is checked, before anything is allocated for the network; nothing is executed or
     unpickled. Any fault in the file is a ValueError that names it."""
+    filename = checked_path(filename)
     try:
         with open(filename) as f:
             text = f.read()
