@@ -1,8 +1,10 @@
 """nnfast.plot: the book's curves drawn from a History."""
+import os
+
 import numpy as np
 import pytest
 
-from nnfast import History
+from nnfast import History, files
 
 matplotlib = pytest.importorskip("matplotlib")
 from nnfast import plot  # noqa: E402
@@ -68,3 +70,18 @@ def test_plot_against_seconds(tmp_path):
 def test_plot_against_seconds_refuses_bad_curves(curves, match):
     with pytest.raises(ValueError, match=match):
         plot.plot_against_seconds(curves, "cost")
+
+
+def test_a_plot_that_fails_half_way_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "h.svg"
+    history = History([], [], [1.0, 0.5, 0.2], [])
+    plot.plot_history(history, path)
+    before = path.read_bytes()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(files.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plot.plot_history(History([], [], [3.0, 2.0], []), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["h.svg"]  # no temporary left behind

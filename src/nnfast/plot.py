@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Collection, Mapping, Optional, Sequence, Tuple, Union
 
+from nnfast.files import checked_path, write_atomically
 from nnfast.network import History
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -60,8 +61,20 @@ def _finish(fig, ax, ylabel, title, path):
     ax.legend()
     fig.tight_layout()
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=100)
+        _save(fig, path)
     return fig
+
+
+def _save(fig, path):
+    """The figure written whole or not at all (files.write_atomically), in the format
+    its extension names (PNG, SVG, PDF)."""
+    import io
+
+    name = checked_path(path, "path")
+    fmt = os.path.splitext(name)[1][1:].lower() or None
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=100)
+    write_atomically(name, buffer.getvalue())
 
 
 def _epochs(values):
@@ -108,7 +121,7 @@ def plot_history(history: History, path: Optional[PathLike] = None,
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(os.fspath(path), dpi=100)
+        _save(fig, path)
     return fig
 
 
