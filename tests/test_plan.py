@@ -468,6 +468,26 @@ def test_foreign_or_malformed_wisdom_is_refused_before_anything_changes(tmp_path
     path.write_text(json.dumps({"format": "other"}))
     with pytest.raises(ValueError, match="is not a wisdom file"):
         plan.import_wisdom(path)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="is not a wisdom file"):
+        plan.import_wisdom(path)
+
+    # Ints past C's 64 bits, which would overflow only as they reach C, after the
+    # plans before them were cached.
+    for where, key in (("gemm", "m"), ("parallel", "elementwise")):
+        huge = json.loads(json.dumps(wisdom))
+        if where == "gemm":
+            huge["gemm"][-1][key] = 2**70
+        else:
+            huge["parallel"]["threshold"][key] = 2**70
+        path.write_text(json.dumps(huge))
+        with pytest.raises(ValueError, match="at most 2\\*\\*63 - 1"):
+            plan.import_wisdom(path)
+    path.write_text(json.dumps(dict(wisdom, conv=[5])))
+    with pytest.raises(ValueError, match=r"conv\[0\]: expected an object, got int"):
+        plan.import_wisdom(path)
+    with pytest.raises(TypeError, match="^path must be a path"):
+        plan.import_wisdom(3)
     assert plan.plans() == before
 
 

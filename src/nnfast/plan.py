@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, Hashable, List, NamedTuple, Optional, Tu
 import numpy as np
 
 from nnfast import _kernels
-from nnfast.files import PathLike, write_atomically
+from nnfast.files import PathLike, checked_path, write_atomically
 
 MODES = _kernels.PLAN_MODES
 # 2: the "exp" kind of elementwise kernels; 3: conv; 4: conv plans name their product
@@ -410,11 +410,17 @@ def export_wisdom(path: PathLike) -> None:
     """Write every plan of this process (the thresholds included, measured first if
     need be; not a provisional one, a placeholder) to path as JSON, atomically, with
     this machine's fingerprint."""
+    checked_path(path, "path")
     gemm = [{key: p[key] for key in _CHOICE_KEYS} for p in plans() if p["how"] != "provisional"]
     conv = [{key: p[key] for key in _CONV_CHOICE_KEYS} for p in convs()]
     wisdom = {"format": WISDOM_FORMAT, "fingerprint": fingerprint(), "gemm": gemm,
               "conv": conv, "parallel": parallel()}
     write_atomically(path, json.dumps(wisdom, indent=1) + "\n")
+
+
+# The largest size or threshold C's nnf_int (ptrdiff_t, 64 bits) holds: a larger int in
+# a wisdom file would overflow only as it is handed to C, after other plans were cached.
+_LARGEST_INT = 2**63 - 1
 
 
 def _check_choice(plan: Any, where: str, keys: Tuple[str, ...], paths: Tuple[str, ...],
@@ -432,8 +438,9 @@ def _check_choice(plan: Any, where: str, keys: Tuple[str, ...], paths: Tuple[str
     if plan["dtype"] not in ("float32", "float64"):
         raise ValueError(f"{where}: dtype must be float32 or float64, got {plan['dtype']!r}")
     for key in positive:
-        if type(plan[key]) is not int or plan[key] < 1:
-            raise ValueError(f"{where}: {key} must be a positive int, got {plan[key]!r}")
+        if type(plan[key]) is not int or not 1 <= plan[key] <= _LARGEST_INT:
+            raise ValueError(f"{where}: {key} must be a positive int of at most 2**63 - 1, "
+                             f"got {plan[key]!r}")
     return plan
 
 
@@ -459,7 +466,9 @@ def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
 def _check_conv(plan: Any, where: str) -> Dict[str, Any]:
     """One convolution plan of a wisdom file, checked to be one this process could
     make."""
-    if isinstance(plan, dict) and plan.get("product") not in _kernels.CONV_PRODUCTS:
+    if not isinstance(plan, dict):
+        raise ValueError(f"{where}: expected an object, got {type(plan).__name__}")
+    if plan.get("product") not in _kernels.CONV_PRODUCTS:
         raise ValueError(f"{where}: product must be one of {_kernels.CONV_PRODUCTS}, "
                          f"got {plan.get('product')!r}")
     _check_choice(plan, where, _CONV_CHOICE_KEYS, _kernels.CONV_PATHS[plan["product"]],
@@ -479,8 +488,8 @@ def _check_parallel(plan: Any, where: str) -> Dict[str, Any]:
             or not isinstance(plan.get("element_seconds"), dict)
             or set(plan["threshold"]) != kinds or set(plan["element_seconds"]) != kinds):
         raise ValueError(f"{where}: expected threshold and element_seconds for {sorted(kinds)}")
-    if not all(type(t) is int and t >= 0 for t in plan["threshold"].values()):
-        raise ValueError(f"{where}: thresholds must be non-negative ints")
+    if not all(type(t) is int and 0 <= t <= _LARGEST_INT for t in plan["threshold"].values()):
+        raise ValueError(f"{where}: thresholds must be non-negative ints of at most 2**63 - 1")
     seconds = [plan.get("fork_join_seconds"), *plan["element_seconds"].values()]
     if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s >= 0
                for s in seconds):
@@ -493,11 +502,11 @@ def import_wisdom(path: PathLike) -> int:
     returns how many GEMM plans it held. A file from another machine (ISA, CPU model
     or CPU count differ) or a malformed one is refused with a ValueError, before any
     plan changes; plans of this process with the same signatures are replaced."""
-    name = os.fspath(path)
+    name = checked_path(path, "path")
     try:
         with open(name) as f:
             wisdom = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"import_wisdom: {name} is not a wisdom file: {e}") from None
     if not isinstance(wisdom, dict) or wisdom.get("format") != WISDOM_FORMAT:
         raise ValueError(f"import_wisdom: {name} is not a wisdom file (format {WISDOM_FORMAT})")
