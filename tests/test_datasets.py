@@ -717,6 +717,8 @@ def test_the_books_expanded_pickle_loads(tmp_path, dtype):
     (lambda X, y: (list(X), [np.int64(10)] * 9), "label 0 is not one of 0..9"),
     (lambda X, y: (list(X), [np.int64(1)] * 8), "expected 9 integer labels, found 8"),
     (lambda X, y: ({"X": X}, y), "expected float images"),
+    # one array listed nine times: a few bytes each in the pickle, 3 KiB each copied
+    (lambda X, y: ([X[0]] * 9, y), "image 1 is an earlier image again"),
 ])
 def test_the_expanded_lists_are_checked(tmp_path, damage, match):
     (X, y), validation, test = small_book_splits((9, 2, 3))

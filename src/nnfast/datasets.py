@@ -295,13 +295,22 @@ def _pkl_images(images, dtype, where):
         raise ValueError(f"{where}: expected float images of shape (N, {n_pixels}), "
                          f"found {type(images).__name__}")
     # The book's expanded training set: one array per image, copied into one array.
-    X = np.empty((len(images), n_pixels), dtype)
+    # Each must be an array of its own: the pickle's memo can list one array a million
+    # times at a few bytes each, and the copy would then allocate far more than the
+    # file holds.
+    seen = set()
     for i, image in enumerate(images):
         if not (isinstance(image, np.ndarray) and image.dtype.kind == "f"
                 and image.shape == (n_pixels,)):
             found = (f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray)
                      else type(image).__name__)
             raise ValueError(f"{where}: image {i} is not {n_pixels} floats: found {found}")
+        if id(image) in seen:
+            raise ValueError(f"{where}: image {i} is an earlier image again (a reference "
+                             "in the pickle, not an image of its own)")
+        seen.add(id(image))
+    X = np.empty((len(images), n_pixels), dtype)
+    for i, image in enumerate(images):
         X[i] = image
     return X
 
