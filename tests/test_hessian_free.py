@@ -208,3 +208,23 @@ def test_an_uphill_warm_start_is_dropped():
         run.step(rows, 0)
     assert run.cost(rows) < before
     assert run.direction @ uphill < 0
+
+
+@pytest.mark.parametrize("network", ["own cost", "ties"])
+def test_a_network_it_cannot_train_is_refused_before_its_generator_moves(network):
+    from nnfast import ConvPoolLayer
+
+    class OwnCost(QuadraticCost):  # a reader's cost: BP1 in Python, no second derivatives
+        pass
+
+    if network == "own cost":
+        net = Network([16, 5, 3], cost=OwnCost, seed=3)
+        X = np.full((4, 16), 0.5)
+    else:
+        net = Network([ConvPoolLayer((2, 1, 3, 3), (1, 4, 4), (2, 2), ties="all"),
+                       SoftmaxLayer(2, 3)], seed=3)
+        X = np.full((4, 16), 0.5, dtype=net.dtype)
+    state = net._rng.bit_generator.state
+    with pytest.raises(ValueError, match="needs a built-in cost|ties='all'"):
+        net.hessian_free((X, np.arange(4) % 3), epochs=1, mini_batch_size=2)
+    assert net._rng.bit_generator.state == state

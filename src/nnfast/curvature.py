@@ -22,6 +22,7 @@ import numpy as np
 
 from nnfast import _kernels
 from nnfast.checks import Data, Samples, check_real
+from nnfast.costs import is_builtin
 from nnfast.training import check_threads
 
 # Rows per block of the C passes: a conv net's buffers for 256 rows stay in tens of MB.
@@ -82,6 +83,21 @@ def _check(net, training_data, lmbda, n_threads):
     return training, check_real(lmbda, "lmbda", minimum=0.0), check_threads(n_threads)
 
 
+def check_supported(net: Any) -> None:
+    """A ValueError unless the curvature products are defined for net: a built-in cost
+    (its second derivatives are written in C) and max-pools that route through their
+    first maxima."""
+    if not is_builtin(net.cost):
+        raise ValueError("the Hessian technique needs a built-in cost (its second "
+                         "derivatives are written in C); a cost of one's own trains with SGD")
+    for i, layer in enumerate(net.layers):
+        if getattr(layer, "ties", None) == "all":
+            # The R-operator's routes through a max-pool are its first maxima: at a
+            # tie, Theano's rule would be a different function's derivatives.
+            raise ValueError(f"layers[{i}] pools with ties='all' (Theano's rule); the "
+                             "curvature is computed for ties='first' only")
+
+
 def run(net: Any, training: Samples, rows: Optional[np.ndarray], matrix: str,
         v: Optional[np.ndarray], lmbda: float, want_gradient: bool, n_threads: int
         ) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
@@ -89,12 +105,7 @@ def run(net: Any, training: Samples, rows: Optional[np.ndarray], matrix: str,
     (all if None): gradient if want_gradient, the product of the matrix ("hessian" or
     "gauss-newton") with the flat vector v if v is given. lmbda is divided by the rows'
     count."""
-    for i, layer in enumerate(net.layers):
-        if getattr(layer, "ties", None) == "all":
-            # The R-operator's routes through a max-pool are its first maxima: at a
-            # tie, Theano's rule would be a different function's derivatives.
-            raise ValueError(f"layers[{i}] pools with ties='all' (Theano's rule); the "
-                             "curvature is computed for ties='first' only")
+    check_supported(net)
     X, labels = training
     if rows is None:
         rows = np.arange(len(X), dtype=np.int64)

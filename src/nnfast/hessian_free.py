@@ -73,6 +73,7 @@ class HessianFree:
     """One run of second-order training on a network (held by the caller)."""
 
     def __init__(self, network: Any, training: Samples, config: HessianFreeConfig):
+        curvature.check_supported(network)  # before the run draws from its generator
         self.net, self.training, self.config = network, training, config
         self.n = len(training.X)
         self.P = curvature.parameter_count(network)
