@@ -594,3 +594,11 @@ def test_mnist_convnet_accuracy(mnist_dir):
     accuracy = net.accuracy((X[8000:], y[8000:])) / 2000
     print(f"MNIST convnet: {accuracy:.4f} in {elapsed:.1f} s")
     assert accuracy >= MNIST_MIN_ACCURACY
+
+
+def test_a_conv_layer_above_another_takes_its_shape_not_just_its_count():
+    # (2, 6, 6) holds as many values as (4, 3, 6), and would be read as other images.
+    with pytest.raises(ValueError, match=r"layers\[1\] takes images of shape \(4, 3, 6\) "
+                                         r"but layers\[0\] gives \(2, 6, 6\)"):
+        Network([ConvPoolLayer((2, 1, 3, 3), (1, 8, 8), (1, 1)),
+                 ConvPoolLayer((1, 4, 1, 1), (4, 3, 6), (1, 1)), SoftmaxLayer(18, 3)])

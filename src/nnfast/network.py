@@ -648,6 +648,11 @@ def _check_layers(layers):
         if below.n_out != above.n_in:
             raise ValueError(f"layers[{i + 1}] takes {above.n_in} inputs but layers[{i}] "
                              f"gives {below.n_out}")
+        if (isinstance(below, ConvPoolLayer) and isinstance(above, ConvPoolLayer)
+                and below.output_shape != above.image_shape):
+            # As many values in another shape would be read as other images.
+            raise ValueError(f"layers[{i + 1}] takes images of shape {above.image_shape} "
+                             f"but layers[{i}] gives {below.output_shape}")
         if isinstance(above, ConvPoolLayer) and not isinstance(below, ConvPoolLayer):
             raise ValueError(f"layers[{i + 1}] is a ConvPoolLayer above a fully connected "
                              "layer: convolutional layers come first")
