@@ -72,8 +72,8 @@ def test_conv_net_refuses_evaluation_images_of_the_wrong_shape_before_training(n
 def test_conv_net_refuses_images_of_the_wrong_shape_to_evaluation(name):
     net = conv_net()
     before = snapshot(net)
-    for call in (net.feedforward, net.predict):
-        with pytest.raises(ValueError, match=r"^x must have shape \(N, 64\)"):
+    for call, argument in ((net.feedforward, "x"), (net.predict, "X")):
+        with pytest.raises(ValueError, match=rf"^{argument} must have shape \(N, 64\)"):
             call(WRONG_IMAGES[name]())
     with pytest.raises(ValueError, match=r"^data must have shape \(N, 64\)"):
         net.accuracy((WRONG_IMAGES[name](), np.zeros(4, np.int64)))

@@ -707,8 +707,10 @@ def test_bad_input_to_evaluation_methods_is_rejected_by_name():
         net.feedforward(np.full((4, 6), np.nan))
     with pytest.raises(TypeError, match="^x "):
         net.feedforward(np.full((4, 6), "a"))
-    with pytest.raises(ValueError, match="^x "):
+    with pytest.raises(ValueError, match="^X "):
         net.predict(np.zeros((2, 3, 6)))
+    with pytest.raises(ValueError, match="^X "):  # a column is feedforward's, not predict's
+        net.predict(np.zeros((6, 1)))
     for method in (net.accuracy, net.evaluate, net.total_cost):
         with pytest.raises((TypeError, ValueError), match="^data "):
             method((np.zeros((4, 6)), np.array([0, 1, 2, 3])))

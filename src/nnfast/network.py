@@ -246,8 +246,10 @@ class Network:
         return self._workspace
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The predicted class (the most active output neuron) for each row of X."""
-        return np.argmax(self.feedforward(X), axis=1)
+        """The predicted class (the most active output neuron) for each row of X
+        (N, n_in). Rows only: feedforward's column (n_in, 1) would be n_in rows of one
+        value each, refused by name."""
+        return np.argmax(self._forward(self._inputs(X, "X")), axis=1)
 
     def accuracy(self, data: Data, n_threads: Optional[int] = None) -> int:
         """How many of data's samples the network classifies correctly (on n_threads
