@@ -253,6 +253,10 @@ def test_bad_networks_and_calls(book_data):
                 validation_data, test_data)
     with pytest.raises(ValueError, match="eta"):
         net.SGD(training_data, 1, mini_batch_size, 0.0, validation_data, test_data)
+    # A layer's w and b view one network's parameters: a second network needs its own.
+    with pytest.raises(ValueError, match=r"layers\[0\] is already a layer of another"):
+        Network(net.layers, mini_batch_size)
+    assert net.layers[0].w.base is not None  # still the first network's view
 
 
 # ------------------------------------------------------------------------- data

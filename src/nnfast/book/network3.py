@@ -110,6 +110,14 @@ class Network:
             if not isinstance(layer, (FullyConnectedLayer, ConvPoolLayer)):
                 raise TypeError(f"layers[{i}] must be a FullyConnectedLayer, ConvPoolLayer "
                                 f"or SoftmaxLayer, got {type(layer).__name__}")
+        for i, layer in enumerate(layers):
+            if hasattr(layer, "params"):
+                # Theano's layers would share their variables between the two networks;
+                # here each network has its own parameters, and the layer's w and b
+                # can view only one network's.
+                raise ValueError(f"layers[{i}] is already a layer of another network3."
+                                 "Network (its w and b view that network's parameters): "
+                                 "make new layers for each network")
         if not layers or not isinstance(layers[-1], SoftmaxLayer):
             raise ValueError("network3 trains with the log-likelihood cost: the last layer "
                              "must be a SoftmaxLayer")
