@@ -95,6 +95,11 @@ def test_info_plan_shows_each_product_and_the_planning_cost(capsys):
         assert "(rows " in gradient and ", windows " in gradient and gradient.endswith(" us)")
 
 
+def test_info_plan_refuses_layers_larger_than_memory(capsys):
+    status, out, err = run(capsys, "info", "--plan", "--layers", "784,2000000000,10")
+    assert status == 2 and out == "" and err.count("\n") == 1 and "GiB" in err
+
+
 @pytest.mark.parametrize("argv", [["info", "--layers", "784,30,10"],
                                   ["info", "--mini-batch", "20"],
                                   ["info", "--plan", "--net", "conv", "--layers", "4,3"]])
@@ -412,10 +417,21 @@ def test_sweep_runs_on_local_workers(capsys, data):
 
 @pytest.mark.parametrize("argv,message", [
     (["--scheduler", "tcp://localhost:1", "--local-workers", "2"], "not both"),
-    (["--eta", "fast"], "expected numbers"),
+    (["--eta", "fast"], "invalid float value: 'fast' (in 'fast': numbers like"),
+    (["--eta=-1"], "must be in (0, inf), got -1"),
+    (["--eta", "0.5,nan"], "must be in (0, inf), got nan"),
+    (["--eta", "1e400"], "must be in (0, inf), got 1e400"),
+    (["--lmbda=-5"], "must be in [0, inf), got -5"),
     (["--save", "NOWHERE/best.json"], "there is no directory"),
 ])
 def test_sweep_refuses_bad_options_before_loading_data(capsys, monkeypatch, argv, message):
     monkeypatch.setattr(cli, "load_data", lambda *a, **k: pytest.fail("data was loaded"))
     status, _, err = run(capsys, "sweep", *argv)
     assert status == 2 and message in err
+
+
+@pytest.mark.parametrize("argv", [["--etas=-1"], ["--etas", "0.1,inf"], ["--etas", "x"]])
+def test_figures_refuses_bad_etas_before_the_data(capsys, no_data_loading, tmp_path, argv):
+    status, out, err = run(capsys, "figures", "--out", str(tmp_path / "figures"), *argv)
+    assert status == 2 and out == "" and err.count("\n") == 1 and "--etas" in err, err
+    assert not (tmp_path / "figures").exists()

@@ -182,13 +182,6 @@ def _sizes(text: str) -> List[int]:
     return sizes
 
 
-def _floats(text: str) -> List[float]:
-    try:
-        return [float(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0.1,1.0, got {text!r}") from None
-
-
 def _number(kind: Callable, low: float, high: float = float("inf"), low_open: bool = False):
     """An argparse type: a `kind` in [low, high) ((low, high) when low_open)."""
     def check(text):
@@ -205,6 +198,19 @@ def _number(kind: Callable, low: float, high: float = float("inf"), low_open: bo
 
 def _positive(kind: Callable):
     return _number(kind, 0, low_open=True)
+
+
+def _floats(low_open: bool):
+    """An argparse type: comma-separated floats, each in [0, inf) ((0, inf) when
+    low_open), checked with the option, before any data is read."""
+    one = _number(float, 0, low_open=low_open)
+
+    def check(text):
+        try:
+            return [one(s) for s in text.split(",")]
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{e} (in {text!r}: numbers like 0.1,1.0)") from None
+    return check
 
 
 def _threads(text: str) -> int:
@@ -546,6 +552,8 @@ def cmd_info(args) -> int:
                           or args.dtype != "float32"):
         raise UsageError("--layers, --net, --mini-batch, --dtype and --threads describe "
                          "the network --plan plans: give --plan")
+    if args.layers:
+        _check_fits_in_memory(args.layers, args.dtype)
     info = nnfast.info()
     print(f"nnfast {info['version']}")
     print(f"ISA: {info['isa']} (supported here: {', '.join(info['supported_isas'])})")
@@ -934,9 +942,9 @@ def make_parser() -> argparse.ArgumentParser:
                            formatter_class=_Help)
     sweep.add_argument("--layers", type=_sizes, default=[784, 30, 10],
                        help="layer sizes, comma-separated")
-    sweep.add_argument("--eta", type=_floats, default=[0.1, 0.5, 2.5],
+    sweep.add_argument("--eta", type=_floats(low_open=True), default=[0.1, 0.5, 2.5],
                        help="learning rates, comma-separated")
-    sweep.add_argument("--lmbda", type=_floats, default=[0.0, 1.0, 5.0],
+    sweep.add_argument("--lmbda", type=_floats(low_open=False), default=[0.0, 1.0, 5.0],
                        help="L2 regularisation strengths, comma-separated")
     sweep.add_argument("--epochs", type=_positive(int), default=30, help="epochs per point")
     sweep.add_argument("--mini-batch", type=_positive(int), default=10, help="mini-batch size")
@@ -968,7 +976,7 @@ def make_parser() -> argparse.ArgumentParser:
                          f"--book: {BOOK_EPOCHS})")
     figures.add_argument("--lmbda", type=_positive(float), default=0.1,
                          help="λ of the regularised overfitting run")
-    figures.add_argument("--etas", type=_floats, default=[0.025, 0.25, 2.5],
+    figures.add_argument("--etas", type=_floats(low_open=True), default=[0.025, 0.25, 2.5],
                          help="learning rates η compared")
     figures.add_argument("--eta-epochs", type=_positive(int), default=30,
                          help="epochs of the η runs and the speed-of-learning run")
