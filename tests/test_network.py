@@ -7,6 +7,7 @@ biases are 1-D inside (`net._b`) and (n_out, 1) through `net.biases`. The moment
 buffers `net._vwt` / `net._vb` hold the oracle's velocities (vw transposed, vb)."""
 import copy
 import json
+import re
 import subprocess
 import sys
 import time
@@ -591,7 +592,21 @@ def test_load_accepts_the_edit_helpers_baseline(tmp_path):
 def test_load_rejects_binary_file(tmp_path):
     path = tmp_path / "bad.bin"
     path.write_bytes(b"\x80\x81\xff\x00" * 10)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not text"):
+        nnfast.load(path)
+
+
+@pytest.mark.parametrize("text, match", [
+    # past Python's int() digit limit: int()'s own ValueError, not JSON's
+    (_edited(weights=[[[1, 2, 3], [4, 5, 6]]]).replace("6]]]", "6" * 5000 + "]]]"),
+     "invalid JSON"),
+    # integer rows: NumPy would read true as 1
+    (_edited(weights=[[[True, 1, 1], [1, 1, 1]]]), "holds booleans"),
+])
+def test_load_names_the_file_whatever_the_fault(tmp_path, text, match):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: .*{match}"):
         nnfast.load(path)
 
 

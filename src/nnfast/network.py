@@ -465,10 +465,10 @@ def load(filename: PathLike, dtype: Any = None) -> Network:
         record = json.loads(text, parse_float=numbers.real, parse_int=numbers.integer)
     except _TooManyNumbers as e:
         raise ValueError(f"{filename}: {e}") from None
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{filename}: not a network file (invalid JSON: {e})") from None
     except UnicodeDecodeError:
         raise ValueError(f"{filename}: not a network file (not text)") from None
+    except (ValueError, RecursionError) as e:  # ValueError: JSON's, or int()'s digit limit
+        raise ValueError(f"{filename}: not a network file (invalid JSON: {e})") from None
     try:
         return _network_from_record(record, dtype)
     except (TypeError, ValueError, OverflowError) as e:
@@ -585,7 +585,7 @@ def _check_parameters(values, shapes, name):
             raise ValueError(f"{name}[{l}] is not a matrix of numbers")
         if arr.shape != tuple(shape):
             raise ValueError(f"{name}[{l}] must have shape {tuple(shape)}, got {arr.shape}")
-        if arr.dtype.kind == "f" and _holds_bool(value):  # NumPy reads true as 1.0
+        if _holds_bool(value):  # NumPy reads true as 1 (or 1.0 beside floats)
             raise ValueError(f"{name}[{l}] is not a matrix of numbers (it holds booleans)")
         arr = arr.astype(np.float64)
         if not np.isfinite(arr).all():
