@@ -91,6 +91,7 @@ def test_factory_must_make_new_networks():
     (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, n_threads_each=0), ValueError,
      "n_threads_each"),
     (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, executor=42), TypeError, "executor"),
+    (lambda: ensemble(factory, data(), 2.0, 1, 10, 0.5), TypeError, "^k must be an int"),
 ])
 def test_bad_arguments_are_named_before_training(call, error, name):
     with pytest.raises(error, match=name):
@@ -103,3 +104,7 @@ def test_sweep_refuses_a_factory_returning_one_network_before_training():
     with pytest.raises(TypeError, match="new Network"):
         sweep(lambda seed: net, data(), {"eta": [0.1, 1.0]}, 1, 10)
     np.testing.assert_array_equal(net._params, before)
+
+
+def test_k_may_be_a_numpy_int():
+    assert len(ensemble(factory, data(), np.int64(2), 1, 10, 0.5).networks) == 2

@@ -109,8 +109,7 @@ def ensemble(network_factory: NetworkFactory, training_data: Any, k: int, epochs
     networks are bit for bit those that training them one after another would give.
     A network that fails raises TrainingFailed naming its seed.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    k = check_int(k, "k", minimum=1)
     seeds = list(range(k)) if seeds is None else list(seeds)
     if len(seeds) != k:
         raise ValueError(f"seeds must give k = {k} seeds, got {len(seeds)}")
