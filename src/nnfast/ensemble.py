@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 import numpy as np
 
+from nnfast._kernels import MAX_THREADS
 from nnfast.checks import as_samples, check_int
 from nnfast.cluster import Job, TrainingFailed, train_networks
 from nnfast.network import History, Network
@@ -62,9 +63,10 @@ class Ensemble:
 _SET_BY_US = ("self", "training_data", "evaluation_data", "n_threads", "progress")
 
 
-def _check_sgd_arguments(kwargs: Dict[str, Any], where: str) -> None:
+def _check_sgd_arguments(kwargs: Dict[str, Any], where: str, has_evaluation: bool) -> None:
     """Refuse, before anything trains, what each network's SGD would refuse: unknown
-    names and bad hyper-parameter values (TypeError/ValueError naming them)."""
+    names, bad hyper-parameter values and monitors of evaluation data not given
+    (TypeError/ValueError naming them)."""
     known = inspect.signature(Network.SGD).parameters
     for name in kwargs:
         if name not in known or name in _SET_BY_US:
@@ -75,9 +77,22 @@ def _check_sgd_arguments(kwargs: Dict[str, Any], where: str) -> None:
         SGDConfig(kwargs["epochs"], kwargs["mini_batch_size"], kwargs["eta"],
                   kwargs.get("lmbda", 0.0), kwargs.get("momentum", 0.0),
                   kwargs.get("regularization", "l2"), kwargs.get("eta_schedule"))
-        check_int(kwargs.get("early_stopping_n", 0), "early_stopping_n", minimum=0)
+        early_stopping_n = check_int(kwargs.get("early_stopping_n", 0), "early_stopping_n",
+                                     minimum=0)
+        wanted = [name for name in ("monitor_evaluation_cost", "monitor_evaluation_accuracy")
+                  if kwargs.get(name)] + ["early_stopping_n"] * (early_stopping_n > 0)
+        if wanted and not has_evaluation:
+            raise ValueError(f"{', '.join(wanted)} need evaluation_data; none was given")
     except (TypeError, ValueError) as error:
         raise type(error)(f"{where}: {error}") from None
+
+
+def _check_threads_each(n_threads_each: Any) -> int:
+    """The threads each network trains on: 1 to MAX_THREADS, as any n_threads."""
+    n_threads_each = check_int(n_threads_each, "n_threads_each", minimum=1)
+    if n_threads_each > MAX_THREADS:
+        raise ValueError(f"n_threads_each must be at most {MAX_THREADS}, got {n_threads_each}")
+    return n_threads_each
 
 
 def _new_networks(network_factory: NetworkFactory, seeds: Sequence[int]) -> List[Network]:
@@ -113,10 +128,10 @@ def ensemble(network_factory: NetworkFactory, training_data: Any, k: int, epochs
     seeds = list(range(k)) if seeds is None else list(seeds)
     if len(seeds) != k:
         raise ValueError(f"seeds must give k = {k} seeds, got {len(seeds)}")
-    n_threads_each = check_int(n_threads_each, "n_threads_each", minimum=1)
+    n_threads_each = _check_threads_each(n_threads_each)
     evaluation_data = sgd_kwargs.pop("evaluation_data", None)
     kwargs = {"epochs": epochs, "mini_batch_size": mini_batch_size, "eta": eta, **sgd_kwargs}
-    _check_sgd_arguments(kwargs, "ensemble")
+    _check_sgd_arguments(kwargs, "ensemble", evaluation_data is not None)
     networks = _new_networks(network_factory, seeds)
     training = networks[0].samples(training_data, "training_data")
     evaluation = (None if evaluation_data is None
@@ -176,14 +191,15 @@ def sweep(network_factory: NetworkFactory, training_data: Any,
     points = _grid_points(grid)
     if eta is None and "eta" not in grid:
         raise ValueError("give eta, or put it in the grid")
-    n_threads_each = check_int(n_threads_each, "n_threads_each", minimum=1)
+    n_threads_each = _check_threads_each(n_threads_each)
     if "evaluation_data" in grid:
         raise TypeError("grid: 'evaluation_data' is the sweep's own argument, not swept")
     point_kwargs = []
     for params in points:
         kwargs = {"epochs": epochs, "mini_batch_size": mini_batch_size, "eta": eta,
                   **sgd_kwargs, **params}
-        _check_sgd_arguments(kwargs, f"sweep, grid point {_describe(params)}")
+        _check_sgd_arguments(kwargs, f"sweep, grid point {_describe(params)}",
+                             evaluation_data is not None)
         point_kwargs.append(kwargs)
     networks = _new_networks(network_factory, [seed] * len(points))
     training = networks[0].samples(training_data, "training_data")
