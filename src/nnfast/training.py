@@ -119,7 +119,12 @@ class SGDConfig:
         if self.eta_schedule is not None and not callable(self.eta_schedule):
             raise TypeError("eta_schedule must be a callable epoch -> eta, or None")
         if self.decay_n is not None:
-            put("decay_n", check_int(self.decay_n, "n", minimum=1))
+            put("decay_n", check_int(self.decay_n, "decay_n", minimum=1))
+        for name in ("shuffle", "whole_batches_only"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got "
+                                f"{type(getattr(self, name)).__name__}")
+            put(name, bool(getattr(self, name)))
         put("n_threads", check_threads(self.n_threads))
 
     def eta_at(self, epoch: int) -> float:
