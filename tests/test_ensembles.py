@@ -47,6 +47,13 @@ def test_vote_is_the_majority_and_ties_go_to_the_lowest_label():
     assert two.accuracy((X, np.array([2, 1]))) == 1
 
 
+def test_networks_that_cannot_vote_together_are_refused_by_index():
+    with pytest.raises(ValueError, match=r"^networks\[1\] maps 64 inputs to 3 classes"):
+        Ensemble([Fixed([1]), Fixed([1], n_classes=3)])
+    with pytest.raises(TypeError, match=r"^networks\[1\] must be a network"):
+        Ensemble([Fixed([1]), "net"])
+
+
 def test_ensemble_accuracy_on_real_networks():
     X, y = data()
     votes = ensemble(factory, (X, y), 3, 1, 10, 0.5)

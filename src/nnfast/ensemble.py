@@ -31,9 +31,19 @@ class Ensemble:
     wins, and a tie goes to the lowest label (chapter 6's ensemble of five networks)."""
 
     def __init__(self, networks: Sequence[Network], histories: Sequence[History] = ()):
+        networks = list(networks)
         if not networks:
             raise ValueError("an ensemble needs at least one network")
-        self.networks: List[Network] = list(networks)
+        for i, net in enumerate(networks):
+            if not (callable(getattr(net, "predict", None)) and hasattr(net, "sizes")):
+                raise TypeError(f"networks[{i}] must be a network (sizes and predict), got "
+                                f"{type(net).__name__}")
+            if (net.sizes[0], net.sizes[-1]) != (networks[0].sizes[0], networks[0].sizes[-1]):
+                raise ValueError(f"networks[{i}] maps {net.sizes[0]} inputs to "
+                                 f"{net.sizes[-1]} classes, networks[0] "
+                                 f"{networks[0].sizes[0]} to {networks[0].sizes[-1]}: "
+                                 "they cannot vote together")
+        self.networks: List[Network] = networks
         self.histories: List[History] = list(histories)
 
     def votes(self, X: np.ndarray) -> np.ndarray:
