@@ -157,6 +157,18 @@ def test_backprop_is_bp1_to_bp4(module, cost):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("x, error, match", [
+    (np.zeros((5, 1)), ValueError, r"^x must be a \(6, 1\) column, got shape \(5, 1\)"),
+    (np.full((6, 1), np.nan), ValueError, "^x holds NaN"),
+    ([[1, 2], [1, 2, 3, 4]], TypeError, "^x must be an array of 6 real numbers"),
+    (np.full((6, 1), "a"), TypeError, "^x must be an array of 6 real numbers"),
+])
+def test_backprop_names_a_bad_sample(x, error, match):
+    net = network.Network([6, 5, 3], seed=4)
+    with pytest.raises(error, match=match):
+        net.backprop(x, 1)
+
+
 def test_backprop_on_an_mnist_sample(book_data):
     x, y = book_data[0][0]
     net = network.Network([784, 30, 10], seed=5)

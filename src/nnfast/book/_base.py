@@ -135,7 +135,7 @@ class BookNetwork:
         if any(w.ndim != 2 for w in self._net.weights):
             raise ValueError("backprop: the book's backprop is network.py's and "
                              "network2.py's, for networks of fully connected layers")
-        x = np.asarray(x, dtype=np.float64).reshape(-1, 1)
+        x = self._column(x)
         y = self._target(y).reshape(-1, 1)
         functions = [_column_activation(name) for name in self._net.activations]
         # Per sample, BLAS's matrix-vector products (w @ a, wᵀ δ) take about a fifth of
@@ -166,6 +166,19 @@ class BookNetwork:
         if is_builtin(self.cost):  # the built-in costs fit more than sigmoid outputs
             return self.cost.delta(z, a, y, activation=self._net.activations[-1])
         return self.cost.delta(z, a, y)
+
+    def _column(self, x):
+        """One sample x as the book's (n_in, 1) column of floats, checked by name."""
+        n_in = self._net.sizes[0]
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"x must be an array of {n_in} real numbers") from None
+        if x.size != n_in:
+            raise ValueError(f"x must be a ({n_in}, 1) column, got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("x holds NaN or infinite values")
+        return x.reshape(-1, 1)
 
     def _target(self, y):
         y = np.asarray(y)
