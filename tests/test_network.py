@@ -724,6 +724,8 @@ def test_bad_input_to_evaluation_methods_is_rejected_by_name():
         net.feedforward(np.full((4, 6), "a"))
     with pytest.raises(ValueError, match="^X "):
         net.predict(np.zeros((2, 3, 6)))
+    with pytest.raises(ValueError, match="^x must have shape .* rows differ in length"):
+        net.feedforward([[1, 2, 3, 4, 5, 6], [1, 2]])
     with pytest.raises(ValueError, match="^X "):  # a column is feedforward's, not predict's
         net.predict(np.zeros((6, 1)))
     for method in (net.accuracy, net.evaluate, net.total_cost):

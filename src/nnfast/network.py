@@ -221,7 +221,11 @@ class Network:
 
     def feedforward(self, x: np.ndarray) -> np.ndarray:
         """The output for each row of x (N, n_in); a column (n_in, 1) gives a column."""
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError:  # rows of different lengths
+            raise ValueError(f"x must have shape (N, {self.sizes[0]}): its rows differ in "
+                             "length") from None
         if x.ndim == 2 and x.shape == (self.sizes[0], 1) and self.sizes[0] != 1:
             return self._forward(self._inputs(x.T, "x")).T
         return self._forward(self._inputs(x, "x"))
