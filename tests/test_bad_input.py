@@ -325,6 +325,11 @@ def test_ragged_book_pairs_are_refused_by_position():
         net.SGD(pairs, 1, 1, 0.1)
     with pytest.raises(TypeError, match=r"training_data\[0\] must be an \(x, y\) pair"):
         net.SGD([np.zeros((4, 1))], 1, 1, 0.1)
+    # labels: an int, then a list; a one-hot list of rows of different lengths
+    with pytest.raises(ValueError, match=r"^data\[1\]\[1\] must be a label, as data\[0\]"):
+        net.network.accuracy([(np.zeros((4, 1)), 1), (np.zeros((4, 1)), [1, 0])])
+    with pytest.raises(ValueError, match=r"^data\[0\]\[0\] must be an array: its rows"):
+        net.network.accuracy([([[0.0, 0.0], [0.0, 0.0, 0.0]], 1)])
 
 
 @pytest.mark.parametrize("y", [11, -1, 2.0, np.zeros((3, 1))])

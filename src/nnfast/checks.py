@@ -159,9 +159,17 @@ def as_samples(data: Any, n_in: int, n_out: int, dtype: np.dtype, name: str) -> 
         xs, ys = zip(*pairs)
         X = np.stack([_column(x, n_in, f"{name}[{i}][0]") for i, x in enumerate(xs)])
         X = check_inputs(X, n_in, dtype, name)
-        first = np.asarray(ys[0])
-        if first.ndim == 0:
-            y = np.asarray(ys)
+        if _array(ys[0], f"{name}[0][1]").ndim == 0:
+            try:
+                y = np.asarray(ys)
+            except ValueError:  # a list among the labels
+                y = np.empty(0)
+            if y.ndim != 1 or len(y) != len(ys):
+                for i, v in enumerate(ys):
+                    shape = _array(v, f"{name}[{i}][1]").shape
+                    if shape != ():
+                        raise ValueError(f"{name}[{i}][1] must be a label, as {name}[0][1] "
+                                         f"is; got shape {shape}")
         else:
             y = np.stack([_column(v, n_out, f"{name}[{i}][1]") for i, v in enumerate(ys)])
         return Samples(X, check_labels(y, len(X), n_out, name))
@@ -169,9 +177,17 @@ def as_samples(data: Any, n_in: int, n_out: int, dtype: np.dtype, name: str) -> 
                     f"got {type(data).__name__}")
 
 
+def _array(value: Any, name: str) -> np.ndarray:
+    """np.asarray(value), or a ValueError naming it where its rows differ in length."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an array: its rows differ in length") from None
+
+
 def _column(value: Any, size: int, name: str) -> np.ndarray:
     """One sample's input or one-hot output as a flat array of `size` values."""
-    a = np.asarray(value)
+    a = _array(value, name)
     if a.size != size:
         raise ValueError(f"{name} must hold {size} values, got shape {a.shape}")
     return a.reshape(-1)
