@@ -137,6 +137,8 @@ def test_parameters_are_live():
     np.testing.assert_array_equal(net.feedforward(x), np.full((3, 1), 0.5))
     with pytest.raises(ValueError):
         net.weights[0] = np.zeros((5, 4))
+    with pytest.raises(TypeError, match="^weights must be a list of 2 arrays, one per layer"):
+        net.weights = None
     # The book's formula, by hand.
     w, b = net.weights, net.biases
     a = _sigmoid(w[1] @ _sigmoid(w[0] @ x + b[0]) + b[1])

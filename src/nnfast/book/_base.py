@@ -108,6 +108,9 @@ class BookNetwork:
         self._assign(self._net.biases, values, "biases")
 
     def _assign(self, views, values, name):
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"{name} must be a list of {len(views)} arrays, one per layer, "
+                            f"got {type(values).__name__}")
         values = list(values)
         if len(values) != len(views):
             raise ValueError(f"{name}: expected {len(views)} layers, got {len(values)}")
