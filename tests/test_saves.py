@@ -110,3 +110,35 @@ def test_file_names_may_be_bytes(tmp_path):
     net = nnfast.Network([3, 2], seed=0)
     net.save(path)
     assert np.array_equal(nnfast.load(path).weights[0], net.weights[0])
+
+
+def test_a_file_name_with_a_nul_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="^filename must not contain a NUL"):
+        nnfast.load(str(tmp_path / "net") + "\0.json")
+    with pytest.raises(ValueError, match="^filename must not contain a NUL"):
+        nnfast.Network([3, 2], seed=0).save(str(tmp_path / "net") + "\0.json")
+
+
+def test_a_save_into_a_missing_directory_names_it(tmp_path):
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "missing" / "net.json")  # dangling: followed, as open() would
+    with pytest.raises(FileNotFoundError) as error:
+        nnfast.Network([3, 2], seed=0).save(link)
+    assert error.value.filename == str(tmp_path / "missing")
+    assert os.listdir(tmp_path) == ["link.json"]
+
+
+def test_the_expanded_data_file_is_written_as_the_others(tmp_path):
+    from nnfast import datasets
+    from nnfast.book import expand_mnist
+    X, y = np.zeros((2, 784), np.float32), np.zeros(2, np.int64)
+    target = tmp_path / "expanded.pkl.gz"
+    link = tmp_path / "link.pkl.gz"
+    link.symlink_to(target.name)
+    old = os.umask(0o022)
+    try:
+        expand_mnist.save(link, datasets.Dataset(X, y, X, y, X, y))
+    finally:
+        os.umask(old)
+    assert link.is_symlink() and os.stat(target).st_mode & 0o777 == 0o644
+    assert datasets.load_mnist_pkl(link).X_train.shape == (2, 784)

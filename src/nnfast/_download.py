@@ -6,15 +6,13 @@ import contextlib
 import gzip
 import hashlib
 import http.client
-import os
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
 from urllib.request import urlopen
 
-from nnfast import _progress
+from nnfast import _progress, files
 
 TIMEOUT_S = 60
 CHUNK_BYTES = 1 << 16
@@ -47,17 +45,13 @@ def fetch(urls, dest, digest):
 
 
 def _fetch_one(url, dest, digest):
-    # The temporary file sits beside dest so that os.replace is a rename on one file system.
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urlopen(url, timeout=TIMEOUT_S) as response:
+    # dest appears only once its bytes are all there and verified.
+    with files.replacing(dest, "w+b") as out:
+        with urlopen(url, timeout=TIMEOUT_S) as response:
             _copy(response, out, dest.name)
-        _verify(tmp, digest)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        out.flush()
+        out.seek(0)
+        _verify(out, digest)
 
 
 def _copy(response, out, label):
@@ -73,11 +67,13 @@ def _copy(response, out, label):
         progress.finish()
 
 
-def _verify(path, digest):
-    opener = gzip.open if digest.decompressed else open
+def _verify(file, digest):
+    """A ValueError unless the bytes of the open binary file (or, for a digest of the
+    decompressed content, what they decompress to) have the digest's SHA-256."""
     sha = hashlib.sha256()
     try:
-        with opener(path, "rb") as f:
+        with (gzip.GzipFile(fileobj=file, mode="rb") if digest.decompressed
+              else contextlib.nullcontext(file)) as f:
             while chunk := f.read(CHUNK_BYTES):
                 sha.update(chunk)
     except (OSError, EOFError, zlib.error) as exc:

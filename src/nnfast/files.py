@@ -2,54 +2,66 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
-from typing import Any, Union
+from typing import IO, Any, Iterator, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
 def checked_path(filename: Any, name: str = "filename") -> str:
-    """filename as a str path, or a TypeError naming the argument: open() would take
-    an int as a file descriptor (and close it afterwards)."""
+    """filename as a str path, or an error naming the argument: open() would take an
+    int as a file descriptor (and close it afterwards)."""
     if not isinstance(filename, (str, bytes, os.PathLike)):
         raise TypeError(f"{name} must be a path (str, bytes or os.PathLike), "
                         f"not {type(filename).__name__}")
-    return os.fsdecode(os.fspath(filename))
+    path = os.fsdecode(os.fspath(filename))
+    if "\0" in path:
+        raise ValueError(f"{name} must not contain a NUL character")
+    return path
 
 
 def _create_beside(path: str) -> tuple:
     """A new, empty temporary file in path's directory, opened for writing: created
     with mode 0o666 less the umask, as open() would create path itself."""
     directory = os.path.dirname(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         temporary = os.path.join(directory, f".nnfast-{secrets.token_hex(8)}.tmp")
         try:
             return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:
             continue
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, "no such directory", directory) from None
 
 
-def write_atomically(filename: PathLike, content: Union[str, bytes]) -> None:
-    """Replace filename by content whole, or leave it as it was: the content goes to a
-    temporary file in the same directory, is flushed to the disk, and is then renamed
-    over filename (a rename within one file system is atomic). A symbolic link is
-    followed: its target is replaced, the link stays."""
+@contextlib.contextmanager
+def replacing(filename: Any, mode: str = "wb") -> Iterator[IO[Any]]:
+    """A file to write in place of filename: what the block writes replaces filename
+    whole when the block ends, and an exception in it (an OSError, KeyboardInterrupt)
+    leaves filename as it was. The content goes to a temporary file in the same
+    directory, is flushed to the disk, and is then renamed over filename (a rename
+    within one file system is atomic). The file keeps the old one's mode; a symbolic
+    link is followed, its target replaced."""
     path = os.path.realpath(checked_path(filename))
-    mode = "wb" if isinstance(content, bytes) else "w"
     fd, temporary = _create_beside(path)
     try:
-        # The new file keeps the old one's mode.
-        with contextlib.suppress(FileNotFoundError):
-            os.fchmod(fd, os.stat(path).st_mode & 0o7777)
         with os.fdopen(fd, mode) as f:
-            f.write(content)
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(f.fileno(), os.stat(path).st_mode & 0o7777)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
-        # Whatever stopped the write (an OSError, KeyboardInterrupt), the old file stays.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def write_atomically(filename: Any, content: Union[str, bytes]) -> None:
+    """Replace filename by content whole, or leave it as it was (replacing)."""
+    with replacing(filename, "wb" if isinstance(content, bytes) else "w") as f:
+        f.write(content)

@@ -18,15 +18,13 @@ the file holds nothing but arrays and tuples, and
 """
 import argparse
 import gzip
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from nnfast import datasets
+from nnfast import datasets, files
 from nnfast.book import mnist_loader
 
 __all__ = ["expand", "expand_training", "main", "save"]
@@ -62,20 +60,11 @@ def save(path, data):
     The file appears only once complete: it is written to a temporary file in the same
     directory, flushed to disk, then renamed over ``path``; on any failure (a full disk,
     Ctrl-C) ``path`` is left as it was."""
-    path = Path(path)
     splits = tuple((data[i], data[i + 1]) for i in range(0, len(data), 2))
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mtime=0: the same data gives the same file.
-            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
-                pickle.dump(splits, gz, protocol=_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    with files.replacing(path) as f:
+        # mtime=0: the same data gives the same file.
+        with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
+            pickle.dump(splits, gz, protocol=_PROTOCOL)
 
 
 def main(path=None, out=None, *, shuffle=True, seed=None):
