@@ -85,3 +85,8 @@ def test_a_plot_that_fails_half_way_leaves_the_old_file(tmp_path, monkeypatch):
         plot.plot_history(History([], [], [3.0, 2.0], []), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["h.svg"]  # no temporary left behind
+
+
+def test_a_path_without_an_extension_takes_the_default_format(tmp_path):
+    plot.plot_history(History([], [], [1.0, 0.5], []), tmp_path / "loss")
+    assert (tmp_path / "loss.png").read_bytes()[:8] == PNG  # as matplotlib's savefig

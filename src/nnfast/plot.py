@@ -70,8 +70,13 @@ def _save(fig, path):
     its extension names (PNG, SVG, PDF)."""
     import io
 
+    from matplotlib import rcParams
+
     name = checked_path(path, "path")
-    fmt = os.path.splitext(name)[1][1:].lower() or None
+    fmt = os.path.splitext(name)[1][1:].lower()
+    if not fmt:  # as savefig does: its default format, its extension appended
+        fmt = rcParams["savefig.format"]
+        name = f"{name}.{fmt}"
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=100)
     write_atomically(name, buffer.getvalue())
