@@ -483,6 +483,16 @@ def test_foreign_or_malformed_wisdom_is_refused_before_anything_changes(tmp_path
         path.write_text(json.dumps(huge))
         with pytest.raises(ValueError, match="at most 2\\*\\*63 - 1"):
             plan.import_wisdom(path)
+    huge = json.loads(json.dumps(wisdom))
+    huge["parallel"]["fork_join_seconds"] = 10**400  # an int past any float
+    path.write_text(json.dumps(huge))
+    with pytest.raises(ValueError, match="seconds must be finite"):
+        plan.import_wisdom(path)
+    path.write_text(json.dumps(wisdom).replace('"m": ', '"m": ' + "9" * 5000, 1))
+    with pytest.raises(ValueError, match="is not a wisdom file"):  # past int()'s digit limit
+        plan.import_wisdom(path)
+    with pytest.raises(ValueError, match="^path must not contain a NUL"):
+        plan.import_wisdom(str(path) + "\0")
     path.write_text(json.dumps(dict(wisdom, conv=[5])))
     with pytest.raises(ValueError, match=r"conv\[0\]: expected an object, got int"):
         plan.import_wisdom(path)

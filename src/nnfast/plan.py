@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import numbers
 import os
 import platform
@@ -482,6 +483,14 @@ def _check_conv(plan: Any, where: str) -> Dict[str, Any]:
     return plan
 
 
+def _finite(number: Any) -> bool:
+    """Whether number is a float's worth: an int past any float (10**400) is not."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _check_parallel(plan: Any, where: str) -> Dict[str, Any]:
     kinds = set(_kernels.PLAN_WORK_KINDS)
     if (not isinstance(plan, dict) or not isinstance(plan.get("threshold"), dict)
@@ -491,9 +500,9 @@ def _check_parallel(plan: Any, where: str) -> Dict[str, Any]:
     if not all(type(t) is int and 0 <= t <= _LARGEST_INT for t in plan["threshold"].values()):
         raise ValueError(f"{where}: thresholds must be non-negative ints of at most 2**63 - 1")
     seconds = [plan.get("fork_join_seconds"), *plan["element_seconds"].values()]
-    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s >= 0
+    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and _finite(s) and s >= 0
                for s in seconds):
-        raise ValueError(f"{where}: seconds must be non-negative numbers")
+        raise ValueError(f"{where}: seconds must be finite non-negative numbers")
     return plan
 
 
@@ -506,7 +515,7 @@ def import_wisdom(path: PathLike) -> int:
     try:
         with open(name) as f:
             wisdom = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # JSON's, the text's or int()'s digit limit
         raise ValueError(f"import_wisdom: {name} is not a wisdom file: {e}") from None
     if not isinstance(wisdom, dict) or wisdom.get("format") != WISDOM_FORMAT:
         raise ValueError(f"import_wisdom: {name} is not a wisdom file (format {WISDOM_FORMAT})")
