@@ -717,8 +717,8 @@ def test_the_books_expanded_pickle_loads(tmp_path, dtype):
     (lambda X, y: (list(X), [np.int64(10)] * 9), "label 0 is not one of 0..9"),
     (lambda X, y: (list(X), [np.int64(1)] * 8), "expected 9 integer labels, found 8"),
     (lambda X, y: ({"X": X}, y), "expected float images"),
-    # one array listed nine times: a few bytes each in the pickle, 3 KiB each copied
-    (lambda X, y: ([X[0]] * 9, y), "image 1 is an earlier image again"),
+    # one array listed many times: a few bytes each in the pickle, 3 KiB each copied
+    (lambda X, y: ([X[0]] * 100, y), "its 100 images hold 313,600 bytes, more than"),
 ])
 def test_the_expanded_lists_are_checked(tmp_path, damage, match):
     (X, y), validation, test = small_book_splits((9, 2, 3))
@@ -817,3 +817,18 @@ def test_a_refused_pickle_names_the_file(tmp_path):
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: refusing to load "
                                          r"posix\.system|nt\.system"):
         datasets.load_mnist_pkl(path)
+
+
+def test_images_over_one_string_cannot_outgrow_the_pickle(tmp_path):
+    # Each image its own array, all of them over one pixel string the memo lists again
+    # and again: 20,000 images from a file of a few hundred kB.
+    pixels = np.full(784, 0.5, np.float32)
+    reconstruct, args, _ = pixels.__reduce__()
+    data = pixels.tobytes()
+    images = [Reduces(reconstruct, args, (1, (784,), pixels.dtype, False, data))
+              for _ in range(20_000)]
+    (X, y), validation, test = small_book_splits((9, 2, 3))
+    training = [images, [np.int64(1)] * 20_000]
+    with pytest.raises(ValueError, match="its 20,000 images hold 62,720,000 bytes, more than"):
+        datasets.load_mnist_pkl(write_pickle(tmp_path, pickle.dumps(
+            (training, validation, test), protocol=2)))

@@ -37,15 +37,19 @@ class Refused(ValueError):
 
 
 def load(file, most_bytes):
-    """The object pickled in the binary ``file`` (read from its current position up to
-    the pickle's STOP opcode), with NumPy arrays and NumPy integer scalars as the only
-    objects beyond Python's plain ones (tuples, lists, numbers, strings...).
-    ``most_bytes`` bounds the bytes the file holds from there (its size, a gzip's
-    decompressed bound): a count above what is left is refused before it is allocated.
+    """``(obj, length)``: the object pickled in the binary ``file`` (read from its
+    current position up to the pickle's STOP opcode), with NumPy arrays and NumPy
+    integer scalars as the only objects beyond Python's plain ones (tuples, lists,
+    numbers, strings...), and the pickle's length in bytes. ``most_bytes`` bounds the
+    bytes the file holds from there (its size, a gzip's decompressed bound): a count
+    above what is left is refused before it is allocated. The memo can still list one
+    object many times for a few bytes each: what a caller builds from the object,
+    the length bounds.
 
     Python 2's 8-bit strings come back as bytes. Raises :class:`Refused` for anything a
     NumPy pickle would not hold; a damaged pickle raises what ``pickle`` raises."""
-    return _ArrayUnpickler(_Bounded(file, most_bytes)).load()
+    bounded = _Bounded(file, most_bytes)
+    return _ArrayUnpickler(bounded).load(), most_bytes - bounded.left
 
 
 class _Bounded:

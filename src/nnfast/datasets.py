@@ -252,7 +252,7 @@ def load_mnist_pkl(path: PathLike, *, dtype=np.float32) -> Dataset:
     dtype = _float_dtype(dtype)
     with _DataFile(path) as file:
         try:
-            splits = _array_pickle.load(file.stream, file.most_bytes())
+            splits, length = _array_pickle.load(file.stream, file.most_bytes())
             trailing = file.stream.read(1)
         except _array_pickle.Refused as exc:
             raise ValueError(f"{path}: {exc}") from None
@@ -266,15 +266,16 @@ def load_mnist_pkl(path: PathLike, *, dtype=np.float32) -> Dataset:
         raise ValueError(f"{path}: expected a tuple (training, validation, test)")
     arrays = []
     for part, split in zip(("training", "validation", "test"), splits):
-        arrays += _pkl_split(split, dtype, f"{path} ({part} data)")
+        arrays += _pkl_split(split, dtype, length, f"{path} ({part} data)")
     return Dataset(*arrays)
 
 
-def _pkl_split(split, dtype, where):
-    """``(X, y)`` as ``dtype`` images and int64 labels, checked."""
+def _pkl_split(split, dtype, length, where):
+    """``(X, y)`` as ``dtype`` images and int64 labels, checked, from a pickle of
+    ``length`` bytes."""
     if not (isinstance(split, (tuple, list)) and len(split) == 2):
         raise ValueError(f"{where}: expected a tuple (images, labels) of NumPy arrays")
-    X, y = _pkl_images(split[0], dtype, where), _pkl_labels(split[1], where)
+    X, y = _pkl_images(split[0], dtype, length, where), _pkl_labels(split[1], where)
     if len(y) != len(X):
         raise ValueError(f"{where}: expected {len(X)} integer labels, found {len(y)}")
     if X.size and not (np.all(X >= 0) and np.all(X <= 1)):
@@ -284,7 +285,7 @@ def _pkl_split(split, dtype, where):
     return X, y
 
 
-def _pkl_images(images, dtype, where):
+def _pkl_images(images, dtype, length, where):
     n_pixels = math.prod(_IMAGE_SHAPE)
     if isinstance(images, np.ndarray):
         if images.dtype.kind != "f" or images.shape[1:] != (n_pixels,):
@@ -295,20 +296,19 @@ def _pkl_images(images, dtype, where):
         raise ValueError(f"{where}: expected float images of shape (N, {n_pixels}), "
                          f"found {type(images).__name__}")
     # The book's expanded training set: one array per image, copied into one array.
-    # Each must be an array of its own: the pickle's memo can list one array a million
-    # times at a few bytes each, and the copy would then allocate far more than the
-    # file holds.
-    seen = set()
+    # The pickle's memo can list one image (or arrays over one string) a million times
+    # at a few bytes each: the images must fit in the pickle, as images of their own
+    # do, before the copy allocates them.
     for i, image in enumerate(images):
         if not (isinstance(image, np.ndarray) and image.dtype.kind == "f"
                 and image.shape == (n_pixels,)):
             found = (f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray)
                      else type(image).__name__)
             raise ValueError(f"{where}: image {i} is not {n_pixels} floats: found {found}")
-        if id(image) in seen:
-            raise ValueError(f"{where}: image {i} is an earlier image again (a reference "
-                             "in the pickle, not an image of its own)")
-        seen.add(id(image))
+    held = sum(image.nbytes for image in images)
+    if held > length:
+        raise ValueError(f"{where}: its {len(images):,} images hold {held:,} bytes, more than "
+                         f"the {length:,}-byte pickle: images repeated by reference")
     X = np.empty((len(images), n_pixels), dtype)
     for i, image in enumerate(images):
         X[i] = image
