@@ -4,6 +4,8 @@ The book's sessions run unchanged but for the import (and a seed, and fewer epoc
 on small data cut from the real MNIST test set; one epoch is checked against the same
 training done by direct engine calls, in order, whole mini-batches only.
 """
+import copy
+import gc
 import gzip
 import io
 import pickle
@@ -254,9 +256,16 @@ def test_bad_networks_and_calls(book_data):
     with pytest.raises(ValueError, match="eta"):
         net.SGD(training_data, 1, mini_batch_size, 0.0, validation_data, test_data)
     # A layer's w and b view one network's parameters: a second network needs its own.
-    with pytest.raises(ValueError, match=r"layers\[0\] is already a layer of another"):
+    with pytest.raises(ValueError, match=r"layers\[0\] is a layer of another network3"):
         Network(net.layers, mini_batch_size)
-    assert net.layers[0].w.base is not None  # still the first network's view
+    assert np.shares_memory(net.layers[0].w, net.network.weights[0])  # still the first's
+    copies = Network(copy.deepcopy(net.layers), mini_batch_size)  # copies are new layers
+    assert not np.shares_memory(copies.layers[0].w, net.network.weights[0])
+    layers = net.layers
+    del net, copies
+    gc.collect()
+    again = Network(layers, mini_batch_size)  # their network is gone
+    assert np.shares_memory(layers[0].w, again.network.weights[0])
 
 
 # ------------------------------------------------------------------------- data

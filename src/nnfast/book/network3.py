@@ -46,6 +46,8 @@ What differs:
   builds it) and ``net.predict(images)`` return the predicted digits.
 """
 
+import weakref
+
 import numpy as np
 
 import nnfast
@@ -87,6 +89,10 @@ def size(data):
     return data[0].shape[0]
 
 
+# The network3.Network whose parameters each layer's w and b view, while it lives.
+_OWNERS: "weakref.WeakKeyDictionary[object, weakref.ref]" = weakref.WeakKeyDictionary()
+
+
 class Network:
     """Network(layers, mini_batch_size): a stack of network3 layers, the last a SoftmaxLayer.
 
@@ -111,13 +117,14 @@ class Network:
                 raise TypeError(f"layers[{i}] must be a FullyConnectedLayer, ConvPoolLayer "
                                 f"or SoftmaxLayer, got {type(layer).__name__}")
         for i, layer in enumerate(layers):
-            if hasattr(layer, "params"):
+            owner = _OWNERS.get(layer)
+            if owner is not None and owner() is not None:
                 # Theano's layers would share their variables between the two networks;
                 # here each network has its own parameters, and the layer's w and b
                 # can view only one network's.
-                raise ValueError(f"layers[{i}] is already a layer of another network3."
-                                 "Network (its w and b view that network's parameters): "
-                                 "make new layers for each network")
+                raise ValueError(f"layers[{i}] is a layer of another network3.Network "
+                                 "(its w and b view that network's parameters): make new "
+                                 "layers, or copies of these, for each network")
         if not layers or not isinstance(layers[-1], SoftmaxLayer):
             raise ValueError("network3 trains with the log-likelihood cost: the last layer "
                              "must be a SoftmaxLayer")
@@ -144,6 +151,7 @@ class Network:
     def _give_layers_their_parameters(self):
         """Each layer's w, b and params: views of the engine's parameters."""
         for layer, w, b in zip(self.layers, self._net._w, self._net._b):
+            _OWNERS[layer] = weakref.ref(self)
             # Theano's conv2d flips the kernel: its w is the engine's filter rotated
             # by 180 degrees. A dense layer's w is (n_in, n_out), the engine's transposed.
             layer.w = w[..., ::-1, ::-1] if w.ndim == 4 else w.T
@@ -154,6 +162,12 @@ class Network:
         # A copy's layers must view the copy's parameters, not hold copies of them.
         self.__dict__.update(state)
         self._give_layers_their_parameters()
+
+    @property
+    def sizes(self):
+        """The inputs' and each layer's outputs' counts, as nnfast.Network's sizes
+        (what an nnfast.Ensemble of networks checks)."""
+        return self._net.sizes
 
     @property
     def network(self):
@@ -171,7 +185,7 @@ class Network:
         mini-batch or not."""
         if isinstance(images, tuple) and len(images) == 2:
             images = images[0]
-        return self._net.predict(images)
+        return self._net.predict(images, "images")
 
     def test_mb_predictions(self, i):
         """The predicted digits of test mini-batch i (the test_data of the last SGD
