@@ -121,3 +121,12 @@ def test_sweep_refuses_a_factory_returning_one_network_before_training():
 
 def test_k_may_be_a_numpy_int():
     assert len(ensemble(factory, data(), np.int64(2), 1, 10, 0.5).networks) == 2
+
+
+def test_the_books_network3_votes_beside_a_network():
+    from nnfast.book import network3
+    book = network3.Network([network3.FullyConnectedLayer(n_in=64, n_out=5),
+                             network3.SoftmaxLayer(n_in=5, n_out=4)], 10, seed=1)
+    X = np.zeros((3, 64), np.float32)
+    together = Ensemble([nnfast.Network([64, 5, 4], seed=2), book])
+    assert together.votes(X).sum(axis=1).tolist() == [2, 2, 2]

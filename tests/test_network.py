@@ -724,8 +724,9 @@ def test_bad_input_to_evaluation_methods_is_rejected_by_name():
         net.feedforward(np.full((4, 6), "a"))
     with pytest.raises(ValueError, match="^X "):
         net.predict(np.zeros((2, 3, 6)))
-    with pytest.raises(ValueError, match="^x must have shape .* rows differ in length"):
+    with pytest.raises(ValueError, match="^x must be an array: its rows differ in length"):
         net.feedforward([[1, 2, 3, 4, 5, 6], [1, 2]])
+    assert net.predict([[0.0] * 6, [1.0] * 6]).shape == (2,)  # lists of rows, as before
     with pytest.raises(ValueError, match="^X "):  # a column is feedforward's, not predict's
         net.predict(np.zeros((6, 1)))
     for method in (net.accuracy, net.evaluate, net.total_cost):

@@ -117,7 +117,7 @@ def check_inputs(X: Any, n_in: int, dtype: np.dtype, name: str) -> np.ndarray:
 
 def check_labels(y: Any, n: int, n_out: int, name: str) -> np.ndarray:
     """Integer class labels (n,) from labels or one-hot rows."""
-    y = np.asarray(y)
+    y = as_array(y, f"{name} labels")
     if y.dtype == np.bool_ or y.dtype.kind not in "fiu":
         raise TypeError(f"{name} labels must be integers or one-hot rows, got dtype {y.dtype}")
     if y.ndim == 2 and y.shape[1] == 1 and n_out != 1:
@@ -159,14 +159,14 @@ def as_samples(data: Any, n_in: int, n_out: int, dtype: np.dtype, name: str) -> 
         xs, ys = zip(*pairs)
         X = np.stack([_column(x, n_in, f"{name}[{i}][0]") for i, x in enumerate(xs)])
         X = check_inputs(X, n_in, dtype, name)
-        if _array(ys[0], f"{name}[0][1]").ndim == 0:
+        if as_array(ys[0], f"{name}[0][1]").ndim == 0:
             try:
                 y = np.asarray(ys)
             except ValueError:  # a list among the labels
                 y = np.empty(0)
             if y.ndim != 1 or len(y) != len(ys):
                 for i, v in enumerate(ys):
-                    shape = _array(v, f"{name}[{i}][1]").shape
+                    shape = as_array(v, f"{name}[{i}][1]").shape
                     if shape != ():
                         raise ValueError(f"{name}[{i}][1] must be a label, as {name}[0][1] "
                                          f"is; got shape {shape}")
@@ -177,7 +177,7 @@ def as_samples(data: Any, n_in: int, n_out: int, dtype: np.dtype, name: str) -> 
                     f"got {type(data).__name__}")
 
 
-def _array(value: Any, name: str) -> np.ndarray:
+def as_array(value: Any, name: str) -> np.ndarray:
     """np.asarray(value), or a ValueError naming it where its rows differ in length."""
     try:
         return np.asarray(value)
@@ -187,7 +187,7 @@ def _array(value: Any, name: str) -> np.ndarray:
 
 def _column(value: Any, size: int, name: str) -> np.ndarray:
     """One sample's input or one-hot output as a flat array of `size` values."""
-    a = _array(value, name)
+    a = as_array(value, name)
     if a.size != size:
         raise ValueError(f"{name} must hold {size} values, got shape {a.shape}")
     return a.reshape(-1)

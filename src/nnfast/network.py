@@ -19,8 +19,8 @@ import numpy as np
 
 from nnfast import _progress, curvature, hessian_free
 from nnfast._kernels import MAX_LAYERS, Engine
-from nnfast.checks import (Data, Samples, as_samples, check_dtype, check_inputs, check_int,
-                           check_real, check_regularization)
+from nnfast.checks import (Data, Samples, as_array, as_samples, check_dtype, check_inputs,
+                           check_int, check_real, check_regularization)
 from nnfast.costs import (CrossEntropyCost, LogLikelihoodCost, check_cost, cost_name, is_builtin,
                           resolve_cost)
 from nnfast.files import checked_path, write_atomically
@@ -221,17 +221,13 @@ class Network:
 
     def feedforward(self, x: np.ndarray) -> np.ndarray:
         """The output for each row of x (N, n_in); a column (n_in, 1) gives a column."""
-        try:
-            x = np.asarray(x)
-        except ValueError:  # rows of different lengths
-            raise ValueError(f"x must have shape (N, {self.sizes[0]}): its rows differ in "
-                             "length") from None
+        x = as_array(x, "x")
         if x.ndim == 2 and x.shape == (self.sizes[0], 1) and self.sizes[0] != 1:
             return self._forward(self._inputs(x.T, "x")).T
         return self._forward(self._inputs(x, "x"))
 
     def _inputs(self, x, name):
-        return check_inputs(x, self.sizes[0], self.dtype, name)
+        return check_inputs(as_array(x, name), self.sizes[0], self.dtype, name)
 
     def _forward(self, X, n_threads=None):
         block = min(len(X), FORWARD_BLOCK) or 1
@@ -249,11 +245,11 @@ class Network:
             self._workspace_key = (rows, n_threads)
         return self._workspace
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, name: str = "X") -> np.ndarray:
         """The predicted class (the most active output neuron) for each row of X
         (N, n_in). Rows only: feedforward's column (n_in, 1) would be n_in rows of one
-        value each, refused by name."""
-        return np.argmax(self._forward(self._inputs(X, "X")), axis=1)
+        value each, refused by name (`name`, for a caller that passes X on)."""
+        return np.argmax(self._forward(self._inputs(X, name)), axis=1)
 
     def accuracy(self, data: Data, n_threads: Optional[int] = None) -> int:
         """How many of data's samples the network classifies correctly (on n_threads
