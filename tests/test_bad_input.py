@@ -370,10 +370,11 @@ def test_load_stops_parsing_a_file_with_more_numbers_than_its_sizes_call_for(tmp
 
 @pytest.mark.parametrize("change, error, match", [
     (dict(decay_n=0), ValueError, "^decay_n must be >= 1"),
-    (dict(shuffle="no"), TypeError, "^shuffle must be True or False, got str"),
-    (dict(whole_batches_only=1), TypeError, "^whole_batches_only must be True or False"),
+    (dict(shuffle="no"), TypeError, "^shuffle must be True or False, got 'no'"),
+    (dict(whole_batches_only=2), TypeError, "^whole_batches_only must be True or False"),
 ])
 def test_sgd_config_names_its_fields(change, error, match):
     with pytest.raises(error, match=match):
         nnfast.SGDConfig(1, 10, 0.5, **change)
     assert nnfast.SGDConfig(1, 10, 0.5, shuffle=np.bool_(False)).shuffle is False
+    assert nnfast.SGDConfig(1, 10, 0.5, whole_batches_only=1).whole_batches_only is True

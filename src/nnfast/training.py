@@ -10,6 +10,7 @@ chunk with consistent weights. A chunk that leaves a parameter non-finite is und
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
@@ -121,10 +122,11 @@ class SGDConfig:
         if self.decay_n is not None:
             put("decay_n", check_int(self.decay_n, "decay_n", minimum=1))
         for name in ("shuffle", "whole_batches_only"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got "
-                                f"{type(getattr(self, name)).__name__}")
-            put(name, bool(getattr(self, name)))
+            flag = getattr(self, name)
+            if not (isinstance(flag, (bool, np.bool_))
+                    or isinstance(flag, numbers.Integral) and flag in (0, 1)):
+                raise TypeError(f"{name} must be True or False, got {flag!r:.40}")
+            put(name, bool(flag))
         put("n_threads", check_threads(self.n_threads))
 
     def eta_at(self, epoch: int) -> float:
