@@ -139,6 +139,8 @@ def test_parameters_are_live():
         net.weights[0] = np.zeros((5, 4))
     with pytest.raises(TypeError, match="^weights must be a list of 2 arrays, one per layer"):
         net.weights = None
+    with pytest.raises(ValueError, match="^layer 0 must be an array: its rows differ"):
+        net.weights[0] = [[1, 2, 3, 4], [1]]
     # The book's formula, by hand.
     w, b = net.weights, net.biases
     a = _sigmoid(w[1] @ _sigmoid(w[0] @ x + b[0]) + b[1])
@@ -162,13 +164,27 @@ def test_backprop_is_bp1_to_bp4(module, cost):
 @pytest.mark.parametrize("x, error, match", [
     (np.zeros((5, 1)), ValueError, r"^x must be a \(6, 1\) column, got shape \(5, 1\)"),
     (np.full((6, 1), np.nan), ValueError, "^x holds NaN"),
-    ([[1, 2], [1, 2, 3, 4]], TypeError, "^x must be an array of 6 real numbers"),
-    (np.full((6, 1), "a"), TypeError, "^x must be an array of 6 real numbers"),
+    ([[1, 2], [1, 2, 3, 4]], ValueError, "^x must be an array: its rows differ in length"),
+    (np.full((6, 1), "a"), TypeError, "^x must hold real numbers"),
+    (np.full((6, 1), 1j), TypeError, "^x must hold real numbers"),
 ])
 def test_backprop_names_a_bad_sample(x, error, match):
     net = network.Network([6, 5, 3], seed=4)
     with pytest.raises(error, match=match):
         net.backprop(x, 1)
+
+
+@pytest.mark.parametrize("y, error, match", [
+    (np.full((3, 1), np.nan), ValueError, "^y holds NaN"),
+    ([[1], [0, 1], [0]], ValueError, "^y must be an array: its rows differ in length"),
+    (np.full((3, 1), "a"), TypeError, "^y must hold real numbers"),
+])
+def test_backprop_names_a_bad_target(y, error, match):
+    net = network.Network([6, 5, 3], seed=4)
+    with pytest.raises(error, match=match):
+        net.backprop(np.zeros((6, 1)), y)
+    nabla_b, _ = net.backprop(np.zeros((6, 1)), np.array([[False], [True], [False]]))
+    np.testing.assert_array_equal(nabla_b[-1], net.backprop(np.zeros((6, 1)), 1)[0][-1])
 
 
 def test_backprop_on_an_mnist_sample(book_data):

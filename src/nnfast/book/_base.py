@@ -26,7 +26,7 @@ from typing import Tuple
 import numpy as np
 
 from nnfast import kernels, maths
-from nnfast.checks import check_int, check_real
+from nnfast.checks import as_array, check_int, check_real
 from nnfast.costs import cost_name, is_builtin
 from nnfast.network import Network
 from nnfast.training import History, Monitor, SGDConfig
@@ -49,7 +49,10 @@ class _LiveList(list):
 
 def _checked(view, value, where):
     """value as an array that may be copied into view."""
-    value = np.asarray(value, dtype=np.float64)
+    value = as_array(value, where)
+    if value.dtype.kind not in "fiu" or value.dtype == np.bool_:
+        raise TypeError(f"{where} must hold real numbers, got dtype {value.dtype}")
+    value = value.astype(np.float64)
     if value.shape != view.shape:
         raise ValueError(f"{where}: expected shape {view.shape}, got {value.shape}")
     if not np.isfinite(value).all():
@@ -173,10 +176,10 @@ class BookNetwork:
     def _column(self, x):
         """One sample x as the book's (n_in, 1) column of floats, checked by name."""
         n_in = self._net.sizes[0]
-        try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"x must be an array of {n_in} real numbers") from None
+        x = as_array(x, "x")
+        if x.dtype.kind not in "fiu" or x.dtype == np.bool_:
+            raise TypeError(f"x must hold real numbers, got dtype {x.dtype}")
+        x = x.astype(np.float64)
         if x.size != n_in:
             raise ValueError(f"x must be a ({n_in}, 1) column, got shape {x.shape}")
         if not np.isfinite(x).all():
@@ -184,7 +187,7 @@ class BookNetwork:
         return x.reshape(-1, 1)
 
     def _target(self, y):
-        y = np.asarray(y)
+        y = as_array(y, "y")
         n_out = self._net.sizes[-1]
         if y.ndim == 0:  # an int label, as in the book's test data
             if y.dtype.kind not in "iu" or not 0 <= int(y) < n_out:
@@ -196,7 +199,12 @@ class BookNetwork:
         if y.size != n_out:
             raise ValueError(f"y must be a label in [0, {n_out}) or a ({n_out}, 1) column, "
                              f"got shape {y.shape}")
-        return np.asarray(y, dtype=np.float64)
+        if y.dtype.kind not in "fiub":  # a one-hot column of booleans is one too
+            raise TypeError(f"y must hold real numbers, got dtype {y.dtype}")
+        y = y.astype(np.float64)
+        if not np.isfinite(y).all():
+            raise ValueError("y holds NaN or infinite values")
+        return y
 
     def cost_derivative(self, output_activations, y):
         """∂C_x/∂a for the quadratic cost: a − y."""
