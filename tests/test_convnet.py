@@ -493,7 +493,7 @@ def test_dropout_epoch_matches_oracle(seed):
     (lambda: FullyConnectedLayer(3, 2, p_dropout=-0.1), r"p_dropout must be in \[0, 1\)"),
     (lambda: SoftmaxLayer(3, 2, p_dropout=1.5), r"p_dropout must be in \[0, 1\)"),
     (lambda: FullyConnectedLayer(3, 2, activation_fn=np.exp), "activation_fn must be one of"),
-    (lambda: FullyConnectedLayer(3, 2, activation_fn=[]), "activation_fn must be one of"),
+    (lambda: FullyConnectedLayer(3, 2, activation_fn=([],)), "activation_fn must be one of"),
     (lambda: ConvPoolLayer((2, 1, 3, 3), (1, 8, 8), activation_fn="softplus"),
      "activation_fn must be one of"),
     (lambda: ConvPoolLayer((2, 1, 3), (1, 8, 8)), "filter_shape must be a tuple of 4"),

@@ -14,8 +14,11 @@ def activation_name(fn):
     its name, or as a function of the same name (such as the book's own sigmoid)."""
     if isinstance(fn, str) and fn.lower() in BY_NAME:
         return fn.lower()
-    if getattr(fn, "__hash__", None) is not None and fn in NAMES:  # [] is no key
-        return NAMES[fn]
+    try:
+        if fn in NAMES:
+            return NAMES[fn]
+    except TypeError:  # unhashable: [], ([],), ... are no activation
+        pass
     name = getattr(fn, "__name__", "").lower()
     if name in BY_NAME:
         return name
