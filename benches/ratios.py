@@ -60,12 +60,14 @@ def _rate(run):
 def main(path):
     with open(path) as f:
         report = json.load(f)
-    print(f"{'group':<12}{'case':<48}{'baseline':<10}{'nnfast':>12}{'baseline':>12}"
+    table = [(key, " ".join(f"{k}={v}" for k, v in key[2:]), baseline, mine, theirs)
+             for key, baseline, mine, theirs in rows(report)]
+    width = max([len(case) + 1 for _, case, _, _, _ in table] + [48])  # a column apart
+    print(f"{'group':<12}{'case':<{width}}{'baseline':<10}{'nnfast':>12}{'baseline':>12}"
           f"{'speed-up':>10}{'GFLOP/s':>9}{'of peak':>8}{'baseline':>9}")
-    for key, baseline, mine, theirs in rows(report):
-        case = " ".join(f"{k}={v}" for k, v in key[2:])
+    for key, case, baseline, mine, theirs in table:
         theirs_efficiency = f"{theirs.efficiency:9.3f}" if theirs.efficiency else ""
-        print(f"{key[0]:<12}{case:<48}{baseline:<10}{mine.seconds * 1e3:10.3f}ms"
+        print(f"{key[0]:<12}{case:<{width}}{baseline:<10}{mine.seconds * 1e3:10.3f}ms"
               f"{theirs.seconds * 1e3:10.3f}ms{theirs.seconds / mine.seconds:9.2f}x"
               f"{_rate(mine)}{theirs_efficiency}")
 
