@@ -100,7 +100,7 @@ def test_factory_must_make_new_networks():
     (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, executor=42), TypeError, "executor"),
     (lambda: ensemble(factory, data(), 2.0, 1, 10, 0.5), TypeError, "^k must be an int"),
     (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, n_threads_each=2000), ValueError,
-     "n_threads_each must be at most 1024"),
+     r"n_threads_each must be in \[1, 1024\], got 2000"),
     (lambda: ensemble(factory, data(), 2, 1, 10, 0.5, monitor_evaluation_accuracy=True),
      ValueError, "monitor_evaluation_accuracy need evaluation_data"),
     (lambda: sweep(factory, data(), {"eta": [0.1]}, 1, 10, early_stopping_n=2), ValueError,

@@ -17,11 +17,11 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 import numpy as np
 
-from nnfast._kernels import MAX_THREADS
+from nnfast._kernels import check_threads
 from nnfast.checks import as_samples, check_int
 from nnfast.cluster import Job, TrainingFailed, train_networks
 from nnfast.network import History, Network
-from nnfast.training import SGDConfig
+from nnfast.training import SGDConfig, check_evaluation_given
 
 NetworkFactory = Callable[[int], Network]
 
@@ -87,22 +87,19 @@ def _check_sgd_arguments(kwargs: Dict[str, Any], where: str, has_evaluation: boo
         SGDConfig(kwargs["epochs"], kwargs["mini_batch_size"], kwargs["eta"],
                   kwargs.get("lmbda", 0.0), kwargs.get("momentum", 0.0),
                   kwargs.get("regularization", "l2"), kwargs.get("eta_schedule"))
-        early_stopping_n = check_int(kwargs.get("early_stopping_n", 0), "early_stopping_n",
-                                     minimum=0)
-        wanted = [name for name in ("monitor_evaluation_cost", "monitor_evaluation_accuracy")
-                  if kwargs.get(name)] + ["early_stopping_n"] * (early_stopping_n > 0)
-        if wanted and not has_evaluation:
-            raise ValueError(f"{', '.join(wanted)} need evaluation_data; none was given")
+        check_evaluation_given(has_evaluation, kwargs.get("monitor_evaluation_cost", False),
+                               kwargs.get("monitor_evaluation_accuracy", False),
+                               check_int(kwargs.get("early_stopping_n", 0), "early_stopping_n",
+                                         minimum=0))
     except (TypeError, ValueError) as error:
         raise type(error)(f"{where}: {error}") from None
 
 
 def _check_threads_each(n_threads_each: Any) -> int:
-    """The threads each network trains on: 1 to MAX_THREADS, as any n_threads."""
-    n_threads_each = check_int(n_threads_each, "n_threads_each", minimum=1)
-    if n_threads_each > MAX_THREADS:
-        raise ValueError(f"n_threads_each must be at most {MAX_THREADS}, got {n_threads_each}")
-    return n_threads_each
+    """The threads each network trains on: an int (None is no default here), checked
+    as every thread count is."""
+    return check_threads(check_int(n_threads_each, "n_threads_each", minimum=1),
+                         "n_threads_each")
 
 
 def _new_networks(network_factory: NetworkFactory, seeds: Sequence[int]) -> List[Network]:

@@ -232,6 +232,17 @@ class GradientNorms(Monitor):
         return False
 
 
+def check_evaluation_given(given: bool, evaluation_cost: bool = False,
+                           evaluation_accuracy: bool = False, early_stopping_n: int = 0) -> None:
+    """A ValueError naming the flags that evaluate, unless evaluation data was given."""
+    wanted = {"monitor_evaluation_cost": evaluation_cost,
+              "monitor_evaluation_accuracy": evaluation_accuracy,
+              "early_stopping_n": early_stopping_n}
+    if not given and any(wanted.values()):
+        asked = ", ".join(name for name, on in wanted.items() if on)
+        raise ValueError(f"{asked} need evaluation_data; none was given")
+
+
 def standard_monitors(evaluation: Optional[Samples], lmbda: float, regularization: str,
                       n_layers: int, *, training_cost: bool = False,
                       training_accuracy: bool = False, evaluation_cost: bool = False,
@@ -239,12 +250,8 @@ def standard_monitors(evaluation: Optional[Samples], lmbda: float, regularizatio
                       gradient_norms: bool = False,
                       n_threads: Optional[int] = None) -> List[Monitor]:
     """The monitors SGD's flags ask for, in network2's order, evaluating on n_threads."""
-    wanted = {"monitor_evaluation_cost": evaluation_cost,
-              "monitor_evaluation_accuracy": evaluation_accuracy,
-              "early_stopping_n": early_stopping_n}
-    if evaluation is None and any(wanted.values()):
-        asked = ", ".join(name for name, on in wanted.items() if on)
-        raise ValueError(f"{asked} need evaluation_data; none was given")
+    check_evaluation_given(evaluation is not None, evaluation_cost, evaluation_accuracy,
+                           early_stopping_n)
     monitors: List[Monitor] = []
     if gradient_norms:
         monitors.append(GradientNorms(n_layers))
