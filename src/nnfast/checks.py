@@ -95,8 +95,7 @@ def check_inputs(X: Any, n_in: int, dtype: np.dtype, name: str) -> np.ndarray:
     array that is already that is not copied."""
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(X).__name__}")
-    if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    check_real_dtype(X, name)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"{name} must have shape (N, {n_in}), got {X.shape}")
     if len(X) == 0:
@@ -175,6 +174,13 @@ def as_samples(data: Any, n_in: int, n_out: int, dtype: np.dtype, name: str) -> 
         return Samples(X, check_labels(y, len(X), n_out, name))
     raise TypeError(f"{name} must be (X, y) arrays or a list of (x, y) pairs, "
                     f"got {type(data).__name__}")
+
+
+def check_real_dtype(a: np.ndarray, name: str) -> None:
+    """A TypeError naming a unless it holds real numbers (not booleans, strings,
+    objects or complex numbers)."""
+    if a.dtype.kind not in "fiu" or a.dtype == np.bool_:
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
 
 
 def as_array(value: Any, name: str) -> np.ndarray:

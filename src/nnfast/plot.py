@@ -9,6 +9,7 @@ makes the figure so that a notebook or an interactive session shows it.
 """
 from __future__ import annotations
 
+import io
 import os
 from typing import Any, Collection, Mapping, Optional, Sequence, Tuple, Union
 
@@ -68,8 +69,6 @@ def _finish(fig, ax, ylabel, title, path):
 def _save(fig, path):
     """The figure written whole or not at all (files.write_atomically), in the format
     its extension names (PNG, SVG, PDF)."""
-    import io
-
     from matplotlib import rcParams
 
     name = checked_path(path, "path")

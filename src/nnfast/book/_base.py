@@ -26,7 +26,7 @@ from typing import Tuple
 import numpy as np
 
 from nnfast import kernels, maths
-from nnfast.checks import as_array, check_int, check_real
+from nnfast.checks import as_array, check_int, check_real, check_real_dtype
 from nnfast.costs import cost_name, is_builtin
 from nnfast.network import Network
 from nnfast.training import History, Monitor, SGDConfig
@@ -50,8 +50,7 @@ class _LiveList(list):
 def _checked(view, value, where):
     """value as an array that may be copied into view."""
     value = as_array(value, where)
-    if value.dtype.kind not in "fiu" or value.dtype == np.bool_:
-        raise TypeError(f"{where} must hold real numbers, got dtype {value.dtype}")
+    check_real_dtype(value, where)
     value = value.astype(np.float64)
     if value.shape != view.shape:
         raise ValueError(f"{where}: expected shape {view.shape}, got {value.shape}")
@@ -177,8 +176,7 @@ class BookNetwork:
         """One sample x as the book's (n_in, 1) column of floats, checked by name."""
         n_in = self._net.sizes[0]
         x = as_array(x, "x")
-        if x.dtype.kind not in "fiu" or x.dtype == np.bool_:
-            raise TypeError(f"x must hold real numbers, got dtype {x.dtype}")
+        check_real_dtype(x, "x")
         x = x.astype(np.float64)
         if x.size != n_in:
             raise ValueError(f"x must be a ({n_in}, 1) column, got shape {x.shape}")
