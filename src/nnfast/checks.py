@@ -52,8 +52,12 @@ class Samples(_XLabels):
         return int(self.labels.max()) + 1 if len(self.labels) else 0
 
 
+# A plain int or float is taken without asking the numbers ABCs, whose isinstance
+# checks were most of the checks' time (a check runs for each argument of each call).
+
 def check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is not int and (isinstance(value, bool)
+                                   or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
@@ -61,7 +65,8 @@ def check_int(value: Any, name: str, minimum: int) -> int:
 
 
 def check_real(value: Any, name: str, minimum: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) not in (float, int) and (isinstance(value, bool)
+                                            or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     try:
         value = float(value)
