@@ -107,6 +107,10 @@ double nnf_peak_gflops(int arch, int is_double)
 {
     if (arch < 0 || arch > nnf_arch_best())
         return -1.0;
+#ifdef NNF_EMULATED_AVX512
+    if (arch == NNF_ARCH_AVX512) /* emulated on AVX2's vectors (emulated_avx512.h) */
+        arch = NNF_ARCH_AVX2;
+#endif
     long iters = 256;
     while (time_loop(arch, is_double, iters) < RUN_SECONDS)
         iters *= 2;

@@ -266,6 +266,17 @@ def test_bad_v_is_refused_by_name(v, match):
         net.gauss_newton_vector_product((X, labels), v)
 
 
+@pytest.mark.parametrize("bad", [np.zeros((7, 5), bool), np.zeros((7, 5), complex),
+                                 np.full((7, 5), "0")], ids=["bool", "complex", "str"])
+def test_v_of_no_real_numbers_is_refused_by_name(bad):
+    net = dense_net("sigmoid", "sigmoid", CrossEntropyCost)
+    X, labels = data(net)
+    v = ([bad, np.zeros((3, 7))], [np.zeros((7, 1)), np.zeros((3, 1))])
+    with pytest.raises(TypeError, match=rf"v: v_w\[0\] must hold real numbers, got dtype "
+                                        rf"{bad.dtype}"):
+        net.hessian_vector_product((X, labels), v)
+
+
 # --- 3. the Gauss-Newton matrix and the full Hessian ----------------------------------
 
 @pytest.mark.parametrize("hidden", HIDDEN)

@@ -21,7 +21,7 @@ from typing import Any, List, Optional, Tuple, cast
 import numpy as np
 
 from nnfast import _kernels
-from nnfast.checks import Data, Samples, as_array, check_real
+from nnfast.checks import Data, Samples, as_array, check_real, check_real_dtype
 from nnfast.costs import is_builtin
 from nnfast.training import check_threads
 
@@ -53,8 +53,7 @@ def flatten(net: Any, pair: Any, name: str) -> np.ndarray:
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
         for arr, like, label in ((v_w[l], w, "v_w"), (v_b[l], b, "v_b")):
             arr = as_array(arr, f"{name}: {label}[{l}]")
-            if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
-                raise TypeError(f"{name}: {label}[{l}] must hold real numbers, got {arr.dtype}")
+            check_real_dtype(arr, f"{name}: {label}[{l}]")
             allowed = {like.shape, (like.size,)}
             if arr.shape not in allowed:
                 raise ValueError(f"{name}: {label}[{l}] must have shape {like.shape}, got "
