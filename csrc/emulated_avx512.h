@@ -9,12 +9,13 @@
  * lane by lane the same IEEE operations, an FMA still one rounding. The intrinsics
  * its 0.7 release lacks are written below, lane by lane from Intel's definitions; a
  * masked load or store touches only the lanes its mask selects, as the instruction
- * does, so that AddressSanitizer and valgrind would see a read past an array. */
+ * does (a kernel whose mask is too wide reads past its array here too). */
 #ifndef NNFAST_EMULATED_AVX512_H
 #define NNFAST_EMULATED_AVX512_H
 
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Four 128-bit quarters: the low two from a, the high two from b, each chosen by
@@ -30,53 +31,43 @@ static inline simde__m512 emulated_shuffle_f32x4(simde__m512 a, simde__m512 b, i
     return a;
 }
 
+/* The lanes of n, `size` bytes each, that mask k selects, from `from` to `to` at the
+ * same places: a masked load (from memory into a vector) or a masked store. */
+static inline void emulated_copy_lanes(void *to, const void *from, unsigned k, int n,
+                                       size_t size)
+{
+    for (int i = 0; i < n; i++)
+        if (k >> i & 1)
+            memcpy((char *)to + i * size, (const char *)from + i * size, size);
+}
+
 static inline simde__m512 emulated_mask_loadu_ps(simde__m512 src, simde__mmask16 k,
                                                  const void *p)
 {
-    float r[16];
-    memcpy(r, &src, sizeof r);
-    for (int i = 0; i < 16; i++)
-        if (k >> i & 1)
-            memcpy(r + i, (const float *)p + i, sizeof(float));
-    memcpy(&src, r, sizeof r);
+    emulated_copy_lanes(&src, p, k, 16, sizeof(float));
     return src;
 }
 
 static inline simde__m512d emulated_mask_loadu_pd(simde__m512d src, simde__mmask8 k,
                                                   const void *p)
 {
-    double r[8];
-    memcpy(r, &src, sizeof r);
-    for (int i = 0; i < 8; i++)
-        if (k >> i & 1)
-            memcpy(r + i, (const double *)p + i, sizeof(double));
-    memcpy(&src, r, sizeof r);
+    emulated_copy_lanes(&src, p, k, 8, sizeof(double));
     return src;
-}
-
-/* 32-bit lanes, floats or ints alike */
-static inline void emulated_mask_storeu_32(void *p, simde__mmask16 k, const void *v)
-{
-    for (int i = 0; i < 16; i++)
-        if (k >> i & 1)
-            memcpy((char *)p + 4 * i, (const char *)v + 4 * i, 4);
 }
 
 static inline void emulated_mask_storeu_ps(void *p, simde__mmask16 k, simde__m512 v)
 {
-    emulated_mask_storeu_32(p, k, &v);
+    emulated_copy_lanes(p, &v, k, 16, sizeof(float));
 }
 
 static inline void emulated_mask_storeu_epi32(void *p, simde__mmask16 k, simde__m512i v)
 {
-    emulated_mask_storeu_32(p, k, &v);
+    emulated_copy_lanes(p, &v, k, 16, sizeof(int32_t));
 }
 
 static inline void emulated_mask_storeu_pd(void *p, simde__mmask8 k, simde__m512d v)
 {
-    for (int i = 0; i < 8; i++)
-        if (k >> i & 1)
-            memcpy((double *)p + i, (const char *)&v + 8 * i, sizeof(double));
+    emulated_copy_lanes(p, &v, k, 8, sizeof(double));
 }
 
 /* The masked lanes, in order, from consecutive values at p; 0 elsewhere. */
