@@ -17,7 +17,7 @@ static int cpu_supports(int arch)
 #ifdef NNF_EMULATED_AVX512
     /* A checking build: the AVX-512 kernels run on AVX2 (emulated_avx512.h). */
     if (arch == NNF_ARCH_AVX512)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        return cpu_supports(NNF_ARCH_AVX2);
 #else
     if (arch == NNF_ARCH_AVX512)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&

@@ -351,10 +351,10 @@ class Trainer:
         first = self.network.layers[0]
         first_splits_rows = (isinstance(first, FullyConnectedLayer) and first.p_dropout == 0
                              and first.n_out > 1)
-        trial = (plan.team_trial((self.engine.sizes, str(self.engine.dtype),
+        trial = (plan.team_trial((self.engine.sizes, self.engine.dtype,
                                   self.flops_per_sample, mini_batch_size), n_threads,
                                  len(self.engine.sizes) - 1, first_splits_rows)
-                 if self.cost is None and n_threads > 1 else None)
+                 if self.cost is None else None)
         # A run chosen to train alone wakes no other thread: a team's threads spin on
         # their cores for a while after each region. W1 alone in a two-thread call took
         # 0.0825-0.0846 s an epoch against 0.0802-0.0806 on one thread, libgomp's spin
