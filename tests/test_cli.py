@@ -168,6 +168,30 @@ def test_bench_quick_prints_ratios(capsys):
     assert out.count("x\n") + out.count("x  ") >= 5
 
 
+def test_bench_holds_numpy_to_the_threads_asked_for(capsys, monkeypatch):
+    """NumPy's column computes on the bench's thread count, as nnfast's and PyTorch's
+    do (OpenBLAS would take every core); without threadpoolctl the bench says so."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    matmul = np.matmul
+
+    def counted(*args, **kwargs):
+        if len(seen) < 3:
+            seen.append(sorted({pool["num_threads"] for pool in threadpoolctl.threadpool_info()
+                                if pool["user_api"] == "blas"}))
+        return matmul(*args, **kwargs)
+
+    monkeypatch.setattr(np, "matmul", counted)
+    status, _, err = run(capsys, "bench", "--quick", "--threads", "1")
+    assert status == 0, err
+    assert seen == [[1]] * 3
+    assert "threadpoolctl" not in err
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    status, _, err = run(capsys, "bench", "--quick", "--threads", "1")
+    assert status == 0, err
+    assert "NumPy's BLAS computes on its own thread count, not 1 thread" in err
+
+
 def test_bench_times_jax_on_the_threads_xla_has(capsys, monkeypatch):
     """JAX joins where it computes on the threads asked for, an epoch a call; where it
     would not, the bench says why and leaves it out."""

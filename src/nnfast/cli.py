@@ -15,13 +15,14 @@ missing data or a failed run, one line and status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, ContextManager, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -418,6 +419,21 @@ def _jax_for(threads: int) -> bool:
     return True
 
 
+def _numpy_threads(threads: int) -> ContextManager[Any]:
+    """A block in which NumPy's BLAS computes on `threads` threads, as nnfast and
+    PyTorch do in the bench: OpenBLAS takes every core of its own accord, so one-thread
+    rows compared nnfast on one core with NumPy on all (a 1024^3 product at 0.50x on a
+    2-core AVX-512 AMD EPYC, 1.00x with NumPy held to one). threadpoolctl sets it; where
+    that is not installed, the bench says NumPy's column runs on its own count."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        _note(f"NumPy's BLAS computes on its own thread count, not {_count(threads, 'thread')} "
+              "(pip install threadpoolctl to hold it there)")
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
 def _repeated(fn, calls):
     return lambda: [fn() for _ in range(calls)]
 
@@ -514,8 +530,9 @@ def cmd_bench(args) -> int:
     theirs: List[List[Optional[float]]] = []  # a column for each of PEERS
     for library, _ in PEERS:
         time.sleep(QUIET_SECONDS)
-        theirs.append([_best(getattr(case, library), case.repeat) / case.calls
-                       if getattr(case, library) else None for case in cases])
+        with _numpy_threads(threads) if library == "numpy" else contextlib.nullcontext():
+            theirs.append([_best(getattr(case, library), case.repeat) / case.calls
+                           if getattr(case, library) else None for case in cases])
 
     info = nnfast.info()
     print(f"nnfast {nnfast.__version__}, {info['isa']}, {_count(threads, 'thread')}; "
