@@ -124,4 +124,22 @@
  * benches/test_epoch.py::test_conv_epoch (W4's and W5's 100-unit dense layers). */
 #define NNF_BP2_UNITS 64
 
+/* While a chunk trains, a dense layer split by units keeps the rows of w (and v) of
+ * its parts 1, 2, ... in the workspace, each part followed by this many rows of
+ * nothing, and the first part preceded by them (engine_dense.inc, P(hold_parts)):
+ * a core's hardware prefetchers, seeing its part's rows read at a stride, run on past
+ * the part's last row into the next part's, which the core that writes them then has
+ * to win back at every step. On a 2-core AVX-512 AMD EPYC (Zen 4) the backward step of
+ * W4's 100 x 2880 layer, the halves on two threads at once, took 56 us on units 0-49
+ * and 86 on units 50-99 (each alone 56); in a stretch when a line took 350 ns to cross
+ * between the cores instead of 55, 314 us, and 231, 176 and 96 us with 16, 24 and 44
+ * rows left empty between the halves, 57 with the second half elsewhere. So the reach
+ * is about 50 rows of a 4-unit stride there; 64 leaves a margin. Speed only: the
+ * values are copied, not changed. */
+#define NNF_PART_GUARD_ROWS 64
+
+/* The most bytes a layer's held parts (with their guards) may take: a layer wider
+ * than that keeps every row in w. */
+#define NNF_HELD_MOST_BYTES (64 << 20)
+
 #endif

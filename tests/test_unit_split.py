@@ -45,15 +45,18 @@ def _parts(n_in, n_out):
     return {(p["m"], p["n"]) for p in plan.plans() if p["k"] == n_in and p["n"] < n_out}
 
 
-def _train_engine(dtype, sizes, mini_batch_size, n_threads, layer_threads=None, **step):
-    """Three and a bit mini-batches; sizes are a network's sizes or its layers."""
+def _train_engine(dtype, sizes, mini_batch_size, n_threads, layer_threads=None, chunks=1,
+                  **step):
+    """Three and a bit mini-batches a chunk; sizes are a network's sizes or its layers.
+    The weights and biases after them, then the velocities."""
     X, labels = _problem(sizes[0] if isinstance(sizes[0], int) else sizes[0].n_in,
                          3 * mini_batch_size + 7)
     net = nnfast.Network(sizes, dtype=dtype, seed=3)
     perm = np.random.default_rng(4).permutation(len(X))
-    engine_train(net, X, labels, perm, mini_batch_size, 0.5, n_threads=n_threads,
-                 layer_threads=layer_threads, **step)
-    return [w.copy() for w in net.weights] + [b.copy() for b in net.biases]
+    for _ in range(chunks):
+        engine_train(net, X, labels, perm, mini_batch_size, 0.5, n_threads=n_threads,
+                     layer_threads=layer_threads, **step)
+    return [a.copy() for a in net.weights + net.biases + net._vw + net._vb]
 
 
 def _assert_same(got, want):
@@ -78,6 +81,29 @@ def test_a_split_first_layer_gives_the_same_bits_and_a_whole_one_where_parts_wou
     for layer_threads in ((2, 1), (1, 2)):
         _assert_same(_train_engine(dtype, [784, 100, 10], 64, 2, layer_threads, lmbda=5.0),
                      want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("step", [dict(lmbda=1.0), dict(lmbda=1.0, momentum=0.5),
+                                  dict(lmbda=0.3, momentum=0.7, regularization="l1")],
+                         ids=["l2", "l2-momentum", "l1-momentum"])
+def test_parts_held_apart_give_the_same_bits(dtype, step):
+    """While a chunk trains, a layer split by units holds the rows of w and v of its
+    parts 1, 2, ... apart in the workspace (engine_dense.inc, P(hold_parts)): here the
+    100-unit hidden layer, which takes BP2 and its step by parts from them, and the
+    first layer, its forward product and step. The last mini-batch of 7 rows splits
+    otherwise and puts them back first. The same bits and velocities on 1, 2 and 3
+    threads, over two chunks, each of which must leave w and v in the network's
+    arrays for the next."""
+    sizes = [30, 48, 100, 10]
+    want = _train_engine(dtype, sizes, 10, 1, chunks=2, **step)
+    for n_threads in (2, 3):
+        plan.forget()
+        for rows in (10, 7):
+            _plan_forward_on_all(dtype, rows, 48, 100, n_threads)
+        _assert_same(_train_engine(dtype, sizes, 10, n_threads, chunks=2, **step), want)
+        assert (10, 100 // n_threads) in {(p["m"], p["n"]) for p in plan.plans()
+                                          if p["k"] == 48}
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -115,13 +141,16 @@ def test_bp2_partial_sums_are_sized_for_the_rows_that_split_not_the_batch():
     (at most 69 rows for 200 -> 150; a 10-unit layer's always does), so a workspace
     for mini-batches of 1,024 rows holds BP2's 3 extra block sums for 69 rows, not
     1,024: on two threads it grows by the first layer's two copies of the input (the
-    mini-batch's and the next one's), those sums and each split layer's parts of z (a
-    line apart for each thread), to within a line a buffer."""
+    mini-batch's and the next one's), those sums, each split layer's parts of z (a
+    line apart for each thread) and its room to hold its second part's rows of w and v
+    apart (_held_room), to within a line a buffer."""
     engine = nnfast.Network([64, 200, 150, 10], seed=6)._engine
     grown = len(engine.workspace(1024, 2)) - len(engine.workspace(1024, 1))
     copy, sums = 2 * 1024 * 64, 3 * 69 * 200
     parts_of_z = 1024 * 200 + 69 * 150 + 1024 * 10 + 3 * 2 * 16
-    assert copy + sums + parts_of_z <= grown <= copy + sums + parts_of_z + 16 * 8
+    held = _held_room(64, 200, 2) + _held_room(200, 150, 2) + _held_room(150, 10, 2)
+    need = copy + sums + parts_of_z + held
+    assert need <= grown <= need + 16 * 14
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -138,11 +167,31 @@ def test_every_workspace_buffer_starts_on_a_cache_line(dtype, skip):
         assert buffer.ctypes.data % 64 == 0
 
 
+GUARD_ROWS = 64  # NNF_PART_GUARD_ROWS
+
+
+def _held_room(n_in, n_out, n_threads, line=16):
+    """The float32s of workspace a dense layer split by units takes to hold the rows of
+    w and of v of its parts 1, 2, ... apart while a chunk trains (engine_dense.inc,
+    P(held_room)): for the most parts it may split into, GUARD_ROWS rows, then each
+    part's rows followed by GUARD_ROWS more, each part on a line of its own."""
+    def up(values):
+        return -(-values // line) * line
+
+    def room(nt):
+        at = GUARD_ROWS * n_in
+        for t in range(1, nt):
+            at = up(at) + (n_out * (t + 1) // nt - n_out * t // nt) * n_in + GUARD_ROWS * n_in
+        return up(at)
+    return 2 * max((room(nt) for nt in range(2, min(n_threads, n_out) + 1)), default=0)
+
+
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     """A forward block's workspace has no room for the deltas, the kept z, the
-    per-thread copies of the input or the parts of z of layers split by units
-    (predictions split by rows), and gives the outputs a training workspace gives."""
+    per-thread copies of the input, the parts of z of layers split by units
+    (predictions split by rows) or their held parts' rows, and gives the outputs a
+    training workspace gives."""
     block, sizes = 32, [64, 40, 10]
     engine = nnfast.Network(sizes, seed=6)._engine
     X = _problem(64, 70, seed=7)[0].astype(np.float32)
@@ -151,7 +200,8 @@ def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     deltas, z = block * (40 + 10), block * 10
     copies = 2 * (n_threads - 1) * block * 64
     parts_of_z = (n_threads > 1) * (block * (40 + 10) + 2 * n_threads * 16)
-    assert len(training) - len(predicting) == deltas + z + copies + parts_of_z
+    held = _held_room(64, 40, n_threads) + _held_room(40, 10, n_threads)
+    assert len(training) - len(predicting) == deltas + z + copies + parts_of_z + held
     _assert_same([engine.forward(X, block, predicting, n_threads)],
                  [engine.forward(X, block, training, n_threads)])
     with pytest.raises(ValueError, match="workspace too small"):
