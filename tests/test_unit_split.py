@@ -174,7 +174,8 @@ def _held_room(n_in, n_out, n_threads, line=16):
     """The float32s of workspace a dense layer split by units takes to hold the rows of
     w and of v of its parts 1, 2, ... apart while a chunk trains (engine_dense.inc,
     P(held_room)): for the most parts it may split into, GUARD_ROWS rows, then each
-    part's rows followed by GUARD_ROWS more, each part on a line of its own."""
+    part's rows followed by GUARD_ROWS more, each part on a line of its own (fewer
+    parts take less)."""
     def up(values):
         return -(-values // line) * line
 
@@ -183,7 +184,9 @@ def _held_room(n_in, n_out, n_threads, line=16):
         for t in range(1, nt):
             at = up(at) + (n_out * (t + 1) // nt - n_out * t // nt) * n_in + GUARD_ROWS * n_in
         return up(at)
-    return 2 * max((room(nt) for nt in range(2, min(n_threads, n_out) + 1)), default=0)
+    rooms = [room(nt) for nt in range(2, min(n_threads, n_out) + 1)]
+    assert rooms == sorted(rooms)
+    return 2 * rooms[-1] if rooms else 0
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
