@@ -134,8 +134,9 @@
  * and 86 on units 50-99 (each alone 56); in a stretch when a line took 350 ns to cross
  * between the cores instead of 55, 314 us, and 231, 176 and 96 us with 16, 24 and 44
  * rows left empty between the halves, 57 with the second half elsewhere. So the reach
- * is about 50 rows of a 4-unit stride there; 64 leaves a margin. Speed only: the
- * values are copied, not changed. */
+ * is about 50 rows of a 4-unit stride there; 64 leaves a margin. The first layer's
+ * parts' copies of the mini-batch are each followed by as many (engine.inc, carve).
+ * Speed only: the values are copied, not changed. */
 #define NNF_PART_GUARD_ROWS 64
 
 /* The most bytes a layer's held parts (with their guards) may take: a layer wider

@@ -13,6 +13,7 @@ from nnfast import FullyConnectedLayer, ReLU, SoftmaxLayer, _kernels, kernels, p
 from engine_checks import engine_train, fresh_plans
 
 DTYPES = [np.float32, np.float64]
+GUARD_ROWS = 64  # NNF_PART_GUARD_ROWS: the empty rows after a part's rows or copy
 
 
 @pytest.fixture(autouse=True)
@@ -141,12 +142,13 @@ def test_bp2_partial_sums_are_sized_for_the_rows_that_split_not_the_batch():
     (at most 69 rows for 200 -> 150; a 10-unit layer's always does), so a workspace
     for mini-batches of 1,024 rows holds BP2's 3 extra block sums for 69 rows, not
     1,024: on two threads it grows by the first layer's two copies of the input (the
-    mini-batch's and the next one's), those sums, each split layer's parts of z (a
+    mini-batch's and the next one's), each followed by GUARD_ROWS empty rows as the
+    first copy (the input) is then, those sums, each split layer's parts of z (a
     line apart for each thread) and its room to hold its second part's rows of w and v
     apart (_held_room), to within a line a buffer."""
     engine = nnfast.Network([64, 200, 150, 10], seed=6)._engine
     grown = len(engine.workspace(1024, 2)) - len(engine.workspace(1024, 1))
-    copy, sums = 2 * 1024 * 64, 3 * 69 * 200
+    copy, sums = 2 * (1024 + GUARD_ROWS) * 64 + GUARD_ROWS * 64, 3 * 69 * 200
     parts_of_z = 1024 * 200 + 69 * 150 + 1024 * 10 + 3 * 2 * 16
     held = _held_room(64, 200, 2) + _held_room(200, 150, 2) + _held_room(150, 10, 2)
     need = copy + sums + parts_of_z + held
@@ -165,9 +167,6 @@ def test_every_workspace_buffer_starts_on_a_cache_line(dtype, skip):
     assert len(work) == len(fresh)
     for buffer in engine.output_buffers(work, 9, 2):
         assert buffer.ctypes.data % 64 == 0
-
-
-GUARD_ROWS = 64  # NNF_PART_GUARD_ROWS
 
 
 def _held_room(n_in, n_out, n_threads, line=16):
@@ -192,16 +191,17 @@ def _held_room(n_in, n_out, n_threads, line=16):
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_predictions_take_a_workspace_without_deltas_or_copies(n_threads):
     """A forward block's workspace has no room for the deltas, the kept z, the
-    per-thread copies of the input, the parts of z of layers split by units
-    (predictions split by rows) or their held parts' rows, and gives the outputs a
-    training workspace gives."""
+    per-thread copies of the input (and the empty rows after each), the parts of z of
+    layers split by units (predictions split by rows) or their held parts' rows, and
+    gives the outputs a training workspace gives."""
     block, sizes = 32, [64, 40, 10]
     engine = nnfast.Network(sizes, seed=6)._engine
     X = _problem(64, 70, seed=7)[0].astype(np.float32)
     predicting = engine.workspace(block, n_threads, False)
     training = engine.workspace(block, n_threads)
     deltas, z = block * (40 + 10), block * 10
-    copies = 2 * (n_threads - 1) * block * 64
+    copies = 2 * (n_threads - 1) * (block + GUARD_ROWS) * 64
+    copies += (n_threads > 1) * GUARD_ROWS * 64  # after the input
     parts_of_z = (n_threads > 1) * (block * (40 + 10) + 2 * n_threads * 16)
     held = _held_room(64, 40, n_threads) + _held_room(40, 10, n_threads)
     assert len(training) - len(predicting) == deltas + z + copies + parts_of_z + held
