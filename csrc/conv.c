@@ -174,15 +174,16 @@ static nnf_int tie_position(nnf_int o, nnf_int t, nnf_int ow, nnf_int ph, nnf_in
     return ((o / across) * ph + t / pw) * ow + (o % across) * pw + t % pw;
 }
 
-/* Float's direct convolution (conv_direct.h): the kernel of the SIMD table in use
- * (nnf_arch_get: the best this CPU runs, or the one NNFAST_ARCH chose), where the
- * shape fits. */
+/* Float's direct convolutions (conv_direct.h): on NNF_CONV_PATH_DIRECT the kernel of
+ * the SIMD table in use (nnf_arch_get: the best this CPU runs, or the one NNFAST_ARCH
+ * chose), on NNF_CONV_PATH_DIRECT_AVX2 AVX2's, which the planner weighs against
+ * AVX-512's where that is in use. */
 #if defined(__x86_64__)
-static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f, nnf_int kh,
-                         nnf_int kw, const float *weights, float *out, float *scratch,
-                         int skip_zeros)
+static void sconv_direct(int path, nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_int f,
+                         nnf_int kh, nnf_int kw, const float *weights, float *out,
+                         float *scratch, int skip_zeros)
 {
-    if (nnf_arch_get() == NNF_ARCH_AVX512)
+    if (path == NNF_CONV_PATH_DIRECT && nnf_arch_get() == NNF_ARCH_AVX512)
         nnf_sconv_direct_avx512(c, h, w, x, f, kh, kw, weights, out, scratch, skip_zeros);
     else
         nnf_sconv_direct_avx2(c, h, w, x, f, kh, kw, weights, out, scratch, skip_zeros);
@@ -190,8 +191,10 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #define DIRECT_CONV sconv_direct
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw)                                                          \
     (nnf_conv_direct_fits(c, h, w, kh, kw) && nnf_arch_get() >= NNF_ARCH_AVX2)
+#define DIRECT_AVX2_OFFERED (nnf_arch_get() == NNF_ARCH_AVX512)
 #else
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw) 0
+#define DIRECT_AVX2_OFFERED 0
 #endif
 
 #define REAL float
@@ -209,9 +212,11 @@ static void sconv_direct(nnf_int c, nnf_int h, nnf_int w, const float *x, nnf_in
 #undef WINDOWS_WIDTH
 #undef DIRECT_CONV
 #undef DIRECT_CONV_RUNS
+#undef DIRECT_AVX2_OFFERED
 
 /* Double has no direct convolution. */
 #define DIRECT_CONV_RUNS(c, h, w, kh, kw) 0
+#define DIRECT_AVX2_OFFERED 0
 #define REAL double
 #define P(name) nnf_d##name
 #define GEMM nnf_dgemm

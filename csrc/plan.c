@@ -6,8 +6,8 @@
  * results are identical for any team) and the kernel table (among the ISAs this CPU
  * runs, only where nnf_gemm_same_bits says they agree). A conv layer's forward product
  * that the direct convolution fits, and a pooled one-channel layer's weight gradient
- * that the windows kernel takes, are timed both ways by conv.c, which caches its
- * choice here (nnf_conv_plan_make). The elementwise, pooling and
+ * that the windows kernel takes, have each of their paths timed by conv.c, which
+ * caches its choice here (nnf_conv_plan_make). The elementwise, pooling and
  * dropout kernels go parallel above a threshold derived, once, from this machine's
  * fork/join and per-element costs. No performance constant from another CPU decides.
  *
@@ -343,19 +343,26 @@ int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(vo
             before = conv_plans[at];
         pthread_rwlock_unlock(&cache_lock);
         const double start = nnf_seconds();
+        plan.path = -1;
         for (int p = 0; p < NNF_CONV_PATHS; p++) {
+            if (!runs[p])
+                continue;
             plan.seconds[p] = nnf_plan_time(run, runs[p], 0, INFINITY, NULL);
             if (before.recheck && before.seconds[p] < plan.seconds[p])
                 plan.seconds[p] = before.seconds[p];
+            if (plan.path < 0 || plan.seconds[p] < plan.seconds[plan.path])
+                plan.path = p;
         }
-        plan.path = plan.seconds[1] < plan.seconds[0] ? 1 : 0;
         plan.how = NNF_PLAN_MEASURED;
         plan.planned_at = nnf_seconds();
         plan.planning_seconds = plan.planned_at - start;
         if (before.recheck)
             plan.planning_seconds += before.planning_seconds;
-        const double fast = plan.seconds[plan.path], slow = plan.seconds[1 - plan.path];
-        plan.recheck = !before.recheck && slow <= (1 + CLOSE_MARGIN) * fast;
+        int close = 0; /* another candidate within CLOSE_MARGIN of the fastest */
+        for (int p = 0; p < NNF_CONV_PATHS; p++)
+            close |= runs[p] && p != plan.path &&
+                     plan.seconds[p] <= (1 + CLOSE_MARGIN) * plan.seconds[plan.path];
+        plan.recheck = !before.recheck && close;
         int path;
         return conv_cache_insert(&plan, before.recheck, &path) == 0 ? path : plan.path;
     }

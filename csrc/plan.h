@@ -143,7 +143,9 @@ typedef struct {
  * Two products of a conv layer have a choice of paths, each giving the same bits:
  *  - the forward product, W . im2col(x) for each image, runs as im2col and the GEMM
  *    (with that GEMM's own plan) or, where it fits (conv_direct.h), as the direct
- *    convolution;
+ *    convolution: the table in use's or, on an AVX-512 machine, AVX2's, whose
+ *    256-bit loads may be the faster (one image of W4's first layer: 3.0 us against
+ *    3.5 on an AMD Zen 4, whose AVX-512 units are 256 bits wide);
  *  - the weight gradient of a conv layer followed by a max-pool, a sparse product
  *    with the image's windows at the pool's maxima, reads them from the im2row rows
  *    (the gather kernel) or from the image in place: for one channel where the table
@@ -153,9 +155,11 @@ typedef struct {
  * and the threads its GEMM may take (1 for the weight gradient, a sample's product
  * running on one thread). */
 enum { NNF_CONV_FORWARD = 0, NNF_CONV_WEIGHT_GRADIENT = 1 };
-enum { NNF_CONV_PATH_GEMM = 0, NNF_CONV_PATH_DIRECT = 1 };  /* the forward product's */
+/* the forward product's: im2col and the GEMM, the direct convolution of the table in
+ * use, and, where that is AVX-512's, AVX2's (256-bit vectors, the same bits) */
+enum { NNF_CONV_PATH_GEMM = 0, NNF_CONV_PATH_DIRECT = 1, NNF_CONV_PATH_DIRECT_AVX2 = 2 };
 enum { NNF_CONV_PATH_ROWS = 0, NNF_CONV_PATH_WINDOWS = 1 }; /* the weight gradient's */
-enum { NNF_CONV_PATHS = 2 };
+enum { NNF_CONV_PATHS = 3 };
 
 typedef struct {
     int product, arch_in_use, is_double;
@@ -179,8 +183,9 @@ typedef struct {
  * close call due to be timed again and this thread would plan it. */
 int nnf_conv_plan_lookup(const nnf_conv_signature *s, int *path);
 /* Plans s (no plan yet, or a close call due) and returns its path: under
- * NNFAST_PLAN=measure each path p timed as run(runs[p]) and the faster kept (each
- * path of a close call keeping the better of its two times), else `estimate`. Cached
+ * NNFAST_PLAN=measure each path p with runs[p] (NULL: not a candidate) timed as
+ * run(runs[p]) and the fastest kept (each path of a close call keeping the better of
+ * its two times), else `estimate`. Cached
  * unless another thread cached s first (then that plan's path). */
 int nnf_conv_plan_make(const nnf_conv_signature *s, int estimate, void (*run)(void *),
                        void *const runs[NNF_CONV_PATHS]);

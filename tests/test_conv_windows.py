@@ -210,7 +210,7 @@ def test_wisdom_carries_the_weight_gradient_plan(isa, tmp_path):
         for change, match in [
                 ({"product": "backward"}, r"product must be one of"),
                 ({"path": "direct"}, r"path must be one of \('rows', 'windows'\)"),
-                ({"product": "forward"}, r"path must be one of \('gemm', 'direct'\)")]:
+                ({"product": "forward"}, r"path must be one of \('gemm', 'direct', 'direct_avx2'\)")]:
             bad = json.loads(json.dumps(wisdom))
             bad["conv"][at].update(change)
             path.write_text(json.dumps(bad))

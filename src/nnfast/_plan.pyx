@@ -17,10 +17,11 @@ PLAN_LAYOUT_BITS = ("a_rows", "a_cols", "b_rows", "b_cols", "c_rows", "c_cols")
 # the dot family's k in blocks.
 PLAN_PATHS = ("rule", "direct", "packed", "k_blocks", "direct_short")
 # NNF_CONV_FORWARD, NNF_CONV_WEIGHT_GRADIENT: the conv products planned, and each one's
-# NNF_CONV_PATH_*: the forward product by im2col and the GEMM, or directly; a pooled
-# layer's weight gradient from the im2row rows, or from the image's windows in place.
+# NNF_CONV_PATH_*: the forward product by im2col and the GEMM, or directly (the table
+# in use's kernel, or AVX2's where AVX-512's is in use); a pooled layer's weight
+# gradient from the im2row rows, or from the image's windows in place.
 CONV_PRODUCTS = ("forward", "weight_gradient")
-CONV_PATHS = {"forward": ("gemm", "direct"), "weight_gradient": ("rows", "windows")}
+CONV_PATHS = {"forward": ("gemm", "direct", "direct_avx2"), "weight_gradient": ("rows", "windows")}
 CONV_SHAPE_KEYS = ("c", "h", "w", "f", "kh", "kw")
 
 

@@ -6,10 +6,12 @@ copies and the fastest is cached for the process: the team size, and the ISA's k
 table where tables give the same bits. The elementwise, pooling and dropout kernels go
 parallel above thresholds derived from the fork/join and per-element costs measured
 here (the fork/join timed again at each epoch on several threads, the fastest kept).
-Two products of a conv layer are planned too, each timed both ways on the first image
-and the faster kept: the forward product, where the direct convolution fits (float32,
-output rows 17 to 24 wide, every tap one k-block, the AVX2 or AVX-512 table in use),
-by the direct convolution or im2col with the GEMM; and the weight gradient of a layer
+Two products of a conv layer are planned too, each path timed on the first image and
+the fastest kept: the forward product, where the direct convolution fits (float32,
+output rows 17 to 24 wide, every tap one k-block, or at most 8 wide; the AVX2 or
+AVX-512 table in use), by the direct convolution or im2col with the GEMM, and where
+the AVX-512 table is in use by AVX2's direct convolution too (256-bit vectors, faster
+on some AVX-512 CPUs); and the weight gradient of a layer
 followed by a max-pool (the first-maximum tie rule), from the image's windows read in
 place or from its im2row rows, where one channel needs a windows kernel that takes the
 filter (AVX2 or AVX-512; at most 6 rows of at most 8 floats, or of 4 doubles on AVX2
@@ -79,8 +81,8 @@ def convs() -> List[Dict[str, Any]]:
     """Every convolution plan of this process, in the order made: the signature
     (the product, 'forward' or 'weight_gradient'; isa_in_use, dtype, the image's c,
     h, w, the f filters' kh x kw, the threads its GEMM may take, 1 for the weight
-    gradient), the path chosen ('direct' or 'gemm' for the forward product, 'windows'
-    or 'rows' for the weight gradient), how, each path's best seconds for one image
+    gradient), the path chosen ('direct', 'direct_avx2' or 'gemm' for the forward
+    product, 'windows' or 'rows' for the weight gradient), how, each path's best seconds for one image
     (0 when not timed), the seconds planning took, and `recheck`, a close call to be
     timed again as plans() says."""
     return _kernels.conv_plans()
