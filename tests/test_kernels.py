@@ -556,6 +556,19 @@ def test_sparse_matmul_rows_without_entries(arch, dtype):
         np.testing.assert_array_equal(got[[0, 2, 5, 6]], 2.0 * c0[[0, 2, 5, 6]])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=_tid)
+def test_sparse_matmul_takes_values_of_any_stride(dtype):
+    """values every other entry of an array, and reversed: the kernel reads one run
+    of them, so such a view is copied first (read as it lay, the first gave entries
+    1, 2, 3 for 1, 3, 5, the second whatever lay past the array)."""
+    rng = np.random.default_rng(21)
+    indptr, indices = np.array([0, 2, 4, 6]), np.array([0, 1, 0, 1, 0, 1])
+    b = rng.standard_normal((2, 5)).astype(dtype)
+    for values in (np.arange(1, 13, dtype=dtype)[::2], np.arange(1, 7, dtype=dtype)[::-1]):
+        dense = _dense(indptr, indices, np.ascontiguousarray(values), 2)
+        check_gemm(kernels.sparse_matmul(indptr, indices, values, b), dense, b)
+
+
 @pytest.mark.parametrize("arch", ARCHS, indirect=True)
 def test_sparse_matmul_beta_zero_never_reads_out(arch):
     out = np.full((2, 19), np.nan, np.float32)

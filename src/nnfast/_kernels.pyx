@@ -90,7 +90,8 @@ def sparse_matmul(indptr, indices, values, b, out=None, *, beta=0.0):
     order listed, so results are the same bits on every ISA. Without out, a new
     C-ordered array is returned (beta must then be 0); out must have unit column
     stride. Runs on the calling thread."""
-    cdef cnp.ndarray V = _matrix(values, "values", "sparse_matmul", 1)
+    # The kernel reads values as one contiguous run: a strided or reversed view is copied.
+    cdef cnp.ndarray V = _array(values, "values", "sparse_matmul", 1)
     cdef cnp.ndarray B = _matrix(b, "b", "sparse_matmul")
     _same_dtype("sparse_matmul", V, "values", B, "b")
     cdef double be = _real(beta, "sparse_matmul", "beta")
