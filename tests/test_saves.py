@@ -142,3 +142,53 @@ def test_the_expanded_data_file_is_written_as_the_others(tmp_path):
         os.umask(old)
     assert link.is_symlink() and os.stat(target).st_mode & 0o777 == 0o644
     assert datasets.load_mnist_pkl(link).X_train.shape == (2, 784)
+
+
+def test_the_expanded_data_file_refuses_what_is_not_a_dataset(tmp_path):
+    from nnfast.book import expand_mnist
+    for data in ("not a dataset", (np.zeros((1, 784)), np.zeros(1))):
+        with pytest.raises(TypeError, match="^data must be a nnfast.datasets.Dataset"):
+            expand_mnist.save(tmp_path / "expanded.pkl.gz", data)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_save_to_a_pipe_writes_into_it(tmp_path):
+    """A FIFO (or /dev/stdout, a device) is written in place, as open() writes it: a
+    rename over it would leave a regular file where the pipe was."""
+    import threading
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    # a daemon: a save that never opens the pipe leaves it waiting for a writer
+    reader = threading.Thread(target=lambda: received.append(open(fifo, "rb").read()),
+                              daemon=True)
+    reader.start()
+    net = nnfast.Network([3, 2], seed=0)
+    net.save(fifo)
+    reader.join(timeout=10)
+    assert not reader.is_alive() and fifo.is_fifo()
+    path = tmp_path / "net.json"
+    net.save(path)
+    assert received == [saved(path)]
+
+
+def test_a_save_to_a_device_writes_into_it(tmp_path):
+    """A copy of /dev/null's device node (made where this may make one): still that
+    device after the save, which it swallowed."""
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | __import__("stat").S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs privileges this run lacks")
+    nnfast.Network([3, 2], seed=0).save(null)
+    network2.Network([3, 2], seed=0).save(null)
+    assert null.is_char_device() and saved(null) == b""
+
+
+def test_a_file_name_ending_in_a_slash_is_refused(tmp_path):
+    """open() refuses it; the atomic save, which resolves the name first, must too,
+    rather than write a file named without the slash."""
+    for call in (nnfast.Network([3, 2], seed=0).save, network2.Network([3, 2]).save):
+        with pytest.raises(IsADirectoryError):
+            call(str(tmp_path / "models") + os.sep)
+    assert os.listdir(tmp_path) == []

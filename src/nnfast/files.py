@@ -5,6 +5,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from typing import IO, Any, Iterator, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -44,8 +45,21 @@ def replacing(filename: Any, mode: str = "wb") -> Iterator[IO[Any]]:
     leaves filename as it was. The content goes to a temporary file in the same
     directory, is flushed to the disk, and is then renamed over filename (a rename
     within one file system is atomic). The file keeps the old one's mode; a symbolic
-    link is followed, its target replaced."""
-    path = os.path.realpath(checked_path(filename))
+    link is followed, its target replaced. A device or a pipe (/dev/null, /dev/stdout,
+    a FIFO) is written in place, as open() writes it: there is no file to replace, and
+    renaming over it would put a regular file where the device was."""
+    name = checked_path(filename)
+    if name.endswith(os.sep):  # realpath would drop the slash and write a file "name"
+        raise IsADirectoryError(errno.EISDIR, "a file name may not end in a slash", name)
+    try:
+        kind = os.stat(name).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        kind = stat.S_IFREG
+    if not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+        with open(name, mode) as f:
+            yield f
+        return
+    path = os.path.realpath(name)
     fd, temporary = _create_beside(path)
     try:
         with os.fdopen(fd, mode) as f:

@@ -60,6 +60,9 @@ def save(path, data):
     The file appears only once complete: it is written to a temporary file in the same
     directory, flushed to disk, then renamed over ``path``; on any failure (a full disk,
     Ctrl-C) ``path`` is left as it was."""
+    if not (isinstance(data, tuple) and len(data) == 6):
+        raise TypeError(f"data must be a nnfast.datasets.Dataset (six arrays), got "
+                        f"{type(data).__name__}")
     splits = tuple((data[i], data[i + 1]) for i in range(0, len(data), 2))
     with files.replacing(path) as f:
         # mtime=0: the same data gives the same file.
