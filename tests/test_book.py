@@ -308,6 +308,29 @@ def test_save_and_load(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("make,n_in", [
+    (lambda: nnfast.Network([4, 5, 3], activation="relu", cost="quadratic", dtype=np.float64,
+                            seed=0), 4),
+    (lambda: nnfast.Network([nnfast.ConvPoolLayer((2, 1, 2, 2), (1, 3, 3), (1, 1)),
+                             nnfast.SoftmaxLayer(8, 3)], dtype=np.float64, seed=0), 9),
+    (lambda: nnfast.Network([nnfast.FullyConnectedLayer(4, 5, p_dropout=0.5),
+                             nnfast.SoftmaxLayer(5, 3)], dtype=np.float64, seed=0), 4)],
+    ids=["relu", "conv", "dropout"])
+def test_a_network_the_books_format_cannot_hold_saves_as_nnfasts(tmp_path, make, n_in):
+    """network2.load reads nnfast's files; saving what it read must give it back, not
+    the book's record of sizes and weights, which would come back as another network
+    (sigmoid) or not at all (conv layers)."""
+    made = make()
+    made.save(tmp_path / "made.json")
+    net = network2.load(tmp_path / "made.json")
+    net.save(tmp_path / "again.json")
+    back = nnfast.load(tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text()) == json.loads(
+        (tmp_path / "made.json").read_text())
+    x = np.linspace(0, 1, n_in).reshape(1, n_in)
+    np.testing.assert_array_equal(back.feedforward(x), made.feedforward(x))
+
+
 def test_load_a_hand_written_network2_file(tmp_path):
     record = {"sizes": [2, 3, 1],
               "weights": [[[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]], [[0.7, -0.8, 0.9]]],

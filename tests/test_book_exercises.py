@@ -169,6 +169,26 @@ def test_an_override_returning_zero_gradients_changes_nothing(module, rewritten,
 
 # ---- the reader's cost ----
 
+@pytest.mark.parametrize("module", [network, network2])
+def test_a_step_whose_biases_are_refused_leaves_the_weights_as_they_were(module):
+    """A reader's backprop whose bias gradient is not finite: the step is refused
+    before it writes the weights (they were written, then the biases refused)."""
+    class Net(module.Network):
+        def backprop(self, x, y):
+            nabla_b, nabla_w = super().backprop(x, y)
+            nabla_b[-1] = nabla_b[-1] / 0.0
+            return nabla_b, nabla_w
+
+    net = Net([2, 3, 1], seed=0)
+    before = [a.copy() for a in net.weights + net.biases]
+    with pytest.raises(ValueError, match=r"^biases\[1\]: holds NaN or infinite values"):
+        with np.errstate(divide="ignore"):
+            net.update_mini_batch([(np.array([[0.5], [0.2]]), np.array([[1.0]]))], 3.0,
+                                  *([0.0, 1] if module is network2 else []))
+    for got, want in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_a_readers_cross_entropy_trains_as_the_built_in_one(capsys):
     training, test = _book_data(N, SIZES, seed=9)
     mine = network2.Network(SIZES, cost=CrossEntropyCost, seed=10)

@@ -98,7 +98,7 @@ class BookNetwork:
 
     @weights.setter
     def weights(self, values):
-        self._assign(self._net.weights, values, "weights")
+        self._assign(weights=values)
 
     @property
     def biases(self):
@@ -107,18 +107,24 @@ class BookNetwork:
 
     @biases.setter
     def biases(self, values):
-        self._assign(self._net.biases, values, "biases")
+        self._assign(biases=values)
 
-    def _assign(self, views, values, name):
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise TypeError(f"{name} must be a list of {len(views)} arrays, one per layer, "
-                            f"got {type(values).__name__}")
-        values = list(values)
-        if len(values) != len(views):
-            raise ValueError(f"{name}: expected {len(views)} layers, got {len(values)}")
-        checked = [_checked(view, value, f"{name}[{l}]")
-                   for l, (view, value) in enumerate(zip(views, values))]
-        with self._net.exclusive(f"setting {name}"):
+    def _assign(self, **lists):
+        """Each named list of parameters (weights=, biases=) replaced, every value
+        checked before any is written: one refused leaves them all as they were."""
+        views, checked = [], []
+        for name, values in lists.items():
+            layers = getattr(self._net, name)
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                raise TypeError(f"{name} must be a list of {len(layers)} arrays, one per "
+                                f"layer, got {type(values).__name__}")
+            values = list(values)
+            if len(values) != len(layers):
+                raise ValueError(f"{name}: expected {len(layers)} layers, got {len(values)}")
+            views += layers
+            checked += [_checked(view, value, f"{name}[{l}]")
+                        for l, (view, value) in enumerate(zip(layers, values))]
+        with self._net.exclusive("setting " + " and ".join(lists)):
             for view, value in zip(views, checked):
                 np.copyto(view, value)
 
@@ -251,7 +257,7 @@ class BookNetwork:
         for b, nb in zip(self.biases, nabla_b):
             nb *= -(eta / m)
             nb += b
-        self.weights, self.biases = nabla_w, nabla_b
+        self._assign(weights=nabla_w, biases=nabla_b)  # both checked, then both written
 
     # ---- which code runs: the engine, or the book's loop calling the reader's ----
 

@@ -155,7 +155,13 @@ class Network(BookNetwork):
                                         progress=False))
 
     def save(self, filename):
-        """Write the network as the book's JSON: sizes, weights, biases, cost name."""
+        """Write the network as the book's JSON: sizes, weights, biases, cost name. A
+        network that format does not describe (one that load read from nnfast's file,
+        with another activation, or layers) is written in nnfast's, which load reads
+        back whole."""
+        if self.network.activation != "sigmoid":
+            self.network.save(filename)
+            return
         with self.network.exclusive("saving"):
             data = {"sizes": self.sizes,
                     "weights": [w.tolist() for w in self.weights],
