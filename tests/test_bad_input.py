@@ -10,6 +10,7 @@ import pytest
 
 import nnfast
 from nnfast import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer
+from nnfast.book import network2
 
 
 def conv_net(p_dropout=0.0, seed=0):
@@ -304,6 +305,33 @@ def test_evaluation_monitors_without_evaluation_data_are_refused(flag):
     with pytest.raises(ValueError, match=f"{flag} need evaluation_data"):
         net.SGD(images(8), 1, 2, 0.1, **{flag: 3 if flag == "early_stopping_n" else True})
     assert_unchanged(net, before)
+
+
+MONITOR_FLAGS = ["monitor_training_cost", "monitor_training_accuracy",
+                 "monitor_evaluation_cost", "monitor_evaluation_accuracy"]
+
+
+@pytest.mark.parametrize("flag", MONITOR_FLAGS + ["monitor_gradient_norms"])
+@pytest.mark.parametrize("value", ["no", "False", None, 2])
+def test_monitor_flags_take_only_true_or_false(flag, value):
+    """"no" and "False" are true: taken by their truth they would monitor, or ask for
+    evaluation data, where the caller meant not to."""
+    net = Network([64, 5, 3], seed=0)
+    before = snapshot(net)
+    with pytest.raises(TypeError, match=f"^{flag} must be True or False"):
+        net.SGD(images(8), 1, 2, 0.1, **{flag: value})
+    assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize("flag", MONITOR_FLAGS)
+def test_the_books_monitor_flags_take_only_true_or_false(flag):
+    net = network2.Network([64, 5, 3], seed=0)
+    before = [w.copy() for w in net.weights]
+    X, y = images(8)
+    with pytest.raises(TypeError, match=f"^{flag} must be True or False"):
+        net.SGD(list(zip(X.reshape(8, 64, 1), np.eye(3)[y, :, None])), 1, 2, 0.1,
+                **{flag: "no"})
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.weights))
 
 
 def test_unaligned_input_is_copied_before_anything_changes():

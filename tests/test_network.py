@@ -167,6 +167,25 @@ def test_sgd_draws_its_permutation_from_the_network_rng():
     assert_params_match(net, want_w, want_b, 1e-11, want_v)
 
 
+def test_whole_batches_only_drops_the_short_batch_of_a_shuffled_epoch():
+    """23 rows in mini-batches of 5: the permutation's first 20 rows train, as the
+    oracle's epoch over them says; its last 3, the short batch, do not (the shuffled
+    epoch trained them, and GradientNorms divided four batches' norms by five)."""
+    sizes = [5, 7, 4]
+    net = Network(sizes, cost=CrossEntropyCost, dtype=np.float64, seed=31)
+    X, labels = random_problem(sizes, 23, seed=32)
+    perm = copy.deepcopy(net._rng).permutation(23)[:20]
+    weights, biases = params(net)
+    want_w, want_b, _ = oracle.sgd_epoch(  # (no L2: its n would be the 23 rows)
+        weights, biases, X[perm], oracle.vectorized_result(labels[perm], 4), 5, 0.5, 0.0,
+        CrossEntropyCost, net.activations, np.arange(20))
+    trained = []
+    net.train((X, labels), nnfast.SGDConfig(1, 5, 0.5, whole_batches_only=True),
+              progress=lambda epoch, done, total: trained.append(done))
+    assert trained[-1] == 20
+    assert_params_match(net, want_w, want_b, 1e-11)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_seed_same_training_any_thread_count(dtype):
     sizes = [12, 9, 5]

@@ -79,6 +79,14 @@ def check_real(value: Any, name: str, minimum: float, strict: bool = False) -> f
     return value
 
 
+def check_flag(value: Any, name: str) -> bool:
+    """A bool (or 0/1): "no", "False" or None would otherwise choose by their truth."""
+    if not (isinstance(value, (bool, np.bool_))
+            or isinstance(value, numbers.Integral) and value in (0, 1)):
+        raise TypeError(f"{name} must be True or False, got {value!r:.40}")
+    return bool(value)
+
+
 def check_dtype(dtype: Any) -> np.dtype:
     try:
         dt = np.dtype(dtype)

@@ -10,14 +10,13 @@ chunk with consistent weights. A chunk that leaves a parameter non-finite is und
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from nnfast import _kernels, plan
-from nnfast.checks import (Samples, check_int, check_real, check_regularization)
+from nnfast.checks import Samples, check_flag, check_int, check_real, check_regularization
 from nnfast.layers import FullyConnectedLayer
 from nnfast.maths import one_hot
 
@@ -122,11 +121,7 @@ class SGDConfig:
         if self.decay_n is not None:
             put("decay_n", check_int(self.decay_n, "decay_n", minimum=1))
         for name in ("shuffle", "whole_batches_only"):
-            flag = getattr(self, name)
-            if not (isinstance(flag, (bool, np.bool_))
-                    or isinstance(flag, numbers.Integral) and flag in (0, 1)):
-                raise TypeError(f"{name} must be True or False, got {flag!r:.40}")
-            put(name, bool(flag))
+            put(name, check_flag(getattr(self, name), name))
         put("n_threads", check_threads(self.n_threads))
 
     def _derived(self, **changes: Any) -> "SGDConfig":
@@ -258,6 +253,12 @@ def standard_monitors(evaluation: Optional[Samples], lmbda: float, regularizatio
                       gradient_norms: bool = False,
                       n_threads: Optional[int] = None) -> List[Monitor]:
     """The monitors SGD's flags ask for, in network2's order, evaluating on n_threads."""
+    for name, flag in {"monitor_training_cost": training_cost,
+                       "monitor_training_accuracy": training_accuracy,
+                       "monitor_evaluation_cost": evaluation_cost,
+                       "monitor_evaluation_accuracy": evaluation_accuracy,
+                       "monitor_gradient_norms": gradient_norms}.items():
+        check_flag(flag, name)
     check_evaluation_given(evaluation is not None, evaluation_cost, evaluation_accuracy,
                            early_stopping_n)
     monitors: List[Monitor] = []
@@ -322,7 +323,7 @@ class Trainer:
         for epoch in range(config.epochs):
             this_epoch = (this_run if config.eta_schedule is None
                           else this_run._derived(eta=config.eta_at(epoch)))
-            order = (self.rng.permutation(n) if config.shuffle
+            order = (self.rng.permutation(n)[:rows] if config.shuffle
                      else np.arange(rows, dtype=np.int64))
             self.train_rows(training, order, this_epoch, epoch, monitors, progress,
                             None if norms is None else norms.sums)
