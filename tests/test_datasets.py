@@ -501,6 +501,22 @@ def test_load_mnist_pkl_refuses_other_pickles(tmp_path, payload):
         datasets.load_mnist_pkl(tmp_path / "p.pkl")
 
 
+def test_a_label_nested_deep_is_refused_naming_it(tmp_path):
+    """A list of labels (the book's expanded set) whose first is a list 100,000 deep,
+    written as opcodes (the unpickler builds it without recursing): the message shows
+    it cut short, where the whole repr, then cut, raised RecursionError."""
+    splits = list(small_book_splits())
+    splits[0] = (splits[0][0], [123456789] * len(splits[0][1]))
+    data = gzip.decompress(book_pickle(tuple(splits)))
+    placeholder = b"J" + (123456789).to_bytes(4, "little")  # BININT
+    depth = 100_000
+    data = data.replace(placeholder, b"]" * depth + b"a" * (depth - 1), 1)
+    path = tmp_path / "deep.pkl.gz"
+    path.write_bytes(gzip.compress(data))
+    with pytest.raises(ValueError, match=r"label 0 is not one of 0\.\.9: \[\[\[.*\.\.\."):
+        datasets.load_mnist_pkl(path)
+
+
 @pytest.mark.parametrize("damage", ["pixels", "labels", "shape"])
 def test_load_mnist_pkl_checks_the_arrays(tmp_path, damage):
     splits = list(small_book_splits())

@@ -444,6 +444,24 @@ def test_wisdom_round_trips(tmp_path):
     assert plan.timed_runs() == runs
 
 
+def test_wisdom_naming_a_unit_stride_twice_is_refused(tmp_path):
+    """The names' bits were summed: a name given twice made another layout, a plan
+    the file never described."""
+    plan.plan_network(nnfast.Network([784, 30, 10], seed=0), 10, 1)
+    path = tmp_path / "wisdom.json"
+    plan.export_wisdom(path)
+    wisdom = json.loads(path.read_text())
+    at = next(i for i, p in enumerate(wisdom["gemm"]) if p["unit_stride"])
+    names = wisdom["gemm"][at]["unit_stride"]
+    wisdom["gemm"][at]["unit_stride"] = [names[0]] + names
+    path.write_text(json.dumps(wisdom))
+    before = plan.plans()
+    with pytest.raises(ValueError, match=rf"gemm\[{at}\]: unit_stride must be a list of "
+                                         "distinct names"):
+        plan.import_wisdom(path)
+    assert plan.plans() == before
+
+
 def test_foreign_or_malformed_wisdom_is_refused_before_anything_changes(tmp_path):
     plan.plan_network(nnfast.Network([784, 30, 10], seed=0), 10, 2)
     path = tmp_path / "wisdom.json"

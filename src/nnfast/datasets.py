@@ -12,6 +12,7 @@ import io
 import math
 import operator
 import os
+import reprlib
 import struct
 import zlib
 from pathlib import Path
@@ -327,8 +328,9 @@ def _pkl_labels(labels, where):
     for i, label in enumerate(labels):
         if not (isinstance(label, (int, np.integer)) and not isinstance(label, bool)
                 and 0 <= label < _N_CLASSES):
+            # reprlib: a label nested 100,000 lists deep has no repr to cut short
             raise ValueError(f"{where}: label {i} is not one of 0..{_N_CLASSES - 1}: "
-                             f"{label!r:.40}")
+                             f"{reprlib.repr(label)}")
     return np.array(labels, dtype=np.int64)
 
 

@@ -461,8 +461,9 @@ def _check_plan(plan: Any, where: str) -> Dict[str, Any]:
         raise ValueError(f"{where}: beta_zero must be true or false")
     layout = _kernels.PLAN_LAYOUT_BITS
     if (not isinstance(plan["unit_stride"], list)
-            or not all(isinstance(s, str) and s in layout for s in plan["unit_stride"])):
-        raise ValueError(f"{where}: unit_stride must be a list of {layout}")
+            or not all(isinstance(s, str) and s in layout for s in plan["unit_stride"])
+            or len(set(plan["unit_stride"])) != len(plan["unit_stride"])):
+        raise ValueError(f"{where}: unit_stride must be a list of distinct names of {layout}")
     return plan
 
 
