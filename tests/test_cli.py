@@ -123,6 +123,14 @@ def test_train_prints_epochs_saves_and_plots(capsys, data, tmp_path):
     assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("layers, says", [("784,30,5", "784 inputs and 10 classes"),
+                                           ("785,30,10", "784 inputs and 10 classes")])
+def test_train_names_a_network_that_does_not_fit_the_data(capsys, data, layers, says):
+    status, out, err = run(capsys, "train", "--dataset", str(data), "--layers", layers)
+    assert status == 2 and out == ""
+    assert f"the network [{layers.replace(',', ', ')}] does not fit" in err and says in err
+
+
 def test_train_conv_net_on_test_files_only(capsys, tmp_path):
     data = tiny_mnist(tmp_path / "d", n_train=1, n_test=8010)
     for f in data.glob("train-*"):

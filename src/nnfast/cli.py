@@ -9,7 +9,8 @@ redraw chapter 3's, 4's and 5's figures.
     nnfast figures --out figures/      # chapter 3's overfitting and η figures, chapter 4's
                                        # universality, chapter 5's speed of learning
 
-Bad options give one line on stderr and exit status 2, before any data is loaded;
+Bad options give one line on stderr and exit status 2, before any data is loaded (but
+a network that does not fit the data's inputs or classes, found once it is loaded);
 missing data or a failed run, one line and status 1.
 """
 from __future__ import annotations
@@ -310,9 +311,11 @@ def cmd_train(args) -> int:
     X, y = data.X_train, data.y_train
     if args.train_size:
         X, y = X[:args.train_size], y[:args.train_size]
-    if net.sizes[0] != X.shape[1] or net.sizes[-1] < int(max(y.max(), data.y_test.max())) + 1:
+    # (the one check that needs the data: a directory's images may have any size)
+    classes = int(max(y.max(), data.y_test.max())) + 1
+    if net.sizes[0] != X.shape[1] or net.sizes[-1] < classes:
         raise UsageError(f"the network {list(net.sizes)} does not fit {data.name}'s "
-                         f"{X.shape[1]} inputs and 10 classes")
+                         f"{X.shape[1]} inputs and {classes} classes")
     weight_start = INITS[args.init] if args.init else "network3's start"
     print(f"training {_describe(net)} ({weight_start}) on {data.name}: {len(X):,} training, "
           f"{_count(len(data.X_test), 'evaluation image')}; {_count(args.epochs, 'epoch')}, "
