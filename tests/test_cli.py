@@ -131,6 +131,15 @@ def test_train_names_a_network_that_does_not_fit_the_data(capsys, data, layers, 
     assert f"the network [{layers.replace(',', ', ')}] does not fit" in err and says in err
 
 
+def test_train_names_the_epoch_that_diverged_as_its_lines_count_them(capsys, data):
+    """SGD trains one epoch a call in the command, and names that call's epoch, 0."""
+    status, out, err = run(capsys, "train", "--dataset", str(data), "--epochs", "9",
+                           "--layers", "784,20,10", "--lmbda", "3e3", "--seed", "0")
+    done = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert status == 1 and 1 <= len(done) < 9
+    assert f"training diverged in epoch {len(done) + 1}:" in err
+
+
 def test_train_conv_net_on_test_files_only(capsys, tmp_path):
     data = tiny_mnist(tmp_path / "d", n_train=1, n_test=8010)
     for f in data.glob("train-*"):

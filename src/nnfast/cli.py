@@ -348,6 +348,11 @@ def cmd_train(args) -> int:
         _note(f"interrupted after {_count(len(history.training_cost), 'epoch')}")
         if not history.training_cost:
             return 130
+    except FloatingPointError as e:
+        # SGD trains one epoch a call here: the epoch it names, its 0, is this run's
+        # epoch + 1 as the lines above count them.
+        raise FloatingPointError(str(e).replace("in epoch 0:", f"in epoch {epoch + 1}:", 1)
+                                 ) from None
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
     finally:
