@@ -169,6 +169,66 @@ def test_an_override_returning_zero_gradients_changes_nothing(module, rewritten,
 
 # ---- the reader's cost ----
 
+def test_a_readers_evaluate_prints_the_lines_of_network_py(capsys):
+    class Net(network.Network):
+        def evaluate(self, test_data):
+            return 12345
+
+    training, test = _book_data(N, SIZES, seed=41)
+    Net(SIZES, seed=42).SGD(training, EPOCHS, MINI_BATCH, 3.0, test_data=test)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"Epoch {e}: 12345 / 11" for e in range(EPOCHS)]
+    assert "Net.evaluate is rewritten" in err
+
+
+def test_a_readers_accuracy_and_total_cost_fill_network2s_lists(capsys):
+    class Net(network2.Network):
+        def accuracy(self, data, convert=False):
+            return -1
+
+        def total_cost(self, data, lmbda, convert=False):
+            return -2.0
+
+    training, test = _book_data(N, SIZES, seed=43)
+    lists = Net(SIZES, seed=44).SGD(
+        training, EPOCHS, MINI_BATCH, 0.5, evaluation_data=test,
+        monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
+        monitor_training_cost=True, monitor_training_accuracy=True)
+    assert lists == ([-2.0] * EPOCHS, [-1] * EPOCHS, [-2.0] * EPOCHS, [-1] * EPOCHS)
+    assert "Net.accuracy is rewritten and Net.total_cost is rewritten" in capsys.readouterr().err
+
+
+def test_a_readers_default_weight_initializer_starts_the_network():
+    """The book's __init__ calls self.default_weight_initializer(): the reader's."""
+    class Zeros(network2.Network):
+        def default_weight_initializer(self):
+            self.biases = [np.zeros((y, 1)) for y in self.sizes[1:]]
+            self.weights = [np.zeros((y, x)) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    net = Zeros(SIZES, seed=45)
+    assert all(not p.any() for p in net.weights + net.biases)
+    assert any(p.any() for p in network2.Network(SIZES, seed=45).weights)
+
+
+@pytest.mark.parametrize("make", [lambda: network.Network(SIZES), lambda: network2.Network(SIZES)],
+                         ids=["network", "network2"])
+def test_np_random_seed_repeats_a_book_networks_run(make):
+    """As the book's scripts have it: np.random.seed(s), then the network, its start
+    and its mini-batches drawn from there."""
+    training, _ = _book_data(N, SIZES, seed=46)
+    runs = []
+    for _ in range(2):
+        np.random.seed(12345678)
+        net = make()
+        runs.append(_parameters(net))
+        net.SGD(training, EPOCHS, MINI_BATCH, 0.5)
+        runs[-1] += _parameters(net)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    np.random.seed(1)
+    assert not np.array_equal(make().weights[0], runs[0][0])
+
+
 @pytest.mark.parametrize("module", [network, network2])
 def test_a_step_whose_biases_are_refused_leaves_the_weights_as_they_were(module):
     """A reader's backprop whose bias gradient is not finite: the step is refused

@@ -155,6 +155,23 @@ def test_dropout_runs_repeat_with_a_seed(book_data, capsys):
         assert np.array_equal(a, b)
 
 
+def test_np_random_seed_repeats_a_run_as_in_the_books_scripts(book_data, capsys):
+    """Without seed=, the network's seed comes from np.random, where the book draws its
+    weights: np.random.seed(s) before it repeats the start, the dropout masks and the
+    mini-batches."""
+    training_data, validation_data, test_data = book_data
+    training_data = (training_data[0][:200], training_data[1][:200])
+    runs = []
+    for _ in range(2):
+        np.random.seed(12345678)
+        net = Network([FullyConnectedLayer(n_in=784, n_out=30, p_dropout=0.5),
+                       SoftmaxLayer(n_in=30, n_out=10)], mini_batch_size)
+        net.SGD(training_data, 1, mini_batch_size, 0.03, validation_data, test_data)
+        runs.append(net.params)
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
+
 # ----------------------------------------------------------- what training does
 
 def small_layers(ties=None):

@@ -59,6 +59,13 @@ def _checked(view, value, where):
     return value
 
 
+def book_seed(seed):
+    """seed, or where it is None one drawn from np.random: the book's networks draw
+    their weights from np.random, so that np.random.seed(s) before one (as the book's
+    scripts do) repeats its run, its start and its mini-batches."""
+    return int(np.random.randint(0, 2**63 - 1, dtype=np.int64)) if seed is None else seed
+
+
 class BookNetwork:
     """The common part of network.Network and network2.Network."""
 
@@ -68,7 +75,7 @@ class BookNetwork:
     GRADIENT_METHODS: Tuple[str, ...] = ("backprop",)
 
     def __init__(self, sizes, cost, seed=None):
-        self._net = Network(sizes, cost=cost, dtype=np.float64, seed=seed)
+        self._net = Network(sizes, cost=cost, dtype=np.float64, seed=book_seed(seed))
 
     @classmethod
     def _wrap(cls, net):

@@ -22,8 +22,9 @@ __all__ = ["Network", "sigmoid", "sigmoid_prime"]
 class Network(BookNetwork):
     """Network(sizes): sizes[0] inputs, then the sizes of the layers that follow."""
 
-    # network.py's backprop takes BP1 from cost_derivative, which a reader may rewrite.
-    READER_METHODS = BookNetwork.READER_METHODS + ("cost_derivative",)
+    # network.py's backprop takes BP1 from cost_derivative, and SGD's lines come from
+    # evaluate: a reader may rewrite either.
+    READER_METHODS = BookNetwork.READER_METHODS + ("cost_derivative", "evaluate")
     GRADIENT_METHODS = BookNetwork.GRADIENT_METHODS + ("cost_derivative",)
 
     def __init__(self, sizes, seed=None):

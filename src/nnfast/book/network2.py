@@ -36,8 +36,13 @@ __all__ = ["CrossEntropyCost", "Network", "QuadraticCost", "load", "sigmoid",
 class Network(BookNetwork):
     """Network(sizes, cost=CrossEntropyCost): weights start N(0, 1/n_in), biases N(0, 1)."""
 
+    # SGD's monitors count through accuracy and total_cost, which a reader may rewrite.
+    READER_METHODS = BookNetwork.READER_METHODS + ("accuracy", "total_cost")
+
     def __init__(self, sizes, cost=CrossEntropyCost, seed=None):
         super().__init__(sizes, cost, seed=seed)
+        if self._is_readers("default_weight_initializer"):
+            self.default_weight_initializer()  # the book's __init__ calls the reader's
 
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1)."""

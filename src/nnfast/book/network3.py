@@ -40,8 +40,9 @@ What differs:
 - Training runs in chunks of mini-batches, each one call into C. "Training mini-batch
   number k" is printed when the chunk that holds mini-batch k starts, so the lines are
   the book's, in the book's order, but a chunk's lines come out together.
-- The book draws its weights from an unseeded ``np.random``; pass ``seed=`` to
-  :class:`Network` for a reproducible network and run.
+- The book draws its weights from ``np.random``: so does :class:`Network` without
+  ``seed=`` (its seed drawn there), so that ``np.random.seed(s)`` before it repeats
+  its run; or pass ``seed=``.
 - Predictions: ``net.test_mb_predictions(i)`` (after SGD, as the book's ``conv.py``
   builds it) and ``net.predict(images)`` return the predicted digits.
 """
@@ -53,7 +54,7 @@ import numpy as np
 import nnfast
 from nnfast.activations import ReLU, linear, sigmoid, tanh
 from nnfast.book import mnist_loader
-from nnfast.book._base import is_empty
+from nnfast.book._base import book_seed, is_empty
 from nnfast.checks import check_int
 from nnfast.costs import LogLikelihoodCost
 from nnfast.layers import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
@@ -135,7 +136,7 @@ class Network:
             layer.ties = "all"  # Theano's max-pool gradient
         try:
             self._net = nnfast.Network(layers, cost=LogLikelihoodCost, dtype=np.float32,
-                                       seed=seed)
+                                       seed=book_seed(seed))
         except BaseException:
             for layer in unset:  # a network refused leaves its layers as they came
                 layer.ties = None
