@@ -3,6 +3,7 @@
 The book's sessions run unchanged but for the import, on small data cut from the real
 MNIST test set; backprop is checked against BP1-BP4 written out here, per sample.
 """
+import copy
 import json
 import re
 
@@ -225,6 +226,43 @@ def test_update_mini_batch_chapter3():
                                    rtol=1e-12, atol=1e-12)
     for got, b, nb in zip(net.biases, biases, sum_b):
         np.testing.assert_allclose(got, b - (eta / m) * nb, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("module", [network, network2])
+def test_targets_that_are_not_one_hot_train_as_the_books_loop(module, capsys):
+    """The book trains on any real column y (a regression, soft targets, XOR's one
+    output), which the engine's class labels cannot hold: the book's loop runs, each
+    step the book's update, on the network's shuffle."""
+    rng = np.random.default_rng(31)
+    sizes = [3, 4, 2]
+    pairs = [(rng.random((3, 1)), rng.random((2, 1))) for _ in range(13)]
+    net = module.Network(sizes, seed=32)
+    shuffle = copy.deepcopy(net.network._rng)
+    cost, eta, lmbda = ("quadratic", 3.0, 0.0) if module is network else ("cross-entropy", 0.5, 2.0)
+    want_w, want_b = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    for _ in range(2):
+        order = shuffle.permutation(13)
+        for k in range(0, 13, 5):
+            batch = [pairs[i] for i in order[k:k + 5]]
+            sum_b = [np.zeros_like(b) for b in want_b]
+            sum_w = [np.zeros_like(w) for w in want_w]
+            for x, y in batch:
+                nb, nw = reference_backprop(want_w, want_b, x, y, cost)
+                sum_b = [a + d for a, d in zip(sum_b, nb)]
+                sum_w = [a + d for a, d in zip(sum_w, nw)]
+            want_w = [(1 - eta * lmbda / 13) * w - (eta / len(batch)) * nw
+                      for w, nw in zip(want_w, sum_w)]
+            want_b = [b - (eta / len(batch)) * nb for b, nb in zip(want_b, sum_b)]
+    if module is network:
+        net.SGD(iter(pairs), 2, 5, eta)
+    else:
+        net.SGD(pairs, 2, 5, eta, lmbda=lmbda)
+    assert "its targets are not one-hot" in capsys.readouterr().err
+    for got, want in zip(net.weights + net.biases, want_w + want_b):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    y_not_finite = [(x, np.full((2, 1), np.nan)) for x, _ in pairs]
+    with pytest.raises(ValueError, match="^training_data"):
+        net.SGD(y_not_finite, 1, 5, eta)
 
 
 # ---- chapter 3 ----

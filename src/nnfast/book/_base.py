@@ -227,17 +227,40 @@ class BookNetwork:
         """Validated samples from the book's pairs (a list or any iterable) or (X, y)."""
         return self._net.samples(data, name)
 
+    def _training_data(self, data, name):
+        """Validated samples or, where the book's pairs have targets that are columns but
+        not one-hot (the book trains on any real y: a regression, soft targets, XOR's
+        one 0/1 output), which the engine's class labels cannot hold, the book's list
+        of (x, y) columns, for its Python loop."""
+        if not isinstance(data, (tuple, np.ndarray)):
+            data = list(data)  # an iterator, read once for both
+        try:
+            return self._data(data, name)
+        except ValueError as refused:
+            pairs = None
+            if isinstance(data, list) and all(
+                    isinstance(p, (tuple, list)) and len(p) == 2 and np.ndim(p[1]) > 0
+                    for p in data):
+                try:
+                    pairs = [(self._column(x), self._target(y).reshape(-1, 1))
+                             for x, y in data]
+                except (TypeError, ValueError):
+                    pairs = None
+            if not pairs or all(_is_one_hot(y) for _, y in pairs):
+                raise refused  # the one-hot rows were not what the engine refused
+            return pairs
+
     def _step(self, mini_batch, eta, lmbda, n):
         """One gradient step on exactly mini_batch, in its order: in the engine (a step
         that diverges is undone and reported, as SGD's), or, when the gradient is the
         reader's (their backprop or cost), the book's loop calling backprop per sample."""
-        samples = self._data(mini_batch, "mini_batch")
+        samples = self._training_data(mini_batch, "mini_batch")
         eta = check_real(eta, "eta", minimum=0.0)
         lmbda = check_real(lmbda, "lmbda", minimum=0.0)
         n = check_int(n, "n", minimum=1)
-        if eta == 0 or len(samples.X) == 0:  # the book's step changes nothing then
+        if eta == 0 or len(_rows(samples)) == 0:  # the book's step changes nothing then
             return
-        if self._gradient_is_readers():
+        if isinstance(samples, list) or self._gradient_is_readers():
             self._book_step(mini_batch, eta, lmbda, n)
         else:
             self._net.train(samples, SGDConfig(1, len(samples.X), eta, lmbda, decay_n=n,
@@ -293,6 +316,8 @@ class BookNetwork:
         module's arguments) per mini-batch."""
         config = SGDConfig(epochs, mini_batch_size, eta, lmbda)
         reason = self._python_path_reason()
+        if isinstance(training, list):
+            reason = " and ".join(filter(None, [reason, "its targets are not one-hot"]))
         if reason is None:
             return self._net.train(training, config, monitors, progress=False)
         print(f"nnfast: this SGD runs the book's Python loop because {reason} (see "
@@ -300,7 +325,8 @@ class BookNetwork:
         return self._book_sgd(training, config, monitors, step)
 
     def _book_sgd(self, training, config, monitors, step):
-        pairs = _pairs(training, self.sizes[-1], one_hot=True)
+        pairs = (training if isinstance(training, list)
+                 else _pairs(training, self.sizes[-1], one_hot=True))
         n = len(pairs)
         size = min(config.mini_batch_size, n)
         history = History()
@@ -321,13 +347,16 @@ class BookNetwork:
 
     def _book_accuracy(self, data):
         """How many of data's samples self.feedforward classifies correctly, one
-        sample at a time as the book's evaluate and accuracy count."""
+        sample at a time as the book's evaluate and accuracy count; with real-valued
+        targets, the largest one is the class."""
+        if isinstance(data, list):
+            return sum(int(np.argmax(self.feedforward(x)) == np.argmax(y)) for x, y in data)
         return sum(int(np.argmax(self.feedforward(x)) == label)
                    for x, label in _pairs(data, self.sizes[-1], one_hot=False))
 
     def _book_total_cost(self, data, lmbda):
         """network2's total_cost, as the book writes it, over validated samples."""
-        pairs = _pairs(data, self.sizes[-1], one_hot=True)
+        pairs = data if isinstance(data, list) else _pairs(data, self.sizes[-1], one_hot=True)
         cost = 0.0
         for x, y in pairs:
             cost += self.cost.fn(self.feedforward(x), y) / len(pairs)
@@ -369,6 +398,15 @@ def _pairs(samples, n_out, one_hot):
     if one_hot:
         return [(x.reshape(-1, 1), _one_hot(label, n_out)) for x, label in zip(X, labels)]
     return [(x.reshape(-1, 1), int(label)) for x, label in zip(X, labels)]
+
+
+def _rows(samples):
+    """The rows of validated samples, or the book's list of pairs."""
+    return samples if isinstance(samples, list) else samples.X
+
+
+def _is_one_hot(y):
+    return bool(np.all((y == 0) | (y == 1))) and y.sum() == 1
 
 
 def _one_hot(label, n_out):

@@ -35,7 +35,7 @@ class Network(BookNetwork):
         """Mini-batch stochastic gradient descent. training_data: (x, y) pairs, y one-hot
         columns; with test_data ((x, label) pairs) the test score is printed after each
         epoch, as in the book."""
-        training = self._data(training_data, "training_data")
+        training = self._training_data(training_data, "training_data")
         test = None if is_empty(test_data) else self._data(test_data, "test_data")
         self._sgd(training, epochs, mini_batch_size, eta, 0.0, [EpochPrinter(test)],
                   lambda mini_batch: self.update_mini_batch(mini_batch, eta))

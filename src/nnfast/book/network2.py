@@ -21,7 +21,7 @@ import numpy as np
 
 import nnfast
 from nnfast import hessian_free
-from nnfast.book._base import BookNetwork, is_empty
+from nnfast.book._base import BookNetwork, _rows, is_empty
 from nnfast.checks import check_int, check_real
 from nnfast.files import write_atomically
 from nnfast.training import EarlyStopping, Monitor, standard_monitors
@@ -60,12 +60,12 @@ class Network(BookNetwork):
         each epoch. Returns (evaluation_cost, evaluation_accuracy, training_cost,
         training_accuracy). early_stopping_n > 0 stops after that many epochs without a
         better evaluation accuracy."""
-        training = self._data(training_data, "training_data")
+        training = self._training_data(training_data, "training_data")
         lmbda = check_real(lmbda, "lmbda", minimum=0.0)
         monitors = self._monitors(training, evaluation_data, lmbda, monitor_evaluation_cost,
                                   monitor_evaluation_accuracy, monitor_training_cost,
                                   monitor_training_accuracy, early_stopping_n)
-        n = len(training.X)
+        n = len(_rows(training))
         history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors,
                             lambda mini_batch: self.update_mini_batch(mini_batch, eta, lmbda, n))
         return tuple(history)
@@ -83,7 +83,7 @@ class Network(BookNetwork):
             evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n)
         # The book prints each epoch's lines before deciding to stop early.
         stopping = [m for m in monitors if isinstance(m, EarlyStopping)]
-        printer = _Printer(len(training.X), evaluation, monitor_training_cost,
+        printer = _Printer(len(_rows(training)), evaluation, monitor_training_cost,
                            monitor_training_accuracy, monitor_evaluation_cost,
                            monitor_evaluation_accuracy)
         return [m for m in monitors if m not in stopping] + [printer] + stopping
@@ -97,8 +97,8 @@ class Network(BookNetwork):
         """How many of data's (x, y) pairs are classified correctly (by the reader's
         feedforward, one input at a time, when they rewrote it). The book passes
         convert=True for training data (one-hot y), False for int labels."""
-        samples = self._data(data, "data")
-        if self._is_readers("feedforward"):
+        samples = self._training_data(data, "data")
+        if isinstance(samples, list) or self._is_readers("feedforward"):
             return self._book_accuracy(samples)
         return self.network.accuracy(samples)
 
@@ -106,8 +106,9 @@ class Network(BookNetwork):
         """The mean cost over data plus the L2 term 0.5·(lmbda/len(data))·Σ||w||²
         (one input at a time through the reader's feedforward or cost, when theirs).
         The book passes convert=True for data with int labels."""
-        samples = self._data(data, "data")
-        if self._is_readers("feedforward") or not is_builtin(self.cost):
+        samples = self._training_data(data, "data")
+        if (isinstance(samples, list) or self._is_readers("feedforward")
+                or not is_builtin(self.cost)):
             lmbda = check_real(lmbda, "lmbda", minimum=0.0)
             return self._book_total_cost(samples, lmbda)
         return self.network.total_cost(samples, lmbda)
