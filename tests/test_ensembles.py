@@ -130,3 +130,23 @@ def test_the_books_network3_votes_beside_a_network():
     X = np.zeros((3, 64), np.float32)
     together = Ensemble([nnfast.Network([64, 5, 4], seed=2), book])
     assert together.votes(X).sum(axis=1).tolist() == [2, 2, 2]
+
+
+def test_a_failed_point_stops_the_others_at_their_next_chunk(monkeypatch):
+    """Threads cannot be stopped from outside: the first point to fail sets the run's
+    stop, and the other point ends at its next chunk instead of training all its
+    epochs while TrainingFailed waits (it ends short of where training alone goes)."""
+    from nnfast import training
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 1e-4)  # chunks of a few mini-batches
+    X, y = data(2000)
+    made = []
+
+    def keep(seed):
+        made.append(factory(seed))
+        return made[-1]
+
+    with pytest.raises(nnfast.TrainingFailed, match="eta"):
+        sweep(keep, (X, y), {"eta": [0.5, 3e38]}, 40, 10, max_workers=2)
+    alone = factory(0)
+    alone.SGD((X, y), 40, 10, 0.5, n_threads=1, progress=False)
+    assert not np.array_equal(made[0].weights[0], alone.weights[0])

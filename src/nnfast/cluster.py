@@ -18,6 +18,7 @@ a thread here would give. The data sets travel once, not with every task:
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 import shutil
 import sys
@@ -58,16 +59,28 @@ class Job(NamedTuple):
 Result = Tuple[Network, History, Optional[int]]
 
 
+class _Stopped(Exception):
+    """The run a task belongs to has ended (another task failed, or Ctrl-C)."""
+
+
 def train_network(network: Network, training: Any, evaluation: Any, sgd_kwargs: Dict[str, Any],
-                  n_threads: int, score: bool, home: Tuple[int, str]) -> Result:
-    """The task: train network, and with `score` count its correct answers on evaluation."""
+                  n_threads: int, score: bool, home: Tuple[int, str],
+                  stop: Optional[threading.Event] = None) -> Result:
+    """The task: train network, and with `score` count its correct answers on evaluation.
+    In a thread of this process, `stop` set ends it at its next chunk: a thread cannot
+    be stopped from outside, and the run would otherwise wait for it to train on."""
     if home != (os.getpid(), _TOKEN):
         # A worker process has a default thread count of its own (Dask sets
         # OMP_NUM_THREADS=1): what runs on the default count takes n_threads too.
         set_num_threads(n_threads)
     training, evaluation = _open(training), _open(evaluation)
+
+    def progress(epoch: int, done: int, n: int) -> None:
+        if stop is not None and stop.is_set():
+            raise _Stopped("the ensemble or sweep this network belongs to has ended")
+
     history = network.SGD(training, evaluation_data=evaluation, n_threads=n_threads,
-                          progress=False, **sgd_kwargs)
+                          progress=False if stop is None else progress, **sgd_kwargs)
     accuracy = network.accuracy(evaluation, n_threads) if score else None
     return network, history, accuracy
 
@@ -111,17 +124,20 @@ class _Threads:
 
     def __init__(self, executor: concurrent.futures.Executor, owned: bool = False):
         self.executor, self.owned = executor, owned
+        self.stop = threading.Event()  # set: the running tasks end at their next chunk
 
     def share(self, samples: Samples, name: str) -> Any:
         return samples
 
     def submit(self, key: str, *args: Any) -> Any:
-        return self.executor.submit(train_network, *args)
+        return self.executor.submit(functools.partial(train_network, stop=self.stop), *args)
 
     def as_completed(self, futures: List[Any]) -> Iterable[Any]:
         return concurrent.futures.as_completed(futures)
 
     def cancel(self, futures: List[Any]) -> None:
+        if futures:
+            self.stop.set()
         for future in futures:
             future.cancel()
 
@@ -138,6 +154,9 @@ class _Processes(_Threads):
     def __init__(self, executor: concurrent.futures.Executor):
         super().__init__(executor)
         self.directory: Optional[str] = None
+
+    def submit(self, key: str, *args: Any) -> Any:
+        return self.executor.submit(train_network, *args)  # (an Event does not pickle)
 
     def share(self, samples: Samples, name: str) -> Any:
         if self.directory is None:
