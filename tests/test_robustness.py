@@ -381,3 +381,129 @@ def test_omp_num_threads_70000_elementwise_kernels_in_another_thread():
     """, OMP_NUM_THREADS="70000")
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "20000.0"
+
+
+def test_ctrl_c_during_the_finiteness_check_still_rolls_the_chunk_back(monkeypatch):
+    """The interrupt lands as the check after a diverging chunk runs: the rollback
+    must not be skipped with it (the NaN weights stayed, and every later run rolled
+    back to them)."""
+    import _thread
+    from nnfast import training
+    X = np.random.default_rng(0).random((200, 20)).astype(np.float32)
+    y = np.arange(200) % 10
+    net = nnfast.Network([20, 30, 10], seed=0)
+    before = [p.copy() for p in net.weights + net.biases]
+    check = training.Trainer._finite
+
+    def interrupted_check(self, n_threads):
+        _thread.interrupt_main()
+        return check(self, n_threads)
+
+    monkeypatch.setattr(training.Trainer, "_finite", interrupted_check)
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 10, 3e38, n_threads=1, progress=False)  # diverges at once
+        time.sleep(1)  # (the interrupt, should it arrive only after the call)
+    monkeypatch.setattr(training.Trainer, "_finite", check)
+    for got, want in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(got, want)
+    net.SGD((X, y), 1, 10, 0.1, n_threads=1, progress=False)  # trains on
+
+
+def test_ctrl_c_in_a_chunk_with_a_cost_of_ones_own_undoes_it_whole(monkeypatch):
+    """A cost of one's own trains its chunk a mini-batch at a time in Python: stopped
+    mid-chunk, the chunk is undone, not left half applied."""
+    from nnfast import training
+
+    class Cost:
+        calls = 0
+
+        @staticmethod
+        def fn(a, y):
+            return float(np.sum((a - y) ** 2) / 2)
+
+        @staticmethod
+        def delta(z, a, y):
+            Cost.calls += 1
+            if Cost.calls == 7:
+                raise KeyboardInterrupt
+            return (a - y) * a * (1 - a)
+
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 1e9)  # one chunk: the whole epoch
+    X = np.random.default_rng(1).random((100, 8))
+    y = np.arange(100) % 4
+    net = nnfast.Network([8, 6, 4], cost=Cost, dtype=np.float64, seed=1)
+    before = [p.copy() for p in net.weights + net.biases]
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 1, 5, 0.5, n_threads=1, progress=False)
+    assert Cost.calls == 7
+    for got, want in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_book_step_stopped_between_two_layers_leaves_them_all_as_they_were(monkeypatch):
+    from nnfast.book import network2
+    net = network2.Network([5, 4, 3], seed=2)
+    before = [p.copy() for p in net.weights + net.biases]
+    copyto, calls = np.copyto, [0]
+
+    def interrupted_copyto(dst, src, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 2:  # the first layer written, then Ctrl-C
+            raise KeyboardInterrupt
+        return copyto(dst, src, *args, **kwargs)
+
+    monkeypatch.setattr(np, "copyto", interrupted_copyto)
+    with pytest.raises(KeyboardInterrupt):
+        net.weights = [w + 1.0 for w in before[:2]]
+    monkeypatch.setattr(np, "copyto", copyto)
+    for got, want in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_save_stopped_as_its_temporary_file_is_made_leaves_nothing_behind(tmp_path,
+                                                                           monkeypatch):
+    from nnfast import files
+    path = tmp_path / "net.json"
+    nnfast.Network([3, 2], seed=0).save(path)
+    before = path.read_bytes()
+
+    def made_then_interrupted(name, mode):
+        open(name, mode).close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, "open", made_then_interrupted, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        nnfast.Network([3, 2], seed=1).save(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["net.json"] and path.read_bytes() == before
+
+
+def test_networks_of_one_shape_share_their_team_trial_safely():
+    """Two threads drive one trial as Trainer.train_rows does (next_run, then record):
+    the trial empties its schedule before it chooses, and next_run, unlocked, found
+    neither (a bare AssertionError that failed one network of an ensemble)."""
+    import random
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    errors = []
+
+    def train(trial):
+        try:
+            for _ in range(60):
+                run = trial.next_run()
+                trial.record(run, random.uniform(0.9, 1.1) * sum(run.layer_threads), 100)
+                trial.as_dict()
+        except Exception as error:
+            errors.append(repr(error))
+
+    try:
+        for _ in range(100):
+            trial = nnfast.plan.TeamTrial(2, 3, True)
+            threads = [threading.Thread(target=train, args=(trial,)) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []

@@ -23,19 +23,23 @@ def checked_path(filename: Any, name: str = "filename") -> str:
     return path
 
 
-def _create_beside(path: str) -> tuple:
-    """A new, empty temporary file in path's directory, opened for writing: created
-    with mode 0o666 less the umask, as open() would create path itself."""
+def _create_beside(path: str, mode: str) -> tuple:
+    """A new, empty temporary file in path's directory, opened in mode ("x": created
+    here, never an existing one; with mode 0o666 less the umask, as open() would
+    create path itself), and its name."""
     directory = os.path.dirname(path)
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         temporary = os.path.join(directory, f".nnfast-{secrets.token_hex(8)}.tmp")
         try:
-            return os.open(temporary, flags, 0o666), temporary
+            return open(temporary, mode.replace("w", "x")), temporary
         except FileExistsError:
             continue
         except FileNotFoundError:
             raise FileNotFoundError(errno.ENOENT, "no such directory", directory) from None
+        except BaseException:  # Ctrl-C just after it was made (by us: "x"), or a failure
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
 
 @contextlib.contextmanager
@@ -60,9 +64,10 @@ def replacing(filename: Any, mode: str = "wb") -> Iterator[IO[Any]]:
             yield f
         return
     path = os.path.realpath(name)
-    fd, temporary = _create_beside(path)
+    temporary = None
     try:
-        with os.fdopen(fd, mode) as f:
+        f, temporary = _create_beside(path, mode)
+        with f:
             with contextlib.suppress(FileNotFoundError):
                 os.fchmod(f.fileno(), os.stat(path).st_mode & 0o7777)
             yield f
@@ -70,8 +75,9 @@ def replacing(filename: Any, mode: str = "wb") -> Iterator[IO[Any]]:
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        if temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
         raise
 
 

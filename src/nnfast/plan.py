@@ -216,10 +216,16 @@ class TeamTrial:
     @property
     def trying(self) -> bool:
         """Whether chunks are being timed: the trial's, or a retrial's."""
-        return bool(self._schedule)
+        with self._lock:
+            return bool(self._schedule)
 
     def next_run(self) -> Run:
-        """How the next chunk runs."""
+        """How the next chunk runs (under the lock: runs of one shape in several
+        threads share the trial, and _record empties the schedule before it chooses)."""
+        with self._lock:
+            return self._next_run()
+
+    def _next_run(self) -> Run:
         if self._schedule:
             return self._schedule[0][0]
         assert self.chosen is not None  # the schedule is empty only once chosen
@@ -232,7 +238,7 @@ class TeamTrial:
                              bool(run.alone)), seconds, rows)
 
     def _record(self, run: Run, seconds: float, rows: int) -> None:
-        if run != self.next_run() or rows <= 0:
+        if run != self._next_run() or rows <= 0:
             return
         if not self._schedule:  # a chunk of the chosen run
             self._trained += seconds
@@ -296,6 +302,10 @@ class TeamTrial:
                    key=lambda r: (self._threads_in_all(r), seconds[r]))
 
     def as_dict(self) -> Dict[str, Any]:
+        with self._lock:
+            return self._as_dict()
+
+    def _as_dict(self) -> Dict[str, Any]:
         return {"n_threads": self.n_threads, "n_layers": self.n_layers,
                 "retrials": self.retrials,
                 "chosen": None if self.chosen is None else list(self.chosen.layer_threads),

@@ -389,13 +389,22 @@ class Trainer:
                     if trial is not None and run is not None:
                         trial.record(run, time.perf_counter() - began, stop - start)
                 else:
-                    self._train_chunk_with_cost(training, order[start:stop], config, work,
-                                                seed, grad_norms)
+                    try:
+                        self._train_chunk_with_cost(training, order[start:stop], config,
+                                                    work, seed, grad_norms)
+                    except BaseException:  # stopped mid-chunk (Ctrl-C): undone whole
+                        np.copyto(self.parameters, self.snapshot)
+                        raise
             finally:
-                # Also on the way out of an interrupt: never leave a diverged network.
-                diverged = not self._finite(threads)
-                if diverged:
-                    np.copyto(self.parameters, self.snapshot)
+                # Also on the way out of an interrupt: never leave a diverged network,
+                # not even when the interrupt lands during the check itself (the chunk
+                # is then undone unchecked: applied whole or not at all).
+                diverged = True
+                try:
+                    diverged = not self._finite(threads)
+                finally:
+                    if diverged:
+                        np.copyto(self.parameters, self.snapshot)
             if diverged:
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the weights stopped being finite; "

@@ -132,8 +132,14 @@ class BookNetwork:
             checked += [_checked(view, value, f"{name}[{l}]")
                         for l, (view, value) in enumerate(zip(layers, values))]
         with self._net.exclusive("setting " + " and ".join(lists)):
-            for view, value in zip(views, checked):
-                np.copyto(view, value)
+            before = [view.copy() for view in views]
+            try:
+                for view, value in zip(views, checked):
+                    np.copyto(view, value)
+            except BaseException:  # Ctrl-C between two layers: all of them as they were
+                for view, value in zip(views, before):
+                    np.copyto(view, value)
+                raise
 
     @property
     def network(self):
