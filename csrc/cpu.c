@@ -1,6 +1,8 @@
 /* Which micro-kernel to run: chosen once from cpuid/xgetbv, overridable.
  * Never compiled with -march=native: the wheel must run on any x86-64 (and
  * elsewhere the portable reference kernel is all there is). */
+#include <pthread.h>
+
 #include "gemm_ukr.h"
 #include "plan.h"
 
@@ -36,6 +38,25 @@ int nnf_arch_best(void)
 }
 
 static int current_arch = -1, arch_forced = 0;
+/* Engine calls in flight (nnf_arch_hold): the table in use must not change under one,
+ * which chooses a path under one table and may run it under another (a kernel the
+ * other lacks, a NULL call). */
+static pthread_mutex_t arch_lock = PTHREAD_MUTEX_INITIALIZER;
+static int calls_in_flight;
+
+void nnf_arch_hold(void)
+{
+    pthread_mutex_lock(&arch_lock);
+    calls_in_flight++;
+    pthread_mutex_unlock(&arch_lock);
+}
+
+void nnf_arch_release(void)
+{
+    pthread_mutex_lock(&arch_lock);
+    calls_in_flight--;
+    pthread_mutex_unlock(&arch_lock);
+}
 
 int nnf_arch_get(void)
 {
@@ -48,9 +69,14 @@ int nnf_arch_set(int arch)
 {
     if (arch < 0 || arch >= NNF_ARCH_COUNT || !cpu_supports(arch))
         return -1;
-    current_arch = arch;
-    arch_forced = 1;
-    return 0;
+    pthread_mutex_lock(&arch_lock);
+    const int busy = calls_in_flight > 0;
+    if (!busy) {
+        current_arch = arch;
+        arch_forced = 1;
+    }
+    pthread_mutex_unlock(&arch_lock);
+    return busy ? -2 : 0;
 }
 
 int nnf_arch_forced(void) { return arch_forced; }

@@ -16,7 +16,10 @@ enum { NNF_ARCH_REF = 0, NNF_ARCH_AVX2 = 1, NNF_ARCH_AVX512 = 2, NNF_ARCH_COUNT 
 
 int nnf_arch_best(void);             /* the best micro-kernel this CPU can run */
 int nnf_arch_get(void);              /* the micro-kernel in use */
-int nnf_arch_set(int arch);          /* 0 on success, -1 if this CPU cannot run it */
+int nnf_arch_set(int arch);          /* 0 on success, -1 if this CPU cannot run it,
+                                        -2 while an engine call is in flight */
+void nnf_arch_hold(void);            /* an engine call begins: the table stays */
+void nnf_arch_release(void);         /* ... and ends */
 int nnf_arch_forced(void);           /* 1 once nnf_arch_set chose the micro-kernel */
 const char *nnf_arch_name(int arch); /* "ref", "avx2" or "avx512" */
 

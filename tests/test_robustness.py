@@ -507,3 +507,38 @@ def test_networks_of_one_shape_share_their_team_trial_safely():
     finally:
         sys.setswitchinterval(switch)
     assert errors == []
+
+
+def test_set_arch_is_refused_while_another_thread_trains():
+    """The kernel table may not change under an engine call: one that chose a path
+    under AVX-512's table ran it under the reference one's, which lacks the kernel
+    (a call through NULL: a segfault)."""
+    from nnfast import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, _kernels
+    archs = _kernels.supported_archs()
+    if len(archs) < 2:
+        pytest.skip("this CPU runs one kernel table only")
+    rng = np.random.default_rng(4)
+    X, y = rng.random((400, 784)).astype(np.float32), rng.integers(0, 10, 400)
+    net = nnfast.Network([ConvPoolLayer((4, 1, 5, 5), (1, 28, 28), (2, 2)),
+                          FullyConnectedLayer(4 * 12 * 12, 10), SoftmaxLayer(10, 10)], seed=0)
+    previous, refused, done = _kernels.get_arch(), [], threading.Event()
+
+    def switch():
+        while not done.is_set():
+            for name in archs:
+                try:
+                    _kernels.set_arch(name)
+                except RuntimeError as error:
+                    refused.append(str(error))
+
+    switcher = threading.Thread(target=switch)
+    switcher.start()
+    try:
+        for _ in range(3):
+            nnfast.plan.forget()
+            net.SGD((X, y), 1, 10, 0.1, n_threads=1, progress=False)
+    finally:
+        done.set()
+        switcher.join()
+        _kernels.set_arch(previous)
+    assert refused and "another thread" in refused[0]

@@ -71,7 +71,11 @@ def set_arch(name):
     """Choose the GEMM micro-kernel: 'ref', 'avx2' or 'avx512' (what NNFAST_ARCH sets)."""
     if name not in ARCHS:
         raise ValueError(f"set_arch: name must be one of {ARCHS}, got {name!r}")
-    if nnf_arch_set(ARCHS.index(name)) != 0:
+    status = nnf_arch_set(ARCHS.index(name))
+    if status == -2:
+        raise RuntimeError("set_arch: a network is training or predicting in another thread; "
+                           "choose the kernels before it starts or after it ends")
+    if status != 0:
         raise RuntimeError(f"set_arch: this CPU cannot run the {name!r} kernels "
                            f"(best available: {ARCHS[nnf_arch_best()]!r})")
 
