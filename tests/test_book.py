@@ -69,16 +69,21 @@ def reference_backprop(weights, biases, x, y, cost):
     return nabla_b, nabla_w
 
 
-def reference_sums(net, mini_batch, cost):
-    weights = [w.copy() for w in net.weights]
-    biases = [b.copy() for b in net.biases]
+def batch_sums(weights, biases, mini_batch, cost):
+    """The book's sums of the mini-batch's gradients, nabla_b and nabla_w."""
     sum_b = [np.zeros_like(b) for b in biases]
     sum_w = [np.zeros_like(w) for w in weights]
     for x, y in mini_batch:
         nb, nw = reference_backprop(weights, biases, x, y, cost)
         sum_b = [s + d for s, d in zip(sum_b, nb)]
         sum_w = [s + d for s, d in zip(sum_w, nw)]
-    return weights, biases, sum_b, sum_w
+    return sum_b, sum_w
+
+
+def reference_sums(net, mini_batch, cost):
+    weights = [w.copy() for w in net.weights]
+    biases = [b.copy() for b in net.biases]
+    return (weights, biases) + batch_sums(weights, biases, mini_batch, cost)
 
 
 # ---- chapter 1 ----
@@ -244,12 +249,7 @@ def test_targets_that_are_not_one_hot_train_as_the_books_loop(module, capsys):
         order = shuffle.permutation(13)
         for k in range(0, 13, 5):
             batch = [pairs[i] for i in order[k:k + 5]]
-            sum_b = [np.zeros_like(b) for b in want_b]
-            sum_w = [np.zeros_like(w) for w in want_w]
-            for x, y in batch:
-                nb, nw = reference_backprop(want_w, want_b, x, y, cost)
-                sum_b = [a + d for a, d in zip(sum_b, nb)]
-                sum_w = [a + d for a, d in zip(sum_w, nw)]
+            sum_b, sum_w = batch_sums(want_w, want_b, batch, cost)
             want_w = [(1 - eta * lmbda / 13) * w - (eta / len(batch)) * nw
                       for w, nw in zip(want_w, sum_w)]
             want_b = [b - (eta / len(batch)) * nb for b, nb in zip(want_b, sum_b)]
