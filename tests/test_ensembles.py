@@ -150,3 +150,22 @@ def test_a_failed_point_stops_the_others_at_their_next_chunk(monkeypatch):
     alone = factory(0)
     alone.SGD((X, y), 40, 10, 0.5, n_threads=1, progress=False)
     assert not np.array_equal(made[0].weights[0], alone.weights[0])
+
+
+def test_a_dead_worker_process_is_named_as_such_not_blamed_on_another_point():
+    """A process pool whose worker dies (here the point whose eta_schedule is os._exit)
+    fails every unfinished task alike: the error says a worker died and lists the
+    points it may have been running, the dead one among them, rather than naming the
+    first of them to be reported."""
+    import concurrent.futures
+    import multiprocessing
+    import os
+    X, y = data()
+    with concurrent.futures.ProcessPoolExecutor(
+            2, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.raises(nnfast.TrainingFailed, match="^a worker that died running one "
+                                                         "of .*eta_schedule=<built-in "
+                                                         "function _exit>.* failed: "
+                                                         "BrokenProcessPool"):
+            sweep(factory, (X, y), {"eta_schedule": [None, os._exit, None]}, 1, 10,
+                  eta=0.1, executor=pool)

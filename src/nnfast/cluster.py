@@ -18,6 +18,7 @@ a thread here would give. The data sets travel once, not with every task:
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import functools
 import os
 import shutil
@@ -109,11 +110,23 @@ def train_networks(jobs: List[Job], training: Samples, evaluation: Optional[Samp
             try:
                 results[i] = future.result()
             except Exception as error:
+                if _worker_lost(error):  # every unfinished job fails so: whose was it?
+                    unfinished = [job.what for job, done in zip(jobs, results) if done is None]
+                    raise TrainingFailed("a worker that died running one of "
+                                         + ", ".join(unfinished), error) from error
                 raise TrainingFailed(jobs[i].what, error) from error
         return results
     finally:
         runner.cancel([future for future in futures if not future.done()])
         runner.close()
+
+
+def _worker_lost(error: BaseException) -> bool:
+    """Whether a task failed because its worker process died (a process pool broken,
+    or Dask cancelling what that worker held), not by an error of its own."""
+    return (isinstance(error, (concurrent.futures.process.BrokenProcessPool,
+                               concurrent.futures.CancelledError))
+            or type(error).__name__ == "FutureCancelledError")
 
 
 # ---- runners: one per kind of executor ----
