@@ -82,9 +82,10 @@ def convs() -> List[Dict[str, Any]]:
     (the product, 'forward' or 'weight_gradient'; isa_in_use, dtype, the image's c,
     h, w, the f filters' kh x kw, the threads its GEMM may take, 1 for the weight
     gradient), the path chosen ('direct', 'direct_avx2' or 'gemm' for the forward
-    product, 'windows' or 'rows' for the weight gradient), how, each path's best seconds for one image
-    (0 when not timed), the seconds planning took, and `recheck`, a close call to be
-    timed again as plans() says."""
+    product, 'windows' or 'rows' for the weight gradient), how, each path's best
+    seconds for one image (0 when not timed: not a candidate here, or not measured),
+    the seconds planning took, and `recheck`, a close call to be timed again as
+    plans() says."""
     return _kernels.conv_plans()
 
 

@@ -264,7 +264,7 @@ class BookNetwork:
         eta = check_real(eta, "eta", minimum=0.0)
         lmbda = check_real(lmbda, "lmbda", minimum=0.0)
         n = check_int(n, "n", minimum=1)
-        if eta == 0 or len(_rows(samples)) == 0:  # the book's step changes nothing then
+        if eta == 0 or len(rows_of(samples)) == 0:  # the book's step changes nothing then
             return
         if isinstance(samples, list) or self._gradient_is_readers():
             self._book_step(mini_batch, eta, lmbda, n)
@@ -406,7 +406,7 @@ def _pairs(samples, n_out, one_hot):
     return [(x.reshape(-1, 1), int(label)) for x, label in zip(X, labels)]
 
 
-def _rows(samples):
+def rows_of(samples):
     """The rows of validated samples, or the book's list of pairs."""
     return samples if isinstance(samples, list) else samples.X
 

@@ -21,7 +21,7 @@ import numpy as np
 
 import nnfast
 from nnfast import hessian_free
-from nnfast.book._base import BookNetwork, _rows, is_empty
+from nnfast.book._base import BookNetwork, is_empty, rows_of
 from nnfast.checks import check_int, check_real
 from nnfast.files import write_atomically
 from nnfast.training import EarlyStopping, Monitor, standard_monitors
@@ -65,7 +65,7 @@ class Network(BookNetwork):
         monitors = self._monitors(training, evaluation_data, lmbda, monitor_evaluation_cost,
                                   monitor_evaluation_accuracy, monitor_training_cost,
                                   monitor_training_accuracy, early_stopping_n)
-        n = len(_rows(training))
+        n = len(rows_of(training))
         history = self._sgd(training, epochs, mini_batch_size, eta, lmbda, monitors,
                             lambda mini_batch: self.update_mini_batch(mini_batch, eta, lmbda, n))
         return tuple(history)
@@ -83,7 +83,7 @@ class Network(BookNetwork):
             evaluation_accuracy=monitor_evaluation_accuracy, early_stopping_n=early_stopping_n)
         # The book prints each epoch's lines before deciding to stop early.
         stopping = [m for m in monitors if isinstance(m, EarlyStopping)]
-        printer = _Printer(len(_rows(training)), evaluation, monitor_training_cost,
+        printer = _Printer(len(rows_of(training)), evaluation, monitor_training_cost,
                            monitor_training_accuracy, monitor_evaluation_cost,
                            monitor_evaluation_accuracy)
         return [m for m in monitors if m not in stopping] + [printer] + stopping
